@@ -1,0 +1,9 @@
+"""Database models and repositories, one module per table family.
+
+Importing this package registers every table on ``Base.metadata`` (Alembic and tests rely on it).
+"""
+
+from common.db import accounts, events, mirror, orders, sync, tokens
+from common.db.base import Base
+
+__all__ = ["Base", "accounts", "events", "mirror", "orders", "sync", "tokens"]

@@ -1,0 +1,114 @@
+"""Orgs, users and eBay accounts.
+
+Written by the admin API (and by ``ebaysync up`` when it seeds sandbox sellers); the token
+service only flips ``needs_reauth``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+
+from sqlalchemy import ForeignKey, Index, Integer, select, text, update
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Mapped, mapped_column
+
+from common.db.base import Base, created_at_column
+
+
+class Org(Base):
+    __tablename__ = "orgs"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(unique=True)
+    created_at: Mapped[datetime] = created_at_column()
+
+
+class User(Base):
+    __tablename__ = "users"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    org_id: Mapped[int] = mapped_column(ForeignKey("orgs.id"), index=True)
+    email: Mapped[str] = mapped_column(unique=True)
+    password_hash: Mapped[str]
+    role: Mapped[str]  # viewer | operator | admin
+    active: Mapped[bool] = mapped_column(server_default=text("true"))
+    created_at: Mapped[datetime] = created_at_column()
+
+
+class EbayAccount(Base):
+    __tablename__ = "ebay_accounts"
+    __table_args__ = (
+        # House names are unique per org among active accounts only, so a name can be reused
+        # after its account is deactivated.
+        Index(
+            "uq_ebay_accounts_org_house_name_active",
+            "org_id",
+            "house_name",
+            unique=True,
+            postgresql_where=text("active"),
+        ),
+        Index("uq_ebay_accounts_org_env_user", "org_id", "environment", "ebay_user_id", unique=True),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    org_id: Mapped[int] = mapped_column(ForeignKey("orgs.id"), index=True)
+    ebay_user_id: Mapped[str]
+    username: Mapped[str]
+    house_name: Mapped[str]
+    marketplace_id: Mapped[str]
+    site_id: Mapped[int] = mapped_column(Integer)
+    environment: Mapped[str]  # production | sandbox
+    active: Mapped[bool] = mapped_column(server_default=text("true"))
+    needs_reauth: Mapped[bool] = mapped_column(server_default=text("false"))
+    created_at: Mapped[datetime] = created_at_column()
+    deactivated_at: Mapped[datetime | None]
+
+
+class AccountRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def get_or_create_org(self, name: str) -> Org:
+        org = await self.session.scalar(select(Org).where(Org.name == name))
+        if org is None:
+            org = Org(name=name)
+            self.session.add(org)
+            await self.session.flush()
+        return org
+
+    async def find_by_ebay_user(self, org_id: int, environment: str, ebay_user_id: str) -> EbayAccount | None:
+        return await self.session.scalar(
+            select(EbayAccount).where(
+                EbayAccount.org_id == org_id,
+                EbayAccount.environment == environment,
+                EbayAccount.ebay_user_id == ebay_user_id,
+            )
+        )
+
+    async def add(self, account: EbayAccount) -> EbayAccount:
+        self.session.add(account)
+        await self.session.flush()
+        return account
+
+    async def get(self, account_id: int) -> EbayAccount | None:
+        return await self.session.get(EbayAccount, account_id)
+
+    async def list_active(self) -> Sequence[EbayAccount]:
+        result = await self.session.scalars(
+            select(EbayAccount).where(EbayAccount.active).order_by(EbayAccount.id)
+        )
+        return result.all()
+
+    async def list_for_org(self, org_id: int) -> Sequence[EbayAccount]:
+        result = await self.session.scalars(
+            select(EbayAccount).where(EbayAccount.org_id == org_id).order_by(EbayAccount.id)
+        )
+        return result.all()
+
+    async def mark_needs_reauth(self, account_id: int, needs_reauth: bool) -> None:
+        await self.session.execute(
+            update(EbayAccount)
+            .where(EbayAccount.id == account_id)
+            .values(needs_reauth=needs_reauth)
+        )

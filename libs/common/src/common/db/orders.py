@@ -1,0 +1,124 @@
+"""Orders and their line items (Fulfillment getOrders). Written only by the writer."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+from uuid import UUID
+
+from sqlalchemy import ForeignKeyConstraint, Integer, Numeric, select
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Mapped, mapped_column
+
+from common.db.base import Base, MirroredRow
+from common.db.upsert import UpsertOutcome, UpsertSpec, upsert_rows
+from common.families import Family
+
+Money = Numeric(14, 2)
+
+
+class EbayOrder(MirroredRow, Base):
+    __tablename__ = "ebay_orders"
+
+    order_id: Mapped[str] = mapped_column(primary_key=True)
+    legacy_order_id: Mapped[str | None]
+    creation_date: Mapped[datetime]
+    last_modified_date: Mapped[datetime] = mapped_column(index=True)
+    fulfillment_status: Mapped[str | None]
+    payment_status: Mapped[str | None]
+    cancel_state: Mapped[str | None]
+    buyer_username: Mapped[str | None]
+    total_value: Mapped[Decimal | None] = mapped_column(Money)
+    total_currency: Mapped[str | None]
+
+
+class EbayOrderLineItem(MirroredRow, Base):
+    __tablename__ = "ebay_order_line_items"
+    __table_args__ = (
+        ForeignKeyConstraint(
+            ["account_id", "order_id"], ["ebay_orders.account_id", "ebay_orders.order_id"]
+        ),
+    )
+
+    order_id: Mapped[str] = mapped_column(primary_key=True)
+    line_item_id: Mapped[str] = mapped_column(primary_key=True)
+    legacy_item_id: Mapped[str | None]
+    sku: Mapped[str | None]
+    title: Mapped[str | None]
+    quantity: Mapped[int | None] = mapped_column(Integer)
+    line_item_cost_value: Mapped[Decimal | None] = mapped_column(Money)
+    currency: Mapped[str | None]
+    fulfillment_status: Mapped[str | None]
+    # The order's version: line items of an older order version never overwrite newer ones.
+    order_last_modified_date: Mapped[datetime]
+
+
+ORDER_COLUMNS = (
+    "legacy_order_id",
+    "creation_date",
+    "last_modified_date",
+    "fulfillment_status",
+    "payment_status",
+    "cancel_state",
+    "buyer_username",
+    "total_value",
+    "total_currency",
+    "payload",
+)
+LINE_ITEM_COLUMNS = (
+    "legacy_item_id",
+    "sku",
+    "title",
+    "quantity",
+    "line_item_cost_value",
+    "currency",
+    "fulfillment_status",
+    "order_last_modified_date",
+    "payload",
+)
+
+ORDERS = UpsertSpec(
+    table=EbayOrder.__table__,  # type: ignore[arg-type]
+    key=("account_id", "order_id"),
+    columns=ORDER_COLUMNS,
+    family=Family.ORDERS,
+    entity_column="order_id",
+    version_column="last_modified_date",
+)
+LINE_ITEMS = UpsertSpec(
+    table=EbayOrderLineItem.__table__,  # type: ignore[arg-type]
+    key=("account_id", "order_id", "line_item_id"),
+    columns=LINE_ITEM_COLUMNS,
+    version_column="order_last_modified_date",
+)
+
+
+class OrderRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def upsert_page(
+        self,
+        orders: Sequence[Mapping[str, Any]],
+        line_items: Sequence[Mapping[str, Any]],
+        *,
+        run_id: UUID,
+        page_no: int,
+        now: datetime,
+    ) -> UpsertOutcome:
+        """Upsert a page of orders (with history) and their line items; returns the orders' outcome."""
+        outcome = await upsert_rows(
+            self.session, ORDERS, orders, run_id=run_id, page_no=page_no, now=now
+        )
+        await upsert_rows(
+            self.session, LINE_ITEMS, line_items, run_id=run_id, page_no=page_no, now=now
+        )
+        return outcome
+
+    async def all_for_account(self, account_id: int) -> Sequence[EbayOrder]:
+        result = await self.session.scalars(
+            select(EbayOrder).where(EbayOrder.account_id == account_id).order_by(EbayOrder.order_id)
+        )
+        return result.all()

@@ -1,0 +1,356 @@
+"""Sync state per (account, family), runs and page receipts.
+
+The writer owns cursors, run progress and receipts; the scheduler records a run as queued when
+its command is accepted by JetStream; the admin API flips ``enabled``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from uuid import UUID
+
+from sqlalchemy import ForeignKey, Index, Integer, String, func, select, text
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Mapped, mapped_column
+
+from common.db.base import Base
+from common.families import Family
+
+
+class RunStatus:
+    QUEUED = "queued"
+    RUNNING = "running"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    OPEN = (QUEUED, RUNNING)
+
+
+class SyncState(Base):
+    __tablename__ = "sync_state"
+
+    account_id: Mapped[int] = mapped_column(ForeignKey("ebay_accounts.id"), primary_key=True)
+    family: Mapped[str] = mapped_column(String, primary_key=True)
+    enabled: Mapped[bool] = mapped_column(server_default=text("true"))
+    cursor: Mapped[datetime | None]
+    last_success_at: Mapped[datetime | None]
+    last_run_id: Mapped[UUID | None]
+    last_error: Mapped[str | None]
+    last_error_at: Mapped[datetime | None]
+    consecutive_failures: Mapped[int] = mapped_column(Integer, server_default=text("0"))
+    paused_until: Mapped[datetime | None]
+    updated_at: Mapped[datetime] = mapped_column(server_default=func.now())
+
+
+class SyncRun(Base):
+    __tablename__ = "sync_runs"
+    # Runs are looked up newest first per pair by the scheduler and the admin API.
+    __table_args__ = (Index("ix_sync_runs_pair_updated", "account_id", "family", "updated_at"),)
+
+    run_id: Mapped[UUID] = mapped_column(primary_key=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("ebay_accounts.id"))
+    family: Mapped[str]
+    trigger: Mapped[str]
+    window_from: Mapped[datetime | None]
+    window_to: Mapped[datetime]
+    status: Mapped[str]
+    queued_at: Mapped[datetime | None]
+    started_at: Mapped[datetime | None]
+    finished_at: Mapped[datetime | None]
+    updated_at: Mapped[datetime]
+    pages_written: Mapped[int] = mapped_column(Integer, server_default=text("0"))
+    pages_expected: Mapped[int | None] = mapped_column(Integer)
+    rows_received: Mapped[int] = mapped_column(server_default=text("0"))
+    rows_inserted: Mapped[int] = mapped_column(server_default=text("0"))
+    rows_changed: Mapped[int] = mapped_column(server_default=text("0"))
+    rows_unchanged: Mapped[int] = mapped_column(server_default=text("0"))
+    trace_id: Mapped[str | None]
+    error: Mapped[str | None]
+
+
+class SyncPage(Base):
+    """The receipt of one written page: its existence makes a redelivered page a no-op."""
+
+    __tablename__ = "sync_pages"
+
+    run_id: Mapped[UUID] = mapped_column(ForeignKey("sync_runs.run_id"), primary_key=True)
+    page_no: Mapped[int] = mapped_column(Integer, primary_key=True)
+    records: Mapped[int] = mapped_column(Integer)
+    inserted: Mapped[int] = mapped_column(Integer)
+    changed: Mapped[int] = mapped_column(Integer)
+    unchanged: Mapped[int] = mapped_column(Integer)
+    committed_at: Mapped[datetime]
+    trace_id: Mapped[str | None]
+
+
+@dataclass(frozen=True)
+class PairState:
+    """What the scheduler needs to know about one (account, family) pair."""
+
+    account_id: int
+    family: Family
+    enabled: bool
+    cursor: datetime | None
+    paused_until: datetime | None
+    last_success_at: datetime | None
+    in_flight: bool
+
+
+@dataclass(frozen=True)
+class RunProgress:
+    pages_written: int
+    pages_expected: int | None
+    status: str
+
+    @property
+    def is_complete(self) -> bool:
+        return self.pages_expected is not None and self.pages_written >= self.pages_expected
+
+
+@dataclass(frozen=True)
+class RunHeader:
+    """The identity of a run as every page of it carries it."""
+
+    run_id: UUID
+    account_id: int
+    family: Family
+    trigger: str
+    window_from: datetime | None
+    window_to: datetime
+
+
+@dataclass(frozen=True)
+class PageCounts:
+    records: int
+    inserted: int
+    changed: int
+
+    @property
+    def unchanged(self) -> int:
+        return self.records - self.inserted - self.changed
+
+
+class SyncRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    # --- scheduler -------------------------------------------------------------------------
+
+    async def pair_states(
+        self, families: Sequence[Family], now: datetime, stale_after: timedelta
+    ) -> list[PairState]:
+        """Every syncable pair: active accounts that need no reauth, times the given families.
+
+        A pair is in flight while it has a queued or running run that moved recently; a run
+        that stopped moving for ``stale_after`` no longer blocks its pair.
+        """
+        rows = await self.session.execute(
+            text(
+                """
+                SELECT a.id AS account_id, f.family, coalesce(s.enabled, true) AS enabled,
+                       s.cursor, s.paused_until, s.last_success_at,
+                       EXISTS (SELECT 1 FROM sync_runs r
+                               WHERE r.account_id = a.id AND r.family = f.family
+                                 AND r.status IN ('queued', 'running')
+                                 AND r.updated_at > :stale_before) AS in_flight
+                FROM ebay_accounts a
+                CROSS JOIN unnest(CAST(:families AS text[])) AS f(family)
+                LEFT JOIN sync_state s ON s.account_id = a.id AND s.family = f.family
+                WHERE a.active AND NOT a.needs_reauth
+                ORDER BY a.id, f.family
+                """
+            ),
+            {"families": [str(f) for f in families], "stale_before": now - stale_after},
+        )
+        return [
+            PairState(
+                account_id=r.account_id,
+                family=Family(r.family),
+                enabled=r.enabled,
+                cursor=r.cursor,
+                paused_until=r.paused_until,
+                last_success_at=r.last_success_at,
+                in_flight=r.in_flight,
+            )
+            for r in rows
+        ]
+
+    async def record_queued(self, run: RunHeader, now: datetime) -> None:
+        # The writer may already have created the run if the pipeline outran us.
+        stmt = insert(SyncRun).values(
+            run_id=run.run_id,
+            account_id=run.account_id,
+            family=str(run.family),
+            trigger=run.trigger,
+            window_from=run.window_from,
+            window_to=run.window_to,
+            status=RunStatus.QUEUED,
+            queued_at=now,
+            updated_at=now,
+        )
+        await self.session.execute(stmt.on_conflict_do_nothing(index_elements=[SyncRun.run_id]))
+
+    # --- writer ----------------------------------------------------------------------------
+
+    async def claim_page(self, run: RunHeader, page_no: int, now: datetime, trace_id: str | None) -> bool:
+        """Take the page's receipt; False when the page was already written (a redelivery).
+
+        The run row is created first so the receipt's foreign key holds; a concurrent writer
+        holding the same page blocks on the receipt's primary key until it commits.
+        """
+        run_stmt = insert(SyncRun).values(
+            run_id=run.run_id,
+            account_id=run.account_id,
+            family=str(run.family),
+            trigger=run.trigger,
+            window_from=run.window_from,
+            window_to=run.window_to,
+            status=RunStatus.RUNNING,
+            started_at=now,
+            updated_at=now,
+            trace_id=trace_id,
+        )
+        await self.session.execute(
+            run_stmt.on_conflict_do_nothing(index_elements=[SyncRun.run_id])
+        )
+        claimed = await self.session.execute(
+            insert(SyncPage)
+            .values(
+                run_id=run.run_id,
+                page_no=page_no,
+                records=0,
+                inserted=0,
+                changed=0,
+                unchanged=0,
+                committed_at=now,
+                trace_id=trace_id,
+            )
+            .on_conflict_do_nothing(index_elements=[SyncPage.run_id, SyncPage.page_no])
+            .returning(SyncPage.page_no)
+        )
+        return claimed.first() is not None
+
+    async def record_page(
+        self, run_id: UUID, page_no: int, counts: PageCounts, page_count: int | None, now: datetime,
+        trace_id: str | None,
+    ) -> RunProgress:
+        """Store the page's counts and add them to the run; returns the run's progress."""
+        await self.session.execute(
+            text(
+                """
+                UPDATE sync_pages SET records = :records, inserted = :inserted,
+                       changed = :changed, unchanged = :unchanged
+                WHERE run_id = :run_id AND page_no = :page_no
+                """
+            ),
+            {
+                "run_id": run_id,
+                "page_no": page_no,
+                "records": counts.records,
+                "inserted": counts.inserted,
+                "changed": counts.changed,
+                "unchanged": counts.unchanged,
+            },
+        )
+        # One atomic UPDATE: concurrent writers of the same run serialize on the row, so exactly
+        # one of them sees the last outstanding page land.
+        row = (
+            await self.session.execute(
+                text(
+                    """
+                    UPDATE sync_runs SET
+                        pages_written = pages_written + 1,
+                        pages_expected = coalesce(CAST(:page_count AS integer), pages_expected),
+                        rows_received = rows_received + :records,
+                        rows_inserted = rows_inserted + :inserted,
+                        rows_changed = rows_changed + :changed,
+                        rows_unchanged = rows_unchanged + :unchanged,
+                        status = CASE WHEN status = 'queued' THEN 'running' ELSE status END,
+                        started_at = coalesce(started_at, :now),
+                        trace_id = coalesce(trace_id, :trace_id),
+                        updated_at = :now
+                    WHERE run_id = :run_id
+                    RETURNING pages_written, pages_expected, status
+                    """
+                ),
+                {
+                    "run_id": run_id,
+                    "page_count": page_count,
+                    "records": counts.records,
+                    "inserted": counts.inserted,
+                    "changed": counts.changed,
+                    "unchanged": counts.unchanged,
+                    "now": now,
+                    "trace_id": trace_id,
+                },
+            )
+        ).one()
+        return RunProgress(row.pages_written, row.pages_expected, row.status)
+
+    async def complete_run(self, run: RunHeader, now: datetime, advances_cursor: bool) -> datetime | None:
+        """Mark the run succeeded and move the pair's cursor to the window's end.
+
+        ``GREATEST`` keeps the cursor forward-only even when an older window (a manual re-run)
+        completes after a newer one. Returns the cursor now in force.
+        """
+        await self.session.execute(
+            text(
+                "UPDATE sync_runs SET status = 'succeeded', finished_at = :now, updated_at = :now, "
+                "error = NULL WHERE run_id = :run_id"
+            ),
+            {"run_id": run.run_id, "now": now},
+        )
+        cursor_value = run.window_to if advances_cursor else None
+        row = (
+            await self.session.execute(
+                text(
+                    """
+                    INSERT INTO sync_state (account_id, family, cursor, last_success_at,
+                                            last_run_id, consecutive_failures, updated_at)
+                    VALUES (:account_id, :family, :cursor, :now, :run_id, 0, :now)
+                    ON CONFLICT (account_id, family) DO UPDATE SET
+                        cursor = GREATEST(sync_state.cursor, EXCLUDED.cursor),
+                        last_success_at = EXCLUDED.last_success_at,
+                        last_run_id = EXCLUDED.last_run_id,
+                        last_error = NULL,
+                        consecutive_failures = 0,
+                        updated_at = EXCLUDED.updated_at
+                    RETURNING cursor
+                    """
+                ),
+                {
+                    "account_id": run.account_id,
+                    "family": str(run.family),
+                    "cursor": cursor_value,
+                    "now": now,
+                    "run_id": run.run_id,
+                },
+            )
+        ).one()
+        cursor: datetime | None = row.cursor
+        return cursor
+
+    # --- readers ---------------------------------------------------------------------------
+
+    async def get_run(self, run_id: UUID) -> SyncRun | None:
+        return await self.session.get(SyncRun, run_id, populate_existing=True)
+
+    async def states_for_account(self, account_id: int) -> Sequence[SyncState]:
+        result = await self.session.scalars(
+            select(SyncState).where(SyncState.account_id == account_id).order_by(SyncState.family)
+        )
+        return result.all()
+
+    async def latest_runs_for_account(self, account_id: int) -> dict[str, SyncRun]:
+        result = await self.session.scalars(
+            select(SyncRun)
+            .where(SyncRun.account_id == account_id)
+            .distinct(SyncRun.family)
+            .order_by(SyncRun.family, SyncRun.updated_at.desc())
+        )
+        return {run.family: run for run in result.all()}
+
+    async def get_state(self, account_id: int, family: Family) -> SyncState | None:
+        return await self.session.get(SyncState, (account_id, str(family)), populate_existing=True)

@@ -1,0 +1,162 @@
+"""Bulk upserts that skip unchanged rows and record history in the same statement.
+
+One ``INSERT … SELECT FROM unnest(…) ON CONFLICT DO UPDATE … WHERE … IS DISTINCT FROM`` per table
+and page: a fixed number of bind parameters whatever the page size, rows locked in key order so
+concurrent writers do not deadlock, and — in a data-modifying CTE of the same statement — one
+``ebay_events`` row for every entity that was created or changed, none for unchanged ones.
+Measured in STACK-NOTES §6 and §9.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from functools import cached_property
+from typing import Any
+from uuid import UUID
+
+import orjson
+from sqlalchemy import Table, text
+from sqlalchemy.dialects import postgresql
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from common.families import Family
+
+_DIALECT = postgresql.dialect()  # type: ignore[no-untyped-call]
+BOOKKEEPING = ("first_seen_at", "updated_at", "last_run_id")
+
+
+@dataclass(frozen=True)
+class UpsertSpec:
+    """How one mirrored table is upserted."""
+
+    table: Table
+    key: tuple[str, ...]
+    # Columns copied from each incoming row besides the key; any difference is a change.
+    columns: tuple[str, ...]
+    # Names the entity in ebay_events; None means the table records no history of its own.
+    family: Family | None = None
+    entity_column: str | None = None
+    # A last-modified column: a row is never overwritten by an older version of itself, so a
+    # late redelivery of an old page cannot roll data back.
+    version_column: str | None = None
+
+    @cached_property
+    def statement(self) -> str:
+        return _build_statement(self)
+
+
+@dataclass(frozen=True)
+class UpsertOutcome:
+    received: int
+    inserted: int
+    changed: int
+
+    @property
+    def unchanged(self) -> int:
+        return self.received - self.inserted - self.changed
+
+
+def _array_type(spec: UpsertSpec, column: str) -> str:
+    return f"{spec.table.c[column].type.compile(dialect=_DIALECT)}[]"
+
+
+def _build_statement(spec: UpsertSpec) -> str:
+    table = spec.table.name
+    incoming_cols = (*spec.key, *spec.columns)
+    unnest_args = ", ".join(f"CAST(:{c} AS {_array_type(spec, c)})" for c in incoming_cols)
+    col_list = ", ".join(incoming_cols)
+    key_list = ", ".join(spec.key)
+    key_join = " AND ".join(f"o.{k} = up.{k}" for k in spec.key)
+    first_key = spec.key[0]
+    compare_old = ", ".join(f"{table}.{c}" for c in spec.columns)
+    compare_new = ", ".join(f"EXCLUDED.{c}" for c in spec.columns)
+    where = f"({compare_old}) IS DISTINCT FROM ({compare_new})"
+    if spec.version_column:
+        v = spec.version_column
+        where += f" AND EXCLUDED.{v} >= {table}.{v}"
+    set_list = ", ".join(f"{c} = EXCLUDED.{c}" for c in (*spec.columns, "updated_at", "last_run_id"))
+    head = f"""
+WITH incoming AS (
+    SELECT * FROM unnest({unnest_args}) AS i({col_list}) ORDER BY {key_list}
+), old AS (
+    SELECT t.{", t.".join(spec.key)}, t.payload FROM {table} t JOIN incoming USING ({key_list})
+), up AS (
+    INSERT INTO {table} ({col_list}, first_seen_at, updated_at, last_run_id)
+    SELECT {col_list}, :now, :now, :run_id FROM incoming
+    ON CONFLICT ({key_list}) DO UPDATE SET {set_list}
+    WHERE {where}
+    RETURNING {", ".join(spec.key)}, payload
+)"""
+    if spec.family is None:
+        return (
+            head
+            + f"""
+SELECT count(*) FILTER (WHERE o.{first_key} IS NULL) AS inserted,
+       count(*) FILTER (WHERE o.{first_key} IS NOT NULL) AS changed
+FROM up LEFT JOIN old o ON {key_join}"""
+        )
+    # changed_fields: the top-level payload keys whose values differ, as eBay names them.
+    return (
+        head
+        + f""",
+ev AS (
+    INSERT INTO ebay_events (account_id, family, entity_id, change_kind, changed_fields,
+                             run_id, page_no, occurred_at)
+    SELECT up.account_id, :family, up.{spec.entity_column},
+           CASE WHEN o.{first_key} IS NULL THEN 'created' ELSE 'changed' END,
+           CASE WHEN o.{first_key} IS NULL THEN ARRAY[]::text[] ELSE ARRAY(
+               SELECT coalesce(n.key, p.key)
+               FROM jsonb_each(o.payload) p FULL JOIN jsonb_each(up.payload) n USING (key)
+               WHERE p.value IS DISTINCT FROM n.value ORDER BY 1) END,
+           :run_id, :page_no, :now
+    FROM up LEFT JOIN old o ON {key_join}
+    RETURNING change_kind
+)
+SELECT count(*) FILTER (WHERE change_kind = 'created') AS inserted,
+       count(*) FILTER (WHERE change_kind = 'changed') AS changed
+FROM ev"""
+    )
+
+
+def _newest_per_key(spec: UpsertSpec, rows: Sequence[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
+    """One row per key: the statement cannot touch a row twice (STACK-NOTES §6)."""
+    newest: dict[tuple[Any, ...], Mapping[str, Any]] = {}
+    for row in rows:
+        key = tuple(row[k] for k in spec.key)
+        kept = newest.get(key)
+        if kept is None or spec.version_column is None or (
+            row[spec.version_column] >= kept[spec.version_column]
+        ):
+            newest[key] = row
+    return list(newest.values())
+
+
+def _column_values(spec: UpsertSpec, column: str, rows: Sequence[Mapping[str, Any]]) -> list[Any]:
+    if isinstance(spec.table.c[column].type, JSONB):
+        # asyncpg takes jsonb array elements as JSON text.
+        return [orjson.dumps(r[column]).decode() for r in rows]
+    return [r[column] for r in rows]
+
+
+async def upsert_rows(
+    session: AsyncSession,
+    spec: UpsertSpec,
+    rows: Sequence[Mapping[str, Any]],
+    *,
+    run_id: UUID,
+    page_no: int,
+    now: datetime,
+) -> UpsertOutcome:
+    """Upsert ``rows`` (already mapped to column values) and record their history."""
+    unique = _newest_per_key(spec, rows)
+    if not unique:
+        return UpsertOutcome(received=0, inserted=0, changed=0)
+    params: dict[str, Any] = {c: _column_values(spec, c, unique) for c in (*spec.key, *spec.columns)}
+    params |= {"now": now, "run_id": run_id, "page_no": page_no}
+    if spec.family is not None:
+        params["family"] = str(spec.family)
+    result = (await session.execute(text(spec.statement), params)).one()
+    return UpsertOutcome(received=len(unique), inserted=result.inserted, changed=result.changed)

@@ -1,0 +1,1 @@
+"""Clients of the eBay APIs over an injected ``httpx.AsyncClient``."""

@@ -1,0 +1,56 @@
+"""Fulfillment API getOrders (``GET /sell/fulfillment/v1/order``)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import httpx
+from pydantic import SecretStr
+
+from common.ebay.errors import EbayPayloadError
+from common.ebay.rest import get_json
+
+ORDERS_PATH = "/sell/fulfillment/v1/order"
+MAX_LIMIT = 200  # the contract rejects more
+
+
+@dataclass(frozen=True)
+class OrdersPage:
+    orders: list[dict[str, Any]]
+    total: int
+    offset: int
+    has_next: bool
+
+
+def ebay_timestamp(value: datetime) -> str:
+    """eBay's ISO-8601 form: UTC with milliseconds and a Z."""
+    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.") + f"{value.microsecond // 1000:03d}Z"
+
+
+def last_modified_filter(window_from: datetime, window_to: datetime) -> str:
+    return f"lastmodifieddate:[{ebay_timestamp(window_from)}..{ebay_timestamp(window_to)}]"
+
+
+class FulfillmentClient:
+    def __init__(self, http: httpx.AsyncClient, api_base_url: str) -> None:
+        self._http = http
+        self._url = f"{api_base_url}{ORDERS_PATH}"
+
+    async def get_orders(
+        self, token: SecretStr, *, order_filter: str, offset: int, limit: int
+    ) -> OrdersPage:
+        body = await get_json(
+            self._http,
+            self._url,
+            token=token,
+            params={"filter": order_filter, "limit": str(limit), "offset": str(offset)},
+        )
+        orders = body.get("orders", [])
+        total = body.get("total")
+        if not isinstance(orders, list) or not isinstance(total, int):
+            raise EbayPayloadError("getOrders answered without orders[] and total")
+        return OrdersPage(
+            orders=orders, total=total, offset=offset, has_next=bool(body.get("next"))
+        )

@@ -1,0 +1,77 @@
+"""What every eBay REST call shares: auth header, error mapping and JSON decoding."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import httpx
+import orjson
+from pydantic import SecretStr
+
+from common.ebay.errors import (
+    EbayAuthError,
+    EbayError,
+    EbayPayloadError,
+    EbayRequestError,
+    EbayTransientError,
+)
+
+
+async def get_json(
+    http: httpx.AsyncClient,
+    url: str,
+    *,
+    token: SecretStr,
+    params: Mapping[str, str],
+    headers: Mapping[str, str] | None = None,
+) -> dict[str, Any]:
+    """GET a JSON document, mapping every failure onto the EbayError tree."""
+    request_headers = {"Authorization": f"Bearer {token.get_secret_value()}", "Accept": "application/json"}
+    request_headers.update(headers or {})
+    try:
+        response = await http.get(url, params=params, headers=request_headers)
+    except httpx.TransportError as exc:  # timeouts, refused and dropped connections
+        raise EbayTransientError(f"{type(exc).__name__} calling {url}") from exc
+    raise_for_status(response)
+    if response.status_code == 204:
+        return {}
+    try:
+        body = orjson.loads(response.content)
+    except orjson.JSONDecodeError as exc:
+        raise EbayPayloadError(f"malformed JSON from {url}", status=response.status_code) from exc
+    if not isinstance(body, dict):
+        raise EbayPayloadError(f"expected a JSON object from {url}", status=response.status_code)
+    return body
+
+
+def raise_for_status(response: httpx.Response) -> None:
+    status = response.status_code
+    if status < 400:
+        return
+    detail = f"HTTP {status} from {response.request.url.path}: {_first_error(response)}"
+    if status == 401:
+        raise EbayAuthError(detail, status=status)
+    if status == 429 or status >= 500:
+        raise EbayTransientError(detail, status=status, retry_after=_retry_after(response))
+    raise EbayRequestError(detail, status=status)
+
+
+def _first_error(response: httpx.Response) -> str:
+    try:
+        errors = response.json().get("errors") or []
+        first = errors[0]
+        return f"errorId {first.get('errorId')}: {first.get('message')}"
+    except (ValueError, AttributeError, IndexError, TypeError):
+        return response.reason_phrase
+
+
+def _retry_after(response: httpx.Response) -> float | None:
+    value = response.headers.get("Retry-After")
+    try:
+        return float(value) if value is not None else None
+    except ValueError:
+        return None
+
+
+__all__ = ["EbayError", "get_json", "raise_for_status"]

@@ -1,0 +1,26 @@
+"""The eBay API families ebaysync mirrors, and what distinguishes them."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class Family(StrEnum):
+    ORDERS = "orders"
+    TRANSACTIONS = "transactions"
+    FINANCES = "finances"
+    OFFERS = "offers"
+    MESSAGES = "messages"
+    ACTIVE_INVENTORY = "active_inventory"
+    PURCHASES = "purchases"
+    CASES = "cases"
+    INQUIRIES = "inquiries"
+    RETURNS = "returns"
+    PAYMENT_DISPUTES = "payment_disputes"
+
+
+# Families that are fetched end to end today; the others have tables but no fetcher yet.
+IMPLEMENTED_FAMILIES: frozenset[Family] = frozenset({Family.ORDERS})
+
+# Snapshot families enumerate everything each run and have no time window.
+SNAPSHOT_FAMILIES: frozenset[Family] = frozenset({Family.OFFERS, Family.ACTIVE_INVENTORY})

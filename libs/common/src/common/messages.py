@@ -1,0 +1,162 @@
+"""Every NATS message contract of ebaysync, in one place.
+
+Each message is a frozen pydantic model that names its own subject and its deduplication id
+(sent as ``Nats-Msg-Id``), so no subject string is written twice. Contracts only grow: a
+breaking change is a new model on a new subject. Commands are imperative, events past tense.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Annotated, Any, ClassVar, Literal
+from uuid import UUID
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, PlainSerializer, SecretStr
+
+from common.families import Family
+
+# A secret that crosses the wire in clear (inside the TLS-protected bus) but never in a repr,
+# log line or span: pydantic masks SecretStr everywhere except in this JSON serializer.
+WireSecret = Annotated[
+    SecretStr, PlainSerializer(lambda s: s.get_secret_value(), return_type=str, when_used="json")
+]
+
+
+class Message(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    version: Literal[1] = 1
+
+
+class Trigger(StrEnum):
+    SCHEDULE = "schedule"
+    CATCH_UP = "catch_up"
+    MANUAL = "manual"
+
+
+# --- sync pipeline ------------------------------------------------------------------------
+
+
+class SyncWindow(Message):
+    """Command: fetch one window of one family for one account.
+
+    JetStream keeps at most one such message per subject, so at most one window per
+    (account, family) is in flight.
+    """
+
+    SUBJECT_PREFIX: ClassVar[str] = "sync.window"
+
+    run_id: UUID
+    account_id: int
+    family: Family
+    # None for snapshot families, which enumerate everything.
+    window_from: AwareDatetime | None
+    window_to: AwareDatetime
+    trigger: Trigger
+    issued_at: AwareDatetime
+
+    @property
+    def subject(self) -> str:
+        return f"{self.SUBJECT_PREFIX}.{self.family}.{self.account_id}"
+
+    @property
+    def message_id(self) -> str:
+        # A scheduled window is identified by where it starts, so a repeated publish of the same
+        # window (retry, second scheduler) is dropped; a manual run is always new.
+        if self.trigger is Trigger.MANUAL or self.window_from is None:
+            return f"run:{self.run_id}"
+        return f"win:{self.account_id}:{self.family}:{self.window_from.isoformat()}"
+
+
+class PageBatch(Message):
+    """Event: one fetched page of raw eBay objects, ready to be written."""
+
+    SUBJECT_PREFIX: ClassVar[str] = "sync.page"
+
+    run_id: UUID
+    account_id: int
+    family: Family
+    window_from: AwareDatetime | None
+    window_to: AwareDatetime
+    trigger: Trigger
+    page_no: int = Field(ge=1)
+    # The last page of the window carries how many pages the window has in all.
+    page_count: int | None = Field(default=None, ge=1)
+    fetched_at: AwareDatetime
+    records: list[dict[str, Any]]
+
+    @property
+    def is_last(self) -> bool:
+        return self.page_count is not None
+
+    @property
+    def subject(self) -> str:
+        return f"{self.SUBJECT_PREFIX}.{self.family}.{self.account_id}"
+
+    @property
+    def message_id(self) -> str:
+        return f"{self.run_id}:{self.page_no}"
+
+
+class WindowCompleted(Message):
+    """Event: the writer committed a window's last page and advanced the cursor."""
+
+    SUBJECT_PREFIX: ClassVar[str] = "sync.run.completed"
+
+    run_id: UUID
+    account_id: int
+    family: Family
+    cursor: AwareDatetime | None
+    completed_at: AwareDatetime
+
+    @property
+    def subject(self) -> str:
+        return f"{self.SUBJECT_PREFIX}.{self.family}"
+
+
+# --- token service (request/reply over core NATS) ------------------------------------------
+
+
+class TokenErrorCode(StrEnum):
+    UNKNOWN_ACCOUNT = "unknown_account"
+    NEEDS_REAUTH = "needs_reauth"
+    REFRESH_FAILED = "refresh_failed"
+
+
+class GetAccessToken(Message):
+    """Request: an access token for an account, refreshed first if expired or when forced."""
+
+    SUBJECT: ClassVar[str] = "token.get"
+
+    account_id: int
+    # A fetcher that got a 401 with the current token asks for a new one.
+    force_refresh: bool = False
+
+
+class AccessTokenReply(Message):
+    account_id: int
+    access_token: WireSecret | None = None
+    expires_at: AwareDatetime | None = None
+    error: TokenErrorCode | None = None
+    error_detail: str | None = None
+
+
+class ConnectAccount(Message):
+    """Request: exchange an OAuth authorization code and store the account's tokens."""
+
+    SUBJECT: ClassVar[str] = "token.connect"
+
+    account_id: int
+    authorization_code: WireSecret
+
+
+class ConnectAccountReply(Message):
+    account_id: int
+    connected: bool
+    refresh_token_expires_at: AwareDatetime | None = None
+    error_detail: str | None = None
+
+
+def encoded(message: Message) -> bytes:
+    """The wire form of a message (secrets revealed only here)."""
+    return message.model_dump_json().encode()

@@ -1,0 +1,64 @@
+"""Settings pieces shared by every service.
+
+Each piece reads its own environment prefix (``NATS_URL``, ``DATABASE_URL``), so operators set a
+server address once for all services; a service's own settings class nests them.
+"""
+
+from __future__ import annotations
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class NatsSettings(BaseSettings):
+    """Where the NATS JetStream server is."""
+
+    model_config = SettingsConfigDict(env_prefix="NATS_", extra="ignore")
+
+    url: str = "nats://127.0.0.1:4222"
+    # JetStream PubAcks under load take longer than FastStream's 0.5 s default.
+    publish_timeout_seconds: float = 10.0
+
+
+class PostgresSettings(BaseSettings):
+    """Where the PostgreSQL database is; the URL carries a password, so it is a secret."""
+
+    model_config = SettingsConfigDict(env_prefix="DATABASE_", extra="ignore")
+
+    url: SecretStr
+    pool_size: int = 5
+    echo: bool = False
+
+
+class EbayApiSettings(BaseSettings):
+    """eBay base URLs and the application's OAuth credentials.
+
+    The defaults point at production eBay; the embedded runtime points them at the sandbox.
+    """
+
+    model_config = SettingsConfigDict(env_prefix="EBAY_", extra="ignore")
+
+    api_base_url: str = "https://api.ebay.com"
+    apiz_base_url: str = "https://apiz.ebay.com"
+    auth_base_url: str = "https://auth.ebay.com"
+    client_id: str = ""
+    client_secret: SecretStr = SecretStr("")
+    ru_name: str = ""
+    request_timeout_seconds: float = 30.0
+
+
+def nats_settings() -> NatsSettings:
+    return NatsSettings()
+
+
+def postgres_settings() -> PostgresSettings:
+    return PostgresSettings()  # type: ignore[call-arg]  # url comes from the environment
+
+
+def ebay_settings() -> EbayApiSettings:
+    return EbayApiSettings()
+
+
+NatsField = Field(default_factory=nats_settings)
+PostgresField = Field(default_factory=postgres_settings)
+EbayField = Field(default_factory=ebay_settings)

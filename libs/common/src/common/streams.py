@@ -1,0 +1,150 @@
+"""Every JetStream stream, consumer and KV bucket of ebaysync, applied create-or-update.
+
+Services bind to what is declared here and never declare anything themselves: FastStream's own
+declaration silently overwrites a stream's config, and nats-py binds an existing durable consumer
+without applying a changed config (STACK-NOTES §1.1, §1.2). ``ensure_topology`` runs at every
+service start and at deploy time; it is idempotent.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+from nats.js import JetStreamContext
+from nats.js.api import (
+    AckPolicy,
+    ConsumerConfig,
+    DeliverPolicy,
+    DiscardPolicy,
+    KeyValueConfig,
+    RetentionPolicy,
+    StorageType,
+    StreamConfig,
+)
+from nats.js.errors import BadRequestError, NotFoundError
+
+from common.messages import PageBatch, SyncWindow
+
+log = logging.getLogger(__name__)
+
+MINUTE = 60.0
+HOUR = 60 * MINUTE
+DAY = 24 * HOUR
+
+WINDOWS_STREAM = "SYNC_WINDOWS"
+PAGES_STREAM = "SYNC_PAGES"
+DLQ_STREAM = "SYNC_DLQ"
+FETCHER_DURABLE = "fetcher"
+WRITER_DURABLE = "writer"
+
+WINDOW_SUBJECTS = f"{SyncWindow.SUBJECT_PREFIX}.>"
+PAGE_SUBJECTS = f"{PageBatch.SUBJECT_PREFIX}.>"
+
+# One message per subject, refusing new ones while it is pending or unacked: the bus itself
+# is the per-(account, family) lock (STACK-NOTES §10).
+WINDOWS = StreamConfig(
+    name=WINDOWS_STREAM,
+    subjects=[WINDOW_SUBJECTS],
+    retention=RetentionPolicy.WORK_QUEUE,
+    storage=StorageType.FILE,
+    max_msgs_per_subject=1,
+    discard=DiscardPolicy.NEW,
+    discard_new_per_subject=True,
+    max_age=DAY,
+    duplicate_window=2 * MINUTE,
+)
+
+PAGES = StreamConfig(
+    name=PAGES_STREAM,
+    subjects=[PAGE_SUBJECTS],
+    retention=RetentionPolicy.WORK_QUEUE,
+    storage=StorageType.FILE,
+    max_age=7 * DAY,
+    # Long enough that a fetcher resuming a window after a crash republishes pages as no-ops.
+    duplicate_window=30 * MINUTE,
+)
+
+DLQ = StreamConfig(
+    name=DLQ_STREAM,
+    subjects=["dlq.>"],
+    retention=RetentionPolicy.LIMITS,
+    storage=StorageType.FILE,
+    max_age=14 * DAY,
+)
+
+FETCHER = ConsumerConfig(
+    durable_name=FETCHER_DURABLE,
+    filter_subject=WINDOW_SUBJECTS,
+    ack_policy=AckPolicy.EXPLICIT,
+    deliver_policy=DeliverPolicy.ALL,
+    # The fetcher heartbeats with in_progress() while it pages, so ack_wait only has to cover
+    # a stalled process, not a long window.
+    ack_wait=60.0,
+    max_deliver=10,
+    max_ack_pending=256,
+)
+
+WRITER = ConsumerConfig(
+    durable_name=WRITER_DURABLE,
+    filter_subject=PAGE_SUBJECTS,
+    ack_policy=AckPolicy.EXPLICIT,
+    deliver_policy=DeliverPolicy.ALL,
+    ack_wait=60.0,
+    max_deliver=10,
+    max_ack_pending=512,
+)
+
+
+@dataclass(frozen=True)
+class Buckets:
+    """KV bucket names and their configs."""
+
+    checkpoints: KeyValueConfig
+    leases: KeyValueConfig
+    control: KeyValueConfig
+
+
+BUCKETS = Buckets(
+    # The fetcher's page checkpoint per run: where a redelivered window resumes.
+    checkpoints=KeyValueConfig(bucket="fetch_checkpoints", ttl=2 * DAY, storage=StorageType.FILE),
+    # The bucket TTL is the lease TTL: every renewal writes a new revision (STACK-NOTES §5.4).
+    leases=KeyValueConfig(bucket="leases", ttl=15.0, storage=StorageType.FILE),
+    # Operator switches such as pause-all.
+    control=KeyValueConfig(bucket="control", storage=StorageType.FILE),
+)
+
+PAUSE_ALL_KEY = "pause_all"
+SCHEDULER_LEADER_KEY = "scheduler_leader"
+
+
+async def _ensure_stream(js: JetStreamContext, config: StreamConfig) -> None:
+    assert config.name is not None
+    try:
+        await js.stream_info(config.name)
+    except NotFoundError:
+        await js.add_stream(config)
+        log.info("created stream %s", config.name)
+        return
+    await js.update_stream(config)
+
+
+async def _ensure_bucket(js: JetStreamContext, config: KeyValueConfig) -> None:
+    try:
+        await js.create_key_value(config)
+    except BadRequestError:
+        # Exists with another config: KV buckets are streams named KV_<bucket>.
+        info = await js.stream_info(f"KV_{config.bucket}")
+        info.config.max_age = config.ttl
+        await js.update_stream(info.config)
+
+
+async def ensure_topology(js: JetStreamContext) -> None:
+    """Create or update every stream, durable consumer and bucket."""
+    for stream in (WINDOWS, PAGES, DLQ):
+        await _ensure_stream(js, stream)
+    # add_consumer is create-or-update on the server, unlike binding a durable.
+    await js.add_consumer(WINDOWS_STREAM, FETCHER)
+    await js.add_consumer(PAGES_STREAM, WRITER)
+    for bucket in (BUCKETS.checkpoints, BUCKETS.leases, BUCKETS.control):
+        await _ensure_bucket(js, bucket)

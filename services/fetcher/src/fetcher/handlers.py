@@ -1,0 +1,74 @@
+"""The fetcher's subscriber: one durable pull consumer shared by every replica."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Annotated
+
+from faststream import AckPolicy, Context
+from faststream.exceptions import NackMessage, RejectMessage
+from faststream.nats import JStream, NatsMessage, NatsRouter, PullSub
+
+from common.ebay.errors import EbayError, EbayTransientError
+from common.messages import SyncWindow
+from common.streams import FETCHER_DURABLE, WINDOW_SUBJECTS, WINDOWS_STREAM
+from fetcher.domain import retry_delay
+from fetcher.service import OrdersFetcher
+from fetcher.settings import FetcherSettings
+from fetcher.tokens import TokenUnavailableError
+
+log = logging.getLogger(__name__)
+
+OrdersFetcherDep = Annotated[OrdersFetcher, Context("orders_fetcher")]
+
+
+@asynccontextmanager
+async def heartbeat(msg: NatsMessage, every: float) -> AsyncIterator[None]:
+    """Keep telling JetStream the window is being worked on, so it is not redelivered."""
+
+    async def beat() -> None:
+        while True:
+            await asyncio.sleep(every)
+            await msg.in_progress()
+
+    task = asyncio.create_task(beat())
+    try:
+        yield
+    finally:
+        task.cancel()
+
+
+def build_router(settings: FetcherSettings) -> NatsRouter:
+    router = NatsRouter()
+
+    @router.subscriber(
+        WINDOW_SUBJECTS,
+        stream=JStream(WINDOWS_STREAM, declare=False),
+        durable=FETCHER_DURABLE,
+        pull_sub=PullSub(batch_size=1, timeout=5.0),
+        max_workers=settings.concurrency,
+        ack_policy=AckPolicy.NACK_ON_ERROR,
+    )
+    async def fetch_window(window: SyncWindow, msg: NatsMessage, fetcher: OrdersFetcherDep) -> None:
+        attempt = msg.raw_message.metadata.num_delivered or 1
+        try:
+            async with heartbeat(msg, settings.heartbeat_seconds):
+                await fetcher.fetch(window)
+        except TokenUnavailableError as exc:
+            if exc.is_permanent:
+                # The scheduler stops scheduling such accounts; this window can never succeed.
+                log.warning("dropping run %s: %s", window.run_id, exc)
+                raise RejectMessage from exc
+            raise NackMessage(delay=retry_delay(attempt)) from exc
+        except EbayTransientError as exc:
+            delay = retry_delay(attempt, exc.retry_after)
+            log.warning("run %s: %s; retrying in %.0fs", window.run_id, exc, delay)
+            raise NackMessage(delay=delay) from exc
+        except EbayError as exc:
+            log.error("run %s failed: %s", window.run_id, exc)
+            raise NackMessage(delay=retry_delay(attempt + 4)) from exc
+
+    return router

@@ -1,0 +1,96 @@
+"""Composition root of the scheduler: ``faststream run scheduler.app:create_app --factory``."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import socket
+import uuid
+from datetime import UTC, datetime, timedelta
+
+from faststream import FastStream
+
+from common.bus import build_broker
+from common.control import PauseSwitch
+from common.db.engine import build_engine, build_sessionmaker
+from common.messages import SyncWindow, encoded
+from common.streams import BUCKETS, SCHEDULER_LEADER_KEY, WINDOWS_STREAM, ensure_topology
+from common.telemetry import build_tracer_provider, configure_logging
+from scheduler.handlers import build_router
+from scheduler.lease import LeaderLease
+from scheduler.service import Scheduler
+from scheduler.settings import SchedulerSettings
+
+SERVICE = "scheduler"
+log = logging.getLogger(__name__)
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+def create_app(settings: SchedulerSettings | None = None) -> FastStream:
+    settings = settings or SchedulerSettings()  # type: ignore[call-arg]
+    configure_logging(SERVICE, settings.telemetry)
+    tracer_provider = build_tracer_provider(SERVICE, settings.telemetry)
+    broker = build_broker(SERVICE, settings.nats, tracer_provider)
+    broker.include_router(build_router())
+    app = FastStream(broker)
+    engine = build_engine(settings.database)
+    wake = asyncio.Event()
+    app.context.set_global("wake_scheduler", wake)
+    loop_task: asyncio.Task[None] | None = None
+
+    async def publish_window(command: SyncWindow) -> bool:
+        ack = await broker.publish(
+            encoded(command),
+            command.subject,
+            stream=WINDOWS_STREAM,
+            headers={"Nats-Msg-Id": command.message_id, "content-type": "application/json"},
+            timeout=settings.nats.publish_timeout_seconds,
+        )
+        return not ack.duplicate
+
+    async def run_forever(scheduler: Scheduler) -> None:
+        while True:
+            try:
+                await scheduler.tick()
+            except Exception:  # one failed tick must not stop scheduling
+                log.exception("scheduler tick failed")
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(wake.wait(), timeout=settings.tick_seconds)
+            wake.clear()
+
+    @app.after_startup
+    async def start_ticking() -> None:
+        nonlocal loop_task
+        js = broker.config.connection_state.stream
+        await ensure_topology(js)
+        leases = await broker.key_value(BUCKETS.leases.bucket, declare=False)
+        control = await broker.key_value(BUCKETS.control.bucket, declare=False)
+        holder = f"{socket.gethostname()}:{uuid.uuid4().hex[:8]}"
+        scheduler = Scheduler(
+            build_sessionmaker(engine),
+            publish_window,
+            LeaderLease(leases, SCHEDULER_LEADER_KEY, holder),
+            PauseSwitch(control),
+            settings.policies(),
+            stale_after=timedelta(seconds=settings.stale_run_seconds),
+            clock=utc_now,
+        )
+        app.context.set_global("scheduler", scheduler)
+        loop_task = asyncio.create_task(run_forever(scheduler))
+
+    @app.on_shutdown
+    async def stop_ticking() -> None:
+        if loop_task is not None:
+            loop_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await loop_task
+
+    @app.after_shutdown
+    async def close() -> None:
+        await engine.dispose()
+
+    return app

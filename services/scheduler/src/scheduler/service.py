@@ -1,0 +1,97 @@
+"""The scheduler's tick: as leader, publish one window command for every due pair."""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import Awaitable, Callable, Mapping
+from datetime import datetime, timedelta
+
+from nats.js.errors import APIError
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from common.control import PauseSwitch
+from common.db.sync import RunHeader, SyncRepository
+from common.families import Family
+from common.messages import SyncWindow
+from scheduler.domain import PlannedWindow, WindowPolicy, plan
+from scheduler.lease import LeaderLease
+
+log = logging.getLogger(__name__)
+
+# JetStream's answer when the subject already holds a window: that pair is in flight.
+MAX_MSGS_PER_SUBJECT_EXCEEDED = 10077
+
+# Publishes a command; returns False when JetStream dropped it as a duplicate.
+PublishWindow = Callable[[SyncWindow], Awaitable[bool]]
+
+
+class Scheduler:
+    def __init__(
+        self,
+        sessions: async_sessionmaker[AsyncSession],
+        publish: PublishWindow,
+        lease: LeaderLease,
+        pause: PauseSwitch,
+        policies: Mapping[Family, WindowPolicy],
+        *,
+        stale_after: timedelta,
+        clock: Callable[[], datetime],
+    ) -> None:
+        self._sessions = sessions
+        self._publish = publish
+        self._lease = lease
+        self._pause = pause
+        self._policies = policies
+        self._stale_after = stale_after
+        self._clock = clock
+
+    async def tick(self) -> int:
+        """Publish the windows that are due; returns how many JetStream accepted."""
+        if not await self._lease.hold() or await self._pause.is_on():
+            return 0
+        now = self._clock()
+        async with self._sessions() as session:
+            pairs = await SyncRepository(session).pair_states(
+                list(self._policies), now, self._stale_after
+            )
+        accepted = 0
+        for planned in plan(pairs, now, self._policies):
+            accepted += await self._dispatch(planned, now)
+        return accepted
+
+    async def _dispatch(self, planned: PlannedWindow, now: datetime) -> int:
+        command = SyncWindow(
+            run_id=uuid.uuid4(),
+            account_id=planned.account_id,
+            family=planned.family,
+            window_from=planned.window.start,
+            window_to=planned.window.end,
+            trigger=planned.trigger,
+            issued_at=now,
+        )
+        try:
+            if not await self._publish(command):
+                return 0
+        except APIError as exc:
+            if exc.err_code == MAX_MSGS_PER_SUBJECT_EXCEEDED:
+                return 0  # a window of this pair is still in flight
+            raise
+        async with self._sessions.begin() as session:
+            await SyncRepository(session).record_queued(
+                RunHeader(
+                    run_id=command.run_id,
+                    account_id=command.account_id,
+                    family=command.family,
+                    trigger=str(command.trigger),
+                    window_from=command.window_from,
+                    window_to=command.window_to,
+                ),
+                now,
+            )
+        log.info(
+            "queued %s window %s..%s for account %s (run %s)",
+            command.family, command.window_from, command.window_to, command.account_id,
+            command.run_id,
+        )
+        return 1

@@ -1,0 +1,50 @@
+"""Settings of the token service: the only process that holds the token encryption keys."""
+
+from __future__ import annotations
+
+from pydantic import SecretStr, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from common.settings import (
+    EbayApiSettings,
+    EbayField,
+    NatsField,
+    NatsSettings,
+    PostgresField,
+    PostgresSettings,
+)
+from common.telemetry import TelemetryField, TelemetrySettings
+
+DEFAULT_SCOPES = (
+    "https://api.ebay.com/oauth/api_scope "
+    "https://api.ebay.com/oauth/api_scope/sell.fulfillment.readonly "
+    "https://api.ebay.com/oauth/api_scope/sell.finances "
+    "https://api.ebay.com/oauth/api_scope/sell.inventory.readonly "
+    "https://api.ebay.com/oauth/api_scope/commerce.identity.readonly"
+)
+
+
+class TokenServiceSettings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="TOKEN_SERVICE_", env_nested_delimiter="__", extra="ignore"
+    )
+
+    nats: NatsSettings = NatsField
+    database: PostgresSettings = PostgresField
+    ebay: EbayApiSettings = EbayField
+    telemetry: TelemetrySettings = TelemetryField
+
+    # Key ring: key id -> base64 of a 32-byte AES key, e.g. {"2026-11": "..."}. New tokens are
+    # encrypted with the active key; old ones stay readable by their own key id until rotated.
+    keys: dict[str, SecretStr]
+    active_key_id: str
+    # Refresh this long before an access token expires, so no caller gets one about to die.
+    refresh_ahead_seconds: float = 300.0
+    scopes: str = DEFAULT_SCOPES
+    queue_group: str = "token-service"
+
+    @model_validator(mode="after")
+    def _active_key_exists(self) -> TokenServiceSettings:
+        if self.active_key_id not in self.keys:
+            raise ValueError("TOKEN_SERVICE_ACTIVE_KEY_ID must name a key in TOKEN_SERVICE_KEYS")
+        return self

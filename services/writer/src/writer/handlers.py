@@ -1,0 +1,51 @@
+"""The writer's subscriber: one durable pull consumer shared by every replica."""
+
+from __future__ import annotations
+
+import logging
+from typing import Annotated
+
+from faststream import AckPolicy, Context
+from faststream.exceptions import NackMessage
+from faststream.nats import JStream, NatsBroker, NatsMessage, NatsRouter, PullSub
+
+from common.messages import PageBatch, encoded
+from common.streams import PAGE_SUBJECTS, PAGES_STREAM, WRITER_DURABLE
+from common.telemetry import current_trace_id
+from writer.domain import MalformedRecordError
+from writer.service import PageWriter, UnsupportedFamilyError
+from writer.settings import WriterSettings
+
+log = logging.getLogger(__name__)
+
+PageWriterDep = Annotated[PageWriter, Context("page_writer")]
+BrokerDep = Annotated[NatsBroker, Context("broker")]
+
+
+def build_router(settings: WriterSettings) -> NatsRouter:
+    router = NatsRouter()
+
+    @router.subscriber(
+        PAGE_SUBJECTS,
+        stream=JStream(PAGES_STREAM, declare=False),
+        durable=WRITER_DURABLE,
+        pull_sub=PullSub(batch_size=1, timeout=5.0),
+        max_workers=settings.concurrency,
+        ack_policy=AckPolicy.NACK_ON_ERROR,
+    )
+    async def write_page(
+        page: PageBatch, msg: NatsMessage, writer: PageWriterDep, broker: BrokerDep
+    ) -> None:
+        try:
+            result = await writer.write(page, current_trace_id())
+        except (MalformedRecordError, UnsupportedFamilyError) as exc:
+            # Retrying cannot fix the data; hold it back long so operators can see it.
+            log.error("page %s of run %s refused: %s", page.page_no, page.run_id, exc)
+            raise NackMessage(delay=300) from exc
+        if result.duplicate:
+            log.info("page %s of run %s was already written", page.page_no, page.run_id)
+        if result.completed is not None:
+            # After the commit: a lost event only delays the scheduler's next tick.
+            await broker.publish(encoded(result.completed), result.completed.subject)
+
+    return router

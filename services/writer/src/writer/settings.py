@@ -1,0 +1,19 @@
+"""Settings of the writer."""
+
+from __future__ import annotations
+
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from common.settings import NatsField, NatsSettings, PostgresField, PostgresSettings
+from common.telemetry import TelemetryField, TelemetrySettings
+
+
+class WriterSettings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="WRITER_", env_nested_delimiter="__", extra="ignore")
+
+    nats: NatsSettings = NatsField
+    database: PostgresSettings = PostgresField
+    telemetry: TelemetrySettings = TelemetryField
+
+    # Pages written at once by one replica; each holds one database connection while it writes.
+    concurrency: int = 4
