@@ -1,0 +1,54 @@
+"""Database and NATS fixtures built on the servers of :mod:`testkit.servers`.
+
+One migrated database per test session: tests stay independent because every test creates its
+own org and accounts, and all mirrored data is keyed by account.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator, Iterator
+
+import nats
+import pytest
+import pytest_asyncio
+from nats.aio.client import Client as NatsClient
+from nats.js import JetStreamContext
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+
+from common.db.migrate import upgrade
+from testkit import servers
+from testkit.servers import DatabaseServer
+
+
+@pytest.fixture(scope="session")
+def migrated_database_url(database_server: DatabaseServer) -> Iterator[str]:
+    """A database with every migration applied, shared by the session."""
+    name = servers.unique_database_name("ebaysync_test")
+    url = database_server.create_database(name)
+    upgrade(url)
+    yield url
+
+
+@pytest_asyncio.fixture(scope="session")
+async def engine(migrated_database_url: str) -> AsyncIterator[AsyncEngine]:
+    engine = create_async_engine(migrated_database_url, pool_size=10)
+    yield engine
+    await engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def sessions(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
+    return async_sessionmaker(engine, expire_on_commit=False)
+
+
+@pytest_asyncio.fixture
+async def nats_client(nats_url: str) -> AsyncIterator[NatsClient]:
+    client = await nats.connect(nats_url, name=f"test-{uuid.uuid4().hex[:6]}")
+    yield client
+    await client.drain()
+
+
+@pytest.fixture
+def js(nats_client: NatsClient) -> JetStreamContext:
+    return nats_client.jetstream()
