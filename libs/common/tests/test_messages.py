@@ -6,10 +6,9 @@ import uuid
 from datetime import UTC, datetime
 
 import pytest
-from pydantic import SecretStr, ValidationError
-
 from common.families import Family
 from common.messages import AccessTokenReply, PageBatch, SyncWindow, Trigger, encoded
+from pydantic import SecretStr, ValidationError
 
 NOW = datetime(2026, 11, 23, tzinfo=UTC)
 
@@ -49,8 +48,16 @@ def test_messages_refuse_unknown_fields_and_naive_datetimes() -> None:
 def test_page_ids_are_per_run_and_page() -> None:
     run_id = uuid.uuid4()
     page = PageBatch(
-        run_id=run_id, account_id=1, family=Family.ORDERS, window_from=NOW, window_to=NOW,
-        trigger=Trigger.SCHEDULE, page_no=3, page_count=3, fetched_at=NOW, records=[],
+        run_id=run_id,
+        account_id=1,
+        family=Family.ORDERS,
+        window_from=NOW,
+        window_to=NOW,
+        trigger=Trigger.SCHEDULE,
+        page_no=3,
+        page_count=3,
+        fetched_at=NOW,
+        records=[],
     )
     assert page.message_id == f"{run_id}:3"
     assert page.is_last

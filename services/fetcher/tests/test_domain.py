@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import orjson
 import pytest
-
 from fetcher.domain import (
     Checkpoint,
     OversizedRecordError,
@@ -45,7 +44,11 @@ class TestAfterPage:
         )
         assert outcome.checkpoint.unstable
         last = after_page(
-            outcome.checkpoint, total=449, received=49, has_next=False, published_pages=1,
+            outcome.checkpoint,
+            total=449,
+            received=49,
+            has_next=False,
+            published_pages=1,
             max_passes=3,
         )
         assert not last.ends_window

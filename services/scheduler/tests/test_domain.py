@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
+import itertools
 from datetime import UTC, datetime, timedelta
 
 import pytest
-
 from common.db.sync import PairState
 from common.families import Family
 from common.messages import Trigger
@@ -37,7 +37,9 @@ def pair(**overrides: object) -> PairState:
 
 
 class TestPlanWindow:
-    def test_without_cursor_starts_at_the_initial_backfill_and_is_capped_by_max_window(self) -> None:
+    def test_without_cursor_starts_at_the_initial_backfill_and_is_capped_by_max_window(
+        self,
+    ) -> None:
         window = plan_window(None, NOW, POLICY)
         assert window == Window(NOW - timedelta(days=90), NOW - timedelta(days=83))
 
@@ -58,7 +60,7 @@ class TestPlanWindow:
         assert window.start == NOW - timedelta(days=730)
 
     def test_never_plans_a_window_that_would_not_move_the_cursor_forward(self) -> None:
-        # A cursor at or past now − settle_lag (e.g. set by a clock that ran ahead).
+        # A cursor at or past now - settle_lag (e.g. set by a clock that ran ahead).
         assert plan_window(NOW - timedelta(minutes=2), NOW, POLICY) is None
         assert plan_window(NOW + timedelta(hours=1), NOW, POLICY) is None
 
@@ -73,7 +75,7 @@ class TestPlanWindow:
         assert windows[0].start == NOW - timedelta(days=90)
         assert windows[-1].end == NOW - POLICY.settle_lag
         # Consecutive windows overlap, so nothing at a boundary is missed.
-        for earlier, later in zip(windows, windows[1:], strict=False):
+        for earlier, later in itertools.pairwise(windows):
             assert later.start == earlier.end - POLICY.overlap
         # 90 days in steps of 7 days less the 10-minute overlap.
         assert len(windows) == 13

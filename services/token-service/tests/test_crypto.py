@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import pytest
 from pydantic import SecretStr
-
 from token_service.crypto import KeyRing, TokenDecryptionError, generate_key
 
 OLD, NEW = generate_key(), generate_key()
@@ -44,7 +43,12 @@ def test_an_unknown_key_id_fails() -> None:
 def test_old_tokens_stay_readable_after_the_active_key_rotates() -> None:
     ciphertext = ring("k1").encrypt("token", account_id=7, purpose="access_token")
     rotated = ring("k2")
-    assert rotated.decrypt(ciphertext, key_id="k1", account_id=7, purpose="access_token").get_secret_value() == "token"
+    assert (
+        rotated.decrypt(
+            ciphertext, key_id="k1", account_id=7, purpose="access_token"
+        ).get_secret_value()
+        == "token"
+    )
 
 
 def test_the_key_ring_never_shows_its_keys() -> None:

@@ -6,7 +6,6 @@ from datetime import UTC, datetime
 from decimal import Decimal
 
 import pytest
-
 from testkit.ebay_samples import make_order
 from writer.domain import MalformedRecordError, map_order
 
@@ -28,8 +27,12 @@ def test_an_order_maps_to_typed_columns_and_keeps_its_payload() -> None:
 
 @pytest.mark.parametrize(
     ("field", "value"),
-    [("orderId", None), ("lastModifiedDate", "yesterday"), ("creationDate", None),
-     ("lastModifiedDate", "2026-11-01T12:00:00")],
+    [
+        ("orderId", None),
+        ("lastModifiedDate", "yesterday"),
+        ("creationDate", None),
+        ("lastModifiedDate", "2026-11-01T12:00:00"),
+    ],
 )
 def test_an_order_without_what_the_contract_promises_is_refused(field: str, value: object) -> None:
     raw = make_order("01-00001-00002", modified=MODIFIED)

@@ -8,15 +8,14 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from sqlalchemy import func, select, text, update
-from sqlalchemy.exc import DBAPIError
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
-
 from common.db.events import EbayEvent
 from common.db.orders import EbayOrder, EbayOrderLineItem
 from common.db.sync import SyncRepository, SyncRun, SyncState
 from common.families import Family
 from common.messages import PageBatch, Trigger
+from sqlalchemy import func, select, text, update
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from testkit.ebay_samples import make_order
 from testkit.factories import create_account
 from writer.service import PageWriter
@@ -88,11 +87,14 @@ class TestUpsert:
         assert result.counts is not None
         assert (result.counts.inserted, result.counts.changed, result.counts.unchanged) == (3, 0, 0)
         async with sessions() as session:
-            assert await session.scalar(
-                select(func.count()).select_from(EbayOrderLineItem).where(
-                    EbayOrderLineItem.account_id == account_id
+            assert (
+                await session.scalar(
+                    select(func.count())
+                    .select_from(EbayOrderLineItem)
+                    .where(EbayOrderLineItem.account_id == account_id)
                 )
-            ) == 6
+                == 6
+            )
         history = await events(sessions, account_id)
         assert sorted(e.entity_id for e in history) == ["A-0", "A-1", "A-2"]
         assert {e.change_kind for e in history} == {"created"}
@@ -113,7 +115,11 @@ class TestUpsert:
         assert (result.counts.inserted, result.counts.changed, result.counts.unchanged) == (0, 1, 2)
         changed = [e for e in await events(sessions, account_id) if e.change_kind == "changed"]
         assert [e.entity_id for e in changed] == ["B-0"]
-        assert changed[0].changed_fields == ["lastModifiedDate", "lineItems", "orderFulfillmentStatus"]
+        assert changed[0].changed_fields == [
+            "lastModifiedDate",
+            "lineItems",
+            "orderFulfillmentStatus",
+        ]
         async with sessions() as session:
             row = await session.get(EbayOrder, (account_id, "B-0"))
             assert row is not None and row.fulfillment_status == "FULFILLED"
@@ -155,7 +161,9 @@ class TestReceipts:
         batch = page(account_id, [make_order("E-0", modified=T0)], run_id=run_id)
         assert not (await writer.write(batch, None)).duplicate
         # The same page again, even with different content, is a no-op: its receipt exists.
-        again = page(account_id, [make_order("E-0", modified=T0 + timedelta(hours=1))], run_id=run_id)
+        again = page(
+            account_id, [make_order("E-0", modified=T0 + timedelta(hours=1))], run_id=run_id
+        )
         assert (await writer.write(again, None)).duplicate
         assert len(await events(sessions, account_id)) == 1
         async with sessions() as session:
@@ -165,7 +173,9 @@ class TestReceipts:
     async def test_concurrent_deliveries_of_one_page_write_it_once(
         self, writer: PageWriter, sessions: async_sessionmaker[AsyncSession], account_id: int
     ) -> None:
-        batch = page(account_id, [make_order(f"F-{i}", modified=T0) for i in range(20)], run_id=uuid.uuid4())
+        batch = page(
+            account_id, [make_order(f"F-{i}", modified=T0) for i in range(20)], run_id=uuid.uuid4()
+        )
         results = await asyncio.gather(*(writer.write(batch, None) for _ in range(4)))
         assert sum(not r.duplicate for r in results) == 1
         assert len(await events(sessions, account_id)) == 20
@@ -178,13 +188,21 @@ class TestCursor:
         run_id = uuid.uuid4()
         # The last page arrives first: the window is not complete until page 1 is in.
         last = await writer.write(
-            page(account_id, [make_order("G-1", modified=T0)], run_id=run_id, page_no=2, page_count=2),
+            page(
+                account_id, [make_order("G-1", modified=T0)], run_id=run_id, page_no=2, page_count=2
+            ),
             None,
         )
         assert last.completed is None
         assert await cursor_of(sessions, account_id) is None
         first = await writer.write(
-            page(account_id, [make_order("G-0", modified=T0)], run_id=run_id, page_no=1, page_count=None),
+            page(
+                account_id,
+                [make_order("G-0", modified=T0)],
+                run_id=run_id,
+                page_no=1,
+                page_count=None,
+            ),
             None,
         )
         assert first.completed is not None
@@ -208,9 +226,7 @@ class TestCursor:
         with pytest.raises(DBAPIError, match="may not move back"):
             async with sessions.begin() as session:
                 await session.execute(
-                    update(SyncState)
-                    .where(SyncState.account_id == account_id)
-                    .values(cursor=T0)
+                    update(SyncState).where(SyncState.account_id == account_id).values(cursor=T0)
                 )
         assert await cursor_of(sessions, account_id) == WINDOW_TO
 
@@ -221,9 +237,13 @@ class TestCursor:
         bad["lineItems"][0]["lineItemId"] = None
         run_id = uuid.uuid4()
         with pytest.raises(ValueError, match="lineItemId"):
-            await writer.write(page(account_id, [make_order("H-0", modified=T0), bad], run_id=run_id), None)
+            await writer.write(
+                page(account_id, [make_order("H-0", modified=T0), bad], run_id=run_id), None
+            )
         async with sessions() as session:
             assert await session.get(SyncRun, run_id) is None
-            count = await session.scalar(text("SELECT count(*) FROM ebay_orders WHERE account_id = :a"), {"a": account_id})
+            count = await session.scalar(
+                text("SELECT count(*) FROM ebay_orders WHERE account_id = :a"), {"a": account_id}
+            )
             assert count == 0
         assert await cursor_of(sessions, account_id) is None

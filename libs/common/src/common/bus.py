@@ -10,7 +10,9 @@ from opentelemetry.sdk.trace import TracerProvider
 from common.settings import NatsSettings
 
 
-def build_broker(service: str, settings: NatsSettings, tracer_provider: TracerProvider) -> NatsBroker:
+def build_broker(
+    service: str, settings: NatsSettings, tracer_provider: TracerProvider
+) -> NatsBroker:
     """A broker with tracing, reconnects forever and a safe default ack policy.
 
     FastStream's NATS default rejects (TERM) on any exception, which deletes a work-queue

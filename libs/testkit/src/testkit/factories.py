@@ -1,4 +1,4 @@
-"""Factories: ``create_<row>(session, **overrides)`` with unique defaults, so tests never collide."""
+"""Factories ``create_<row>(session, **overrides)``: unique defaults, so tests never collide."""
 
 from __future__ import annotations
 
@@ -6,9 +6,8 @@ import itertools
 import uuid
 from typing import Any
 
-from sqlalchemy.ext.asyncio import AsyncSession
-
 from common.db.accounts import AccountRepository, EbayAccount, Org
+from sqlalchemy.ext.asyncio import AsyncSession
 
 _sequence = itertools.count(1)
 

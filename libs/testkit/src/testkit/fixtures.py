@@ -6,17 +6,32 @@ own org and accounts, and all mirrored data is keyed by account.
 
 from __future__ import annotations
 
+import contextlib
 import uuid
 from collections.abc import AsyncIterator, Iterator
 
 import nats
 import pytest
 import pytest_asyncio
-from nats.aio.client import Client as NatsClient
-from nats.js import JetStreamContext
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
-
 from common.db.migrate import upgrade
+from common.streams import (
+    BUCKETS,
+    DLQ_STREAM,
+    PAGES_STREAM,
+    WINDOWS_STREAM,
+    ensure_topology,
+)
+from nats.aio.client import Client as NatsClient
+from faststream.nats import NatsBroker
+from nats.js import JetStreamContext
+from nats.js.errors import NotFoundError
+from sqlalchemy.ext.asyncio import (
+    AsyncEngine,
+    AsyncSession,
+    async_sessionmaker,
+    create_async_engine,
+)
+
 from testkit import servers
 from testkit.servers import DatabaseServer
 
@@ -27,7 +42,7 @@ def migrated_database_url(database_server: DatabaseServer) -> Iterator[str]:
     name = servers.unique_database_name("ebaysync_test")
     url = database_server.create_database(name)
     upgrade(url)
-    yield url
+    return url
 
 
 @pytest_asyncio.fixture(scope="session")
@@ -52,3 +67,30 @@ async def nats_client(nats_url: str) -> AsyncIterator[NatsClient]:
 @pytest.fixture
 def js(nats_client: NatsClient) -> JetStreamContext:
     return nats_client.jetstream()
+
+
+BUCKET_NAMES = (BUCKETS.checkpoints.bucket, BUCKETS.leases.bucket, BUCKETS.control.bucket)
+
+
+async def reset_topology(js: JetStreamContext) -> None:
+    """Delete every stream and bucket of ebaysync, then declare them afresh."""
+    for stream in (WINDOWS_STREAM, PAGES_STREAM, DLQ_STREAM, *(f"KV_{b}" for b in BUCKET_NAMES)):
+        with contextlib.suppress(NotFoundError):
+            await js.delete_stream(stream)
+    await ensure_topology(js)
+
+
+@pytest_asyncio.fixture
+async def topology(js: JetStreamContext) -> JetStreamContext:
+    """A JetStream with ebaysync's streams, consumers and buckets, all empty."""
+    await reset_topology(js)
+    return js
+
+
+@pytest_asyncio.fixture
+async def broker(nats_url: str, topology: JetStreamContext) -> AsyncIterator[NatsBroker]:
+    """A connected FastStream broker (no subscribers) on a fresh topology."""
+    broker = NatsBroker(nats_url)
+    await broker.connect()
+    yield broker
+    await broker.stop()

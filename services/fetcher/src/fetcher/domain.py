@@ -74,9 +74,7 @@ def replace_checkpoint(checkpoint: Checkpoint, **changes: Any) -> Checkpoint:
     return checkpoint.model_copy(update=changes)
 
 
-def split_records(
-    records: Sequence[dict[str, Any]], max_bytes: int
-) -> list[list[dict[str, Any]]]:
+def split_records(records: Sequence[dict[str, Any]], max_bytes: int) -> list[list[dict[str, Any]]]:
     """Split a page's records into consecutive chunks whose JSON stays under ``max_bytes``.
 
     An empty page stays one (empty) chunk, so an empty window still publishes a last page.

@@ -9,17 +9,16 @@ import socket
 import uuid
 from datetime import UTC, datetime, timedelta
 
-from faststream import FastStream
-
 from common.bus import build_broker
 from common.control import PauseSwitch
 from common.db.engine import build_engine, build_sessionmaker
-from common.messages import SyncWindow, encoded
-from common.streams import BUCKETS, SCHEDULER_LEADER_KEY, WINDOWS_STREAM, ensure_topology
+from common.streams import BUCKETS, SCHEDULER_LEADER_KEY, ensure_topology
 from common.telemetry import build_tracer_provider, configure_logging
+from faststream import FastStream
+
 from scheduler.handlers import build_router
 from scheduler.lease import LeaderLease
-from scheduler.service import Scheduler
+from scheduler.service import Scheduler, window_publisher
 from scheduler.settings import SchedulerSettings
 
 SERVICE = "scheduler"
@@ -41,16 +40,7 @@ def create_app(settings: SchedulerSettings | None = None) -> FastStream:
     wake = asyncio.Event()
     app.context.set_global("wake_scheduler", wake)
     loop_task: asyncio.Task[None] | None = None
-
-    async def publish_window(command: SyncWindow) -> bool:
-        ack = await broker.publish(
-            encoded(command),
-            command.subject,
-            stream=WINDOWS_STREAM,
-            headers={"Nats-Msg-Id": command.message_id, "content-type": "application/json"},
-            timeout=settings.nats.publish_timeout_seconds,
-        )
-        return not ack.duplicate
+    lease: LeaderLease | None = None
 
     async def run_forever(scheduler: Scheduler) -> None:
         while True:
@@ -64,16 +54,17 @@ def create_app(settings: SchedulerSettings | None = None) -> FastStream:
 
     @app.after_startup
     async def start_ticking() -> None:
-        nonlocal loop_task
+        nonlocal loop_task, lease
         js = broker.config.connection_state.stream
         await ensure_topology(js)
         leases = await broker.key_value(BUCKETS.leases.bucket, declare=False)
         control = await broker.key_value(BUCKETS.control.bucket, declare=False)
         holder = f"{socket.gethostname()}:{uuid.uuid4().hex[:8]}"
+        lease = LeaderLease(leases, SCHEDULER_LEADER_KEY, holder)
         scheduler = Scheduler(
             build_sessionmaker(engine),
-            publish_window,
-            LeaderLease(leases, SCHEDULER_LEADER_KEY, holder),
+            window_publisher(broker, settings.nats.publish_timeout_seconds),
+            lease,
             PauseSwitch(control),
             settings.policies(),
             stale_after=timedelta(seconds=settings.stale_run_seconds),
@@ -88,6 +79,9 @@ def create_app(settings: SchedulerSettings | None = None) -> FastStream:
             loop_task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await loop_task
+        if lease is not None:
+            # Hand the lease over now rather than after its TTL.
+            await lease.release()
 
     @app.after_shutdown
     async def close() -> None:

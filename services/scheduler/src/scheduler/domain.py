@@ -49,14 +49,11 @@ class PlannedWindow:
 def plan_window(cursor: datetime | None, now: datetime, policy: WindowPolicy) -> Window | None:
     """The next window after ``cursor`` (DESIGN §3.4), or None when it would not move forward.
 
-    ``from = cursor − overlap``, or ``now − initial_backfill`` without a cursor, never earlier
-    than the API's lookback; ``to = min(now − settle_lag, from + max_window)``.
+    ``from = cursor - overlap``, or ``now - initial_backfill`` without a cursor, never earlier
+    than the API's lookback; ``to = min(now - settle_lag, from + max_window)``.
     """
     earliest = now - policy.lookback_limit
-    if cursor is None:
-        start = now - policy.initial_backfill
-    else:
-        start = cursor - policy.overlap
+    start = now - policy.initial_backfill if cursor is None else cursor - policy.overlap
     start = max(start, earliest)
     end = min(now - policy.settle_lag, start + policy.max_window)
     if end <= start or (cursor is not None and end <= cursor):
@@ -64,9 +61,7 @@ def plan_window(cursor: datetime | None, now: datetime, policy: WindowPolicy) ->
     return Window(start=start, end=end)
 
 
-def plan_pair(
-    pair: PairState, now: datetime, policy: WindowPolicy
-) -> PlannedWindow | None:
+def plan_pair(pair: PairState, now: datetime, policy: WindowPolicy) -> PlannedWindow | None:
     """The window to publish for one pair now, or None when it is not due."""
     if not pair.enabled or pair.in_flight:
         return None

@@ -7,13 +7,15 @@ import uuid
 from collections.abc import Awaitable, Callable, Mapping
 from datetime import datetime, timedelta
 
-from nats.js.errors import APIError
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
-
 from common.control import PauseSwitch
 from common.db.sync import RunHeader, SyncRepository
 from common.families import Family
-from common.messages import SyncWindow
+from common.messages import SyncWindow, encoded
+from common.streams import WINDOWS_STREAM
+from faststream.nats import NatsBroker
+from nats.js.errors import APIError
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
 from scheduler.domain import PlannedWindow, WindowPolicy, plan
 from scheduler.lease import LeaderLease
 
@@ -24,6 +26,22 @@ MAX_MSGS_PER_SUBJECT_EXCEEDED = 10077
 
 # Publishes a command; returns False when JetStream dropped it as a duplicate.
 PublishWindow = Callable[[SyncWindow], Awaitable[bool]]
+
+
+def window_publisher(broker: NatsBroker, timeout: float) -> PublishWindow:
+    """Publish a window command with its dedup id and wait for JetStream's acknowledgement."""
+
+    async def publish(command: SyncWindow) -> bool:
+        ack = await broker.publish(
+            encoded(command),
+            command.subject,
+            stream=WINDOWS_STREAM,
+            headers={"Nats-Msg-Id": command.message_id, "content-type": "application/json"},
+            timeout=timeout,
+        )
+        return not ack.duplicate
+
+    return publish
 
 
 class Scheduler:
@@ -91,7 +109,10 @@ class Scheduler:
             )
         log.info(
             "queued %s window %s..%s for account %s (run %s)",
-            command.family, command.window_from, command.window_to, command.account_id,
+            command.family,
+            command.window_from,
+            command.window_to,
+            command.account_id,
             command.run_id,
         )
         return 1

@@ -37,7 +37,9 @@ class KeyRing:
         aad = _associated_data(account_id, purpose)
         return nonce + self._keys[self.active_key_id].encrypt(nonce, plaintext.encode(), aad)
 
-    def decrypt(self, ciphertext: bytes, *, key_id: str, account_id: int, purpose: str) -> SecretStr:
+    def decrypt(
+        self, ciphertext: bytes, *, key_id: str, account_id: int, purpose: str
+    ) -> SecretStr:
         aead = self._keys.get(key_id)
         if aead is None:
             raise TokenDecryptionError(f"key id {key_id!r} is not in the key ring")

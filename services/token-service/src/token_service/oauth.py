@@ -6,9 +6,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 import httpx
-from pydantic import SecretStr
-
 from common.settings import EbayApiSettings
+from pydantic import SecretStr
 
 TOKEN_PATH = "/identity/v1/oauth2/token"
 

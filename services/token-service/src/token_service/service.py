@@ -12,9 +12,6 @@ from collections import defaultdict
 from collections.abc import Callable
 from datetime import datetime, timedelta
 
-from pydantic import SecretStr
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
-
 from common.db.accounts import AccountRepository
 from common.db.tokens import EbayToken, StoredTokens, TokenRepository
 from common.messages import (
@@ -24,6 +21,9 @@ from common.messages import (
     GetAccessToken,
     TokenErrorCode,
 )
+from pydantic import SecretStr
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
 from token_service.crypto import KeyRing, TokenDecryptionError
 from token_service.domain import needs_refresh, refresh_reason
 from token_service.oauth import OAuthClient, OAuthError
@@ -65,7 +65,10 @@ class TokenService:
                 return _error(account_id, TokenErrorCode.NEEDS_REAUTH, "seller must reconnect")
             now = self._clock()
             if not needs_refresh(
-                stored.access_token_expires_at, now, self._refresh_ahead, forced=request.force_refresh
+                stored.access_token_expires_at,
+                now,
+                self._refresh_ahead,
+                forced=request.force_refresh,
             ):
                 assert stored.access_token_ciphertext is not None
                 access = self._decrypt(stored, stored.access_token_ciphertext, ACCESS)
@@ -92,9 +95,13 @@ class TokenService:
                     account_id,
                     StoredTokens(
                         key_id=self._keyring.active_key_id,
-                        refresh_token_ciphertext=self._encrypt(grant.refresh_token, account_id, REFRESH),
+                        refresh_token_ciphertext=self._encrypt(
+                            grant.refresh_token, account_id, REFRESH
+                        ),
                         refresh_token_expires_at=grant.refresh_token_expires_at,
-                        access_token_ciphertext=self._encrypt(grant.access_token, account_id, ACCESS),
+                        access_token_ciphertext=self._encrypt(
+                            grant.access_token, account_id, ACCESS
+                        ),
                         access_token_expires_at=grant.expires_at,
                         scopes=self._scopes,
                     ),
@@ -119,7 +126,13 @@ class TokenService:
         try:
             grant = await self._oauth.refresh(refresh_token, stored.scopes, now)
         except OAuthError as exc:
-            await tokens.log_refresh(account_id, now, reason, "invalid_grant" if exc.is_invalid_grant else "error", exc.error)
+            await tokens.log_refresh(
+                account_id,
+                now,
+                reason,
+                "invalid_grant" if exc.is_invalid_grant else "error",
+                exc.error,
+            )
             await tokens.record_refresh_error(account_id, exc.error, now)
             if exc.is_invalid_grant:
                 # Retrying cannot help: the seller must consent again.
@@ -148,7 +161,9 @@ class TokenService:
         )
 
     def _encrypt(self, secret: SecretStr, account_id: int, purpose: str) -> bytes:
-        return self._keyring.encrypt(secret.get_secret_value(), account_id=account_id, purpose=purpose)
+        return self._keyring.encrypt(
+            secret.get_secret_value(), account_id=account_id, purpose=purpose
+        )
 
     def _decrypt(self, stored: EbayToken, ciphertext: bytes, purpose: str) -> SecretStr:
         try:

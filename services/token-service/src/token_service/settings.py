@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-from pydantic import SecretStr, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
-
 from common.settings import (
     EbayApiSettings,
     EbayField,
@@ -14,6 +11,8 @@ from common.settings import (
     PostgresSettings,
 )
 from common.telemetry import TelemetryField, TelemetrySettings
+from pydantic import SecretStr, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEFAULT_SCOPES = (
     "https://api.ebay.com/oauth/api_scope "

@@ -7,12 +7,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
-
 from common.db.orders import OrderRepository
 from common.db.sync import PageCounts, RunHeader, SyncRepository
 from common.families import SNAPSHOT_FAMILIES, Family
 from common.messages import PageBatch, WindowCompleted
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
 from writer.domain import map_order
 
 log = logging.getLogger(__name__)
@@ -30,7 +30,9 @@ class UnsupportedFamilyError(ValueError):
 
 
 class PageWriter:
-    def __init__(self, sessions: async_sessionmaker[AsyncSession], clock: Callable[[], datetime]) -> None:
+    def __init__(
+        self, sessions: async_sessionmaker[AsyncSession], clock: Callable[[], datetime]
+    ) -> None:
         self._sessions = sessions
         self._clock = clock
 
@@ -82,4 +84,6 @@ class PageWriter:
         outcome = await OrderRepository(session).upsert_page(
             orders, line_items, run_id=page.run_id, page_no=page.page_no, now=now
         )
-        return PageCounts(records=outcome.received, inserted=outcome.inserted, changed=outcome.changed)
+        return PageCounts(
+            records=outcome.received, inserted=outcome.inserted, changed=outcome.changed
+        )

@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-from pydantic_settings import BaseSettings, SettingsConfigDict
-
 from common.settings import NatsField, NatsSettings, PostgresField, PostgresSettings
 from common.telemetry import TelemetryField, TelemetrySettings
+from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
 class WriterSettings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="WRITER_", env_nested_delimiter="__", extra="ignore")
+    model_config = SettingsConfigDict(
+        env_prefix="WRITER_", env_nested_delimiter="__", extra="ignore"
+    )
 
     nats: NatsSettings = NatsField
     database: PostgresSettings = PostgresField

@@ -48,7 +48,9 @@ class EbayAccount(Base):
             unique=True,
             postgresql_where=text("active"),
         ),
-        Index("uq_ebay_accounts_org_env_user", "org_id", "environment", "ebay_user_id", unique=True),
+        Index(
+            "uq_ebay_accounts_org_env_user", "org_id", "environment", "ebay_user_id", unique=True
+        ),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -77,7 +79,9 @@ class AccountRepository:
             await self.session.flush()
         return org
 
-    async def find_by_ebay_user(self, org_id: int, environment: str, ebay_user_id: str) -> EbayAccount | None:
+    async def find_by_ebay_user(
+        self, org_id: int, environment: str, ebay_user_id: str
+    ) -> EbayAccount | None:
         return await self.session.scalar(
             select(EbayAccount).where(
                 EbayAccount.org_id == org_id,

@@ -108,7 +108,7 @@ class OrderRepository:
         page_no: int,
         now: datetime,
     ) -> UpsertOutcome:
-        """Upsert a page of orders (with history) and their line items; returns the orders' outcome."""
+        """Upsert orders (with history) and their line items; returns the orders' outcome."""
         outcome = await upsert_rows(
             self.session, ORDERS, orders, run_id=run_id, page_no=page_no, now=now
         )

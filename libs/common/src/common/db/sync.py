@@ -194,7 +194,9 @@ class SyncRepository:
 
     # --- writer ----------------------------------------------------------------------------
 
-    async def claim_page(self, run: RunHeader, page_no: int, now: datetime, trace_id: str | None) -> bool:
+    async def claim_page(
+        self, run: RunHeader, page_no: int, now: datetime, trace_id: str | None
+    ) -> bool:
         """Take the page's receipt; False when the page was already written (a redelivery).
 
         The run row is created first so the receipt's foreign key holds; a concurrent writer
@@ -212,9 +214,7 @@ class SyncRepository:
             updated_at=now,
             trace_id=trace_id,
         )
-        await self.session.execute(
-            run_stmt.on_conflict_do_nothing(index_elements=[SyncRun.run_id])
-        )
+        await self.session.execute(run_stmt.on_conflict_do_nothing(index_elements=[SyncRun.run_id]))
         claimed = await self.session.execute(
             insert(SyncPage)
             .values(
@@ -233,7 +233,12 @@ class SyncRepository:
         return claimed.first() is not None
 
     async def record_page(
-        self, run_id: UUID, page_no: int, counts: PageCounts, page_count: int | None, now: datetime,
+        self,
+        run_id: UUID,
+        page_no: int,
+        counts: PageCounts,
+        page_count: int | None,
+        now: datetime,
         trace_id: str | None,
     ) -> RunProgress:
         """Store the page's counts and add them to the run; returns the run's progress."""
@@ -289,7 +294,9 @@ class SyncRepository:
         ).one()
         return RunProgress(row.pages_written, row.pages_expected, row.status)
 
-    async def complete_run(self, run: RunHeader, now: datetime, advances_cursor: bool) -> datetime | None:
+    async def complete_run(
+        self, run: RunHeader, now: datetime, advances_cursor: bool
+    ) -> datetime | None:
         """Mark the run succeeded and move the pair's cursor to the window's end.
 
         ``GREATEST`` keeps the cursor forward-only even when an older window (a manual re-run)

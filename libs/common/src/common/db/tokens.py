@@ -88,7 +88,9 @@ class TokenRepository:
         self, account_id: int, at: datetime, reason: str, outcome: str, detail: str | None = None
     ) -> None:
         self.session.add(
-            TokenRefreshLog(account_id=account_id, at=at, reason=reason, outcome=outcome, detail=detail)
+            TokenRefreshLog(
+                account_id=account_id, at=at, reason=reason, outcome=outcome, detail=detail
+            )
         )
 
     async def refresh_log(self, account_id: int, limit: int = 50) -> list[TokenRefreshLog]:

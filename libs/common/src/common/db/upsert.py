@@ -77,7 +77,9 @@ def _build_statement(spec: UpsertSpec) -> str:
     if spec.version_column:
         v = spec.version_column
         where += f" AND EXCLUDED.{v} >= {table}.{v}"
-    set_list = ", ".join(f"{c} = EXCLUDED.{c}" for c in (*spec.columns, "updated_at", "last_run_id"))
+    set_list = ", ".join(
+        f"{c} = EXCLUDED.{c}" for c in (*spec.columns, "updated_at", "last_run_id")
+    )
     head = f"""
 WITH incoming AS (
     SELECT * FROM unnest({unnest_args}) AS i({col_list}) ORDER BY {key_list}
@@ -127,8 +129,10 @@ def _newest_per_key(spec: UpsertSpec, rows: Sequence[Mapping[str, Any]]) -> list
     for row in rows:
         key = tuple(row[k] for k in spec.key)
         kept = newest.get(key)
-        if kept is None or spec.version_column is None or (
-            row[spec.version_column] >= kept[spec.version_column]
+        if (
+            kept is None
+            or spec.version_column is None
+            or (row[spec.version_column] >= kept[spec.version_column])
         ):
             newest[key] = row
     return list(newest.values())
@@ -154,7 +158,9 @@ async def upsert_rows(
     unique = _newest_per_key(spec, rows)
     if not unique:
         return UpsertOutcome(received=0, inserted=0, changed=0)
-    params: dict[str, Any] = {c: _column_values(spec, c, unique) for c in (*spec.key, *spec.columns)}
+    params: dict[str, Any] = {
+        c: _column_values(spec, c, unique) for c in (*spec.key, *spec.columns)
+    }
     params |= {"now": now, "run_id": run_id, "page_no": page_no}
     if spec.family is not None:
         params["family"] = str(spec.family)

@@ -1,10 +1,10 @@
 """The exceptions eBay clients raise, and nothing else::
 
-    EbayError
-    ├── EbayTransientError      timeouts, dropped connections, 5xx, 429: try again later
-    ├── EbayAuthError           401: the access token is expired or revoked
-    ├── EbayRequestError        other 4xx: our request is wrong; retrying cannot help
-    └── EbayPayloadError        eBay answered 2xx with a body we cannot read
+EbayError
+├── EbayTransientError      timeouts, dropped connections, 5xx, 429: try again later
+├── EbayAuthError           401: the access token is expired or revoked
+├── EbayRequestError        other 4xx: our request is wrong; retrying cannot help
+└── EbayPayloadError        eBay answered 2xx with a body we cannot read
 """
 
 from __future__ import annotations

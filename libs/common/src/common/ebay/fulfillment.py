@@ -26,7 +26,9 @@ class OrdersPage:
 
 def ebay_timestamp(value: datetime) -> str:
     """eBay's ISO-8601 form: UTC with milliseconds and a Z."""
-    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.") + f"{value.microsecond // 1000:03d}Z"
+    return (
+        value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.") + f"{value.microsecond // 1000:03d}Z"
+    )
 
 
 def last_modified_filter(window_from: datetime, window_to: datetime) -> str:

@@ -27,7 +27,10 @@ async def get_json(
     headers: Mapping[str, str] | None = None,
 ) -> dict[str, Any]:
     """GET a JSON document, mapping every failure onto the EbayError tree."""
-    request_headers = {"Authorization": f"Bearer {token.get_secret_value()}", "Accept": "application/json"}
+    request_headers = {
+        "Authorization": f"Bearer {token.get_secret_value()}",
+        "Accept": "application/json",
+    }
     request_headers.update(headers or {})
     try:
         response = await http.get(url, params=params, headers=request_headers)

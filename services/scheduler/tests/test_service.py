@@ -1,0 +1,141 @@
+"""The scheduler on real JetStream and PostgreSQL: the bus is the lock (DESIGN §3.2)."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from faststream.nats import NatsBroker
+from nats.js import JetStreamContext
+from sqlalchemy import delete
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from common.control import PauseSwitch
+from common.db.sync import SyncRun
+from common.families import Family
+from common.messages import SyncWindow
+from common.streams import BUCKETS, SCHEDULER_LEADER_KEY, WINDOWS_STREAM
+from scheduler.domain import WindowPolicy
+from scheduler.lease import LeaderLease
+from scheduler.service import Scheduler, window_publisher
+from testkit.factories import create_account
+
+pytestmark = [pytest.mark.nats, pytest.mark.postgres]
+
+POLICY = WindowPolicy(
+    overlap=timedelta(minutes=10),
+    initial_backfill=timedelta(days=90),
+    lookback_limit=timedelta(days=730),
+    max_window=timedelta(days=7),
+    settle_lag=timedelta(minutes=2),
+    cadence=timedelta(minutes=5),
+)
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+async def make_scheduler(
+    broker: NatsBroker, sessions: async_sessionmaker[AsyncSession], holder: str
+) -> Scheduler:
+    leases = await broker.key_value(BUCKETS.leases.bucket, declare=False)
+    control = await broker.key_value(BUCKETS.control.bucket, declare=False)
+    return Scheduler(
+        sessions,
+        window_publisher(broker, timeout=10),
+        LeaderLease(leases, SCHEDULER_LEADER_KEY, holder),
+        PauseSwitch(control),
+        {Family.ORDERS: POLICY},
+        stale_after=timedelta(minutes=30),
+        clock=utc_now,
+    )
+
+
+async def windows_for(js: JetStreamContext, account_id: int) -> int:
+    subject = f"{SyncWindow.SUBJECT_PREFIX}.orders.{account_id}"
+    info = await js.stream_info(WINDOWS_STREAM, subjects_filter=subject)
+    return (info.state.subjects or {}).get(subject, 0)
+
+
+@pytest.fixture
+async def account_id(sessions: async_sessionmaker[AsyncSession]) -> int:
+    async with sessions.begin() as session:
+        return (await create_account(session)).id
+
+
+async def test_a_new_account_gets_one_window(
+    broker: NatsBroker, topology: JetStreamContext, sessions: async_sessionmaker[AsyncSession],
+    account_id: int,
+) -> None:
+    scheduler = await make_scheduler(broker, sessions, "a")
+    assert await scheduler.tick() >= 1
+    assert await windows_for(topology, account_id) == 1
+    async with sessions() as session:
+        runs = (
+            await session.execute(
+                SyncRun.__table__.select().where(SyncRun.account_id == account_id)  # type: ignore[attr-defined]
+            )
+        ).all()
+    assert [r.status for r in runs] == ["queued"]
+
+
+async def test_two_schedulers_never_double_schedule(
+    broker: NatsBroker, topology: JetStreamContext, sessions: async_sessionmaker[AsyncSession],
+    account_id: int,
+) -> None:
+    first = await make_scheduler(broker, sessions, "first")
+    second = await make_scheduler(broker, sessions, "second")
+    for _ in range(3):
+        await asyncio.gather(first.tick(), second.tick())
+    assert await windows_for(topology, account_id) == 1
+
+
+async def test_only_the_lease_holder_schedules_until_it_lets_go(
+    broker: NatsBroker, sessions: async_sessionmaker[AsyncSession]
+) -> None:
+    leases = await broker.key_value(BUCKETS.leases.bucket, declare=False)
+    leader = LeaderLease(leases, SCHEDULER_LEADER_KEY, "leader")
+    follower = LeaderLease(leases, SCHEDULER_LEADER_KEY, "follower")
+    assert await leader.hold()
+    assert not await follower.hold()
+    assert await leader.hold()  # renewing keeps it
+    await leader.release()
+    assert await follower.hold()
+    assert not await leader.hold()
+
+
+async def test_pause_all_stops_new_windows_until_it_is_switched_off(
+    broker: NatsBroker, topology: JetStreamContext, sessions: async_sessionmaker[AsyncSession],
+    account_id: int,
+) -> None:
+    control = PauseSwitch(await broker.key_value(BUCKETS.control.bucket, declare=False))
+    scheduler = await make_scheduler(broker, sessions, "a")
+    await control.set(True)
+    assert await scheduler.tick() == 0
+    assert await windows_for(topology, account_id) == 0
+    await control.set(False)
+    assert await scheduler.tick() >= 1
+    assert await windows_for(topology, account_id) == 1
+
+
+async def test_jetstream_refuses_a_second_window_for_a_pair_in_flight(
+    broker: NatsBroker, topology: JetStreamContext, sessions: async_sessionmaker[AsyncSession],
+    account_id: int,
+) -> None:
+    scheduler = await make_scheduler(broker, sessions, "a")
+    await scheduler.tick()
+    subject = f"{SyncWindow.SUBJECT_PREFIX}.orders.{account_id}"
+    first = await topology.get_last_msg(WINDOWS_STREAM, subject)
+    # Forget the queued run, as if the scheduler had crashed before recording it, and let time
+    # pass so the window differs: only JetStream's one-message-per-subject rule stops it now.
+    async with sessions.begin() as session:
+        await session.execute(delete(SyncRun).where(SyncRun.account_id == account_id))
+    later = await make_scheduler(broker, sessions, "a2")
+    later._clock = lambda: utc_now() + timedelta(hours=1)  # type: ignore[method-assign]
+    await scheduler._lease.release()
+    await later.tick()
+    assert await windows_for(topology, account_id) == 1
+    # Neither added nor replaced: the window in flight is still the first one.
+    assert (await topology.get_last_msg(WINDOWS_STREAM, subject)).data == first.data
