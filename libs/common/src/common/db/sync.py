@@ -12,7 +12,7 @@ from datetime import datetime, timedelta
 from uuid import UUID
 
 from sqlalchemy import ForeignKey, Index, Integer, String, func, select, text
-from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.dialects.postgresql import distinct_on, insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -354,7 +354,7 @@ class SyncRepository:
         result = await self.session.scalars(
             select(SyncRun)
             .where(SyncRun.account_id == account_id)
-            .distinct(SyncRun.family)
+            .ext(distinct_on(SyncRun.family))
             .order_by(SyncRun.family, SyncRun.updated_at.desc())
         )
         return {run.family: run for run in result.all()}
