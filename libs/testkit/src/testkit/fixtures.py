@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 
 import nats
 import pytest
@@ -37,7 +37,7 @@ from testkit.servers import DatabaseServer
 
 
 @pytest.fixture(scope="session")
-def migrated_database_url(database_server: DatabaseServer) -> Iterator[str]:
+def migrated_database_url(database_server: DatabaseServer) -> str:
     """A database with every migration applied, shared by the session."""
     name = servers.unique_database_name("ebaysync_test")
     url = database_server.create_database(name)

