@@ -41,6 +41,26 @@ def up(
 
 
 @app.command()
+def down(data_dir: DataDir = Path(".data")) -> None:
+    """Stop a system started with ``ebaysync up`` on this data directory."""
+    import json
+    import os
+    import signal
+
+    runtime_file = data_dir / "runtime.json"
+    if not runtime_file.exists():
+        typer.echo(f"nothing runs on {data_dir} (no runtime.json)")
+        raise typer.Exit(1)
+    pid = int(json.loads(runtime_file.read_text())["pid"])
+    try:
+        os.kill(pid, signal.SIGTERM)
+    except ProcessLookupError:
+        typer.echo(f"ebaysync (pid {pid}) is not running")
+        raise typer.Exit(1) from None
+    typer.echo(f"asked ebaysync (pid {pid}) to stop")
+
+
+@app.command()
 def migrate(
     database_url: Annotated[
         str, typer.Option(envvar="DATABASE_URL", help="postgresql+asyncpg://…")

@@ -12,6 +12,7 @@ import asyncio
 import base64
 import json
 import logging
+import os
 import secrets
 import signal
 import sys
@@ -69,8 +70,9 @@ class RuntimeInfo:
     admin_url: str
     sandbox_url: str
     started_at: str
+    pid: int
 
-    def redacted(self) -> dict[str, str]:
+    def redacted(self) -> dict[str, str | int]:
         """The addresses as written to runtime.json and printed: no passwords."""
         info = asdict(self)
         info["database_url"] = _without_password(self.database_url)
@@ -142,6 +144,7 @@ class Runtime:
             admin_url=admin_url,
             sandbox_url=sandbox_url,
             started_at=datetime.now(UTC).isoformat(),
+            pid=os.getpid(),
         )
         (self.data_dir / "runtime.json").write_text(json.dumps(self.info.redacted(), indent=2))
         return self.info

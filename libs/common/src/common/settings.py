@@ -52,7 +52,7 @@ def nats_settings() -> NatsSettings:
 
 
 def postgres_settings() -> PostgresSettings:
-    return PostgresSettings()  # type: ignore[call-arg]  # url comes from the environment
+    return PostgresSettings()  # url comes from the environment
 
 
 def ebay_settings() -> EbayApiSettings:

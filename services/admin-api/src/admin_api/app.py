@@ -18,7 +18,7 @@ SERVICE = "admin-api"
 
 
 def create_app(settings: AdminApiSettings | None = None) -> FastAPI:
-    settings = settings or AdminApiSettings()  # type: ignore[call-arg]
+    settings = settings or AdminApiSettings()
     configure_logging(SERVICE, settings.telemetry)
     tracer_provider = build_tracer_provider(SERVICE, settings.telemetry)
 

@@ -30,7 +30,7 @@ def utc_now() -> datetime:
 
 
 def create_app(settings: SchedulerSettings | None = None) -> FastStream:
-    settings = settings or SchedulerSettings()  # type: ignore[call-arg]
+    settings = settings or SchedulerSettings()
     configure_logging(SERVICE, settings.telemetry)
     tracer_provider = build_tracer_provider(SERVICE, settings.telemetry)
     broker = build_broker(SERVICE, settings.nats, tracer_provider)
@@ -40,7 +40,7 @@ def create_app(settings: SchedulerSettings | None = None) -> FastStream:
     wake = asyncio.Event()
     app.context.set_global("wake_scheduler", wake)
     loop_task: asyncio.Task[None] | None = None
-    lease: LeaderLease | None = None
+    scheduler: Scheduler | None = None
 
     async def run_forever(scheduler: Scheduler) -> None:
         while True:
@@ -54,23 +54,21 @@ def create_app(settings: SchedulerSettings | None = None) -> FastStream:
 
     @app.after_startup
     async def start_ticking() -> None:
-        nonlocal loop_task, lease
+        nonlocal loop_task, scheduler
         js = broker.config.connection_state.stream
         await ensure_topology(js)
         leases = await broker.key_value(BUCKETS.leases.bucket, declare=False)
         control = await broker.key_value(BUCKETS.control.bucket, declare=False)
         holder = f"{socket.gethostname()}:{uuid.uuid4().hex[:8]}"
-        lease = LeaderLease(leases, SCHEDULER_LEADER_KEY, holder)
         scheduler = Scheduler(
             build_sessionmaker(engine),
             window_publisher(broker, settings.nats.publish_timeout_seconds),
-            lease,
+            LeaderLease(leases, SCHEDULER_LEADER_KEY, holder),
             PauseSwitch(control),
             settings.policies(),
             stale_after=timedelta(seconds=settings.stale_run_seconds),
             clock=utc_now,
         )
-        app.context.set_global("scheduler", scheduler)
         loop_task = asyncio.create_task(run_forever(scheduler))
 
     @app.on_shutdown
@@ -79,9 +77,8 @@ def create_app(settings: SchedulerSettings | None = None) -> FastStream:
             loop_task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await loop_task
-        if lease is not None:
-            # Hand the lease over now rather than after its TTL.
-            await lease.release()
+        if scheduler is not None:
+            await scheduler.release_leadership()
 
     @app.after_shutdown
     async def close() -> None:

@@ -78,6 +78,10 @@ class Scheduler:
             accepted += await self._dispatch(planned, now)
         return accepted
 
+    async def release_leadership(self) -> None:
+        """Hand the lease over at once (on shutdown) instead of after its TTL."""
+        await self._lease.release()
+
     async def _dispatch(self, planned: PlannedWindow, now: datetime) -> int:
         command = SyncWindow(
             run_id=uuid.uuid4(),

@@ -25,7 +25,7 @@ def utc_now() -> datetime:
 
 
 def create_app(settings: TokenServiceSettings | None = None) -> FastStream:
-    settings = settings or TokenServiceSettings()  # type: ignore[call-arg]
+    settings = settings or TokenServiceSettings()
     configure_logging(SERVICE, settings.telemetry)
     tracer_provider = build_tracer_provider(SERVICE, settings.telemetry)
     broker = build_broker(SERVICE, settings.nats, tracer_provider)

@@ -23,10 +23,10 @@ def utc_now() -> datetime:
 
 
 def create_app(settings: WriterSettings | None = None) -> FastStream:
-    settings = settings or WriterSettings()  # type: ignore[call-arg]
+    settings = settings or WriterSettings()
     configure_logging(SERVICE, settings.telemetry)
     tracer_provider = build_tracer_provider(SERVICE, settings.telemetry)
-    AsyncPGInstrumentor().instrument(tracer_provider=tracer_provider)
+    AsyncPGInstrumentor().instrument(tracer_provider=tracer_provider)  # type: ignore[no-untyped-call]
     broker = build_broker(SERVICE, settings.nats, tracer_provider)
     broker.include_router(build_router(settings))
     app = FastStream(broker)

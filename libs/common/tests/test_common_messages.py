@@ -23,7 +23,7 @@ def window(**overrides: object) -> SyncWindow:
         "trigger": Trigger.SCHEDULE,
         "issued_at": NOW,
     }
-    return SyncWindow(**(values | overrides))  # type: ignore[arg-type]
+    return SyncWindow.model_validate(values | overrides)
 
 
 def test_a_window_subject_names_family_and_account() -> None:

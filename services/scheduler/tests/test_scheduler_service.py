@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
 import pytest
 from faststream.nats import NatsBroker
 from nats.js import JetStreamContext
-from sqlalchemy import delete
+from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from common.control import PauseSwitch
@@ -38,7 +39,10 @@ def utc_now() -> datetime:
 
 
 async def make_scheduler(
-    broker: NatsBroker, sessions: async_sessionmaker[AsyncSession], holder: str
+    broker: NatsBroker,
+    sessions: async_sessionmaker[AsyncSession],
+    holder: str,
+    clock: Callable[[], datetime] = utc_now,
 ) -> Scheduler:
     leases = await broker.key_value(BUCKETS.leases.bucket, declare=False)
     control = await broker.key_value(BUCKETS.control.bucket, declare=False)
@@ -49,7 +53,7 @@ async def make_scheduler(
         PauseSwitch(control),
         {Family.ORDERS: POLICY},
         stale_after=timedelta(minutes=30),
-        clock=utc_now,
+        clock=clock,
     )
 
 
@@ -66,23 +70,25 @@ async def account_id(sessions: async_sessionmaker[AsyncSession]) -> int:
 
 
 async def test_a_new_account_gets_one_window(
-    broker: NatsBroker, topology: JetStreamContext, sessions: async_sessionmaker[AsyncSession],
+    broker: NatsBroker,
+    topology: JetStreamContext,
+    sessions: async_sessionmaker[AsyncSession],
     account_id: int,
 ) -> None:
     scheduler = await make_scheduler(broker, sessions, "a")
     assert await scheduler.tick() >= 1
     assert await windows_for(topology, account_id) == 1
     async with sessions() as session:
-        runs = (
-            await session.execute(
-                SyncRun.__table__.select().where(SyncRun.account_id == account_id)  # type: ignore[attr-defined]
-            )
-        ).all()
-    assert [r.status for r in runs] == ["queued"]
+        statuses = await session.scalars(
+            select(SyncRun.status).where(SyncRun.account_id == account_id)
+        )
+        assert list(statuses) == ["queued"]
 
 
 async def test_two_schedulers_never_double_schedule(
-    broker: NatsBroker, topology: JetStreamContext, sessions: async_sessionmaker[AsyncSession],
+    broker: NatsBroker,
+    topology: JetStreamContext,
+    sessions: async_sessionmaker[AsyncSession],
     account_id: int,
 ) -> None:
     first = await make_scheduler(broker, sessions, "first")
@@ -107,7 +113,9 @@ async def test_only_the_lease_holder_schedules_until_it_lets_go(
 
 
 async def test_pause_all_stops_new_windows_until_it_is_switched_off(
-    broker: NatsBroker, topology: JetStreamContext, sessions: async_sessionmaker[AsyncSession],
+    broker: NatsBroker,
+    topology: JetStreamContext,
+    sessions: async_sessionmaker[AsyncSession],
     account_id: int,
 ) -> None:
     control = PauseSwitch(await broker.key_value(BUCKETS.control.bucket, declare=False))
@@ -121,7 +129,9 @@ async def test_pause_all_stops_new_windows_until_it_is_switched_off(
 
 
 async def test_jetstream_refuses_a_second_window_for_a_pair_in_flight(
-    broker: NatsBroker, topology: JetStreamContext, sessions: async_sessionmaker[AsyncSession],
+    broker: NatsBroker,
+    topology: JetStreamContext,
+    sessions: async_sessionmaker[AsyncSession],
     account_id: int,
 ) -> None:
     scheduler = await make_scheduler(broker, sessions, "a")
@@ -132,9 +142,10 @@ async def test_jetstream_refuses_a_second_window_for_a_pair_in_flight(
     # pass so the window differs: only JetStream's one-message-per-subject rule stops it now.
     async with sessions.begin() as session:
         await session.execute(delete(SyncRun).where(SyncRun.account_id == account_id))
-    later = await make_scheduler(broker, sessions, "a2")
-    later._clock = lambda: utc_now() + timedelta(hours=1)  # type: ignore[method-assign]
-    await scheduler._lease.release()
+    await scheduler.release_leadership()
+    later = await make_scheduler(
+        broker, sessions, "a2", clock=lambda: utc_now() + timedelta(hours=1)
+    )
     await later.tick()
     assert await windows_for(topology, account_id) == 1
     # Neither added nor replaced: the window in flight is still the first one.

@@ -52,9 +52,15 @@ async def test_workers_show_cursor_lag_and_last_run(
     run_id = uuid.uuid4()
     await PageWriter(sessions, lambda: datetime.now(UTC)).write(
         PageBatch(
-            run_id=run_id, account_id=account.id, family=Family.ORDERS,
-            window_from=window_to - timedelta(days=1), window_to=window_to,
-            trigger=Trigger.SCHEDULE, page_no=1, page_count=1, fetched_at=datetime.now(UTC),
+            run_id=run_id,
+            account_id=account.id,
+            family=Family.ORDERS,
+            window_from=window_to - timedelta(days=1),
+            window_to=window_to,
+            trigger=Trigger.SCHEDULE,
+            page_no=1,
+            page_count=1,
+            fetched_at=datetime.now(UTC),
             records=[make_order("Z-1", modified=window_to - timedelta(hours=1))],
         ),
         "0af7651916cd43dd8448eb211c80319c",

@@ -1,0 +1,39 @@
+# Entry points; `make help` lists them. Each target installs what it needs first.
+# uv is driven as `python3 -m uv` so a fresh machine needs no PATH changes after installing it.
+PYTHON ?= python3
+UV_VERSION ?= 0.13.9
+UV := $(PYTHON) -m uv
+DATA_DIR ?= .data
+
+.DEFAULT_GOAL := help
+.PHONY: help install fmt lint typecheck test check up down
+
+help: ## List the entry points
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
+
+install: ## Install uv (if missing) and every package of the workspace
+	@$(UV) --version >/dev/null 2>&1 || $(PYTHON) -m pip install --quiet "uv==$(UV_VERSION)"
+	@UV_PYTHON_DOWNLOADS=never $(UV) sync --all-packages --frozen --quiet
+
+fmt: install ## Format and autofix the code
+	$(UV) run ruff format .
+	$(UV) run ruff check --fix .
+
+lint: install ## ruff, and the lock file matches pyproject.toml
+	$(UV) lock --check
+	$(UV) run ruff check .
+	$(UV) run ruff format --check .
+
+typecheck: install ## mypy --strict over code and tests
+	$(UV) run mypy
+
+test: install ## Every test: unit, real NATS + PostgreSQL integration, end to end
+	$(UV) run pytest
+
+check: lint typecheck test ## What CI runs
+
+up: install ## Run the whole system on embedded NATS and PostgreSQL (Ctrl-C stops it)
+	$(UV) run ebaysync up --data-dir $(DATA_DIR)
+
+down: install ## Stop a system started with `make up` in another terminal
+	$(UV) run ebaysync down --data-dir $(DATA_DIR)
