@@ -14,10 +14,10 @@ from pathlib import Path
 import asyncpg  # type: ignore[import-untyped, unused-ignore]
 import nats
 import pytest
-from testkit.servers import DatabaseServer
 
 from ebaysync.embedded import EmbeddedNats, EmbeddedPostgres, EmbeddedServerError
 from ebaysync.supervisor import ProcessSpec, Supervisor, wait_for_http, wait_for_port
+from testkit.servers import DatabaseServer
 
 logger = logging.getLogger(__name__)
 

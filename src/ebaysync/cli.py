@@ -77,6 +77,7 @@ def migrate(
 def topology(nats_url: Annotated[str, typer.Option(envvar="NATS_URL")]) -> None:
     """Create or update every JetStream stream, consumer and bucket (run at deploy time)."""
     import nats
+
     from common.streams import ensure_topology
 
     async def apply() -> None:

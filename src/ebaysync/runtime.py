@@ -23,14 +23,15 @@ from urllib.parse import parse_qs, urlsplit
 
 import httpx
 import nats
-from common.db.accounts import AccountRepository, EbayAccount
-from common.db.engine import build_sessionmaker
-from common.db.migrate import upgrade_async
-from common.messages import ConnectAccount, ConnectAccountReply, encoded
-from common.streams import ensure_topology
 from pydantic import SecretStr
 from sqlalchemy.ext.asyncio import AsyncSession, create_async_engine
 
+from common.db.accounts import AccountRepository, EbayAccount
+from common.db.engine import build_sessionmaker
+from common.db.migrate import upgrade_async
+from common.ebay.scopes import SCOPE_STRING
+from common.messages import ConnectAccount, ConnectAccountReply, encoded
+from common.streams import ensure_topology
 from ebaysync.embedded import EmbeddedNats, EmbeddedPostgres, find_free_port
 from ebaysync.supervisor import ProcessSpec, Supervisor, wait_for_http
 
@@ -61,6 +62,8 @@ class RuntimeOptions:
             "OTEL_LOG_FORMAT": "text",
         }
     )
+    # SANDBOX_* settings of the simulated eBay (tests freeze its clock, for instance).
+    sandbox_env: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass
@@ -85,7 +88,9 @@ class LocalSecrets:
 
     token_key: str
     sandbox_client_secret: str
-    sandbox_clock_start: str
+    # The sandbox generates its sellers' history around this instant, so a restarted sandbox
+    # serves the same orders the mirror already holds.
+    sandbox_origin: str
 
     @classmethod
     def load_or_create(cls, path: Path) -> LocalSecrets:
@@ -94,7 +99,7 @@ class LocalSecrets:
         created = cls(
             token_key=base64.b64encode(secrets.token_bytes(32)).decode(),
             sandbox_client_secret=secrets.token_urlsafe(24),
-            sandbox_clock_start=datetime.now(UTC).isoformat(),
+            sandbox_origin=datetime.now(UTC).isoformat(),
         )
         path.parent.mkdir(parents=True, exist_ok=True)
         path.touch(mode=0o600)
@@ -215,7 +220,8 @@ class Runtime:
             "SANDBOX_SEED": str(self.options.seed),
             "SANDBOX_SELLERS": str(self.options.sellers),
             "SANDBOX_CLIENT_SECRET": local.sandbox_client_secret,
-            "SANDBOX_CLOCK_START": local.sandbox_clock_start,
+            "SANDBOX_ORIGIN": local.sandbox_origin,
+            **self.options.sandbox_env,
         }
         # Only the token service is given the token encryption key.
         token_keys = {
@@ -295,7 +301,7 @@ async def _consent(http: httpx.AsyncClient, username: str) -> SecretStr:
             "client_id": "ebaysync-SBX-client",
             "redirect_uri": "ebaysync-RuName",
             "response_type": "code",
-            "scope": "https://api.ebay.com/oauth/api_scope",
+            "scope": SCOPE_STRING,
             "state": secrets.token_urlsafe(8),
             "seller": username,
         },

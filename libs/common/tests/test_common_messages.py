@@ -6,9 +6,10 @@ import uuid
 from datetime import UTC, datetime
 
 import pytest
+from pydantic import SecretStr, ValidationError
+
 from common.families import Family
 from common.messages import AccessTokenReply, PageBatch, SyncWindow, Trigger, encoded
-from pydantic import SecretStr, ValidationError
 
 NOW = datetime(2026, 11, 23, tzinfo=UTC)
 

@@ -6,6 +6,7 @@ import itertools
 from datetime import UTC, datetime, timedelta
 
 import pytest
+
 from common.db.sync import PairState
 from common.families import Family
 from common.messages import Trigger

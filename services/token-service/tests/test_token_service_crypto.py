@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 from pydantic import SecretStr
+
 from token_service.crypto import KeyRing, TokenDecryptionError, generate_key
 
 OLD, NEW = generate_key(), generate_key()

@@ -6,6 +6,7 @@ from datetime import UTC, datetime
 from decimal import Decimal
 
 import pytest
+
 from testkit.ebay_samples import make_order
 from writer.domain import MalformedRecordError, map_order
 

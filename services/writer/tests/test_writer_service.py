@@ -8,14 +8,15 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+from sqlalchemy import func, select, text, update
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
 from common.db.events import EbayEvent
 from common.db.orders import EbayOrder, EbayOrderLineItem
 from common.db.sync import SyncRepository, SyncRun, SyncState
 from common.families import Family
 from common.messages import PageBatch, Trigger
-from sqlalchemy import func, select, text, update
-from sqlalchemy.exc import DBAPIError
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from testkit.ebay_samples import make_order
 from testkit.factories import create_account
 from writer.service import PageWriter

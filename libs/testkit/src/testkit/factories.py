@@ -6,8 +6,9 @@ import itertools
 import uuid
 from typing import Any
 
-from common.db.accounts import AccountRepository, EbayAccount, Org
 from sqlalchemy.ext.asyncio import AsyncSession
+
+from common.db.accounts import AccountRepository, EbayAccount, Org
 
 _sequence = itertools.count(1)
 

@@ -13,16 +13,8 @@ from collections.abc import AsyncIterator
 import nats
 import pytest
 import pytest_asyncio
-from common.db.migrate import upgrade
-from common.streams import (
-    BUCKETS,
-    DLQ_STREAM,
-    PAGES_STREAM,
-    WINDOWS_STREAM,
-    ensure_topology,
-)
-from nats.aio.client import Client as NatsClient
 from faststream.nats import NatsBroker
+from nats.aio.client import Client as NatsClient
 from nats.js import JetStreamContext
 from nats.js.errors import NotFoundError
 from sqlalchemy.ext.asyncio import (
@@ -32,6 +24,14 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 
+from common.db.migrate import upgrade
+from common.streams import (
+    BUCKETS,
+    DLQ_STREAM,
+    PAGES_STREAM,
+    WINDOWS_STREAM,
+    ensure_topology,
+)
 from testkit import servers
 from testkit.servers import DatabaseServer
 

@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import httpx
+from faststream import FastStream
+from opentelemetry.instrumentation.httpx import HTTPXClientInstrumentor
+
 from common.bus import build_broker
 from common.ebay.fulfillment import FulfillmentClient
 from common.messages import PageBatch, encoded
 from common.streams import BUCKETS, PAGES_STREAM, ensure_topology
 from common.telemetry import build_tracer_provider, configure_logging
-from faststream import FastStream
-from opentelemetry.instrumentation.httpx import HTTPXClientInstrumentor
-
 from fetcher.handlers import build_router
 from fetcher.service import CheckpointStore, OrdersFetcher
 from fetcher.settings import FetcherSettings

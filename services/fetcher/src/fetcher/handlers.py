@@ -8,13 +8,13 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Annotated
 
-from common.ebay.errors import EbayError, EbayTransientError
-from common.messages import SyncWindow
-from common.streams import FETCHER_DURABLE, WINDOW_SUBJECTS, WINDOWS_STREAM
 from faststream import AckPolicy, Context
 from faststream.exceptions import NackMessage, RejectMessage
 from faststream.nats import JStream, NatsMessage, NatsRouter, PullSub
 
+from common.ebay.errors import EbayError, EbayTransientError
+from common.messages import SyncWindow
+from common.streams import FETCHER_DURABLE, WINDOW_SUBJECTS, WINDOWS_STREAM
 from fetcher.domain import retry_delay
 from fetcher.service import OrdersFetcher
 from fetcher.settings import FetcherSettings

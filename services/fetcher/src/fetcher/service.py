@@ -6,13 +6,13 @@ import logging
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 
-from common.ebay.errors import EbayAuthError, EbayTransientError
-from common.ebay.fulfillment import FulfillmentClient, OrdersPage, last_modified_filter
-from common.messages import PageBatch, SyncWindow
 from nats.js.errors import KeyNotFoundError
 from nats.js.kv import KeyValue
 from pydantic import SecretStr
 
+from common.ebay.errors import EbayAuthError, EbayTransientError
+from common.ebay.fulfillment import FulfillmentClient, OrdersPage, last_modified_filter
+from common.messages import PageBatch, SyncWindow
 from fetcher.domain import Checkpoint, after_page, split_records
 from fetcher.tokens import TokenClient
 

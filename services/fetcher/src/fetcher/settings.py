@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
 from common.settings import EbayApiSettings, EbayField, NatsField, NatsSettings
 from common.telemetry import TelemetryField, TelemetrySettings
-from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
 class FetcherSettings(BaseSettings):

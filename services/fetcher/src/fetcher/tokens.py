@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from common.messages import AccessTokenReply, GetAccessToken, TokenErrorCode
 from faststream.nats import NatsBroker
 from pydantic import SecretStr
+
+from common.messages import AccessTokenReply, GetAccessToken, TokenErrorCode
 
 
 class TokenUnavailableError(Exception):

@@ -9,13 +9,13 @@ import socket
 import uuid
 from datetime import UTC, datetime, timedelta
 
+from faststream import FastStream
+
 from common.bus import build_broker
 from common.control import PauseSwitch
 from common.db.engine import build_engine, build_sessionmaker
 from common.streams import BUCKETS, SCHEDULER_LEADER_KEY, ensure_topology
 from common.telemetry import build_tracer_provider, configure_logging
-from faststream import FastStream
-
 from scheduler.handlers import build_router
 from scheduler.lease import LeaderLease
 from scheduler.service import Scheduler, window_publisher

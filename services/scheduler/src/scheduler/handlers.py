@@ -5,9 +5,10 @@ from __future__ import annotations
 import asyncio
 from typing import Annotated
 
-from common.messages import WindowCompleted
 from faststream import Context
 from faststream.nats import NatsRouter
+
+from common.messages import WindowCompleted
 
 router_subject = f"{WindowCompleted.SUBJECT_PREFIX}.>"
 WakeDep = Annotated[asyncio.Event, Context("wake_scheduler")]

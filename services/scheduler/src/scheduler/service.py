@@ -7,15 +7,15 @@ import uuid
 from collections.abc import Awaitable, Callable, Mapping
 from datetime import datetime, timedelta
 
+from faststream.nats import NatsBroker
+from nats.js.errors import APIError
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
 from common.control import PauseSwitch
 from common.db.sync import RunHeader, SyncRepository
 from common.families import Family
 from common.messages import SyncWindow, encoded
 from common.streams import WINDOWS_STREAM
-from faststream.nats import NatsBroker
-from nats.js.errors import APIError
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
-
 from scheduler.domain import PlannedWindow, WindowPolicy, plan
 from scheduler.lease import LeaderLease
 

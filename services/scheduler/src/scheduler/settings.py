@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
 from common.families import IMPLEMENTED_FAMILIES, Family
 from common.settings import NatsField, NatsSettings, PostgresField, PostgresSettings
 from common.telemetry import TelemetryField, TelemetrySettings
-from pydantic_settings import BaseSettings, SettingsConfigDict
-
 from scheduler.domain import DEFAULT_LOOKBACK, LOOKBACK_LIMITS, WindowPolicy
 
 

@@ -5,12 +5,12 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import httpx
-from common.bus import build_broker
-from common.db.engine import build_engine, build_sessionmaker
-from common.telemetry import build_tracer_provider, configure_logging
 from faststream import FastStream
 from opentelemetry.instrumentation.httpx import HTTPXClientInstrumentor
 
+from common.bus import build_broker
+from common.db.engine import build_engine, build_sessionmaker
+from common.telemetry import build_tracer_provider, configure_logging
 from token_service.crypto import KeyRing
 from token_service.handlers import router
 from token_service.oauth import OAuthClient

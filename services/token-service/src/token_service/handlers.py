@@ -4,15 +4,15 @@ from __future__ import annotations
 
 from typing import Annotated
 
+from faststream import Context
+from faststream.nats import NatsRouter
+
 from common.messages import (
     AccessTokenReply,
     ConnectAccount,
     ConnectAccountReply,
     GetAccessToken,
 )
-from faststream import Context
-from faststream.nats import NatsRouter
-
 from token_service.service import TokenService
 
 router = NatsRouter()

@@ -6,8 +6,9 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 import httpx
-from common.settings import EbayApiSettings
 from pydantic import SecretStr
+
+from common.settings import EbayApiSettings
 
 TOKEN_PATH = "/identity/v1/oauth2/token"
 

@@ -12,6 +12,9 @@ from collections import defaultdict
 from collections.abc import Callable
 from datetime import datetime, timedelta
 
+from pydantic import SecretStr
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
 from common.db.accounts import AccountRepository
 from common.db.tokens import EbayToken, StoredTokens, TokenRepository
 from common.messages import (
@@ -21,9 +24,6 @@ from common.messages import (
     GetAccessToken,
     TokenErrorCode,
 )
-from pydantic import SecretStr
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
-
 from token_service.crypto import KeyRing, TokenDecryptionError
 from token_service.domain import needs_refresh, refresh_reason
 from token_service.oauth import OAuthClient, OAuthError

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+from pydantic import SecretStr, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from common.ebay.scopes import SCOPE_STRING
 from common.settings import (
     EbayApiSettings,
     EbayField,
@@ -11,16 +15,6 @@ from common.settings import (
     PostgresSettings,
 )
 from common.telemetry import TelemetryField, TelemetrySettings
-from pydantic import SecretStr, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
-
-DEFAULT_SCOPES = (
-    "https://api.ebay.com/oauth/api_scope "
-    "https://api.ebay.com/oauth/api_scope/sell.fulfillment.readonly "
-    "https://api.ebay.com/oauth/api_scope/sell.finances "
-    "https://api.ebay.com/oauth/api_scope/sell.inventory.readonly "
-    "https://api.ebay.com/oauth/api_scope/commerce.identity.readonly"
-)
 
 
 class TokenServiceSettings(BaseSettings):
@@ -39,7 +33,7 @@ class TokenServiceSettings(BaseSettings):
     active_key_id: str
     # Refresh this long before an access token expires, so no caller gets one about to die.
     refresh_ahead_seconds: float = 300.0
-    scopes: str = DEFAULT_SCOPES
+    scopes: str = SCOPE_STRING
     queue_group: str = "token-service"
 
     @model_validator(mode="after")

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+from faststream import FastStream
+from opentelemetry.instrumentation.asyncpg import AsyncPGInstrumentor
+
 from common.bus import build_broker
 from common.db.engine import build_engine, build_sessionmaker
 from common.streams import ensure_topology
 from common.telemetry import build_tracer_provider, configure_logging
-from faststream import FastStream
-from opentelemetry.instrumentation.asyncpg import AsyncPGInstrumentor
-
 from writer.handlers import build_router
 from writer.service import PageWriter
 from writer.settings import WriterSettings

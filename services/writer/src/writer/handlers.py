@@ -5,13 +5,13 @@ from __future__ import annotations
 import logging
 from typing import Annotated
 
-from common.messages import PageBatch, encoded
-from common.streams import PAGE_SUBJECTS, PAGES_STREAM, WRITER_DURABLE
-from common.telemetry import current_trace_id
 from faststream import AckPolicy, Context
 from faststream.exceptions import NackMessage
 from faststream.nats import JStream, NatsBroker, NatsMessage, NatsRouter, PullSub
 
+from common.messages import PageBatch, encoded
+from common.streams import PAGE_SUBJECTS, PAGES_STREAM, WRITER_DURABLE
+from common.telemetry import current_trace_id
 from writer.domain import MalformedRecordError
 from writer.service import PageWriter, UnsupportedFamilyError
 from writer.settings import WriterSettings

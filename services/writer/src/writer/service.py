@@ -7,12 +7,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
 from common.db.orders import OrderRepository
 from common.db.sync import PageCounts, RunHeader, SyncRepository
 from common.families import SNAPSHOT_FAMILIES, Family
 from common.messages import PageBatch, WindowCompleted
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
-
 from writer.domain import map_order
 
 log = logging.getLogger(__name__)

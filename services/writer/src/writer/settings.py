@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
 from common.settings import NatsField, NatsSettings, PostgresField, PostgresSettings
 from common.telemetry import TelemetryField, TelemetrySettings
-from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
 class WriterSettings(BaseSettings):

@@ -1,0 +1,261 @@
+"""Orders end to end: every service as its own process on real JetStream and PostgreSQL.
+
+The sandbox's clock is frozen, so its orders hold still and the mirror can be compared with
+them exactly. The scheduler's settle lag keeps every window's end before the sandbox's "now".
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import httpx
+import orjson
+import pytest
+from nats.js import JetStreamContext
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker, create_async_engine
+
+from common.db.accounts import EbayAccount
+from common.db.events import EbayEvent
+from common.db.orders import EbayOrder, EbayOrderLineItem
+from common.db.sync import SyncRun, SyncState
+from common.families import Family
+from common.messages import PageBatch, SyncWindow, Trigger, encoded
+from common.streams import PAGES_STREAM, WINDOWS_STREAM, WRITER_DURABLE
+from ebaysync.embedded import find_free_port
+from ebaysync.runtime import Runtime, RuntimeOptions
+from testkit import servers
+from testkit.servers import DatabaseServer
+
+pytestmark = [pytest.mark.e2e, pytest.mark.nats, pytest.mark.postgres]
+
+SETTLE_LAG = timedelta(minutes=10)
+BACKFILL_DAYS = 90
+
+
+@dataclass
+class System:
+    runtime: Runtime
+    sessions: async_sessionmaker[AsyncSession]
+    sandbox: httpx.AsyncClient
+    js: JetStreamContext
+    account_id: int
+    username: str
+
+
+async def eventually(check: Callable[[], Awaitable[bool]], *, within: float, what: str) -> None:
+    deadline = time.monotonic() + within
+    while time.monotonic() < deadline:
+        if await check():
+            return
+        await asyncio.sleep(0.5)
+    raise AssertionError(f"not within {within}s: {what}")
+
+
+@pytest.fixture
+async def system(
+    nats_url: str, database_server: DatabaseServer, tmp_path: Path, topology: JetStreamContext
+) -> AsyncIterator[System]:
+    database_url = database_server.create_database(servers.unique_database_name("e2e"))
+    options = RuntimeOptions(
+        data_dir=tmp_path / "data",
+        nats_url=nats_url,
+        database_url=database_url,
+        admin_port=find_free_port(),
+        sellers=1,
+        service_env={
+            "SCHEDULER_TICK_SECONDS": "1",
+            # One backfill, then nothing for an hour: the test triggers every later run itself.
+            "SCHEDULER_CADENCE_SECONDS": "3600",
+            "SCHEDULER_SETTLE_LAG_SECONDS": str(SETTLE_LAG.total_seconds()),
+            "SCHEDULER_OVERLAP_SECONDS": "3600",
+            "SCHEDULER_MAX_WINDOW_DAYS": "10",
+            "SCHEDULER_INITIAL_BACKFILL_DAYS": str(BACKFILL_DAYS),
+            # Small pages, so every window spans several of them.
+            "FETCHER_ORDERS_PAGE_SIZE": "25",
+            "OTEL_LOG_FORMAT": "text",
+        },
+        sandbox_env={
+            "SANDBOX_CLOCK_FROZEN": "true",
+            "SANDBOX_ORDERS_PER_DAY": "6",
+            "SANDBOX_HISTORY_DAYS": "120",
+        },
+    )
+    runtime = Runtime(options)
+    info = await runtime.start()
+    engine = create_async_engine(database_url)
+    sessions = async_sessionmaker(engine, expire_on_commit=False)
+    try:
+        async with sessions() as session:
+            account = (await session.scalars(select(EbayAccount))).one()
+        async with httpx.AsyncClient(base_url=info.sandbox_url, timeout=30) as sandbox:
+            yield System(runtime, sessions, sandbox, topology, account.id, account.username)
+    finally:
+        await runtime.stop()
+        await engine.dispose()
+
+
+async def open_runs(system: System) -> int:
+    async with system.sessions() as session:
+        count = await session.scalar(
+            select(func.count())
+            .select_from(SyncRun)
+            .where(
+                SyncRun.account_id == system.account_id, SyncRun.status.in_(["queued", "running"])
+            )
+        )
+    return int(count or 0)
+
+
+async def cursor(system: System) -> datetime | None:
+    async with system.sessions() as session:
+        state = await session.get(SyncState, (system.account_id, "orders"), populate_existing=True)
+    return None if state is None else state.cursor
+
+
+async def mirror(system: System) -> dict[str, dict[str, Any]]:
+    async with system.sessions() as session:
+        rows = await session.scalars(
+            select(EbayOrder).where(EbayOrder.account_id == system.account_id)
+        )
+        return {row.order_id: row.payload for row in rows}
+
+
+async def source(
+    system: System, modified_from: datetime, modified_to: datetime
+) -> dict[str, dict[str, Any]]:
+    response = await system.sandbox.get(
+        f"/sandbox/sellers/{system.username}/orders",
+        params={"modified_from": modified_from.isoformat(), "modified_to": modified_to.isoformat()},
+    )
+    response.raise_for_status()
+    return {order["orderId"]: order for order in response.json()["orders"]}
+
+
+async def event_count(system: System) -> int:
+    async with system.sessions() as session:
+        count = await session.scalar(
+            select(func.count())
+            .select_from(EbayEvent)
+            .where(EbayEvent.account_id == system.account_id)
+        )
+    return int(count or 0)
+
+
+async def settled(system: System, started: datetime) -> bool:
+    current = await cursor(system)
+    caught_up = current is not None and current >= started - SETTLE_LAG
+    return caught_up and await open_runs(system) == 0
+
+
+async def writer_idle(js: JetStreamContext) -> bool:
+    info = await js.consumer_info(PAGES_STREAM, WRITER_DURABLE)
+    return bool(info.num_pending == 0 and info.num_ack_pending == 0)
+
+
+async def test_a_90_day_backfill_mirrors_the_sandbox_exactly_and_reruns_change_nothing(
+    system: System,
+) -> None:
+    started = datetime.now(UTC)
+    await eventually(lambda: settled(system, started), within=180, what="backfill caught up")
+
+    # Nothing lost, nothing doubled: the mirror is exactly the source from the start of the
+    # backfill to the cursor.
+    final_cursor = await cursor(system)
+    assert final_cursor is not None
+    async with system.sessions() as session:
+        backfill_start = await session.scalar(
+            select(func.min(SyncRun.window_from)).where(SyncRun.account_id == system.account_id)
+        )
+    assert backfill_start is not None
+    assert started - backfill_start <= timedelta(days=BACKFILL_DAYS)
+    expected = await source(system, backfill_start, final_cursor)
+    mirrored = await mirror(system)
+    assert len(expected) > 100, "the seller should have a real history"
+    assert mirrored.keys() == expected.keys()
+    assert all(mirrored[k] == expected[k] for k in expected)
+    async with system.sessions() as session:
+        items = await session.scalar(
+            select(func.count())
+            .select_from(EbayOrderLineItem)
+            .where(EbayOrderLineItem.account_id == system.account_id)
+        )
+    assert items == sum(len(o["lineItems"]) for o in expected.values())
+    # One history event per order, although overlapping windows fetched many twice.
+    assert await event_count(system) == len(expected)
+    async with system.sessions() as session:
+        runs = list(
+            await session.scalars(select(SyncRun).where(SyncRun.account_id == system.account_id))
+        )
+    assert len(runs) >= BACKFILL_DAYS // 10
+    assert all(r.status == "succeeded" and r.trace_id for r in runs)
+    assert sum(r.rows_received for r in runs) > len(expected)  # the overlaps were real
+
+    # A second pass over the whole backfill adds no rows and no events.
+    rerun = SyncWindow(
+        run_id=uuid.uuid4(),
+        account_id=system.account_id,
+        family=Family.ORDERS,
+        window_from=backfill_start,
+        window_to=final_cursor,
+        trigger=Trigger.MANUAL,
+        issued_at=datetime.now(UTC),
+    )
+    await system.js.publish(
+        rerun.subject,
+        encoded(rerun),
+        stream=WINDOWS_STREAM,
+        headers={"Nats-Msg-Id": rerun.message_id, "content-type": "application/json"},
+    )
+
+    async def rerun_done() -> bool:
+        async with system.sessions() as session:
+            run = await session.get(SyncRun, rerun.run_id, populate_existing=True)
+        return run is not None and run.status == "succeeded"
+
+    await eventually(rerun_done, within=120, what="manual re-run succeeded")
+    async with system.sessions() as session:
+        run = await session.get(SyncRun, rerun.run_id)
+    assert run is not None
+    assert run.rows_received == len(expected)
+    assert (run.rows_inserted, run.rows_changed) == (0, 0)
+    assert await event_count(system) == len(expected)
+    assert await mirror(system) == expected
+
+    # A redelivered page changes nothing, even when its content differs (receipt per page).
+    some_id = next(iter(expected))
+    tampered = {
+        **expected[some_id],
+        "orderFulfillmentStatus": "FULFILLED",
+        "lastModifiedDate": "2099-01-01T00:00:00.000Z",
+    }
+    replay = PageBatch(
+        run_id=rerun.run_id,
+        account_id=system.account_id,
+        family=Family.ORDERS,
+        window_from=rerun.window_from,
+        window_to=rerun.window_to,
+        trigger=Trigger.MANUAL,
+        page_no=1,
+        page_count=None,
+        fetched_at=datetime.now(UTC),
+        records=[tampered],
+    )
+    # A fresh Nats-Msg-Id gets past JetStream's dedup, as a redelivery after its window would.
+    await system.js.publish(
+        replay.subject,
+        orjson.dumps(replay.model_dump(mode="json")),
+        stream=PAGES_STREAM,
+        headers={"Nats-Msg-Id": f"replay-{uuid.uuid4()}", "content-type": "application/json"},
+    )
+    await eventually(lambda: writer_idle(system.js), within=30, what="writer took the replay")
+    assert await mirror(system) == expected
+    assert await event_count(system) == len(expected)
+    assert await cursor(system) == final_cursor
