@@ -19,12 +19,14 @@ import sys
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import urlsplit
 
 import httpx
 import nats
+from nats.errors import NoRespondersError
 from pydantic import SecretStr
 from sqlalchemy.ext.asyncio import AsyncSession, create_async_engine
+from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_delay, wait_fixed
 
 from common.db.accounts import AccountRepository, EbayAccount
 from common.db.engine import build_sessionmaker
@@ -32,6 +34,7 @@ from common.db.migrate import upgrade_async
 from common.ebay.scopes import SCOPE_STRING
 from common.messages import ConnectAccount, ConnectAccountReply, encoded
 from common.streams import ensure_topology
+from ebay_sandbox.consent import approve_consent
 from ebaysync.embedded import EmbeddedNats, EmbeddedPostgres, find_free_port
 from ebaysync.supervisor import ProcessSpec, Supervisor, wait_for_http
 
@@ -40,6 +43,8 @@ log = logging.getLogger(__name__)
 DEMO_ORG = "demo"
 SITE_IDS = {"EBAY_US": 0, "EBAY_GB": 3, "EBAY_DE": 77, "EBAY_CA": 2, "EBAY_AU": 15}
 TOKEN_KEY_ID = "local-1"
+SANDBOX_CLIENT_ID = "ebaysync-SBX-client"
+SANDBOX_RU_NAME = "ebaysync-RuName"
 
 
 @dataclass
@@ -190,9 +195,9 @@ class Runtime:
             "EBAY_API_BASE_URL": sandbox_url,
             "EBAY_APIZ_BASE_URL": sandbox_url,
             "EBAY_AUTH_BASE_URL": sandbox_url,
-            "EBAY_CLIENT_ID": "ebaysync-SBX-client",
+            "EBAY_CLIENT_ID": SANDBOX_CLIENT_ID,
             "EBAY_CLIENT_SECRET": local.sandbox_client_secret,
-            "EBAY_RU_NAME": "ebaysync-RuName",
+            "EBAY_RU_NAME": SANDBOX_RU_NAME,
             **self.options.service_env,
         }
 
@@ -219,7 +224,9 @@ class Runtime:
         sandbox_env = {
             "SANDBOX_SEED": str(self.options.seed),
             "SANDBOX_SELLERS": str(self.options.sellers),
+            "SANDBOX_CLIENT_ID": SANDBOX_CLIENT_ID,
             "SANDBOX_CLIENT_SECRET": local.sandbox_client_secret,
+            "SANDBOX_RU_NAME": SANDBOX_RU_NAME,
             "SANDBOX_ORIGIN": local.sandbox_origin,
             **self.options.sandbox_env,
         }
@@ -254,13 +261,32 @@ class Runtime:
                 for seller in sellers:
                     async with sessions.begin() as session:
                         account_id = await _ensure_account(session, seller)
-                    code = await _consent(http, seller["username"])
-                    reply = await connection.request(
-                        ConnectAccount.SUBJECT,
-                        encoded(ConnectAccount(account_id=account_id, authorization_code=code)),
-                        timeout=30,
-                        headers={"content-type": "application/json"},
+                    code = SecretStr(
+                        await approve_consent(
+                            http,
+                            username=seller["username"],
+                            client_id=SANDBOX_CLIENT_ID,
+                            ru_name=SANDBOX_RU_NAME,
+                            scopes=SCOPE_STRING,
+                        )
                     )
+                    request = encoded(
+                        ConnectAccount(account_id=account_id, authorization_code=code)
+                    )
+                    # The token service may still be starting: no responders yet.
+                    async for attempt in AsyncRetrying(
+                        retry=retry_if_exception_type(NoRespondersError),
+                        wait=wait_fixed(0.25),
+                        stop=stop_after_delay(60),
+                        reraise=True,
+                    ):
+                        with attempt:
+                            reply = await connection.request(
+                                ConnectAccount.SUBJECT,
+                                request,
+                                timeout=30,
+                                headers={"content-type": "application/json"},
+                            )
                     result = ConnectAccountReply.model_validate_json(reply.data)
                     if not result.connected:
                         raise RuntimeError(
@@ -291,25 +317,6 @@ async def _ensure_account(session: AsyncSession, seller: dict[str, str]) -> int:
             )
         )
     return account.id
-
-
-async def _consent(http: httpx.AsyncClient, username: str) -> SecretStr:
-    """Walk the sandbox's consent page as the seller would and return the authorization code."""
-    response = await http.get(
-        "/oauth2/authorize",
-        params={
-            "client_id": "ebaysync-SBX-client",
-            "redirect_uri": "ebaysync-RuName",
-            "response_type": "code",
-            "scope": SCOPE_STRING,
-            "state": secrets.token_urlsafe(8),
-            "seller": username,
-        },
-    )
-    if response.status_code != 302:
-        raise RuntimeError(f"sandbox consent for {username} answered {response.status_code}")
-    code = parse_qs(urlsplit(response.headers["location"]).query)["code"][0]
-    return SecretStr(code)
 
 
 async def run_until_signalled(options: RuntimeOptions) -> None:

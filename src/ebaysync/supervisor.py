@@ -280,6 +280,8 @@ class Supervisor:
                         await asyncio.wait_for(pumps, 5.0)
                 finally:
                     pumps.cancel()
+                    # Mark the outcome as seen, or asyncio logs "exception never retrieved".
+                    pumps.add_done_callback(lambda f: f.cancelled() or f.exception())
             if self._stopping.is_set():
                 logger.info("%s exited with code %s", spec.name, code)
                 return

@@ -1,0 +1,32 @@
+"""The eBay sandbox served over real HTTP on loopback, inside the test's event loop."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+import uvicorn
+
+from ebay_sandbox.app import create_app
+from ebay_sandbox.settings import SandboxConfig
+from ebaysync.embedded import find_free_port
+
+
+@asynccontextmanager
+async def serve_sandbox(config: SandboxConfig) -> AsyncIterator[str]:
+    """Serve a sandbox with ``config``; yields its base URL."""
+    port = find_free_port()
+    server = uvicorn.Server(
+        uvicorn.Config(create_app(config), host="127.0.0.1", port=port, log_level="warning")
+    )
+    task = asyncio.create_task(server.serve())
+    while not server.started:
+        if task.done():
+            await task  # raises what stopped it
+        await asyncio.sleep(0.02)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        await task
