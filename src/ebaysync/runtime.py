@@ -130,6 +130,14 @@ class Runtime:
         self.info: RuntimeInfo | None = None
 
     async def start(self) -> RuntimeInfo:
+        """Start everything; on any failure, stop what was started and re-raise."""
+        try:
+            return await self._start()
+        except BaseException:
+            await self.stop()
+            raise
+
+    async def _start(self) -> RuntimeInfo:
         self.data_dir.mkdir(parents=True, exist_ok=True)
         local = LocalSecrets.load_or_create(self.data_dir / "secrets.json")
         nats_url, database_url = await asyncio.to_thread(self._start_servers)

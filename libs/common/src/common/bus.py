@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+
 from faststream import AckPolicy
 from faststream.nats import NatsBroker
 from faststream.nats.opentelemetry import NatsTelemetryMiddleware
@@ -23,5 +25,7 @@ def build_broker(
         name=service,
         ack_policy=AckPolicy.NACK_ON_ERROR,
         max_reconnect_attempts=-1,
+        # "Received"/"Processed" for every message is debug detail, not an operator's log.
+        log_level=logging.DEBUG,
         middlewares=[NatsTelemetryMiddleware(tracer_provider=tracer_provider)],
     )
