@@ -37,14 +37,8 @@ class Trigger(StrEnum):
 # --- sync pipeline ------------------------------------------------------------------------
 
 
-class SyncWindow(Message):
-    """Command: fetch one window of one family for one account.
-
-    JetStream keeps at most one such message per subject, so at most one window per
-    (account, family) is in flight.
-    """
-
-    SUBJECT_PREFIX: ClassVar[str] = "sync.window"
+class RunMessage(Message):
+    """What every message of one run carries: the run and the window it fetches."""
 
     run_id: UUID
     account_id: int
@@ -53,6 +47,17 @@ class SyncWindow(Message):
     window_from: AwareDatetime | None
     window_to: AwareDatetime
     trigger: Trigger
+
+
+class SyncWindow(RunMessage):
+    """Command: fetch one window of one family for one account.
+
+    JetStream keeps at most one such message per subject, so at most one window per
+    (account, family) is in flight.
+    """
+
+    SUBJECT_PREFIX: ClassVar[str] = "sync.window"
+
     issued_at: AwareDatetime
 
     @property
@@ -68,17 +73,11 @@ class SyncWindow(Message):
         return f"win:{self.account_id}:{self.family}:{self.window_from.isoformat()}"
 
 
-class PageBatch(Message):
+class PageBatch(RunMessage):
     """Event: one fetched page of raw eBay objects, ready to be written."""
 
     SUBJECT_PREFIX: ClassVar[str] = "sync.page"
 
-    run_id: UUID
-    account_id: int
-    family: Family
-    window_from: AwareDatetime | None
-    window_to: AwareDatetime
-    trigger: Trigger
     page_no: int = Field(ge=1)
     # The last page of the window carries how many pages the window has in all.
     page_count: int | None = Field(default=None, ge=1)

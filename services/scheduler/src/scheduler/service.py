@@ -12,7 +12,7 @@ from nats.js.errors import APIError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from common.control import PauseSwitch
-from common.db.sync import RunHeader, SyncRepository
+from common.db.sync import SyncRepository
 from common.families import Family
 from common.messages import SyncWindow, encoded
 from common.streams import WINDOWS_STREAM
@@ -100,17 +100,7 @@ class Scheduler:
                 return 0  # a window of this pair is still in flight
             raise
         async with self._sessions.begin() as session:
-            await SyncRepository(session).record_queued(
-                RunHeader(
-                    run_id=command.run_id,
-                    account_id=command.account_id,
-                    family=command.family,
-                    trigger=str(command.trigger),
-                    window_from=command.window_from,
-                    window_to=command.window_to,
-                ),
-                now,
-            )
+            await SyncRepository(session).record_queued(command, now)
         log.info(
             "queued %s window %s..%s for account %s (run %s)",
             command.family,

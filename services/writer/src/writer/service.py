@@ -10,7 +10,7 @@ from datetime import datetime
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from common.db.orders import OrderRepository
-from common.db.sync import PageCounts, RunHeader, SyncRepository
+from common.db.sync import PageCounts, SyncRepository
 from common.families import SNAPSHOT_FAMILIES, Family
 from common.messages import PageBatch, WindowCompleted
 from writer.domain import map_order
@@ -42,18 +42,10 @@ class PageWriter:
         All in one transaction: a crash anywhere leaves nothing half-written, and a redelivered
         page finds its receipt and changes nothing.
         """
-        run = RunHeader(
-            run_id=page.run_id,
-            account_id=page.account_id,
-            family=page.family,
-            trigger=str(page.trigger),
-            window_from=page.window_from,
-            window_to=page.window_to,
-        )
         now = self._clock()
         async with self._sessions.begin() as session:
             sync = SyncRepository(session)
-            if not await sync.claim_page(run, page.page_no, now, trace_id):
+            if not await sync.claim_page(page, page.page_no, now, trace_id):
                 return WriteResult(duplicate=True)
             counts = await self._upsert(session, page, now)
             progress = await sync.record_page(
@@ -62,7 +54,7 @@ class PageWriter:
             completed = None
             if progress.is_complete and progress.status != "succeeded":
                 cursor = await sync.complete_run(
-                    run, now, advances_cursor=page.family not in SNAPSHOT_FAMILIES
+                    page, now, advances_cursor=page.family not in SNAPSHOT_FAMILIES
                 )
                 completed = WindowCompleted(
                     run_id=page.run_id,

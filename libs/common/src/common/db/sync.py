@@ -18,6 +18,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from common.db.base import Base
 from common.families import Family
+from common.messages import RunMessage
 
 
 class RunStatus:
@@ -110,18 +111,6 @@ class RunProgress:
 
 
 @dataclass(frozen=True)
-class RunHeader:
-    """The identity of a run as every page of it carries it."""
-
-    run_id: UUID
-    account_id: int
-    family: Family
-    trigger: str
-    window_from: datetime | None
-    window_to: datetime
-
-
-@dataclass(frozen=True)
 class PageCounts:
     records: int
     inserted: int
@@ -177,44 +166,36 @@ class SyncRepository:
             for r in rows
         ]
 
-    async def record_queued(self, run: RunHeader, now: datetime) -> None:
+    async def record_queued(self, run: RunMessage, now: datetime) -> None:
         # The writer may already have created the run if the pipeline outran us.
+        await self._insert_run(run, status=RunStatus.QUEUED, queued_at=now, updated_at=now)
+
+    async def _insert_run(self, run: RunMessage, **values: object) -> None:
+        """Create the run's row unless it exists."""
         stmt = insert(SyncRun).values(
             run_id=run.run_id,
             account_id=run.account_id,
             family=str(run.family),
-            trigger=run.trigger,
+            trigger=str(run.trigger),
             window_from=run.window_from,
             window_to=run.window_to,
-            status=RunStatus.QUEUED,
-            queued_at=now,
-            updated_at=now,
+            **values,
         )
         await self.session.execute(stmt.on_conflict_do_nothing(index_elements=[SyncRun.run_id]))
 
     # --- writer ----------------------------------------------------------------------------
 
     async def claim_page(
-        self, run: RunHeader, page_no: int, now: datetime, trace_id: str | None
+        self, run: RunMessage, page_no: int, now: datetime, trace_id: str | None
     ) -> bool:
         """Take the page's receipt; False when the page was already written (a redelivery).
 
         The run row is created first so the receipt's foreign key holds; a concurrent writer
         holding the same page blocks on the receipt's primary key until it commits.
         """
-        run_stmt = insert(SyncRun).values(
-            run_id=run.run_id,
-            account_id=run.account_id,
-            family=str(run.family),
-            trigger=run.trigger,
-            window_from=run.window_from,
-            window_to=run.window_to,
-            status=RunStatus.RUNNING,
-            started_at=now,
-            updated_at=now,
-            trace_id=trace_id,
+        await self._insert_run(
+            run, status=RunStatus.RUNNING, started_at=now, updated_at=now, trace_id=trace_id
         )
-        await self.session.execute(run_stmt.on_conflict_do_nothing(index_elements=[SyncRun.run_id]))
         claimed = await self.session.execute(
             insert(SyncPage)
             .values(
@@ -295,7 +276,7 @@ class SyncRepository:
         return RunProgress(row.pages_written, row.pages_expected, row.status)
 
     async def complete_run(
-        self, run: RunHeader, now: datetime, advances_cursor: bool
+        self, run: RunMessage, now: datetime, advances_cursor: bool
     ) -> datetime | None:
         """Mark the run succeeded and move the pair's cursor to the window's end.
 
