@@ -254,6 +254,10 @@ class EmbeddedNats:
 
     Layout: ``<data_dir>/jetstream`` (passed as ``-sd``) and
     ``<data_dir>/nats-server.log`` (the server's stdout and stderr, appended).
+
+    ``config_file`` adds ``-c FILE`` (accounts, permissions, a cluster block); the flags for
+    host, port, store and monitoring still win over the file. ``env`` adds variables to the
+    server's environment, which its config file can reference as ``$NAME``.
     """
 
     def __init__(
@@ -265,6 +269,8 @@ class EmbeddedNats:
         *,
         binary: Path | None = None,
         extra_args: Sequence[str] = (),
+        config_file: Path | None = None,
+        env: Mapping[str, str] | None = None,
         start_timeout: float = 30.0,
         stop_timeout: float = 15.0,
     ) -> None:
@@ -274,6 +280,8 @@ class EmbeddedNats:
         self.monitor_port = monitor_port
         self._binary = binary
         self.extra_args = list(extra_args)
+        self.config_file = None if config_file is None else Path(config_file).absolute()
+        self.env = dict(env or {})
         self.start_timeout = start_timeout
         self.stop_timeout = stop_timeout
         self._proc: subprocess.Popen[bytes] | None = None
@@ -322,6 +330,8 @@ class EmbeddedNats:
             argv += ["-m", str(self.monitor_port)]
         if server_name is not None:
             argv += ["-n", server_name]
+        if self.config_file is not None:
+            argv += ["-c", str(self.config_file)]
         return argv + self.extra_args
 
     # -- lifecycle --------------------------------------------------------
@@ -344,6 +354,7 @@ class EmbeddedNats:
             stdout=self._log,
             stderr=subprocess.STDOUT,
             cwd=self.data_dir,
+            env={**os.environ, **self.env} if self.env else None,
             start_new_session=True,
         )
         atexit.register(self.stop)

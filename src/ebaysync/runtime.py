@@ -43,6 +43,7 @@ log = logging.getLogger(__name__)
 DEMO_ORG = "demo"
 SITE_IDS = {"EBAY_US": 0, "EBAY_GB": 3, "EBAY_DE": 77, "EBAY_CA": 2, "EBAY_AU": 15}
 TOKEN_KEY_ID = "local-1"
+ADMIN_EMAIL = "admin@ebaysync.local"
 SANDBOX_CLIENT_ID = "ebaysync-SBX-client"
 SANDBOX_RU_NAME = "ebaysync-RuName"
 
@@ -79,8 +80,9 @@ class RuntimeInfo:
     sandbox_url: str
     started_at: str
     pid: int
+    metrics_urls: dict[str, str]
 
-    def redacted(self) -> dict[str, str | int]:
+    def redacted(self) -> dict[str, object]:
         """The addresses as written to runtime.json and printed: no passwords."""
         info = asdict(self)
         info["database_url"] = _without_password(self.database_url)
@@ -96,20 +98,26 @@ class LocalSecrets:
     # The sandbox generates its sellers' history around this instant, so a restarted sandbox
     # serves the same orders the mirror already holds.
     sandbox_origin: str
+    admin_jwt_secret: str
+    admin_password: str
 
     @classmethod
     def load_or_create(cls, path: Path) -> LocalSecrets:
-        if path.exists():
-            return cls(**json.loads(path.read_text()))
-        created = cls(
-            token_key=base64.b64encode(secrets.token_bytes(32)).decode(),
-            sandbox_client_secret=secrets.token_urlsafe(24),
-            sandbox_origin=datetime.now(UTC).isoformat(),
-        )
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.touch(mode=0o600)
-        path.write_text(json.dumps(asdict(created)))
-        return created
+        fresh = {
+            "token_key": base64.b64encode(secrets.token_bytes(32)).decode(),
+            "sandbox_client_secret": secrets.token_urlsafe(24),
+            "sandbox_origin": datetime.now(UTC).isoformat(),
+            "admin_jwt_secret": secrets.token_urlsafe(48),
+            "admin_password": secrets.token_urlsafe(12),
+        }
+        stored = json.loads(path.read_text()) if path.exists() else {}
+        # Keep what exists (keys, passwords); add what a newer version needs.
+        values = {**fresh, **{k: v for k, v in stored.items() if k in fresh}}
+        if values != stored:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.touch(mode=0o600)
+            path.write_text(json.dumps(values))
+        return cls(**values)
 
 
 def _without_password(url: str) -> str:
@@ -128,6 +136,7 @@ class Runtime:
         self.postgres: EmbeddedPostgres | None = None
         self.supervisor = Supervisor(stop_timeout=15.0)
         self.info: RuntimeInfo | None = None
+        self.metrics_ports: dict[str, int] = {}
 
     async def start(self) -> RuntimeInfo:
         """Start everything; on any failure, stop what was started and re-raise."""
@@ -163,6 +172,10 @@ class Runtime:
             sandbox_url=sandbox_url,
             started_at=datetime.now(UTC).isoformat(),
             pid=os.getpid(),
+            metrics_urls={
+                name: f"http://{self.options.host}:{port}/metrics"
+                for name, port in self.metrics_ports.items()
+            },
         )
         (self.data_dir / "runtime.json").write_text(json.dumps(self.info.redacted(), indent=2))
         return self.info
@@ -211,7 +224,10 @@ class Runtime:
 
         def faststream(name: str, module: str, extra: dict[str, str] | None = None) -> ProcessSpec:
             argv = [python, "-m", "faststream", "run", f"{module}:create_app", "--factory"]
-            return ProcessSpec(name, argv, env={**shared, **(extra or {})})
+            # Every service on this machine gets its own /metrics port.
+            port = self.metrics_ports.setdefault(name, find_free_port(self.options.host))
+            env = {**shared, "METRICS_PORT": str(port), "METRICS_HOST": self.options.host}
+            return ProcessSpec(name, argv, env={**env, **(extra or {})})
 
         def uvicorn(name: str, module: str, port: int, env: dict[str, str]) -> ProcessSpec:
             argv = [
@@ -229,6 +245,15 @@ class Runtime:
             ]
             return ProcessSpec(name, argv, env=env)
 
+        admin_env = {
+            **shared,
+            "ADMIN_API_JWT_SECRET": local.admin_jwt_secret,
+            "ADMIN_API_BOOTSTRAP_ADMIN_EMAIL": ADMIN_EMAIL,
+            "ADMIN_API_BOOTSTRAP_ADMIN_PASSWORD": local.admin_password,
+            # The sandbox sellers are connected into this org, so the admin sees them.
+            "ADMIN_API_BOOTSTRAP_ORG": DEMO_ORG,
+            "ADMIN_API_EBAY_ENVIRONMENT": "sandbox",
+        }
         sandbox_env = {
             "SANDBOX_SEED": str(self.options.seed),
             "SANDBOX_SELLERS": str(self.options.sellers),
@@ -249,7 +274,7 @@ class Runtime:
             faststream("scheduler", "scheduler.app"),
             faststream("fetcher", "fetcher.app"),
             faststream("writer", "writer.app"),
-            uvicorn("admin-api", "admin_api.app", self.options.admin_port, shared),
+            uvicorn("admin-api", "admin_api.app", self.options.admin_port, admin_env),
         ]
 
     async def _connect_sandbox_sellers(
@@ -336,7 +361,9 @@ async def run_until_signalled(options: RuntimeOptions) -> None:
         loop.add_signal_handler(sig, stop.set)
     try:
         info = await runtime.start()
-        print(f"ebaysync is up. Admin API: {info.admin_url}", flush=True)  # noqa: T201
+        login = LocalSecrets.load_or_create(runtime.data_dir / "secrets.json").admin_password
+        print(f"ebaysync is up. Admin UI: {info.admin_url}", flush=True)  # noqa: T201
+        print(f"Log in as {ADMIN_EMAIL} / {login}", flush=True)  # noqa: T201
         print(f"Addresses: {runtime.data_dir / 'runtime.json'}", flush=True)  # noqa: T201
         await stop.wait()
     finally:

@@ -7,6 +7,7 @@ them exactly. The scheduler's settle lag keeps every window's end before the san
 from __future__ import annotations
 
 import asyncio
+import re
 import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -197,6 +198,17 @@ async def test_a_90_day_backfill_mirrors_the_sandbox_exactly_and_reruns_change_n
     assert len(runs) >= BACKFILL_DAYS // 10
     assert all(r.status == "succeeded" and r.trace_id for r in runs)
     assert sum(r.rows_received for r in runs) > len(expected)  # the overlaps were real
+
+    # The writer's /metrics counted exactly those inserts, labelled by family, not account.
+    metrics_url = system.runtime.info.metrics_urls["writer"] if system.runtime.info else ""
+    async with httpx.AsyncClient() as http:
+        exposition = (await http.get(metrics_url)).text
+    inserted = re.search(
+        r'^ebaysync_rows_total\{change="inserted",family="orders"\} (\S+)$', exposition, re.M
+    )
+    assert inserted is not None
+    assert float(inserted.group(1)) == len(expected)
+    assert "account" not in exposition
 
     # A second pass over the whole backfill adds no rows and no events.
     rerun = SyncWindow(

@@ -1,4 +1,4 @@
-"""The admin API on real PostgreSQL and NATS."""
+"""The admin API on real PostgreSQL and NATS: health, the workers view, errors."""
 
 from __future__ import annotations
 
@@ -8,14 +8,11 @@ from datetime import UTC, datetime, timedelta
 
 import httpx
 import pytest
-from pydantic import SecretStr
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from admin_api.app import create_app
-from admin_api.settings import AdminApiSettings
 from common.families import Family
 from common.messages import PageBatch, Trigger
-from common.settings import NatsSettings, PostgresSettings
+from testkit.admin import Org, admin_settings, create_signed_in_org, serve_admin
 from testkit.ebay_samples import make_order
 from testkit.factories import create_account
 from writer.service import PageWriter
@@ -25,15 +22,13 @@ pytestmark = [pytest.mark.nats, pytest.mark.postgres]
 
 @pytest.fixture
 async def client(migrated_database_url: str, nats_url: str) -> AsyncIterator[httpx.AsyncClient]:
-    settings = AdminApiSettings(
-        nats=NatsSettings(url=nats_url),
-        database=PostgresSettings(url=SecretStr(migrated_database_url)),
-    )
-    app = create_app(settings)
-    async with app.router.lifespan_context(app):
-        transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://admin") as client:
-            yield client
+    async with serve_admin(admin_settings(nats_url, migrated_database_url)) as (_, client):
+        yield client
+
+
+@pytest.fixture
+async def org(client: httpx.AsyncClient, sessions: async_sessionmaker[AsyncSession]) -> Org:
+    return await create_signed_in_org(client, sessions)
 
 
 async def test_health_and_readiness(client: httpx.AsyncClient) -> None:
@@ -44,10 +39,10 @@ async def test_health_and_readiness(client: httpx.AsyncClient) -> None:
 
 
 async def test_workers_show_cursor_lag_and_last_run(
-    client: httpx.AsyncClient, sessions: async_sessionmaker[AsyncSession]
+    client: httpx.AsyncClient, org: Org, sessions: async_sessionmaker[AsyncSession]
 ) -> None:
     async with sessions.begin() as session:
-        account = await create_account(session)
+        account = await create_account(session, org_id=org.id)
     window_to = datetime.now(UTC) - timedelta(minutes=5)
     run_id = uuid.uuid4()
     await PageWriter(sessions, lambda: datetime.now(UTC)).write(
@@ -65,25 +60,39 @@ async def test_workers_show_cursor_lag_and_last_run(
         ),
         "0af7651916cd43dd8448eb211c80319c",
     )
-    accounts = (await client.get("/api/accounts")).json()
-    assert account.id in [a["id"] for a in accounts]
-    workers = (await client.get(f"/api/accounts/{account.id}/workers")).json()
+    accounts = (await client.get("/api/accounts", headers=org.viewer)).json()
+    assert [a["id"] for a in accounts] == [account.id]
+    workers = (await client.get(f"/api/accounts/{account.id}/workers", headers=org.viewer)).json()
     assert [w["family"] for w in workers] == ["orders"]
     orders = workers[0]
     assert orders["enabled"] is True
+    assert orders["status"] == "ok"
     assert datetime.fromisoformat(orders["cursor"]) == window_to
     assert 299 <= orders["lag_seconds"] < 400
     assert orders["last_run"]["run_id"] == str(run_id)
     assert orders["last_run"]["status"] == "succeeded"
     assert orders["last_run"]["rows_inserted"] == 1
+    assert orders["last_run"]["rows_received"] == 1
+    assert orders["last_run"]["duration_seconds"] >= 0
     assert orders["last_run"]["trace_id"] == "0af7651916cd43dd8448eb211c80319c"
 
 
-async def test_an_unknown_account_is_a_404_with_a_reason(client: httpx.AsyncClient) -> None:
-    response = await client.get("/api/accounts/999999999/workers")
+async def test_an_unknown_account_is_a_404_with_a_reason(
+    client: httpx.AsyncClient, org: Org
+) -> None:
+    response = await client.get("/api/accounts/999999999/workers", headers=org.viewer)
     assert response.status_code == 404
     assert response.json() == {"detail": "account 999999999 not found"}
 
 
-async def test_a_malformed_account_id_is_a_422(client: httpx.AsyncClient) -> None:
-    assert (await client.get("/api/accounts/abc/workers")).status_code == 422
+async def test_a_malformed_account_id_is_a_422(client: httpx.AsyncClient, org: Org) -> None:
+    assert (await client.get("/api/accounts/abc/workers", headers=org.viewer)).status_code == 422
+
+
+async def test_the_ui_and_the_openapi_spec_are_served(client: httpx.AsyncClient) -> None:
+    page = await client.get("/")
+    assert page.status_code == 200 and "<title>ebaysync</title>" in page.text
+    assert (await client.get("/ui/app.js")).status_code == 200
+    assert (await client.get("/ui/style.css")).status_code == 200
+    paths = (await client.get("/openapi.json")).json()["paths"]
+    assert "/api/accounts/{account_id}/workers/{family}/run" in paths

@@ -1,8 +1,10 @@
-"""Fixtures for the sandbox tests: configured apps, clients, logins and schema validation."""
+"""Fixtures for the sandbox tests: configured apps, clients, logins, signing and validators."""
 
 import base64
+import hashlib
 import json
 import re
+import xml.etree.ElementTree as ET
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass
@@ -13,6 +15,8 @@ from urllib.parse import parse_qs, urlsplit
 
 import httpx
 import pytest
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ed25519, padding, rsa
 from jsonschema import Draft202012Validator
 from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT202012
@@ -23,7 +27,17 @@ from ebay_sandbox.settings import SandboxConfig
 CONTRACTS = Path(__file__).parent / "contracts"
 START = datetime(2025, 6, 1, 12, 0, tzinfo=UTC)
 SCOPE = "https://api.ebay.com/oauth/api_scope"
-SCOPES = f"{SCOPE}/sell.fulfillment.readonly {SCOPE}/commerce.identity.readonly"
+SCOPES = " ".join(
+    f"{SCOPE}{name}"
+    for name in (
+        "",
+        "/sell.fulfillment.readonly",
+        "/commerce.identity.readonly",
+        "/sell.finances",
+        "/sell.inventory.readonly",
+        "/sell.payment.dispute",
+    )
+)
 DATE_FIELD = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$")
 AMOUNT_VALUE = re.compile(r"^-?\d+\.\d{2}$")
 
@@ -99,6 +113,11 @@ class Login:
     @property
     def headers(self) -> dict[str, str]:
         return {"Authorization": f"Bearer {self.access_token}"}
+
+    @property
+    def iaf(self) -> dict[str, str]:
+        """Post-Order headers."""
+        return {"Authorization": f"IAF {self.access_token}", "X-EBAY-C-MARKETPLACE-ID": "EBAY_US"}
 
 
 LoginFn = Callable[..., Awaitable[Login]]
@@ -308,5 +327,302 @@ def walk_pages(client: httpx.AsyncClient) -> Callable[..., Awaitable[list[Json]]
         orders = [o for page in pages for o in page["orders"]]
         assert len(orders) == total
         return orders
+
+    return run
+
+
+# --- Trading --------------------------------------------------------------------------------
+
+NS = "{urn:ebay:apis:eBLBaseComponents}"
+
+
+@dataclass
+class TradingReply:
+    """A parsed Trading response."""
+
+    status: int
+    body: bytes
+    root: ET.Element
+
+    def find(self, path: str) -> ET.Element | None:
+        return self.root.find("/".join(f"{NS}{p}" for p in path.split("/")))
+
+    def findall(self, path: str) -> list[ET.Element]:
+        return self.root.findall("/".join(f"{NS}{p}" for p in path.split("/")))
+
+    def text(self, path: str) -> str | None:
+        found = self.find(path)
+        return found.text if found is not None else None
+
+    @property
+    def ack(self) -> str | None:
+        return self.text("Ack")
+
+    @property
+    def error_codes(self) -> list[str]:
+        return [e.text or "" for e in self.findall("Errors/ErrorCode")]
+
+
+TradingFn = Callable[..., Awaitable[TradingReply]]
+
+
+def trading_headers(call: str, token: str | None, **overrides: str | None) -> dict[str, str]:
+    headers: dict[str, str | None] = {
+        "X-EBAY-API-CALL-NAME": call,
+        "X-EBAY-API-SITEID": "0",
+        "X-EBAY-API-COMPATIBILITY-LEVEL": "1355",
+        "X-EBAY-API-IAF-TOKEN": token,
+        "Content-Type": "text/xml",
+    }
+    headers.update({k.replace("_", "-"): v for k, v in overrides.items()})
+    return {k: v for k, v in headers.items() if v is not None}
+
+
+def trading_body(call: str, inner: str) -> str:
+    return (
+        '<?xml version="1.0" encoding="utf-8"?>'
+        f'<{call}Request xmlns="urn:ebay:apis:eBLBaseComponents">{inner}</{call}Request>'
+    )
+
+
+@pytest.fixture
+def trading(client: httpx.AsyncClient) -> TradingFn:
+    """``await trading("GetUser", "", token=...)`` posts a Trading call."""
+
+    async def run(
+        call: str,
+        inner: str = "",
+        *,
+        token: str | None,
+        body: str | None = None,
+        **headers: str | None,
+    ) -> TradingReply:
+        resp = await client.post(
+            "/ws/api.dll",
+            content=body if body is not None else trading_body(call, inner),
+            headers=trading_headers(call, token, **headers),
+        )
+        assert resp.headers["content-type"].startswith("text/xml"), resp.text
+        return TradingReply(resp.status_code, resp.content, ET.fromstring(resp.content))
+
+    return run
+
+
+_ISO = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$")
+_DURATION = re.compile(r"^P(\d+D)?T(\d+H)?(\d+M)?(\d+S)?$")
+
+
+def _kind(text: str) -> str:
+    text = text.strip()
+    if text in ("true", "false"):
+        return "bool"
+    if _ISO.match(text):
+        return "datetime"
+    if _DURATION.match(text):
+        return "duration"
+    if re.match(r"^-?\d+\.\d+$", text):
+        return "decimal"
+    if re.match(r"^-?\d+$", text):
+        return "int"
+    return "text"
+
+
+_COMPATIBLE = {"decimal": {"decimal", "int"}, "int": {"int"}, "bool": {"bool"}}
+
+
+class XmlShape:
+    """Element paths, attributes and value kinds of eBay's Trading samples: a response may use
+    only what the samples show (root ``*Response`` elements are merged into one shape)."""
+
+    def __init__(self, files: list[Path], extra: dict[str, str] | None = None) -> None:
+        self.kinds: dict[str, set[str]] = {}
+        self.attributes: dict[str, set[str]] = {}
+        for file in files:
+            self._learn(ET.fromstring(file.read_bytes()), "Response")
+        for path, kind in (extra or {}).items():
+            self.kinds.setdefault(path, set()).add(kind)
+            self.attributes.setdefault(path, set())
+
+    def _learn(self, element: ET.Element, path: str) -> None:
+        self.attributes.setdefault(path, set()).update(element.attrib)
+        children = list(element)
+        kinds = self.kinds.setdefault(path, set())
+        if children:
+            kinds.add("node")
+        elif element.text and element.text.strip():
+            kinds.add(_kind(element.text))
+        for child in children:
+            self._learn(child, f"{path}/{child.tag.removeprefix(NS)}")
+
+    def errors(self, body: bytes) -> list[str]:
+        root = ET.fromstring(body)
+        problems = [] if root.tag.endswith("Response") else [f"root {root.tag}"]
+        for name in ("Timestamp", "Ack", "Version", "Build"):
+            if root.find(NS + name) is None:
+                problems.append(f"missing {name}")
+        self._check(root, "Response", problems)
+        return problems
+
+    def _check(self, element: ET.Element, path: str, problems: list[str]) -> None:
+        if path not in self.kinds:
+            problems.append(f"unknown element {path}")
+            return
+        unknown = set(element.attrib) - self.attributes[path]
+        if unknown:
+            problems.append(f"{path}: unknown attributes {unknown}")
+        children = list(element)
+        allowed = self.kinds[path]
+        if children:
+            if "node" not in allowed:
+                problems.append(f"{path}: has children, samples show a value")
+        elif element.text and element.text.strip():
+            kind = _kind(element.text)
+            if "text" not in allowed and not any(kind in _COMPATIBLE.get(a, {a}) for a in allowed):
+                problems.append(f"{path}: {element.text!r} is {kind}, samples show {allowed}")
+        for child in children:
+            self._check(child, f"{path}/{child.tag.removeprefix(NS)}", problems)
+
+    def validate(self, body: bytes) -> None:
+        problems = self.errors(body)
+        assert not problems, "\n".join(problems[:20])
+
+
+# Documented elements the samples do not show (GetMyMessagesResponseType): message bodies
+# (the sample's comment: "each Message also carries <Text>") and the ReturnSummary counts.
+TRADING_EXTRAS = {
+    "Response/Messages/Message/Text": "text",
+    "Response/Summary": "node",
+    "Response/Summary/FolderSummary": "node",
+    "Response/Summary/FolderSummary/FolderID": "int",
+    "Response/Summary/FolderSummary/NewMessageCount": "int",
+    "Response/Summary/FolderSummary/TotalMessageCount": "int",
+    "Response/Summary/NewMessageCount": "int",
+    "Response/Summary/FlaggedMessageCount": "int",
+    "Response/Summary/TotalMessageCount": "int",
+}
+
+
+@pytest.fixture(scope="session")
+def trading_shape() -> XmlShape:
+    files = sorted((CONTRACTS / "trading").glob("*.response.xml"))
+    return XmlShape(files, TRADING_EXTRAS)
+
+
+# --- More OpenAPI and JSON Schema contracts ----------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def finances_spec() -> SpecValidator:
+    return SpecValidator(CONTRACTS / "sell_finances_v1_oas3.json")
+
+
+@pytest.fixture(scope="session")
+def inventory_spec() -> SpecValidator:
+    return SpecValidator(CONTRACTS / "sell_inventory_v1_oas3.json")
+
+
+@pytest.fixture(scope="session")
+def keys_spec() -> SpecValidator:
+    return SpecValidator(CONTRACTS / "developer_key_management_v1_oas3.json")
+
+
+class JsonSchemas:
+    """The ``$defs`` of one JSON Schema document."""
+
+    def __init__(self, file: Path) -> None:
+        self.document: Json = json.loads(file.read_text())
+
+    def errors(self, name: str, instance: Any) -> list[str]:
+        schema = {**self.document, "$ref": f"#/$defs/{name}"}
+        validator = Draft202012Validator(schema)
+        return [
+            f"{'/'.join(map(str, e.absolute_path))}: {e.message}"
+            for e in validator.iter_errors(instance)
+        ]
+
+    def validate(self, name: str, instance: Any) -> None:
+        problems = self.errors(name, instance)
+        assert not problems, "\n".join(problems[:20])
+
+
+@pytest.fixture(scope="session")
+def post_order_schemas() -> JsonSchemas:
+    return JsonSchemas(CONTRACTS / "post_order" / "schemas.json")
+
+
+# --- Application tokens and signatures ----------------------------------------------------
+
+
+@pytest.fixture
+def app_token(
+    client: httpx.AsyncClient, client_auth: dict[str, str]
+) -> Callable[[], Awaitable[str]]:
+    """An application access token (client credentials grant)."""
+
+    async def run() -> str:
+        form = {"grant_type": "client_credentials", "scope": SCOPE}
+        resp = await client.post("/identity/v1/oauth2/token", data=form, headers=client_auth)
+        assert resp.status_code == 200, resp.text
+        token: str = resp.json()["access_token"]
+        return token
+
+    return run
+
+
+@dataclass
+class Signer:
+    """Signs requests with a key pair from the sandbox's Key Management API."""
+
+    key: Json
+
+    def headers(
+        self, method: str, url: str, body: bytes = b"", created: int = 1_700_000_000
+    ) -> dict[str, str]:
+        parsed = httpx.URL(url)
+        jwe = self.key["jwe"]
+        components = ['"x-ebay-signature-key"', '"@method"', '"@path"', '"@authority"']
+        headers = {"x-ebay-signature-key": jwe}
+        lines = []
+        if body:
+            digest = "sha-256=:" + base64.b64encode(hashlib.sha256(body).digest()).decode() + ":"
+            headers["Content-Digest"] = digest
+            components.insert(0, '"content-digest"')
+            lines.append(f'"content-digest": {digest}')
+        authority = parsed.host + (f":{parsed.port}" if parsed.port else "")
+        lines += [
+            f'"x-ebay-signature-key": {jwe}',
+            f'"@method": {method.upper()}',
+            f'"@path": {parsed.path}',
+            f'"@authority": {authority}',
+        ]
+        params = f"({' '.join(components)});created={created}"
+        lines.append(f'"@signature-params": {params}')
+        base = "\n".join(lines).encode()
+        private = serialization.load_der_private_key(base64.b64decode(self.key["privateKey"]), None)
+        if isinstance(private, ed25519.Ed25519PrivateKey):
+            signature = private.sign(base)
+        else:
+            assert isinstance(private, rsa.RSAPrivateKey)
+            signature = private.sign(base, padding.PKCS1v15(), hashes.SHA256())
+        headers["Signature-Input"] = f"sig1={params}"
+        headers["Signature"] = f"sig1=:{base64.b64encode(signature).decode()}:"
+        return headers
+
+
+@pytest.fixture
+def signer(
+    client: httpx.AsyncClient, app_token: Callable[[], Awaitable[str]]
+) -> Callable[..., Awaitable[Signer]]:
+    """``await signer("ED25519")``: a fresh key pair from Key Management."""
+
+    async def run(cipher: str = "ED25519") -> Signer:
+        token = await app_token()
+        resp = await client.post(
+            "/developer/key_management/v1/signing_key",
+            json={"signingKeyCipher": cipher},
+            headers={"Authorization": f"Bearer {token}"},
+        )
+        assert resp.status_code == 200, resp.text
+        return Signer(resp.json())
 
     return run

@@ -49,10 +49,15 @@ async def test_config_from_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("SANDBOX_SELLERS", "2")
     monkeypatch.setenv("SANDBOX_CLIENT_SECRET", "from-env")
     monkeypatch.setenv("SANDBOX_CLOCK_OFFSET_SECONDS", "-86400")
+    monkeypatch.setenv("SANDBOX_PROFILE", "huge,tiny")
+    monkeypatch.setenv("SANDBOX_ORDERS_PER_DAY", "7")
     config = SandboxConfig()
     assert (config.seed, config.sellers) == (42, 2)
     assert config.client_secret.get_secret_value() == "from-env"
-    assert config.orders_per_day == 20
+    assert config.orders_per_day == 7
+    huge, tiny = config.seller_profile(0), config.seller_profile(1)
+    assert (huge.name, huge.listings, huge.orders_per_day) == ("huge", 25_000, 7)
+    assert (tiny.name, tiny.listings, tiny.history_days) == ("tiny", 8, 30)
     assert "from-env" not in repr(config)
     transport = httpx.ASGITransport(app=create_app())
     async with httpx.AsyncClient(transport=transport, base_url="http://sandbox") as c:

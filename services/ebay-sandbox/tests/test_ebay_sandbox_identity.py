@@ -42,5 +42,6 @@ async def test_get_user_needs_token(client: httpx.AsyncClient, observed_errors: 
 async def test_sellers_listing(client: httpx.AsyncClient) -> None:
     sellers = (await client.get("/sandbox/sellers")).json()
     assert [s["username"] for s in sellers] == [f"sandbox_seller_{i}" for i in (1, 2, 3)]
-    assert all(set(s) == {"userId", "username", "marketplaceId"} for s in sellers)
+    keys = {"userId", "username", "marketplaceId", "accountType", "profile"}
+    assert all(set(s) == keys for s in sellers)
     assert [s["marketplaceId"] for s in sellers] == ["EBAY_US", "EBAY_GB", "EBAY_US"]

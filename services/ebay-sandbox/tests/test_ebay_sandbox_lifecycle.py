@@ -138,7 +138,8 @@ def test_a_pinned_origin_serves_the_same_history_after_a_restart() -> None:
     second = Sandbox(SandboxConfig(seed=7, sellers=1, origin=origin, clock_offset_seconds=60))
     seller = first.sellers[0]
     now_ms = first.clock.now_ms()
-    ids_first = [o.order_id for o in first.stream(seller).created_between(0, now_ms)]
-    ids_second = [o.order_id for o in second.stream(seller).created_between(0, now_ms)]
+    orders_first, orders_second = first.world(seller).orders, second.world(seller).orders
+    ids_first = [orders_first.get(i).order_id for i in orders_first.between(0, now_ms)]
+    ids_second = [orders_second.get(i).order_id for i in orders_second.between(0, now_ms)]
     assert ids_first
     assert ids_first == ids_second

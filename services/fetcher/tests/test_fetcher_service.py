@@ -21,6 +21,7 @@ from common.ebay.fulfillment import FulfillmentClient
 from common.ebay.scopes import SCOPE_STRING
 from common.families import Family
 from common.messages import ConnectAccount, ConnectAccountReply, PageBatch, SyncWindow, Trigger
+from common.metrics import MetricsSettings
 from common.settings import EbayApiSettings, NatsSettings, PostgresSettings
 from common.streams import BUCKETS, PAGES_STREAM
 from ebay_sandbox.consent import approve_consent
@@ -130,6 +131,7 @@ async def env(
                 client_secret=SecretStr(CLIENT_SECRET),
                 ru_name=RU_NAME,
             ),
+            metrics=MetricsSettings(port=0),
             keys={"k1": SecretStr(generate_key())},
             active_key_id="k1",
         )

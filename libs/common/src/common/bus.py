@@ -6,10 +6,10 @@ import logging
 
 from faststream import AckPolicy
 from faststream.nats import NatsBroker
-from faststream.nats.opentelemetry import NatsTelemetryMiddleware
 from opentelemetry.sdk.trace import TracerProvider
 
 from common.settings import NatsSettings
+from common.telemetry import telemetry_middleware
 
 
 def build_broker(
@@ -27,5 +27,5 @@ def build_broker(
         max_reconnect_attempts=-1,
         # "Received"/"Processed" for every message is debug detail, not an operator's log.
         log_level=logging.DEBUG,
-        middlewares=[NatsTelemetryMiddleware(tracer_provider=tracer_provider)],
+        middlewares=[telemetry_middleware(tracer_provider)],
     )

@@ -7,6 +7,7 @@ breaking change is a new model on a new subject. Commands are imperative, events
 
 from __future__ import annotations
 
+import base64
 from enum import StrEnum
 from typing import Annotated, Any, ClassVar, Literal
 from uuid import UUID
@@ -63,6 +64,11 @@ class SyncWindow(RunMessage):
     @property
     def subject(self) -> str:
         return f"{self.SUBJECT_PREFIX}.{self.family}.{self.account_id}"
+
+    @property
+    def subject_name(self) -> str:
+        """The subject without the account: for span names and metric labels."""
+        return f"{self.SUBJECT_PREFIX}.{self.family}.{{account}}"
 
     @property
     def message_id(self) -> str:
@@ -159,3 +165,71 @@ class ConnectAccountReply(Message):
 def encoded(message: Message) -> bytes:
     """The wire form of a message (secrets revealed only here)."""
     return message.model_dump_json().encode()
+
+
+# --- operations ---------------------------------------------------------------------------
+
+
+class DeadLetter(Message):
+    """Event: a message that could not be handled, kept in ``SYNC_DLQ`` with why it failed.
+
+    It carries the original message whole (subject, headers, body as base64), so the admin API
+    can show it and replay it to where it came from.
+    """
+
+    SUBJECT_PREFIX: ClassVar[str] = "dlq"
+
+    original_subject: str
+    original_headers: dict[str, str] = Field(default_factory=dict)
+    original_data_base64: str
+    # Where the original was stored, when it came from a stream.
+    original_stream: str | None = None
+    original_sequence: int | None = None
+    # The account it belongs to, when known (the admin API shows a dead letter to its org only).
+    account_id: int | None = None
+    reason: str
+    deliveries: int | None = None
+    failed_at: AwareDatetime
+
+    @property
+    def subject(self) -> str:
+        return f"{self.SUBJECT_PREFIX}.{self.original_subject}"
+
+    @property
+    def message_id(self) -> str:
+        if self.original_stream is not None and self.original_sequence is not None:
+            return f"dlq:{self.original_stream}:{self.original_sequence}"
+        return f"dlq:{self.original_subject}:{self.failed_at.isoformat()}"
+
+    @property
+    def original_data(self) -> bytes:
+        return base64.b64decode(self.original_data_base64)
+
+    @classmethod
+    def of(cls, subject: str, data: bytes, **fields: Any) -> DeadLetter:
+        """A dead letter for the raw message ``data`` published on ``subject``."""
+        return cls(
+            original_subject=subject,
+            original_data_base64=base64.b64encode(data).decode(),
+            **fields,
+        )
+
+
+class ServiceHeartbeat(Message):
+    """Event (core NATS, not stored): a service instance is alive; sent every few seconds.
+
+    The admin API keeps the last one per service and instance to show service health.
+    """
+
+    SUBJECT_PREFIX: ClassVar[str] = "svc.heartbeat"
+
+    service: str = Field(pattern=r"^[a-z0-9][a-z0-9_-]*$")
+    instance: str
+    started_at: AwareDatetime
+    sent_at: AwareDatetime
+    # How often this instance sends one: a heartbeat older than a few intervals is stale.
+    interval_seconds: float = Field(default=10.0, gt=0)
+
+    @property
+    def subject(self) -> str:
+        return f"{self.SUBJECT_PREFIX}.{self.service}"

@@ -6,8 +6,13 @@ server address once for all services; a service's own settings class nests them.
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from common.families import IMPLEMENTED_FAMILIES, Family
+from common.windows import DEFAULT_LOOKBACK, LOOKBACK_LIMITS, WindowPolicy
 
 
 class NatsSettings(BaseSettings):
@@ -62,3 +67,39 @@ def ebay_settings() -> EbayApiSettings:
 NatsField = Field(default_factory=nats_settings)
 PostgresField = Field(default_factory=postgres_settings)
 EbayField = Field(default_factory=ebay_settings)
+
+
+class WindowSettings(BaseSettings):
+    """The window policy (DESIGN §3.4): the scheduler plans with it, the admin API projects it.
+
+    Both read the same ``SCHEDULER_*`` variables, so "run now" and the schedule projection use
+    exactly the windows the scheduler would.
+    """
+
+    model_config = SettingsConfigDict(env_prefix="SCHEDULER_", extra="ignore")
+
+    cadence_seconds: float = 300.0
+    overlap_seconds: float = 600.0
+    settle_lag_seconds: float = 120.0
+    max_window_days: float = 7.0
+    initial_backfill_days: float = 90.0
+
+    def policy(self, family: Family) -> WindowPolicy:
+        return WindowPolicy(
+            overlap=timedelta(seconds=self.overlap_seconds),
+            initial_backfill=timedelta(days=self.initial_backfill_days),
+            lookback_limit=LOOKBACK_LIMITS.get(family, DEFAULT_LOOKBACK),
+            max_window=timedelta(days=self.max_window_days),
+            settle_lag=timedelta(seconds=self.settle_lag_seconds),
+            cadence=timedelta(seconds=self.cadence_seconds),
+        )
+
+    def policies(self) -> dict[Family, WindowPolicy]:
+        return {family: self.policy(family) for family in IMPLEMENTED_FAMILIES}
+
+
+def window_settings() -> WindowSettings:
+    return WindowSettings()
+
+
+WindowField = Field(default_factory=window_settings)

@@ -1,23 +1,47 @@
-"""One tracer provider per process, and structured logs that carry the trace id.
+"""One tracer provider per process, traced messages, and structured logs with trace ids.
 
 Spans are always recorded, so every run can store its trace id; they are exported only when the
 standard ``OTEL_EXPORTER_OTLP_ENDPOINT`` (or ``OTEL_EXPORTER_OTLP_TRACES_ENDPOINT``) is set and
-``OTEL_SDK_DISABLED`` is not true.
+``OTEL_SDK_DISABLED`` is not true. Span names and metric labels never carry an account id (their
+cardinality must not grow with the number of sellers): subjects are named with ``{account}`` in
+place of the id, which goes into the ``ebaysync.account_id`` attribute instead.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import re
 import sys
-from typing import Any
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any
 
+from faststream.nats.opentelemetry.provider import (
+    NatsBatchTelemetrySettingsProvider,
+    NatsTelemetrySettingsProvider,
+)
+from faststream.nats.response import NatsPublishCommand
+from faststream.opentelemetry.consts import MESSAGING_DESTINATION_PUBLISH_NAME
+from faststream.opentelemetry.middleware import TelemetryMiddleware
+from nats.aio.msg import Msg
 from opentelemetry import trace
 from opentelemetry.sdk.resources import SERVICE_NAME, Resource
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor
+from opentelemetry.semconv.trace import SpanAttributes
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+if TYPE_CHECKING:
+    from faststream.message import StreamMessage
+
+    from common.messages import RunMessage
+
+ACCOUNT_ATTRIBUTE = "ebaysync.account_id"
+FAMILY_ATTRIBUTE = "ebaysync.family"
+RUN_ATTRIBUTE = "ebaysync.run_id"
+PAGE_ATTRIBUTE = "ebaysync.page_no"
+ACCOUNT_PLACEHOLDER = "{account}"
 
 
 class TelemetrySettings(BaseSettings):
@@ -54,10 +78,115 @@ def build_tracer_provider(service_name: str, settings: TelemetrySettings) -> Tra
     return provider
 
 
+def generic_subject(subject: str) -> tuple[str, str | None]:
+    """``sync.page.orders.42`` as ``("sync.page.orders.{account}", "42")``.
+
+    Reply inboxes are unique per request, so they are named ``_INBOX.{reply}``.
+    """
+    if subject.startswith("_INBOX."):
+        return "_INBOX.{reply}", None
+    head, _, last = subject.rpartition(".")
+    if head and last.isdigit():
+        return f"{head}.{ACCOUNT_PLACEHOLDER}", last
+    return subject, None
+
+
+class _AccountFreeProvider(NatsTelemetrySettingsProvider):
+    """FastStream's NATS telemetry with the account id moved from names to an attribute."""
+
+    def get_publish_destination_name(self, cmd: NatsPublishCommand) -> str:  # type: ignore[override]
+        return generic_subject(cmd.destination)[0]
+
+    def get_consume_destination_name(self, msg: StreamMessage[Msg]) -> str:
+        return generic_subject(msg.raw_message.subject)[0]
+
+    def get_publish_attrs_from_cmd(self, cmd: NatsPublishCommand) -> dict[str, Any]:  # type: ignore[override]
+        name, account = generic_subject(cmd.destination)
+        attrs = super().get_publish_attrs_from_cmd(cmd)
+        attrs[SpanAttributes.MESSAGING_DESTINATION_NAME] = name
+        if account is not None:
+            attrs[ACCOUNT_ATTRIBUTE] = int(account)
+        return attrs
+
+    def get_consume_attrs_from_message(self, msg: StreamMessage[Msg]) -> dict[str, Any]:
+        name, account = generic_subject(msg.raw_message.subject)
+        attrs = super().get_consume_attrs_from_message(msg)
+        attrs[MESSAGING_DESTINATION_PUBLISH_NAME] = name
+        if account is not None:
+            attrs[ACCOUNT_ATTRIBUTE] = int(account)
+        return attrs
+
+
+def _provider_for(
+    msg: Msg | Sequence[Msg] | None,
+) -> NatsTelemetrySettingsProvider | NatsBatchTelemetrySettingsProvider | None:
+    if isinstance(msg, Sequence):
+        return NatsBatchTelemetrySettingsProvider()
+    if isinstance(msg, Msg) or msg is None:
+        return _AccountFreeProvider()
+    return None  # KV and object-store watchers are not traced
+
+
+def telemetry_middleware(tracer_provider: TracerProvider) -> TelemetryMiddleware[Any]:
+    """FastStream's tracing of every publish and every processed message (W3C headers)."""
+    return TelemetryMiddleware(
+        settings_provider_factory=_provider_for, tracer_provider=tracer_provider
+    )
+
+
+def instrument_asyncpg(tracer_provider: TracerProvider) -> Callable[[], None]:
+    """Trace every SQL statement (asyncpg is patched process-wide); returns the undo."""
+    from opentelemetry.instrumentation.asyncpg import AsyncPGInstrumentor
+
+    instrumentor = AsyncPGInstrumentor()  # type: ignore[no-untyped-call]
+    if instrumentor.is_instrumented_by_opentelemetry:
+        return lambda: None
+    instrumentor.instrument(tracer_provider=tracer_provider)
+
+    def undo() -> None:
+        instrumentor.uninstrument()
+
+    return undo
+
+
+def annotate_run(run: RunMessage, page_no: int | None = None) -> None:
+    """Name the run on the current span, so a trace can be found by account or run."""
+    span = trace.get_current_span()
+    span.set_attribute(ACCOUNT_ATTRIBUTE, run.account_id)
+    span.set_attribute(FAMILY_ATTRIBUTE, str(run.family))
+    span.set_attribute(RUN_ATTRIBUTE, str(run.run_id))
+    if page_no is not None:
+        span.set_attribute(PAGE_ATTRIBUTE, page_no)
+
+
 def current_trace_id() -> str | None:
     """The current span's trace id as 32 hex digits, or None outside a recorded span."""
     context = trace.get_current_span().get_span_context()
     return format(context.trace_id, "032x") if context.is_valid else None
+
+
+# eBay OAuth tokens (``v^1.1#i^1#…``) and credentials in Authorization-style text.
+_SECRET_PATTERNS = (
+    re.compile(r"v\^1\.1#[^\s\"',}]+"),
+    re.compile(r"(?i)\b(Bearer|IAF|Basic)\s+[A-Za-z0-9._~+/=^#-]{8,}"),
+)
+
+
+def redact(text: str) -> str:
+    """Text with anything that looks like a token replaced: defence in depth for log lines."""
+    text = _SECRET_PATTERNS[0].sub("[redacted]", text)
+    return _SECRET_PATTERNS[1].sub(lambda m: f"{m.group(1)} [redacted]", text)
+
+
+class RedactingFilter(logging.Filter):
+    """Redacts tokens from every record before any handler formats it."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        cleaned = redact(message)
+        if cleaned != message:
+            record.msg, record.args = cleaned, None
+        return True
 
 
 class JsonFormatter(logging.Formatter):
@@ -78,18 +207,23 @@ class JsonFormatter(logging.Formatter):
         if trace_id := current_trace_id():
             entry["trace_id"] = trace_id
         if record.exc_info:
-            entry["exc"] = self.formatException(record.exc_info)
+            entry["exc"] = redact(self.formatException(record.exc_info))
         return json.dumps(entry, default=str)
 
 
 def configure_logging(service: str, settings: TelemetrySettings) -> None:
+    """Add this service's log handler to the root logger (once; other handlers stay)."""
+    root = logging.getLogger()
+    root.setLevel(settings.log_level.upper())
+    # httpx logs every request URL at INFO; URLs are not secret, but they are noise.
+    logging.getLogger("httpx").setLevel(logging.WARNING)
+    if any(getattr(h, "ebaysync", False) for h in root.handlers):
+        return
     handler = logging.StreamHandler(sys.stdout)
     if settings.log_format == "json":
         handler.setFormatter(JsonFormatter(service))
     else:
         handler.setFormatter(logging.Formatter(f"%(asctime)s {service} %(levelname)s %(message)s"))
-    root = logging.getLogger()
-    root.handlers[:] = [handler]
-    root.setLevel(settings.log_level.upper())
-    # httpx logs every request URL at INFO; URLs are not secret, but they are noise.
-    logging.getLogger("httpx").setLevel(logging.WARNING)
+    handler.addFilter(RedactingFilter())
+    handler.ebaysync = True  # type: ignore[attr-defined]
+    root.addHandler(handler)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
 import uvicorn
 
@@ -14,12 +15,10 @@ from ebaysync.embedded import find_free_port
 
 
 @asynccontextmanager
-async def serve_sandbox(config: SandboxConfig) -> AsyncIterator[str]:
-    """Serve a sandbox with ``config``; yields its base URL."""
+async def serve_asgi(app: Any) -> AsyncIterator[str]:
+    """Serve an ASGI app on a free loopback port; yields its base URL."""
     port = find_free_port()
-    server = uvicorn.Server(
-        uvicorn.Config(create_app(config), host="127.0.0.1", port=port, log_level="warning")
-    )
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
     task = asyncio.create_task(server.serve())
     while not server.started:
         if task.done():
@@ -30,3 +29,10 @@ async def serve_sandbox(config: SandboxConfig) -> AsyncIterator[str]:
     finally:
         server.should_exit = True
         await task
+
+
+@asynccontextmanager
+async def serve_sandbox(config: SandboxConfig) -> AsyncIterator[str]:
+    """Serve a sandbox with ``config``; yields its base URL."""
+    async with serve_asgi(create_app(config)) as url:
+        yield url

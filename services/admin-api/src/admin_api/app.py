@@ -2,44 +2,128 @@
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from datetime import UTC, datetime
 
+import httpx
 from fastapi import FastAPI
-from faststream.nats import NatsBroker
+from fastapi.staticfiles import StaticFiles
 from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
+from opentelemetry.instrumentation.httpx import HTTPXClientInstrumentor
+from opentelemetry.sdk.trace import TracerProvider
 
-from admin_api.routes import accounts, health
+from admin_api.bootstrap import bootstrap_admin
+from admin_api.context import AdminContext
+from admin_api.live import ChangeFeed, Heartbeats, subscribe
+from admin_api.notifications import NotificationKeys
+from admin_api.routes import (
+    accounts,
+    auth,
+    control,
+    deadletters,
+    health,
+    live,
+    oauth,
+    retention,
+    runs,
+    tokens,
+    ui,
+    users,
+    webhooks,
+    workers,
+)
+from admin_api.routes.ui import UI_DIR
 from admin_api.settings import AdminApiSettings
+from common.bus import build_broker
 from common.db.engine import build_engine, build_sessionmaker
+from common.streams import ensure_topology
 from common.telemetry import build_tracer_provider, configure_logging
 
 SERVICE = "admin-api"
 
 
-def create_app(settings: AdminApiSettings | None = None) -> FastAPI:
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+def create_app(
+    settings: AdminApiSettings | None = None, tracer_provider: TracerProvider | None = None
+) -> FastAPI:
     settings = settings or AdminApiSettings()
     configure_logging(SERVICE, settings.telemetry)
-    tracer_provider = build_tracer_provider(SERVICE, settings.telemetry)
+    tracer_provider = tracer_provider or build_tracer_provider(SERVICE, settings.telemetry)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         engine = build_engine(settings.database)
-        # The admin API only publishes and requests; it starts no subscribers.
-        broker = NatsBroker(settings.nats.url, name=SERVICE, max_reconnect_attempts=-1)
+        sessions = build_sessionmaker(engine)
+        # Publishes commands and requests; its only subscriptions are core ones (live.py).
+        broker = build_broker(SERVICE, settings.nats, tracer_provider)
         await broker.connect()
-        app.state.sessions = build_sessionmaker(engine)
+        http = httpx.AsyncClient(timeout=settings.ebay.request_timeout_seconds)
+        HTTPXClientInstrumentor.instrument_client(http, tracer_provider=tracer_provider)
+        context = AdminContext(
+            settings=settings,
+            sessions=sessions,
+            broker=broker,
+            http=http,
+            heartbeats=Heartbeats(),
+            changes=ChangeFeed(),
+            notification_keys=NotificationKeys(
+                http, settings.ebay, settings.notification_key_cache_seconds
+            ),
+            tracer=tracer_provider.get_tracer(SERVICE),
+        )
+        app.state.sessions = sessions
         app.state.broker = broker
+        app.state.context = context
+        subscriptions = []
         try:
+            await ensure_topology(context.js)
+            await bootstrap_admin(sessions, settings)
+            subscriptions = await subscribe(
+                broker.connection, context.heartbeats, context.changes, utc_now
+            )
             yield
         finally:
+            for subscription in subscriptions:
+                with contextlib.suppress(Exception):
+                    await subscription.unsubscribe()
+            await http.aclose()
             await broker.stop()
             await engine.dispose()
 
-    app = FastAPI(title="ebaysync admin API", version="0.1.0", lifespan=lifespan)
-    app.include_router(health.router)
-    app.include_router(accounts.router)
+    app = FastAPI(
+        title="ebaysync admin API",
+        version="0.2.0",
+        description="Operators' API of ebaysync; the web UI at / uses it. Sign in with "
+        "POST /api/auth/login and send the token as Authorization: Bearer.",
+        lifespan=lifespan,
+    )
+    for module in (
+        health,
+        auth,
+        users,
+        accounts,
+        oauth,
+        tokens,
+        workers,
+        control,
+        runs,
+        live,
+        deadletters,
+        retention,
+        webhooks,
+        ui,
+    ):
+        app.include_router(module.router)
+    app.mount("/ui", StaticFiles(directory=UI_DIR), name="ui")
     FastAPIInstrumentor.instrument_app(
-        app, tracer_provider=tracer_provider, excluded_urls="healthz,readyz"
+        app,
+        tracer_provider=tracer_provider,
+        excluded_urls="healthz,readyz,live,ui",
+        exclude_spans=["send", "receive"],
     )
     return app

@@ -1,20 +1,87 @@
-"""Response bodies of the admin API."""
+"""Request and response bodies of the admin API. No body ever carries a token or ciphertext."""
 
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Annotated, Any, Literal
 from uuid import UUID
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, computed_field
+
+from admin_api.domain import Light, TokenHealth
+from admin_api.security import Role
 
 
 class Schema(BaseModel):
     model_config = ConfigDict(from_attributes=True)
 
 
+class Body(BaseModel):
+    """A request body: unknown fields are an error, not silently ignored."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+def _no_nul(value: str) -> str:
+    # PostgreSQL text cannot hold NUL; say so instead of failing in the driver.
+    if "\x00" in value:
+        raise ValueError("must not contain NUL characters")
+    return value
+
+
+# Text that is stored or looked up in the database.
+Text = Annotated[str, AfterValidator(_no_nul)]
+
+
 class Health(Schema):
     status: str
     checks: dict[str, str] = {}
+
+
+# --- auth and users -----------------------------------------------------------------------
+
+Email = Field(min_length=3, max_length=254, pattern=r"^[^@\s]+@[^@\s]+$")
+
+
+class LoginIn(Body):
+    email: Text = Field(min_length=1, max_length=254)
+    password: str = Field(min_length=1, max_length=1024)
+
+
+class UserOut(Schema):
+    id: int
+    org_id: int
+    email: str
+    role: Role
+    active: bool
+
+
+class MeOut(UserOut):
+    org_name: str
+
+
+class LoginOut(Schema):
+    access_token: str
+    token_type: Literal["bearer"] = "bearer"
+    expires_at: datetime
+    user: MeOut
+
+
+class UserIn(Body):
+    email: Text = Email
+    password: str = Field(min_length=10, max_length=1024)
+    role: Role
+
+
+class UserPatch(Body):
+    role: Role | None = None
+    active: bool | None = None
+    password: str | None = Field(default=None, min_length=10, max_length=1024)
+
+
+# --- accounts -----------------------------------------------------------------------------
+
+HouseName = Field(min_length=1, max_length=100, pattern=r"\S")
 
 
 class AccountOut(Schema):
@@ -28,14 +95,66 @@ class AccountOut(Schema):
     environment: str
     active: bool
     needs_reauth: bool
+    created_at: datetime
+    deactivated_at: datetime | None
+
+
+class AccountPatch(Body):
+    house_name: Text = HouseName
+
+
+class ConnectIn(Body):
+    house_name: Text = HouseName
+    environment: Literal["production", "sandbox"] | None = None
+
+
+class ConnectOut(Schema):
+    authorize_url: str
+    expires_at: datetime
+
+
+# --- tokens -------------------------------------------------------------------------------
+
+
+class TokenStatusOut(Schema):
+    account_id: int
+    house_name: str
+    status: TokenHealth
+    reason: str
+    access_token_expires_at: datetime | None
+    refresh_token_expires_at: datetime | None
+    last_refresh_at: datetime | None
+    refresh_error: str | None
+    scopes: list[str]
+
+
+class RefreshLogOut(Schema):
+    id: int
+    at: datetime
+    reason: str
+    outcome: str
+    detail: str | None
+
+
+class ForceRefreshOut(Schema):
+    refreshed: bool
+    error: str | None
+    error_detail: str | None
+    token: TokenStatusOut
+
+
+# --- workers and runs ---------------------------------------------------------------------
 
 
 class RunOut(Schema):
     run_id: UUID
+    account_id: int
+    family: str
     trigger: str
     status: str
     window_from: datetime | None
     window_to: datetime
+    queued_at: datetime | None
     pages_written: int
     pages_expected: int | None
     rows_received: int
@@ -44,18 +163,158 @@ class RunOut(Schema):
     rows_unchanged: int
     started_at: datetime | None
     finished_at: datetime | None
+    updated_at: datetime
     trace_id: str | None
     error: str | None
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def duration_seconds(self) -> float | None:
+        begin = self.started_at or self.queued_at
+        if begin is None or self.finished_at is None:
+            return None
+        # Clocks of different processes: never show a negative duration.
+        return max(0.0, (self.finished_at - begin).total_seconds())
+
+
+class PageOut(Schema):
+    page_no: int
+    records: int
+    inserted: int
+    changed: int
+    unchanged: int
+    committed_at: datetime
+    trace_id: str | None
+
+
+class RunDetailOut(RunOut):
+    house_name: str
+    pages: list[PageOut]
+
+
+class WindowOut(Schema):
+    start: datetime
+    end: datetime
+
+
+class ScheduleOut(Schema):
+    family: str
+    cursor: datetime | None
+    next_due_at: datetime | None
+    blocked_by: str | None
+    windows: list[WindowOut]
+    more_windows: bool
 
 
 class WorkerOut(Schema):
     """One (account, family) worker as operators see it."""
 
+    account_id: int
+    house_name: str
     family: str
     enabled: bool
+    status: Light
+    status_reason: str
     cursor: datetime | None
     lag_seconds: float | None
     last_success_at: datetime | None
     last_error: str | None
+    last_error_at: datetime | None
+    consecutive_failures: int
     paused_until: datetime | None
+    next_due_at: datetime | None
     last_run: RunOut | None
+
+
+class WorkerPatch(Body):
+    enabled: bool
+
+
+class RunQueuedOut(Schema):
+    run_id: UUID
+    account_id: int
+    family: str
+    window_from: datetime | None
+    window_to: datetime
+
+
+class RunAllItem(Schema):
+    family: str
+    outcome: Literal["queued", "in_flight", "up_to_date", "blocked"]
+    detail: str
+    run: RunQueuedOut | None
+
+
+class PauseOut(Schema):
+    paused: bool
+
+
+class PauseIn(Body):
+    paused: bool
+
+
+# --- operations ---------------------------------------------------------------------------
+
+
+class DeadLetterOut(Schema):
+    sequence: int
+    stored_at: datetime | None
+    account_id: int | None
+    original_subject: str
+    original_stream: str | None
+    original_sequence: int | None
+    reason: str
+    deliveries: int | None
+    failed_at: datetime
+
+
+class DeadLetterDetailOut(DeadLetterOut):
+    original_headers: dict[str, str]
+    original_data_base64: str
+    # The body as text (and parsed JSON) when it is UTF-8 (and JSON).
+    original_text: str | None
+    original_json: Any = None
+
+
+class ReplayOut(Schema):
+    replayed: bool
+    subject: str
+    stream: str | None
+    sequence: int | None
+
+
+class HeartbeatOut(Schema):
+    service: str
+    instance: str | None
+    status: Literal["up", "stale", "missing"]
+    last_seen_at: datetime | None
+    age_seconds: float | None
+    started_at: datetime | None
+
+
+class ConsumerOut(Schema):
+    stream: str
+    durable: str
+    num_pending: int | None
+    num_ack_pending: int | None
+    num_redelivered: int | None
+    num_waiting: int | None
+    error: str | None = None
+
+
+class ServicesOut(Schema):
+    services: list[HeartbeatOut]
+    consumers: list[ConsumerOut]
+    paused: bool
+
+
+class RetentionOut(Schema):
+    retention_days: int
+    cutoff: datetime
+    sync_runs: int
+    sync_pages: int
+    token_refresh_log: int
+
+
+class PurgeIn(Body):
+    older_than_days: int | None = Field(default=None, ge=1, le=3650)

@@ -1,10 +1,23 @@
-"""Settings of the admin API."""
+"""Settings of the admin API (``ADMIN_API_*``, plus the shared ``NATS_*``, ``DATABASE_*``,
+``EBAY_*``, ``OTEL_*`` and the scheduler's window policy ``SCHEDULER_*``)."""
 
 from __future__ import annotations
 
+from typing import Literal
+
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from common.settings import NatsField, NatsSettings, PostgresField, PostgresSettings
+from common.settings import (
+    EbayApiSettings,
+    EbayField,
+    NatsField,
+    NatsSettings,
+    PostgresField,
+    PostgresSettings,
+    WindowField,
+    WindowSettings,
+)
 from common.telemetry import TelemetryField, TelemetrySettings
 
 
@@ -16,3 +29,40 @@ class AdminApiSettings(BaseSettings):
     nats: NatsSettings = NatsField
     database: PostgresSettings = PostgresField
     telemetry: TelemetrySettings = TelemetryField
+    ebay: EbayApiSettings = EbayField
+    # The scheduler's window policy: "run now" and the schedule projection plan with it.
+    window: WindowSettings = WindowField
+
+    # Signs login tokens and OAuth states (HS256); at least 32 characters.
+    jwt_secret: SecretStr = Field(min_length=32)
+    jwt_ttl_seconds: int = Field(default=8 * 3600, gt=0)
+
+    # With no user at all, start-up creates this org and its first admin.
+    bootstrap_admin_email: str | None = None
+    bootstrap_admin_password: SecretStr | None = None
+    bootstrap_org: str = "default"
+
+    # Which eBay this deployment's keyset (EBAY_*) talks to; recorded on every connected account.
+    ebay_environment: Literal["production", "sandbox"] = "production"
+    oauth_state_ttl_seconds: float = Field(default=600.0, gt=0)
+    # A refresh token that expires within this many days shows as "expiring soon".
+    token_expiring_soon_days: float = Field(default=14.0, ge=0)
+    token_request_timeout_seconds: float = Field(default=15.0, gt=0)
+
+    # Log retention: runs, their page receipts and token refresh logs older than this go.
+    retention_days: int = Field(default=30, ge=1)
+
+    # Live updates poll the database this often (a completed run wakes them at once).
+    live_poll_seconds: float = Field(default=2.0, gt=0)
+    # A service whose last heartbeat is older than this many of its intervals is stale.
+    heartbeat_stale_intervals: float = Field(default=3.0, gt=0)
+
+    # eBay marketplace account-deletion notifications; the endpoint answers 404 until both are
+    # set. The endpoint is the URL exactly as registered with eBay (it is part of the challenge).
+    # eBay's rule: 32 to 80 characters of [A-Za-z0-9_-].
+    deletion_verification_token: SecretStr | None = Field(
+        default=None, min_length=32, max_length=80
+    )
+    deletion_endpoint: str | None = None
+    # How long a notification signing key fetched from eBay is reused.
+    notification_key_cache_seconds: float = Field(default=3600.0, ge=0)

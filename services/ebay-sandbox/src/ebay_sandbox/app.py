@@ -1,20 +1,42 @@
-"""FastAPI application factory: ``uvicorn ebay_sandbox.app:create_app --factory``."""
+"""FastAPI application factory: ``uvicorn ebay_sandbox.app:create_app --factory``.
+
+One process serves both eBay hosts: clients point their ``api`` and ``apiz`` base URLs at it.
+"""
 
 from fastapi import FastAPI
 
-from ebay_sandbox import fulfillment, identity, oauth, sandbox_api
-from ebay_sandbox.errors import EbayApiError, OAuthError, ebay_error_handler, oauth_error_handler
+from ebay_sandbox import control, identity, keys, oauth, truth
+from ebay_sandbox.errors import (
+    EbayApiError,
+    OAuthError,
+    PostOrderError,
+    ebay_error_handler,
+    oauth_error_handler,
+    post_order_error_handler,
+)
+from ebay_sandbox.finances import api as finances
+from ebay_sandbox.fulfillment import api as fulfillment
+from ebay_sandbox.fulfillment import disputes
+from ebay_sandbox.inventory import api as inventory
+from ebay_sandbox.postorder import api as post_order
 from ebay_sandbox.settings import SandboxConfig
 from ebay_sandbox.state import Sandbox
+from ebay_sandbox.stats import StatsMiddleware
+from ebay_sandbox.trading import api as trading
+from ebay_sandbox.trading.errors import TradingError, trading_error_handler
 
 
 def create_app(config: SandboxConfig | None = None) -> FastAPI:
     """Build a sandbox; without ``config`` it is read from ``SANDBOX_*`` environment variables."""
     sandbox = Sandbox(config if config is not None else SandboxConfig())
-    app = FastAPI(title="eBay API sandbox", version="0.1.0")
+    app = FastAPI(title="eBay API sandbox", version="0.2.0")
     app.state.sandbox = sandbox
     app.add_exception_handler(EbayApiError, ebay_error_handler)
     app.add_exception_handler(OAuthError, oauth_error_handler)
-    for module in (oauth, identity, fulfillment, sandbox_api):
+    app.add_exception_handler(PostOrderError, post_order_error_handler)
+    app.add_exception_handler(TradingError, trading_error_handler)
+    routers = (oauth, identity, fulfillment, disputes, finances, inventory, keys, trading)
+    for module in (*routers, post_order, control, truth):
         app.include_router(module.router)
+    app.add_middleware(StatsMiddleware, stats=sandbox.stats)
     return app

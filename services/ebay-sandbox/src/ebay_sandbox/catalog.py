@@ -2,6 +2,27 @@
 
 from typing import NamedTuple
 
+# Marketplaces whose sellers are EU/UK-domiciled: their Finances calls must be signed.
+SIGNING_MARKETPLACES = frozenset(
+    {
+        "EBAY_GB",
+        "EBAY_DE",
+        "EBAY_FR",
+        "EBAY_IT",
+        "EBAY_ES",
+        "EBAY_AT",
+        "EBAY_BE",
+        "EBAY_NL",
+        "EBAY_IE",
+        "EBAY_PL",
+    }
+)
+MARKETPLACES = frozenset(
+    {"EBAY_US", "EBAY_MOTORS", "EBAY_CA", "EBAY_GB", "EBAY_AU", "EBAY_AT", "EBAY_BE", "EBAY_FR",
+     "EBAY_DE", "EBAY_IT", "EBAY_NL", "EBAY_ES", "EBAY_CH", "EBAY_IE", "EBAY_PL", "EBAY_HK",
+     "EBAY_SG", "EBAY_MY", "EBAY_PH", "EBAY_IN"}
+)  # fmt: skip
+
 
 class Place(NamedTuple):
     """A city with its region and postal code."""
@@ -92,3 +113,27 @@ DETAILS = (
     "Black", "Blue", "Size M", "50mm", "Boxed", "Lot of 2", "1970s", "With Manual", "XL",
     "Silver", "Tested Working",
 )  # fmt: skip
+
+CONDITIONS = ("NEW", "NEW", "NEW", "USED_EXCELLENT", "USED_GOOD", "NEW_OTHER")
+CATEGORIES = ("15032", "31388", "11700", "260324", "177", "58058", "11450", "220", "1249")
+SUPPLIES = (
+    "Bubble Mailers 50pk", "Packing Tape 6 Rolls", "Thermal Labels 500", "Shipping Boxes 25pk",
+    "Poly Mailers 100pk", "Label Printer", "Kraft Paper Roll", "Tissue Paper 100 Sheets",
+)  # fmt: skip
+SUPPLY_SELLERS = ("uline_direct", "packnship_supply", "boxes4less", "label_depot", "mailer_hub")
+MESSAGE_SUBJECTS = (
+    ("AskSellerQuestion", "Question about item {item}"),
+    ("AskSellerQuestion", "Is this still available? ({item})"),
+    ("AskSellerQuestion", "Combined shipping for {item}?"),
+    ("ResponseToASQQuestion", "Re: Question about item {item}"),
+    ("eBayMessage", "Your payout is on the way"),
+    ("eBayMessage", "Action needed: update your listing {item}"),
+)
+MESSAGE_TEXTS = (
+    "Hi, could you tell me the exact dimensions?",
+    "Does it come with the original box?",
+    "Can you ship to a different address?",
+    "Would you accept a lower price for two?",
+    "Thanks for the quick reply!",
+    "Please see the details in My eBay.",
+)

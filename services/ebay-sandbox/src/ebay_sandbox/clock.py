@@ -2,6 +2,11 @@
 
 from datetime import UTC, datetime, timedelta
 
+SECOND = 1000
+MINUTE = 60 * SECOND
+HOUR = 60 * MINUTE
+DAY = 24 * HOUR
+
 
 def _real_now() -> datetime:
     return datetime.now(UTC)

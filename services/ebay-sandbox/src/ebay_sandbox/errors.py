@@ -30,6 +30,37 @@ class EbayApiError(Exception):
         self.headers = headers or {}
 
 
+class PostOrderError(Exception):
+    """Raised by Post-Order handlers; rendered as ``{"error": [...]}`` (fact sheet section 3)."""
+
+    def __init__(self, status: int, error_id: int, message: str, parameter: str = "") -> None:
+        super().__init__(message)
+        self.status = status
+        self.error_id = error_id
+        self.message = message
+        self.parameter = parameter
+
+    def body(self) -> JsonDict:
+        """The Post-Order error envelope."""
+        category = "REQUEST" if self.status < 500 else "APPLICATION"
+        return {
+            "error": [
+                {
+                    "errorId": self.error_id,
+                    "domain": "resolutionsErrorDomain",
+                    "severity": "ERROR",
+                    "category": category,
+                    "message": self.message,
+                    "parameter": [{"name": "input", "value": self.parameter}]
+                    if self.parameter
+                    else [],
+                    "inputRefIds": [],
+                    "httpStatusCode": self.status,
+                }
+            ]
+        }
+
+
 class OAuthError(Exception):
     """Raised by OAuth handlers; rendered as ``{"error", "error_description"}``."""
 
@@ -103,6 +134,17 @@ def too_many_requests(retry_after: int | None) -> EbayApiError:
     return EbayApiError(429, [entry], headers)
 
 
+def system_error(error_id: int, domain: str, status: int = 500) -> EbayApiError:
+    """eBay's generic internal-error answer of one API (its ``x-response-codes``)."""
+    message = (
+        "There was a problem with an eBay internal system or process. "
+        "Contact eBay developer support for assistance."
+    )
+    if domain == "API_FULFILLMENT" and error_id == 30500:
+        message = "System error"
+    return EbayApiError(status, [error_entry(error_id, domain, "APPLICATION", message)])
+
+
 async def ebay_error_handler(_request: Request, exc: Exception) -> JSONResponse:
     """Exception handler for :class:`EbayApiError`."""
     assert isinstance(exc, EbayApiError)
@@ -114,3 +156,9 @@ async def oauth_error_handler(_request: Request, exc: Exception) -> JSONResponse
     assert isinstance(exc, OAuthError)
     body = {"error": exc.error, "error_description": exc.description}
     return JSONResponse(body, status_code=exc.status, headers={"Cache-Control": "no-store"})
+
+
+async def post_order_error_handler(_request: Request, exc: Exception) -> JSONResponse:
+    """Exception handler for :class:`PostOrderError`."""
+    assert isinstance(exc, PostOrderError)
+    return JSONResponse(exc.body(), status_code=exc.status)

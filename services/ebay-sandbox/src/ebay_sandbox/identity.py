@@ -1,14 +1,33 @@
-"""Commerce Identity API: getUser."""
+"""Commerce Identity API (apiz host): getUser."""
 
-from typing import Annotated, Any
+from typing import Any
 
-from fastapi import APIRouter, Header
+from fastapi import APIRouter, Request, Response
 
-from ebay_sandbox.auth import Api, authorize_call
-from ebay_sandbox.model import Seller
+from ebay_sandbox.calls import scopes
+from ebay_sandbox.faults import ApiStyle, Endpoint
+from ebay_sandbox.gateway import rest_call
+from ebay_sandbox.paging import dumps
 from ebay_sandbox.state import SandboxDep
+from ebay_sandbox.world.model import Seller
 
 router = APIRouter()
+ACCEPTED = scopes(
+    *(
+        f"commerce.identity.{s}"
+        for s in (
+            "readonly",
+            "status.readonly",
+            "name.readonly",
+            "address.readonly",
+            "email.readonly",
+            "phone.readonly",
+        )
+    )
+)
+GET_USER = Endpoint(
+    "getUser", frozenset({"identity"}), ApiStyle.REST, error_id=140000, domain="API_IDENTITY"
+)
 
 
 def user_response(seller: Seller) -> dict[str, Any]:
@@ -30,9 +49,7 @@ def user_response(seller: Seller) -> dict[str, Any]:
 
 @router.get("/commerce/identity/v1/user/")
 @router.get("/commerce/identity/v1/user", include_in_schema=False)
-async def get_user(
-    sandbox: SandboxDep, authorization: Annotated[str | None, Header()] = None
-) -> dict[str, Any]:
+async def get_user(request: Request, sandbox: SandboxDep) -> Response:
     """The account behind the user access token."""
-    seller = authorize_call(sandbox, authorization, Api.IDENTITY)
-    return user_response(seller)
+    call = await rest_call(sandbox, request, GET_USER, ACCEPTED)
+    return call.respond(dumps(user_response(call.seller)))

@@ -37,6 +37,16 @@ def scramble(number: int, digits: int, key: str) -> int:
     return result
 
 
+def unscramble(value: int, digits: int, key: str) -> int:
+    """Inverse of :func:`scramble`: the number an id was made from (ids decode to their entity)."""
+    modulus = 10**digits
+    a1, b1, a2, b2 = _key_ints(key, 4, modulus)
+    x = ((value - b2) * pow(_unit(a2, modulus), -1, modulus)) % modulus
+    x = int(str(x).zfill(digits)[::-1])
+    number: int = ((x - b1) * pow(_unit(a1, modulus), -1, modulus)) % modulus
+    return number
+
+
 def base62(key: str, length: int) -> str:
     """Stable base62 string derived from ``key``."""
     value = int.from_bytes(hashlib.sha256(key.encode()).digest(), "big")

@@ -11,7 +11,7 @@ from fastapi import APIRouter, Header, HTTPException, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse
 from pydantic import BaseModel
 
-from ebay_sandbox.auth import SCOPE_ROOT
+from ebay_sandbox.calls import SCOPE_ROOT
 from ebay_sandbox.errors import (
     INVALID_CLIENT,
     INVALID_GRANT,
@@ -26,6 +26,7 @@ from ebay_sandbox.tokens import ACCESS_TTL_S, CODE_TTL_S, REFRESH_TTL_S
 
 router = APIRouter()
 TOKEN_TYPE = "User Access Token"
+APP_TOKEN_TYPE = "Application Access Token"
 
 
 def _parse_scopes(raw: str | None) -> frozenset[str]:
@@ -114,6 +115,7 @@ def _code_grant(sandbox: Sandbox, form: dict[str, str], now_ms: int) -> JSONResp
     grant = sandbox.tokens.redeem_code(code, now_ms)
     if grant is None:
         raise OAuthError(400, "invalid_grant", INVALID_GRANT)
+    assert grant.seller is not None  # codes are only issued to sellers
     refresh = sandbox.tokens.issue_refresh(grant.seller, grant.scopes, now_ms)
     access = sandbox.tokens.issue_access(grant.seller, grant.scopes, now_ms, refresh)
     return _token_response(
@@ -139,10 +141,22 @@ def _refresh_grant(sandbox: Sandbox, form: dict[str, str], now_ms: int) -> JSONR
         scopes = _parse_scopes(form["scope"])
         if not scopes <= grant.scopes:
             raise OAuthError(400, "invalid_scope", INVALID_SCOPE)
+    assert grant.seller is not None
     access = sandbox.tokens.issue_access(grant.seller, scopes, now_ms, token)
     # eBay does not rotate refresh tokens: the refresh grant returns no refresh_token.
     return _token_response(
         {"access_token": access, "expires_in": ACCESS_TTL_S, "token_type": TOKEN_TYPE}
+    )
+
+
+def _client_credentials_grant(sandbox: Sandbox, form: dict[str, str], now_ms: int) -> JSONResponse:
+    # Application tokens carry only the application scope (enough for Key Management).
+    scopes = _parse_scopes(form.get("scope"))
+    if scopes != {SCOPE_ROOT}:
+        raise OAuthError(400, "invalid_scope", INVALID_SCOPE)
+    access = sandbox.tokens.issue_app(scopes, now_ms)
+    return _token_response(
+        {"access_token": access, "expires_in": ACCESS_TTL_S, "token_type": APP_TOKEN_TYPE}
     )
 
 
@@ -152,7 +166,7 @@ async def token(
     sandbox: SandboxDep,
     authorization: Annotated[str | None, Header()] = None,
 ) -> JSONResponse:
-    """Token endpoint: ``authorization_code`` and ``refresh_token`` grants."""
+    """Token endpoint: ``authorization_code``, ``refresh_token`` and ``client_credentials``."""
     _check_client(sandbox.config, authorization)
     form = dict(parse_qsl((await request.body()).decode(errors="replace"), keep_blank_values=True))
     now_ms = sandbox.clock.now_ms()
@@ -161,6 +175,8 @@ async def token(
         return _code_grant(sandbox, form, now_ms)
     if grant_type == "refresh_token":
         return _refresh_grant(sandbox, form, now_ms)
+    if grant_type == "client_credentials":
+        return _client_credentials_grant(sandbox, form, now_ms)
     raise OAuthError(400, "unsupported_grant_type", UNSUPPORTED_GRANT)
 
 

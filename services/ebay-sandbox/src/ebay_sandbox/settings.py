@@ -1,7 +1,9 @@
 """Sandbox configuration, read from ``SANDBOX_*`` environment variables."""
 
-from pydantic import AwareDatetime, Field, SecretStr
+from pydantic import AwareDatetime, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from ebay_sandbox.profiles import Profile, parse_profiles, with_overrides
 
 
 class SandboxConfig(BaseSettings):
@@ -11,8 +13,14 @@ class SandboxConfig(BaseSettings):
 
     seed: int = 1
     sellers: int = Field(default=3, ge=0, le=10_000)
-    orders_per_day: float = Field(default=20, ge=0)
-    history_days: int = Field(default=120, ge=0)
+    # Size profile per seller, assigned in turn: "small", or e.g. "huge,small,small".
+    profile: str = "small"
+    # Overrides of the profile's volumes, applied to every seller (None: the profile decides).
+    orders_per_day: float | None = Field(default=None, ge=0)
+    history_days: int | None = Field(default=None, ge=0, le=3650)
+    listings: int | None = Field(default=None, ge=1, le=40_000)
+    messages_per_day: float | None = Field(default=None, ge=0)
+    purchases_per_day: float | None = Field(default=None, ge=0)
     client_id: str = "ebaysync-SBX-client"
     client_secret: SecretStr = SecretStr("sandbox-secret")
     ru_name: str = "ebaysync-RuName"
@@ -24,3 +32,26 @@ class SandboxConfig(BaseSettings):
     # The instant the generated history is anchored at (default: sandbox time at start-up).
     # Pinning it lets a restarted sandbox serve the same orders while its clock runs on.
     origin: AwareDatetime | None = None
+    # EU/UK sellers' Finances calls need HTTP message signatures (fact sheet section 5).
+    require_signatures: bool = True
+    # Memory bounds: generated entities kept per seller and family, rendered pages kept.
+    entity_cache: int = Field(default=40_000, ge=100)
+    page_cache: int = Field(default=2_000, ge=0)
+
+    @field_validator("profile")
+    @classmethod
+    def _known_profiles(cls, value: str) -> str:
+        parse_profiles(value)
+        return value
+
+    def seller_profile(self, index: int) -> Profile:
+        """The effective profile of seller ``index`` (0-based), overrides applied."""
+        profiles = parse_profiles(self.profile)
+        return with_overrides(
+            profiles[index % len(profiles)],
+            orders_per_day=self.orders_per_day,
+            history_days=self.history_days,
+            listings=self.listings,
+            messages_per_day=self.messages_per_day,
+            purchases_per_day=self.purchases_per_day,
+        )

@@ -1,20 +1,25 @@
-"""The sandbox's mutable world: clock, sellers, order streams, tokens and faults."""
+"""The sandbox's mutable world: clock, sellers, tokens, keys, faults, caches and statistics."""
 
 from typing import Annotated
 
 from fastapi import Depends, Request
 
+from ebay_sandbox.cache import LruCache, TimedCache
 from ebay_sandbox.clock import SandboxClock, to_ms
 from ebay_sandbox.faults import FaultStore
-from ebay_sandbox.model import Seller
-from ebay_sandbox.orders import DAY
-from ebay_sandbox.sellers import SellerStream, make_sellers
 from ebay_sandbox.settings import SandboxConfig
+from ebay_sandbox.signing import SigningKeys
+from ebay_sandbox.stats import RequestStats
 from ebay_sandbox.tokens import TokenStore
+from ebay_sandbox.world.model import Seller
+from ebay_sandbox.world.seller import SellerWorld, make_seller
 
 
 class Sandbox:
-    """One simulated eBay; the order history is anchored at ``origin`` (default: creation)."""
+    """One simulated eBay; every seller's history is anchored at ``origin`` (default: creation).
+
+    Seller worlds are built on first use, so a sandbox of many huge sellers starts instantly.
+    """
 
     def __init__(self, config: SandboxConfig) -> None:
         self.config = config
@@ -24,23 +29,33 @@ class Sandbox:
             frozen=config.clock_frozen,
         )
         self.origin_ms = to_ms(config.origin) if config.origin else self.clock.now_ms()
-        self.sellers = make_sellers(config.seed, config.sellers)
-        history_start = self.origin_ms - config.history_days * DAY
+        self.sellers = [
+            make_seller(config.seed, i, config.seller_profile(i), self.origin_ms)
+            for i in range(config.sellers)
+        ]
         self._by_username = {s.username: s for s in self.sellers}
-        self._streams = {
-            s.username: SellerStream(config.seed, s, history_start, config.orders_per_day)
-            for s in self.sellers
-        }
+        self._worlds: dict[int, SellerWorld] = {}
         self.tokens = TokenStore()
         self.faults = FaultStore()
+        self.keys = SigningKeys(config.seed, config.client_secret.get_secret_value())
+        self.stats = RequestStats()
+        # Rendered pages (valid until the data under them changes) and rendered entities.
+        self.pages: TimedCache[tuple[object, ...], bytes] = TimedCache(config.page_cache)
+        self.rendered: LruCache[tuple[object, ...], bytes] = LruCache(config.entity_cache)
+        # Selections are whole result sets shared by the pages of a query: keep only a few.
+        self.selections: TimedCache[tuple[object, ...], object] = TimedCache(64)
 
     def seller(self, username: str) -> Seller | None:
         """Seller by username."""
         return self._by_username.get(username)
 
-    def stream(self, seller: Seller) -> SellerStream:
-        """The seller's order stream."""
-        return self._streams[seller.username]
+    def world(self, seller: Seller) -> SellerWorld:
+        """The seller's generated world (built on first use)."""
+        world = self._worlds.get(seller.index)
+        if world is None:
+            world = SellerWorld(self.config.seed, seller, self.origin_ms, self.config.entity_cache)
+            self._worlds[seller.index] = world
+        return world
 
 
 async def get_sandbox(request: Request) -> Sandbox:

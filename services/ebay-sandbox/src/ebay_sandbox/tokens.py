@@ -1,20 +1,30 @@
 """In-memory store of authorization codes, refresh tokens and access tokens."""
 
 from dataclasses import dataclass
+from enum import StrEnum
 
 from ebay_sandbox.ids import opaque_token
-from ebay_sandbox.model import Seller
+from ebay_sandbox.world.model import Seller
 
 CODE_TTL_S = 299
 ACCESS_TTL_S = 7200
 REFRESH_TTL_S = 47_304_000
 
 
+class TokenStatus(StrEnum):
+    """Why a presented access token is (not) usable: APIs answer each case differently."""
+
+    VALID = "valid"
+    UNKNOWN = "unknown"
+    EXPIRED = "expired"
+    REVOKED = "revoked"
+
+
 @dataclass
 class Grant:
     """Common state of a code or token: who it is for, what it may do, until when."""
 
-    seller: Seller
+    seller: Seller | None  # None: an application token (client credentials grant)
     scopes: frozenset[str]
     expires_ms: int
     revoked: bool = False
@@ -53,6 +63,12 @@ class TokenStore:
         self._refresh[token] = Grant(seller, scopes, now_ms + REFRESH_TTL_S * 1000)
         return token
 
+    def issue_app(self, scopes: frozenset[str], now_ms: int) -> str:
+        """New application access token (client credentials grant, 2 hours)."""
+        token = opaque_token("access")
+        self._access[token] = Grant(None, scopes, now_ms + ACCESS_TTL_S * 1000)
+        return token
+
     def issue_access(
         self, seller: Seller, scopes: frozenset[str], now_ms: int, parent: str | None
     ) -> str:
@@ -70,6 +86,31 @@ class TokenStore:
         """The access token's grant if still usable."""
         grant = self._access.get(token)
         return grant if grant is not None and grant.valid(now_ms) else None
+
+    def inspect(self, token: str, now_ms: int) -> tuple[TokenStatus, Grant | None]:
+        """Status of an access token and its grant (the grant even when expired or revoked)."""
+        grant = self._access.get(token)
+        if grant is None:
+            return TokenStatus.UNKNOWN, None
+        if grant.revoked:
+            return TokenStatus.REVOKED, grant
+        if now_ms >= grant.expires_ms:
+            return TokenStatus.EXPIRED, grant
+        return TokenStatus.VALID, grant
+
+    def expire(self, token: str, now_ms: int) -> None:
+        """Make an access token expire now (fault injection)."""
+        grant = self._access.get(token)
+        if grant is not None:
+            grant.expires_ms = min(grant.expires_ms, now_ms)
+
+    def revoke_family(self, token: str) -> None:
+        """Revoke an access token and the refresh token it came from (fault injection)."""
+        grant = self._access.get(token)
+        if grant is not None:
+            grant.revoked = True
+            if grant.parent is not None:
+                self.revoke(grant.parent)
 
     def revoke(self, token: str) -> bool:
         """Revoke an access or refresh token; False when the token is unknown."""

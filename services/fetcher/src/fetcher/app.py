@@ -5,12 +5,12 @@ from __future__ import annotations
 import httpx
 from faststream import FastStream
 from opentelemetry.instrumentation.httpx import HTTPXClientInstrumentor
+from opentelemetry.sdk.trace import TracerProvider
 
-from common.bus import build_broker
 from common.ebay.fulfillment import FulfillmentClient
 from common.messages import PageBatch, encoded
-from common.streams import BUCKETS, PAGES_STREAM, ensure_topology
-from common.telemetry import build_tracer_provider, configure_logging
+from common.service import build_service
+from common.streams import BUCKETS, PAGES_STREAM
 from fetcher.handlers import build_router
 from fetcher.service import CheckpointStore, OrdersFetcher
 from fetcher.settings import FetcherSettings
@@ -19,15 +19,15 @@ from fetcher.tokens import TokenClient
 SERVICE = "fetcher"
 
 
-def create_app(settings: FetcherSettings | None = None) -> FastStream:
+def create_app(
+    settings: FetcherSettings | None = None, tracer_provider: TracerProvider | None = None
+) -> FastStream:
     settings = settings or FetcherSettings()
-    configure_logging(SERVICE, settings.telemetry)
-    tracer_provider = build_tracer_provider(SERVICE, settings.telemetry)
-    broker = build_broker(SERVICE, settings.nats, tracer_provider)
+    service = build_service(SERVICE, settings, tracer_provider)
+    broker, app = service.broker, service.app
     broker.include_router(build_router(settings))
-    app = FastStream(broker)
     http = httpx.AsyncClient(timeout=settings.ebay.request_timeout_seconds)
-    HTTPXClientInstrumentor.instrument_client(http, tracer_provider=tracer_provider)
+    HTTPXClientInstrumentor.instrument_client(http, tracer_provider=service.tracer_provider)
 
     async def publish_page(page: PageBatch) -> None:
         await broker.publish(
@@ -38,10 +38,9 @@ def create_app(settings: FetcherSettings | None = None) -> FastStream:
             timeout=settings.nats.publish_timeout_seconds,
         )
 
+    # After build_service's own start-up hook (hooks run in order), before consuming starts.
     @app.on_startup
     async def bind() -> None:
-        await broker.connect()
-        await ensure_topology(broker.config.connection_state.stream)
         kv = await broker.key_value(BUCKETS.checkpoints.bucket, declare=False)
         app.context.set_global(
             "orders_fetcher",

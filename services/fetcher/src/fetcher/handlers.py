@@ -14,19 +14,22 @@ from faststream.nats import JStream, NatsMessage, NatsRouter, PullSub
 
 from common.ebay.errors import EbayError, EbayTransientError
 from common.messages import SyncWindow
+from common.metrics import ERRORS, PAGES, WINDOWS
 from common.streams import FETCHER_DURABLE, WINDOW_SUBJECTS, WINDOWS_STREAM
+from common.telemetry import annotate_run
 from fetcher.domain import retry_delay
 from fetcher.service import OrdersFetcher
 from fetcher.settings import FetcherSettings
 from fetcher.tokens import TokenUnavailableError
 
 log = logging.getLogger(__name__)
+SERVICE = "fetcher"
 
 OrdersFetcherDep = Annotated[OrdersFetcher, Context("orders_fetcher")]
 
 
 @asynccontextmanager
-async def heartbeat(msg: NatsMessage, every: float) -> AsyncIterator[None]:
+async def keep_in_progress(msg: NatsMessage, every: float) -> AsyncIterator[None]:
     """Keep telling JetStream the window is being worked on, so it is not redelivered."""
 
     async def beat() -> None:
@@ -53,22 +56,33 @@ def build_router(settings: FetcherSettings) -> NatsRouter:
         ack_policy=AckPolicy.NACK_ON_ERROR,
     )
     async def fetch_window(window: SyncWindow, msg: NatsMessage, fetcher: OrdersFetcherDep) -> None:
+        annotate_run(window)
         attempt = msg.raw_message.metadata.num_delivered or 1
+        family = str(window.family)
         try:
-            async with heartbeat(msg, settings.heartbeat_seconds):
-                await fetcher.fetch(window)
+            async with keep_in_progress(msg, settings.progress_seconds):
+                pages = await fetcher.fetch(window)
         except TokenUnavailableError as exc:
+            ERRORS.labels(SERVICE, "token").inc()
             if exc.is_permanent:
                 # The scheduler stops scheduling such accounts; this window can never succeed.
                 log.warning("dropping run %s: %s", window.run_id, exc)
+                WINDOWS.labels(family, "dropped").inc()
                 raise RejectMessage from exc
+            WINDOWS.labels(family, "retried").inc()
             raise NackMessage(delay=retry_delay(attempt)) from exc
         except EbayTransientError as exc:
+            ERRORS.labels(SERVICE, "transient").inc()
+            WINDOWS.labels(family, "retried").inc()
             delay = retry_delay(attempt, exc.retry_after)
             log.warning("run %s: %s; retrying in %.0fs", window.run_id, exc, delay)
             raise NackMessage(delay=delay) from exc
         except EbayError as exc:
+            ERRORS.labels(SERVICE, type(exc).__name__).inc()
+            WINDOWS.labels(family, "retried").inc()
             log.error("run %s failed: %s", window.run_id, exc)
             raise NackMessage(delay=retry_delay(attempt + 4)) from exc
+        WINDOWS.labels(family, "fetched").inc()
+        PAGES.labels(family, "published").inc(pages)
 
     return router

@@ -62,11 +62,15 @@ class OrdersFetcher:
         self._max_page_bytes = max_page_bytes
         self._max_passes = max_passes
 
-    async def fetch(self, window: SyncWindow) -> None:
-        """Fetch the window from its checkpoint on; a redelivered window resumes, not restarts."""
+    async def fetch(self, window: SyncWindow) -> int:
+        """Fetch the window from its checkpoint on; a redelivered window resumes, not restarts.
+
+        Returns how many pages this call published.
+        """
         checkpoint = await self._checkpoints.load(window)
         if checkpoint.done:
-            return
+            return 0
+        first_page_no = checkpoint.next_page_no
         assert window.window_from is not None, "orders are fetched in windows"
         order_filter = last_modified_filter(window.window_from, window.window_to)
         token = await self._tokens.access_token(window.account_id)
@@ -112,7 +116,7 @@ class OrdersFetcher:
                     checkpoint.next_page_no - 1,
                     window.account_id,
                 )
-                return
+                return checkpoint.next_page_no - first_page_no
 
     async def _get_page(
         self, window: SyncWindow, token: SecretStr, order_filter: str, offset: int

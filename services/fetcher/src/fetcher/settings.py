@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from common.metrics import MetricsField, MetricsSettings
 from common.settings import EbayApiSettings, EbayField, NatsField, NatsSettings
 from common.telemetry import TelemetryField, TelemetrySettings
 
@@ -16,6 +17,9 @@ class FetcherSettings(BaseSettings):
     nats: NatsSettings = NatsField
     ebay: EbayApiSettings = EbayField
     telemetry: TelemetrySettings = TelemetryField
+    metrics: MetricsSettings = MetricsField
+    # How often this instance announces itself on svc.heartbeat.<service>.
+    heartbeat_seconds: float = 10.0
 
     # Windows handled at once by one replica; one httpx client stays efficient up to about ten
     # concurrent requests (STACK-NOTES §9).
@@ -27,4 +31,5 @@ class FetcherSettings(BaseSettings):
     # window is paged again; after this many unstable passes the window is retried later.
     max_passes: int = 3
     token_timeout_seconds: float = 15.0
-    heartbeat_seconds: float = 15.0
+    # How often a window being fetched tells JetStream it is still in progress.
+    progress_seconds: float = 15.0

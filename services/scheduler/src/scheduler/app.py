@@ -10,15 +10,15 @@ import uuid
 from datetime import UTC, datetime, timedelta
 
 from faststream import FastStream
+from opentelemetry.sdk.trace import TracerProvider
 
-from common.bus import build_broker
 from common.control import PauseSwitch
 from common.db.engine import build_engine, build_sessionmaker
-from common.streams import BUCKETS, SCHEDULER_LEADER_KEY, ensure_topology
-from common.telemetry import build_tracer_provider, configure_logging
+from common.service import build_service
+from common.streams import BUCKETS, SCHEDULER_LEADER_KEY
 from scheduler.handlers import build_router
 from scheduler.lease import LeaderLease
-from scheduler.service import Scheduler, window_publisher
+from scheduler.service import Scheduler, record_backlog, window_publisher
 from scheduler.settings import SchedulerSettings
 
 SERVICE = "scheduler"
@@ -29,13 +29,13 @@ def utc_now() -> datetime:
     return datetime.now(UTC)
 
 
-def create_app(settings: SchedulerSettings | None = None) -> FastStream:
+def create_app(
+    settings: SchedulerSettings | None = None, tracer_provider: TracerProvider | None = None
+) -> FastStream:
     settings = settings or SchedulerSettings()
-    configure_logging(SERVICE, settings.telemetry)
-    tracer_provider = build_tracer_provider(SERVICE, settings.telemetry)
-    broker = build_broker(SERVICE, settings.nats, tracer_provider)
+    service = build_service(SERVICE, settings, tracer_provider, traces_sql=True)
+    broker, app = service.broker, service.app
     broker.include_router(build_router())
-    app = FastStream(broker)
     engine = build_engine(settings.database)
     wake = asyncio.Event()
     app.context.set_global("wake_scheduler", wake)
@@ -43,9 +43,12 @@ def create_app(settings: SchedulerSettings | None = None) -> FastStream:
     scheduler: Scheduler | None = None
 
     async def run_forever(scheduler: Scheduler) -> None:
+        js = broker.config.connection_state.stream
         while True:
             try:
                 await scheduler.tick()
+                if scheduler.is_leader:
+                    await record_backlog(js)
             except Exception:  # one failed tick must not stop scheduling
                 log.exception("scheduler tick failed")
             with contextlib.suppress(TimeoutError):
@@ -55,8 +58,6 @@ def create_app(settings: SchedulerSettings | None = None) -> FastStream:
     @app.after_startup
     async def start_ticking() -> None:
         nonlocal loop_task, scheduler
-        js = broker.config.connection_state.stream
-        await ensure_topology(js)
         leases = await broker.key_value(BUCKETS.leases.bucket, declare=False)
         control = await broker.key_value(BUCKETS.control.bucket, declare=False)
         holder = f"{socket.gethostname()}:{uuid.uuid4().hex[:8]}"
@@ -68,6 +69,7 @@ def create_app(settings: SchedulerSettings | None = None) -> FastStream:
             settings.policies(),
             stale_after=timedelta(seconds=settings.stale_run_seconds),
             clock=utc_now,
+            tracer=service.tracer_provider.get_tracer(SERVICE),
         )
         loop_task = asyncio.create_task(run_forever(scheduler))
 

@@ -4,38 +4,31 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from common.db.sync import PairState
 from common.families import Family
 from common.messages import Trigger
 
-# How far back each API lets a window reach (../shared/ebay-contracts/README.md §3, §7).
-LOOKBACK_LIMITS: Mapping[Family, timedelta] = {
-    Family.ORDERS: timedelta(days=730),
-    Family.TRANSACTIONS: timedelta(days=5 * 365),
-    Family.FINANCES: timedelta(days=5 * 365),
-    Family.CASES: timedelta(days=540),
-    Family.INQUIRIES: timedelta(days=540),
-    Family.RETURNS: timedelta(days=540),
-}
-DEFAULT_LOOKBACK = timedelta(days=730)
+# The planner lives in common so the admin API's "run now" and projection use the same one.
+from common.windows import (
+    DEFAULT_LOOKBACK,
+    LOOKBACK_LIMITS,
+    Window,
+    WindowPolicy,
+    plan_window,
+)
 
-
-@dataclass(frozen=True)
-class WindowPolicy:
-    overlap: timedelta
-    initial_backfill: timedelta
-    lookback_limit: timedelta
-    max_window: timedelta
-    settle_lag: timedelta
-    cadence: timedelta
-
-
-@dataclass(frozen=True)
-class Window:
-    start: datetime
-    end: datetime
+__all__ = [
+    "DEFAULT_LOOKBACK",
+    "LOOKBACK_LIMITS",
+    "PlannedWindow",
+    "Window",
+    "WindowPolicy",
+    "plan",
+    "plan_pair",
+    "plan_window",
+]
 
 
 @dataclass(frozen=True)
@@ -44,21 +37,6 @@ class PlannedWindow:
     family: Family
     window: Window
     trigger: Trigger
-
-
-def plan_window(cursor: datetime | None, now: datetime, policy: WindowPolicy) -> Window | None:
-    """The next window after ``cursor`` (DESIGN §3.4), or None when it would not move forward.
-
-    ``from = cursor - overlap``, or ``now - initial_backfill`` without a cursor, never earlier
-    than the API's lookback; ``to = min(now - settle_lag, from + max_window)``.
-    """
-    earliest = now - policy.lookback_limit
-    start = now - policy.initial_backfill if cursor is None else cursor - policy.overlap
-    start = max(start, earliest)
-    end = min(now - policy.settle_lag, start + policy.max_window)
-    if end <= start or (cursor is not None and end <= cursor):
-        return None
-    return Window(start=start, end=end)
 
 
 def plan_pair(pair: PairState, now: datetime, policy: WindowPolicy) -> PlannedWindow | None:

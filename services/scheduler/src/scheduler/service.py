@@ -8,14 +8,24 @@ from collections.abc import Awaitable, Callable, Mapping
 from datetime import datetime, timedelta
 
 from faststream.nats import NatsBroker
+from nats.js import JetStreamContext
 from nats.js.errors import APIError
+from opentelemetry import trace
+from opentelemetry.trace import SpanKind, Tracer
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from common.control import PauseSwitch
 from common.db.sync import SyncRepository
 from common.families import Family
 from common.messages import SyncWindow, encoded
-from common.streams import WINDOWS_STREAM
+from common.metrics import CONSUMER_PENDING, LAG, WINDOWS_PUBLISHED
+from common.streams import (
+    FETCHER_DURABLE,
+    PAGES_STREAM,
+    WINDOWS_STREAM,
+    WRITER_DURABLE,
+)
+from common.telemetry import annotate_run
 from scheduler.domain import PlannedWindow, WindowPolicy, plan
 from scheduler.lease import LeaderLease
 
@@ -55,6 +65,7 @@ class Scheduler:
         *,
         stale_after: timedelta,
         clock: Callable[[], datetime],
+        tracer: Tracer | None = None,
     ) -> None:
         self._sessions = sessions
         self._publish = publish
@@ -63,6 +74,7 @@ class Scheduler:
         self._policies = policies
         self._stale_after = stale_after
         self._clock = clock
+        self._tracer = tracer or trace.get_tracer(__name__)
 
     async def tick(self) -> int:
         """Publish the windows that are due; returns how many JetStream accepted."""
@@ -73,10 +85,17 @@ class Scheduler:
             pairs = await SyncRepository(session).pair_states(
                 list(self._policies), now, self._stale_after
             )
+        for pair in pairs:
+            if pair.cursor is not None:
+                LAG.labels(pair.family).observe((now - pair.cursor).total_seconds())
         accepted = 0
         for planned in plan(pairs, now, self._policies):
             accepted += await self._dispatch(planned, now)
         return accepted
+
+    @property
+    def is_leader(self) -> bool:
+        return self._lease.held
 
     async def release_leadership(self) -> None:
         """Hand the lease over at once (on shutdown) instead of after its TTL."""
@@ -92,13 +111,19 @@ class Scheduler:
             trigger=planned.trigger,
             issued_at=now,
         )
-        try:
-            if not await self._publish(command):
-                return 0
-        except APIError as exc:
-            if exc.err_code == MAX_MSGS_PER_SUBJECT_EXCEEDED:
-                return 0  # a window of this pair is still in flight
-            raise
+        # The root span of the window's trace: fetcher and writer spans descend from it.
+        with self._tracer.start_as_current_span(
+            f"schedule {command.subject_name}", kind=SpanKind.PRODUCER
+        ):
+            annotate_run(command)
+            try:
+                if not await self._publish(command):
+                    return 0
+            except APIError as exc:
+                if exc.err_code == MAX_MSGS_PER_SUBJECT_EXCEEDED:
+                    return 0  # a window of this pair is still in flight
+                raise
+        WINDOWS_PUBLISHED.labels(command.family, command.trigger).inc()
         async with self._sessions.begin() as session:
             await SyncRepository(session).record_queued(command, now)
         log.info(
@@ -110,3 +135,10 @@ class Scheduler:
             command.run_id,
         )
         return 1
+
+
+async def record_backlog(js: JetStreamContext) -> None:
+    """Publish the durable consumers' backlog as gauges (what autoscaling also looks at)."""
+    for stream, durable in ((WINDOWS_STREAM, FETCHER_DURABLE), (PAGES_STREAM, WRITER_DURABLE)):
+        info = await js.consumer_info(stream, durable)
+        CONSUMER_PENDING.labels(stream, durable).set(info.num_pending + info.num_ack_pending)

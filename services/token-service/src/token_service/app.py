@@ -7,10 +7,10 @@ from datetime import UTC, datetime, timedelta
 import httpx
 from faststream import FastStream
 from opentelemetry.instrumentation.httpx import HTTPXClientInstrumentor
+from opentelemetry.sdk.trace import TracerProvider
 
-from common.bus import build_broker
 from common.db.engine import build_engine, build_sessionmaker
-from common.telemetry import build_tracer_provider, configure_logging
+from common.service import build_service
 from token_service.crypto import KeyRing
 from token_service.handlers import router
 from token_service.oauth import OAuthClient
@@ -24,17 +24,17 @@ def utc_now() -> datetime:
     return datetime.now(UTC)
 
 
-def create_app(settings: TokenServiceSettings | None = None) -> FastStream:
+def create_app(
+    settings: TokenServiceSettings | None = None, tracer_provider: TracerProvider | None = None
+) -> FastStream:
     settings = settings or TokenServiceSettings()
-    configure_logging(SERVICE, settings.telemetry)
-    tracer_provider = build_tracer_provider(SERVICE, settings.telemetry)
-    broker = build_broker(SERVICE, settings.nats, tracer_provider)
-    broker.include_router(router)
-    app = FastStream(broker)
+    service = build_service(SERVICE, settings, tracer_provider, traces_sql=True)
+    service.broker.include_router(router)
+    app = service.app
     engine = build_engine(settings.database)
     http = httpx.AsyncClient(timeout=settings.ebay.request_timeout_seconds)
-    HTTPXClientInstrumentor.instrument_client(http, tracer_provider=tracer_provider)
-    service = TokenService(
+    HTTPXClientInstrumentor.instrument_client(http, tracer_provider=service.tracer_provider)
+    tokens = TokenService(
         build_sessionmaker(engine),
         KeyRing(settings.keys, settings.active_key_id),
         OAuthClient(http, settings.ebay),
@@ -42,7 +42,7 @@ def create_app(settings: TokenServiceSettings | None = None) -> FastStream:
         refresh_ahead=timedelta(seconds=settings.refresh_ahead_seconds),
         clock=utc_now,
     )
-    app.context.set_global("token_service", service)
+    app.context.set_global("token_service", tokens)
 
     @app.after_shutdown
     async def close() -> None:

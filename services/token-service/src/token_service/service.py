@@ -24,6 +24,7 @@ from common.messages import (
     GetAccessToken,
     TokenErrorCode,
 )
+from common.metrics import TOKEN_REFRESHES
 from token_service.crypto import KeyRing, TokenDecryptionError
 from token_service.domain import needs_refresh, refresh_reason
 from token_service.oauth import OAuthClient, OAuthError
@@ -126,6 +127,9 @@ class TokenService:
         try:
             grant = await self._oauth.refresh(refresh_token, stored.scopes, now)
         except OAuthError as exc:
+            TOKEN_REFRESHES.labels(
+                reason, "invalid_grant" if exc.is_invalid_grant else "error"
+            ).inc()
             await tokens.log_refresh(
                 account_id,
                 now,
@@ -155,6 +159,7 @@ class TokenService:
             now,
         )
         await tokens.log_refresh(account_id, now, reason, "ok")
+        TOKEN_REFRESHES.labels(reason, "ok").inc()
         log.info("refreshed access token of account %s (%s)", account_id, reason)
         return AccessTokenReply(
             account_id=account_id, access_token=grant.access_token, expires_at=grant.expires_at

@@ -6,6 +6,7 @@ from pydantic import SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from common.ebay.scopes import SCOPE_STRING
+from common.metrics import MetricsField, MetricsSettings
 from common.settings import (
     EbayApiSettings,
     EbayField,
@@ -26,6 +27,9 @@ class TokenServiceSettings(BaseSettings):
     database: PostgresSettings = PostgresField
     ebay: EbayApiSettings = EbayField
     telemetry: TelemetrySettings = TelemetryField
+    metrics: MetricsSettings = MetricsField
+    # How often this instance announces itself on svc.heartbeat.<service>.
+    heartbeat_seconds: float = 10.0
 
     # Key ring: key id -> base64 of a 32-byte AES key, e.g. {"2026-11": "..."}. New tokens are
     # encrypted with the active key; old ones stay readable by their own key id until rotated.

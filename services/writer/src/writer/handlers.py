@@ -10,8 +10,9 @@ from faststream.exceptions import NackMessage
 from faststream.nats import JStream, NatsBroker, NatsMessage, NatsRouter, PullSub
 
 from common.messages import PageBatch, encoded
+from common.metrics import ERRORS, PAGES, ROWS, RUNS_COMPLETED
 from common.streams import PAGE_SUBJECTS, PAGES_STREAM, WRITER_DURABLE
-from common.telemetry import current_trace_id
+from common.telemetry import annotate_run, current_trace_id
 from writer.domain import MalformedRecordError
 from writer.service import PageWriter, UnsupportedFamilyError
 from writer.settings import WriterSettings
@@ -36,15 +37,25 @@ def build_router(settings: WriterSettings) -> NatsRouter:
     async def write_page(
         page: PageBatch, msg: NatsMessage, writer: PageWriterDep, broker: BrokerDep
     ) -> None:
+        annotate_run(page, page.page_no)
+        family = str(page.family)
         try:
             result = await writer.write(page, current_trace_id())
         except (MalformedRecordError, UnsupportedFamilyError) as exc:
             # Retrying cannot fix the data; hold it back long so operators can see it.
+            ERRORS.labels("writer", "malformed").inc()
             log.error("page %s of run %s refused: %s", page.page_no, page.run_id, exc)
             raise NackMessage(delay=300) from exc
         if result.duplicate:
             log.info("page %s of run %s was already written", page.page_no, page.run_id)
+            PAGES.labels(family, "duplicate").inc()
+        if result.counts is not None:
+            PAGES.labels(family, "written").inc()
+            ROWS.labels(family, "inserted").inc(result.counts.inserted)
+            ROWS.labels(family, "changed").inc(result.counts.changed)
+            ROWS.labels(family, "unchanged").inc(result.counts.unchanged)
         if result.completed is not None:
+            RUNS_COMPLETED.labels(family).inc()
             # After the commit: a lost event only delays the scheduler's next tick.
             await broker.publish(encoded(result.completed), result.completed.subject)
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from common.metrics import MetricsField, MetricsSettings
 from common.settings import NatsField, NatsSettings, PostgresField, PostgresSettings
 from common.telemetry import TelemetryField, TelemetrySettings
 
@@ -16,6 +17,9 @@ class WriterSettings(BaseSettings):
     nats: NatsSettings = NatsField
     database: PostgresSettings = PostgresField
     telemetry: TelemetrySettings = TelemetryField
+    metrics: MetricsSettings = MetricsField
+    # How often this instance announces itself on svc.heartbeat.<service>.
+    heartbeat_seconds: float = 10.0
 
     # Pages written at once by one replica; each holds one database connection while it writes.
     concurrency: int = 4

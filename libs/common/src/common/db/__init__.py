@@ -3,7 +3,7 @@
 Importing this package registers every table on ``Base.metadata`` (Alembic and tests rely on it).
 """
 
-from common.db import accounts, events, mirror, orders, sync, tokens
+from common.db import accounts, admin, events, mirror, orders, sync, tokens
 from common.db.base import Base
 
-__all__ = ["Base", "accounts", "events", "mirror", "orders", "sync", "tokens"]
+__all__ = ["Base", "accounts", "admin", "events", "mirror", "orders", "sync", "tokens"]

@@ -116,3 +116,50 @@ class AccountRepository:
             .where(EbayAccount.id == account_id)
             .values(needs_reauth=needs_reauth)
         )
+
+    # --- admin API -------------------------------------------------------------------------
+
+    async def get_for_org(self, org_id: int, account_id: int) -> EbayAccount | None:
+        """The account, or None when it does not exist or belongs to another org."""
+        return await self.session.scalar(
+            select(EbayAccount)
+            .where(EbayAccount.id == account_id, EbayAccount.org_id == org_id)
+            .execution_options(populate_existing=True)
+        )
+
+    async def list_active_for_org(self, org_id: int) -> Sequence[EbayAccount]:
+        result = await self.session.scalars(
+            select(EbayAccount)
+            .where(EbayAccount.org_id == org_id, EbayAccount.active)
+            .order_by(EbayAccount.house_name, EbayAccount.id)
+        )
+        return result.all()
+
+    async def house_name_taken(
+        self, org_id: int, house_name: str, exclude_id: int | None = None
+    ) -> bool:
+        """Whether an active account of the org already has this house name."""
+        query = select(EbayAccount.id).where(
+            EbayAccount.org_id == org_id, EbayAccount.active, EbayAccount.house_name == house_name
+        )
+        if exclude_id is not None:
+            query = query.where(EbayAccount.id != exclude_id)
+        return await self.session.scalar(query.limit(1)) is not None
+
+    async def find_by_ebay_user_id(self, ebay_user_id: str) -> Sequence[EbayAccount]:
+        """Every account (of any org and environment) of one eBay user."""
+        result = await self.session.scalars(
+            select(EbayAccount)
+            .where(EbayAccount.ebay_user_id == ebay_user_id)
+            .order_by(EbayAccount.id)
+        )
+        return result.all()
+
+    async def find_by_username(self, username: str) -> Sequence[EbayAccount]:
+        result = await self.session.scalars(
+            select(EbayAccount).where(EbayAccount.username == username).order_by(EbayAccount.id)
+        )
+        return result.all()
+
+    async def get_org(self, org_id: int) -> Org | None:
+        return await self.session.get(Org, org_id)

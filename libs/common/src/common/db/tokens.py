@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -101,3 +102,31 @@ class TokenRepository:
             .limit(limit)
         )
         return list(result.all())
+
+    # --- admin API (reads status only, never a ciphertext) ----------------------------------
+
+    async def statuses(self, account_ids: Sequence[int]) -> dict[int, TokenStatusRow]:
+        """Expiries and errors of the accounts' tokens, without their ciphertexts."""
+        rows = await self.session.execute(
+            select(
+                EbayToken.account_id,
+                EbayToken.access_token_expires_at,
+                EbayToken.refresh_token_expires_at,
+                EbayToken.last_refresh_at,
+                EbayToken.refresh_error,
+                EbayToken.scopes,
+                EbayToken.updated_at,
+            ).where(EbayToken.account_id.in_(list(account_ids)))
+        )
+        return {r.account_id: TokenStatusRow(*r) for r in rows}
+
+
+@dataclass(frozen=True)
+class TokenStatusRow:
+    account_id: int
+    access_token_expires_at: datetime | None
+    refresh_token_expires_at: datetime
+    last_refresh_at: datetime | None
+    refresh_error: str | None
+    scopes: str
+    updated_at: datetime

@@ -1,48 +1,114 @@
-"""Accounts and the state of each of their workers (one per family)."""
+"""Accounts of the caller's org: list, get, rename, deactivate, and OAuth connect."""
 
 from __future__ import annotations
 
 from fastapi import APIRouter, HTTPException, status
+from sqlalchemy.exc import IntegrityError
 
-from admin_api.dependencies import NowDep, SessionDep
-from admin_api.schemas import AccountOut, RunOut, WorkerOut
+from admin_api import connect
+from admin_api.dependencies import (
+    AccountDep,
+    AdminUser,
+    ContextDep,
+    CurrentUser,
+    NowDep,
+    OperatorUser,
+    SessionDep,
+)
+from admin_api.schemas import AccountOut, AccountPatch, ConnectIn, ConnectOut
 from common.db.accounts import AccountRepository
-from common.db.sync import SyncRepository
-from common.families import IMPLEMENTED_FAMILIES
 
 router = APIRouter(prefix="/api/accounts", tags=["accounts"])
 
 
 @router.get("")
-async def list_accounts(session: SessionDep) -> list[AccountOut]:
-    accounts = await AccountRepository(session).list_active()
-    return [AccountOut.model_validate(a) for a in accounts]
+async def list_accounts(
+    user: CurrentUser, session: SessionDep, include_inactive: bool = False
+) -> list[AccountOut]:
+    accounts = AccountRepository(session)
+    if include_inactive:
+        found = await accounts.list_for_org(user.org_id)
+    else:
+        found = await accounts.list_active_for_org(user.org_id)
+    return [AccountOut.model_validate(a) for a in found]
 
 
-@router.get("/{account_id}/workers")
-async def list_workers(account_id: int, session: SessionDep, now: NowDep) -> list[WorkerOut]:
-    """Per family: enabled, cursor, lag, last run and last error."""
-    if await AccountRepository(session).get(account_id) is None:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, f"account {account_id} not found")
-    sync = SyncRepository(session)
-    states = {s.family: s for s in await sync.states_for_account(account_id)}
-    runs = await sync.latest_runs_for_account(account_id)
-    families = sorted({*map(str, IMPLEMENTED_FAMILIES), *states, *runs})
-    workers = []
-    for family in families:
-        state = states.get(family)
-        run = runs.get(family)
-        cursor = state.cursor if state else None
-        workers.append(
-            WorkerOut(
-                family=family,
-                enabled=state.enabled if state else True,
-                cursor=cursor,
-                lag_seconds=(now - cursor).total_seconds() if cursor else None,
-                last_success_at=state.last_success_at if state else None,
-                last_error=state.last_error if state else None,
-                paused_until=state.paused_until if state else None,
-                last_run=RunOut.model_validate(run) if run else None,
-            )
+@router.get("/{account_id}", responses={404: {}})
+async def get_account(account: AccountDep) -> AccountOut:
+    return AccountOut.model_validate(account)
+
+
+@router.patch("/{account_id}", responses={404: {}, 409: {}})
+async def rename_account(
+    body: AccountPatch, account: AccountDep, user: OperatorUser, session: SessionDep
+) -> AccountOut:
+    """Rename; house names are unique among the org's active accounts."""
+    house_name = body.house_name.strip()
+    taken = await AccountRepository(session).house_name_taken(
+        account.org_id, house_name, exclude_id=account.id
+    )
+    if taken and account.active:
+        raise HTTPException(
+            status.HTTP_409_CONFLICT, f"an active account is already called {house_name!r}"
         )
-    return workers
+    account.house_name = house_name
+    try:
+        await session.commit()
+    except IntegrityError as exc:  # a concurrent rename took the name
+        raise HTTPException(
+            status.HTTP_409_CONFLICT, f"an active account is already called {house_name!r}"
+        ) from exc
+    return AccountOut.model_validate(account)
+
+
+@router.post("/{account_id}/deactivate", responses={404: {}})
+async def deactivate_account(
+    account: AccountDep, admin: AdminUser, session: SessionDep, now: NowDep, context: ContextDep
+) -> AccountOut:
+    """Stop syncing the account; its data stays. Reconnecting it reactivates it."""
+    if account.active:
+        account.active = False
+        account.deactivated_at = now
+        await session.commit()
+        context.changes.notify()
+    return AccountOut.model_validate(account)
+
+
+@router.post("/connect", responses={409: {}, 422: {}})
+async def start_connect(
+    body: ConnectIn, user: OperatorUser, session: SessionDep, now: NowDep, context: ContextDep
+) -> ConnectOut:
+    """Start connecting a new eBay account: open ``authorize_url`` in the browser; eBay sends
+    the seller back to ``/api/oauth/callback``."""
+    try:
+        url, expires_at = await connect.start(
+            context,
+            session,
+            user,
+            now,
+            house_name=body.house_name.strip(),
+            environment=body.environment,
+        )
+    except connect.ConnectError as exc:
+        raise HTTPException(exc.status_code, exc.detail) from exc
+    return ConnectOut(authorize_url=url, expires_at=expires_at)
+
+
+@router.post("/{account_id}/reconnect", responses={404: {}, 422: {}})
+async def start_reconnect(
+    account: AccountDep, user: OperatorUser, session: SessionDep, now: NowDep, context: ContextDep
+) -> ConnectOut:
+    """Renew the seller's consent (after "needs reauth"); the same eBay user must sign in."""
+    try:
+        url, expires_at = await connect.start(
+            context,
+            session,
+            user,
+            now,
+            house_name=None,
+            environment=account.environment,
+            account=account,
+        )
+    except connect.ConnectError as exc:
+        raise HTTPException(exc.status_code, exc.detail) from exc
+    return ConnectOut(authorize_url=url, expires_at=expires_at)

@@ -1,0 +1,77 @@
+"""The wiring every FastStream service shares, so a composition root holds only its own parts.
+
+Logging, tracing, the broker, heartbeats, ``/metrics``, the JetStream topology and (for services
+with a database) SQL tracing are set up the same way in every service.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Protocol
+
+from faststream import FastStream
+from faststream.nats import NatsBroker
+from opentelemetry.sdk.trace import TracerProvider
+
+from common.bus import build_broker
+from common.heartbeat import attach_heartbeat
+from common.metrics import MetricsSettings, serve_metrics
+from common.settings import NatsSettings
+from common.streams import ensure_topology
+from common.telemetry import (
+    TelemetrySettings,
+    build_tracer_provider,
+    configure_logging,
+    instrument_asyncpg,
+)
+
+
+class ServiceSettings(Protocol):
+    @property
+    def nats(self) -> NatsSettings: ...
+    @property
+    def telemetry(self) -> TelemetrySettings: ...
+    @property
+    def metrics(self) -> MetricsSettings: ...
+    @property
+    def heartbeat_seconds(self) -> float: ...
+
+
+@dataclass(frozen=True)
+class Service:
+    app: FastStream
+    broker: NatsBroker
+    tracer_provider: TracerProvider
+
+
+def build_service(
+    name: str,
+    settings: ServiceSettings,
+    tracer_provider: TracerProvider | None = None,
+    *,
+    traces_sql: bool = False,
+) -> Service:
+    """A FastStream app on a traced broker that announces itself and serves its metrics."""
+    configure_logging(name, settings.telemetry)
+    tracer_provider = tracer_provider or build_tracer_provider(name, settings.telemetry)
+    broker = build_broker(name, settings.nats, tracer_provider)
+    app = FastStream(broker)
+    attach_heartbeat(app, broker, name, settings.heartbeat_seconds)
+    undo: list[Callable[[], None]] = []
+
+    @app.on_startup
+    async def start() -> None:
+        if traces_sql:
+            undo.append(instrument_asyncpg(tracer_provider))
+        serve_metrics(settings.metrics)
+        await broker.connect()
+        # Idempotent create-or-update: every service may start first.
+        await ensure_topology(broker.config.connection_state.stream)
+
+    @app.after_shutdown
+    async def stop() -> None:
+        while undo:
+            undo.pop()()
+
+    return Service(app, broker, tracer_provider)

@@ -1,0 +1,136 @@
+"""Dead letters in the ``SYNC_DLQ`` stream: list, inspect, replay, discard.
+
+Each stream message is a :class:`common.messages.DeadLetter`. Replaying republishes the
+original body with its original headers to its original subject (its stream takes it from
+there), then deletes the dead letter; JetStream's own answers decide whether that is allowed.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import datetime
+
+import nats.errors
+from nats.js import JetStreamContext
+from nats.js.api import PubAck
+from nats.js.errors import APIError, NotFoundError
+from pydantic import ValidationError
+
+from admin_api.commands import MAX_MSGS_PER_SUBJECT_EXCEEDED, BusError, InFlight
+from common.messages import DeadLetter
+from common.streams import DLQ_STREAM
+
+SUBJECTS = f"{DeadLetter.SUBJECT_PREFIX}.>"
+
+
+class ReplayRefused(BusError):
+    pass
+
+
+@dataclass(frozen=True)
+class StoredDeadLetter:
+    sequence: int
+    stored_at: datetime | None
+    letter: DeadLetter
+
+    @property
+    def account_id(self) -> int | None:
+        """Its account, or the last token of a ``sync.<kind>.<family>.<account>`` subject."""
+        if self.letter.account_id is not None:
+            return self.letter.account_id
+        subject = self.letter.original_subject
+        last = subject.rpartition(".")[2]
+        return int(last) if subject.startswith("sync.") and last.isdigit() else None
+
+    @property
+    def text(self) -> str | None:
+        try:
+            return self.letter.original_data.decode()
+        except UnicodeDecodeError:
+            return None
+
+    @property
+    def json(self) -> object:
+        text = self.text
+        if text is None:
+            return None
+        try:
+            return json.loads(text)
+        except ValueError:
+            return None
+
+
+class DeadLetterStore:
+    def __init__(self, js: JetStreamContext, timeout: float, scan_limit: int = 5000) -> None:
+        self._js = js
+        self._timeout = timeout
+        self._scan_limit = scan_limit
+
+    async def list(self, account_ids: set[int], limit: int) -> list[StoredDeadLetter]:
+        """The newest ``limit`` dead letters of these accounts (scanning a bounded window)."""
+        found: list[StoredDeadLetter] = []
+        seq = 1
+        for _ in range(self._scan_limit):
+            try:
+                raw = await self._js.get_msg(DLQ_STREAM, seq=seq, subject=SUBJECTS, next=True)
+            except NotFoundError:
+                break
+            if raw.seq is None:
+                break
+            stored = _parse(raw.seq, raw.time, raw.data)
+            if stored is not None and stored.account_id in account_ids:
+                found.append(stored)
+            seq = raw.seq + 1
+        return sorted(found, key=lambda s: s.sequence, reverse=True)[:limit]
+
+    async def get(self, sequence: int) -> StoredDeadLetter | None:
+        try:
+            raw = await self._js.get_msg(DLQ_STREAM, seq=sequence)
+        except (NotFoundError, APIError):
+            return None
+        if raw.seq is None or not (raw.subject or "").startswith(f"{DeadLetter.SUBJECT_PREFIX}."):
+            return None
+        return _parse(raw.seq, raw.time, raw.data)
+
+    async def replay(self, stored: StoredDeadLetter) -> PubAck:
+        letter = stored.letter
+        headers = {
+            k: v for k, v in letter.original_headers.items() if not k.startswith("Nats-Expected")
+        }
+        try:
+            ack = await self._js.publish(
+                letter.original_subject,
+                letter.original_data,
+                headers=headers or None,
+                timeout=self._timeout,
+            )
+        except APIError as exc:
+            if exc.err_code == MAX_MSGS_PER_SUBJECT_EXCEEDED:
+                raise InFlight("a window of this pair is in flight; replay it later") from exc
+            raise ReplayRefused(f"JetStream refused the replay: {exc.description}") from exc
+        except nats.errors.NoRespondersError as exc:
+            raise ReplayRefused(f"no stream stores {letter.original_subject}") from exc
+        if ack.duplicate:
+            raise ReplayRefused(
+                "JetStream dropped the replay as a duplicate (same Nats-Msg-Id within the "
+                "stream's duplicate window); try again later"
+            )
+        await self.discard(stored.sequence)
+        return ack
+
+    async def discard(self, sequence: int) -> bool:
+        try:
+            return bool(await self._js.delete_msg(DLQ_STREAM, sequence))
+        except (NotFoundError, APIError):
+            return False
+
+
+def _parse(
+    sequence: int, stored_at: datetime | None, data: bytes | None
+) -> StoredDeadLetter | None:
+    try:
+        letter = DeadLetter.model_validate_json(data or b"")
+    except ValidationError:
+        return None
+    return StoredDeadLetter(sequence=sequence, stored_at=stored_at, letter=letter)

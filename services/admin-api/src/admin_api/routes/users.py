@@ -1,0 +1,62 @@
+"""Users of the caller's org (admin only)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, HTTPException, Path, status
+from sqlalchemy.exc import IntegrityError
+
+from admin_api.dependencies import MAX_ID, AdminUser, SessionDep
+from admin_api.schemas import UserIn, UserOut, UserPatch
+from admin_api.security import hash_password_async
+from common.db.accounts import User
+from common.db.admin import UserRepository
+
+router = APIRouter(prefix="/api/users", tags=["users"])
+UserId = Annotated[int, Path(ge=1, le=MAX_ID)]
+
+
+@router.get("")
+async def list_users(admin: AdminUser, session: SessionDep) -> list[UserOut]:
+    users = await UserRepository(session).list_for_org(admin.org_id)
+    return [UserOut.model_validate(u) for u in users]
+
+
+@router.post("", status_code=status.HTTP_201_CREATED, responses={409: {}})
+async def create_user(body: UserIn, admin: AdminUser, session: SessionDep) -> UserOut:
+    users = UserRepository(session)
+    if await users.by_email(body.email) is not None:
+        raise HTTPException(status.HTTP_409_CONFLICT, f"{body.email} already has a user")
+    user = User(
+        org_id=admin.org_id,
+        email=body.email,
+        password_hash=await hash_password_async(body.password),
+        role=str(body.role),
+    )
+    try:
+        await users.add(user)
+        await session.commit()
+    except IntegrityError as exc:  # a concurrent create of the same email
+        raise HTTPException(status.HTTP_409_CONFLICT, f"{body.email} already has a user") from exc
+    return UserOut.model_validate(user)
+
+
+@router.patch("/{user_id}", responses={404: {}, 409: {}})
+async def update_user(
+    user_id: UserId, body: UserPatch, admin: AdminUser, session: SessionDep
+) -> UserOut:
+    """Change a user's role, deactivate or reactivate them, or set a new password."""
+    user = await UserRepository(session).get(user_id)
+    if user is None or user.org_id != admin.org_id:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, f"user {user_id} not found")
+    if user.id == admin.id and (body.active is False or body.role not in (None, "admin")):
+        raise HTTPException(status.HTTP_409_CONFLICT, "you cannot demote or deactivate yourself")
+    if body.role is not None:
+        user.role = str(body.role)
+    if body.active is not None:
+        user.active = body.active
+    if body.password is not None:
+        user.password_hash = await hash_password_async(body.password)
+    await session.commit()
+    return UserOut.model_validate(user)

@@ -1,0 +1,75 @@
+"""Run now: plan the pair's window with the scheduler's planner and send the scheduler's
+command for it, then record the run as queued, as the scheduler does."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Literal
+
+from nats.js.kv import KeyValue
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from admin_api.commands import InFlight, manual_window, publish_window
+from admin_api.context import AdminContext
+from admin_api.views import account_blocked
+from common.control import PauseSwitch
+from common.db.accounts import EbayAccount
+from common.db.sync import SyncRepository
+from common.families import IMPLEMENTED_FAMILIES, SNAPSHOT_FAMILIES, Family
+from common.messages import SyncWindow
+from common.streams import BUCKETS
+from common.windows import plan_window
+
+Outcome = Literal["queued", "in_flight", "up_to_date", "blocked"]
+
+
+@dataclass(frozen=True)
+class RunResult:
+    outcome: Outcome
+    detail: str
+    command: SyncWindow | None = None
+
+
+async def control_bucket(context: AdminContext) -> KeyValue:
+    return await context.broker.key_value(BUCKETS.control.bucket, declare=False)
+
+
+async def pause_all(context: AdminContext) -> PauseSwitch:
+    return PauseSwitch(await control_bucket(context))
+
+
+async def run_now(
+    context: AdminContext,
+    session: AsyncSession,
+    account: EbayAccount,
+    family: Family,
+    now: datetime,
+) -> RunResult:
+    if family not in IMPLEMENTED_FAMILIES:
+        return RunResult("blocked", f"{family} is not synced yet: no fetcher for it")
+    if reason := account_blocked(account):
+        return RunResult("blocked", reason)
+    sync = SyncRepository(session)
+    state = await sync.get_state(account.id, family)
+    if state is not None and not state.enabled:
+        return RunResult("blocked", f"the {family} worker is disabled: enable it first")
+    if await (await pause_all(context)).is_on():
+        return RunResult("blocked", "pause-all is on: no new windows start")
+    window = None
+    if family not in SNAPSHOT_FAMILIES:
+        policy = context.settings.window.policy(family)
+        window = plan_window(state.cursor if state else None, now, policy)
+        if window is None:
+            return RunResult("up_to_date", "nothing new to fetch: the cursor is at the settle lag")
+    command = manual_window(account.id, family, window, now)
+    try:
+        await publish_window(
+            context.broker, context.tracer, command, context.settings.nats.publish_timeout_seconds
+        )
+    except InFlight as exc:
+        return RunResult("in_flight", f"{exc}; it must finish first")
+    await sync.record_queued(command, now)
+    await session.commit()
+    context.changes.notify()
+    return RunResult("queued", f"run {command.run_id} queued", command)

@@ -1,0 +1,210 @@
+"""Read models the routes and live streams share: workers, token health, run details."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+from uuid import UUID
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from admin_api.domain import (
+    SEVERITY,
+    WorkerFacts,
+    project_schedule,
+    token_verdict,
+    worker_verdict,
+)
+from admin_api.schemas import (
+    PageOut,
+    RunDetailOut,
+    RunOut,
+    ScheduleOut,
+    TokenStatusOut,
+    WindowOut,
+    WorkerOut,
+)
+from admin_api.settings import AdminApiSettings
+from common.db.accounts import AccountRepository, EbayAccount
+from common.db.sync import RunStatus, SyncRepository, SyncRun, SyncState
+from common.db.tokens import TokenRepository
+from common.families import IMPLEMENTED_FAMILIES, Family
+
+# A queued or running run that has not moved for this long is reported as stuck.
+STUCK_AFTER = timedelta(minutes=30)
+
+
+def account_blocked(account: EbayAccount) -> str | None:
+    if not account.active:
+        return "account deactivated"
+    if account.needs_reauth:
+        return "eBay refused the refresh token: reconnect the account"
+    return None
+
+
+def _facts(
+    account: EbayAccount, state: SyncState | None, run: SyncRun | None, now: datetime
+) -> WorkerFacts:
+    run_open = run is not None and run.status in RunStatus.OPEN
+    stuck = run_open and run is not None and now - run.updated_at > STUCK_AFTER
+    last_error = state.last_error if state else None
+    if stuck and run is not None:
+        last_error = f"run {run.run_id} made no progress since {run.updated_at:%Y-%m-%d %H:%M} UTC"
+    return WorkerFacts(
+        enabled=state.enabled if state else True,
+        cursor=state.cursor if state else None,
+        paused_until=state.paused_until if state else None,
+        last_error=last_error,
+        consecutive_failures=state.consecutive_failures if state else 0,
+        last_run_status="failed" if stuck else (run.status if run else None),
+        last_run_error=run.error if run else None,
+        run_open=run_open and not stuck,
+        pages_written=run.pages_written if run else 0,
+        pages_expected=run.pages_expected if run else None,
+        account_blocked=account_blocked(account),
+    )
+
+
+def blocked_by(
+    account: EbayAccount, state: SyncState | None, run: SyncRun | None, now: datetime, paused: bool
+) -> str | None:
+    """Why the scheduler will not send this pair's next window now, if it will not."""
+    if reason := account_blocked(account):
+        return reason
+    if state is not None and not state.enabled:
+        return "worker disabled"
+    if state is not None and state.paused_until is not None and state.paused_until > now:
+        return f"paused until {state.paused_until:%Y-%m-%d %H:%M} UTC"
+    if paused:
+        return "pause-all is on"
+    if run is not None and run.status in RunStatus.OPEN:
+        return "a run is in flight; the next window follows it"
+    return None
+
+
+async def workers_for(
+    session: AsyncSession,
+    accounts: Sequence[EbayAccount],
+    now: datetime,
+    settings: AdminApiSettings,
+    paused: bool,
+) -> list[WorkerOut]:
+    sync = SyncRepository(session)
+    ids = [a.id for a in accounts]
+    states = await sync.states_for_accounts(ids)
+    runs = await sync.latest_runs_for_accounts(ids)
+    workers = []
+    for account in accounts:
+        families = sorted(
+            {*map(str, IMPLEMENTED_FAMILIES)}
+            | {f for (a, f) in states if a == account.id}
+            | {f for (a, f) in runs if a == account.id}
+        )
+        for family in families:
+            state, run = states.get((account.id, family)), runs.get((account.id, family))
+            policy = settings.window.policy(Family(family))
+            verdict = worker_verdict(_facts(account, state, run, now), now, policy)
+            cursor = state.cursor if state else None
+            projection = project_schedule(
+                cursor, now, policy, blocked_by=blocked_by(account, state, run, now, paused)
+            )
+            workers.append(
+                WorkerOut(
+                    account_id=account.id,
+                    house_name=account.house_name,
+                    family=family,
+                    enabled=state.enabled if state else True,
+                    status=verdict.light,
+                    status_reason=verdict.reason,
+                    cursor=cursor,
+                    lag_seconds=(now - cursor).total_seconds() if cursor else None,
+                    last_success_at=state.last_success_at if state else None,
+                    last_error=state.last_error if state else None,
+                    last_error_at=state.last_error_at if state else None,
+                    consecutive_failures=state.consecutive_failures if state else 0,
+                    paused_until=state.paused_until if state else None,
+                    next_due_at=projection.next_due_at,
+                    last_run=RunOut.model_validate(run) if run else None,
+                )
+            )
+    return workers
+
+
+def by_severity(workers: list[WorkerOut]) -> list[WorkerOut]:
+    return sorted(
+        workers, key=lambda w: (SEVERITY.index(w.status), -(w.lag_seconds or 0), w.house_name)
+    )
+
+
+async def schedule_for(
+    session: AsyncSession,
+    account: EbayAccount,
+    now: datetime,
+    settings: AdminApiSettings,
+    paused: bool,
+) -> list[ScheduleOut]:
+    sync = SyncRepository(session)
+    states = await sync.states_for_accounts([account.id])
+    runs = await sync.latest_runs_for_accounts([account.id])
+    out = []
+    for family in sorted(map(str, IMPLEMENTED_FAMILIES)):
+        state, run = states.get((account.id, family)), runs.get((account.id, family))
+        cursor = state.cursor if state else None
+        projection = project_schedule(
+            cursor,
+            now,
+            settings.window.policy(Family(family)),
+            blocked_by=blocked_by(account, state, run, now, paused),
+        )
+        out.append(
+            ScheduleOut(
+                family=family,
+                cursor=cursor,
+                next_due_at=projection.next_due_at,
+                blocked_by=projection.blocked_by,
+                windows=[WindowOut(start=w.start, end=w.end) for w in projection.windows],
+                more_windows=projection.more_windows,
+            )
+        )
+    return out
+
+
+async def token_statuses(
+    session: AsyncSession, accounts: Sequence[EbayAccount], now: datetime, soon: timedelta
+) -> list[TokenStatusOut]:
+    rows = await TokenRepository(session).statuses([a.id for a in accounts])
+    out = []
+    for account in accounts:
+        row = rows.get(account.id)
+        verdict = token_verdict(row, account.needs_reauth, now, soon)
+        out.append(
+            TokenStatusOut(
+                account_id=account.id,
+                house_name=account.house_name,
+                status=verdict.status,
+                reason=verdict.reason,
+                access_token_expires_at=row.access_token_expires_at if row else None,
+                refresh_token_expires_at=row.refresh_token_expires_at if row else None,
+                last_refresh_at=row.last_refresh_at if row else None,
+                refresh_error=row.refresh_error if row else None,
+                scopes=row.scopes.split() if row else [],
+            )
+        )
+    return out
+
+
+async def run_detail(session: AsyncSession, org_id: int, run_id: UUID) -> RunDetailOut | None:
+    """The run with its pages, if it belongs to an account of the org."""
+    sync = SyncRepository(session)
+    run = await sync.get_run(run_id)
+    if run is None:
+        return None
+    account = await AccountRepository(session).get_for_org(org_id, run.account_id)
+    if account is None:
+        return None
+    pages = await sync.pages_for_run(run_id)
+    return RunDetailOut(
+        **RunOut.model_validate(run).model_dump(exclude={"duration_seconds"}),
+        house_name=account.house_name,
+        pages=[PageOut.model_validate(p) for p in pages],
+    )

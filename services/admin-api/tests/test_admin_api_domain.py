@@ -1,0 +1,191 @@
+"""Pure decisions: token health, worker status lights, the schedule projection, tokens."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from pydantic import SecretStr
+
+from admin_api.domain import (
+    Light,
+    TokenHealth,
+    WorkerFacts,
+    project_schedule,
+    site_id_for,
+    token_verdict,
+    worker_verdict,
+)
+from admin_api.notifications import BadSignature, challenge_response, parse_signature_header
+from admin_api.security import (
+    InvalidToken,
+    Role,
+    issue_login_token,
+    issue_state,
+    read_login_token,
+    read_state,
+)
+from common.db.tokens import TokenStatusRow
+from common.windows import Window, WindowPolicy, plan_window
+
+NOW = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
+SOON = timedelta(days=14)
+POLICY = WindowPolicy(
+    overlap=timedelta(minutes=10),
+    initial_backfill=timedelta(days=90),
+    lookback_limit=timedelta(days=730),
+    max_window=timedelta(days=7),
+    settle_lag=timedelta(minutes=2),
+    cadence=timedelta(minutes=5),
+)
+SECRET = SecretStr("x" * 40)
+
+
+def token(**overrides: object) -> TokenStatusRow:
+    values: dict[str, object] = {
+        "account_id": 1,
+        "access_token_expires_at": NOW + timedelta(hours=1),
+        "refresh_token_expires_at": NOW + timedelta(days=400),
+        "last_refresh_at": NOW - timedelta(hours=1),
+        "refresh_error": None,
+        "scopes": "s",
+        "updated_at": NOW,
+    }
+    values.update(overrides)
+    return TokenStatusRow(**values)  # type: ignore[arg-type]
+
+
+class TestTokenHealth:
+    @pytest.mark.parametrize(
+        ("row", "needs_reauth", "expected"),
+        [
+            (token(), False, TokenHealth.HEALTHY),
+            (token(access_token_expires_at=NOW - timedelta(minutes=1)), False, TokenHealth.EXPIRED),
+            (token(access_token_expires_at=None), False, TokenHealth.EXPIRED),
+            (
+                token(refresh_token_expires_at=NOW + timedelta(days=3)),
+                False,
+                TokenHealth.EXPIRING_SOON,
+            ),
+            (token(refresh_error="invalid_grant"), False, TokenHealth.ERROR),
+            (token(), True, TokenHealth.NEEDS_REAUTH),
+            (token(refresh_token_expires_at=NOW), False, TokenHealth.NEEDS_REAUTH),
+            (None, False, TokenHealth.NEEDS_REAUTH),
+        ],
+    )
+    def test_the_worst_condition_wins(
+        self, row: TokenStatusRow | None, needs_reauth: bool, expected: TokenHealth
+    ) -> None:
+        assert token_verdict(row, needs_reauth, NOW, SOON).status is expected
+
+
+def facts(**overrides: object) -> WorkerFacts:
+    values: dict[str, object] = {
+        "enabled": True,
+        "cursor": NOW - timedelta(minutes=4),
+        "paused_until": None,
+        "last_error": None,
+        "consecutive_failures": 0,
+        "last_run_status": "succeeded",
+        "last_run_error": None,
+        "run_open": False,
+        "pages_written": 0,
+        "pages_expected": None,
+        "account_blocked": None,
+    }
+    values.update(overrides)
+    return WorkerFacts(**values)  # type: ignore[arg-type]
+
+
+class TestWorkerLight:
+    @pytest.mark.parametrize(
+        ("overrides", "light"),
+        [
+            ({}, Light.OK),
+            ({"enabled": False, "last_error": "boom"}, Light.DISABLED),
+            ({"account_blocked": "reconnect"}, Light.FAILING),
+            ({"paused_until": NOW + timedelta(hours=1), "last_error": "boom"}, Light.PAUSED),
+            ({"paused_until": NOW - timedelta(hours=1)}, Light.OK),
+            ({"run_open": True, "pages_written": 2, "pages_expected": 5}, Light.RUNNING),
+            ({"last_run_status": "failed"}, Light.FAILING),
+            ({"last_error": "HTTP 500"}, Light.FAILING),
+            ({"cursor": None, "last_run_status": None}, Light.IDLE),
+            ({"cursor": NOW - timedelta(hours=1)}, Light.BEHIND),
+        ],
+    )
+    def test_each_condition_has_its_light(self, overrides: dict[str, object], light: Light) -> None:
+        assert worker_verdict(facts(**overrides), NOW, POLICY).light is light
+
+    def test_the_reason_says_why(self) -> None:
+        verdict = worker_verdict(
+            facts(run_open=True, pages_written=2, pages_expected=5, last_error="HTTP 429"),
+            NOW,
+            POLICY,
+        )
+        assert verdict.reason == "running, page 2/5 (retrying after: HTTP 429)"
+        behind = worker_verdict(facts(cursor=NOW - timedelta(hours=3)), NOW, POLICY)
+        assert behind.reason == "cursor 3h behind"
+
+
+class TestScheduleProjection:
+    def test_a_new_pair_backfills_in_a_chain_of_bounded_windows_now(self) -> None:
+        projection = project_schedule(None, NOW, POLICY, limit=20)
+        assert projection.next_due_at == NOW
+        assert projection.windows[0] == plan_window(None, NOW, POLICY)
+        assert projection.windows[-1].end == NOW - POLICY.settle_lag
+        assert all(w.end - w.start <= POLICY.max_window for w in projection.windows)
+        assert len(projection.windows) == 13 and not projection.more_windows
+
+    def test_the_chain_is_cut_at_the_limit(self) -> None:
+        projection = project_schedule(None, NOW, POLICY, limit=3)
+        assert len(projection.windows) == 3 and projection.more_windows
+
+    def test_a_caught_up_pair_waits_for_its_cadence(self) -> None:
+        cursor = NOW - POLICY.settle_lag - timedelta(minutes=1)
+        projection = project_schedule(cursor, NOW, POLICY)
+        due = cursor + POLICY.cadence + POLICY.settle_lag
+        assert projection.next_due_at == due
+        assert projection.windows == [Window(cursor - POLICY.overlap, due - POLICY.settle_lag)]
+
+    def test_a_blocked_pair_has_no_due_time(self) -> None:
+        projection = project_schedule(None, NOW, POLICY, blocked_by="worker disabled")
+        assert projection.next_due_at is None and projection.blocked_by == "worker disabled"
+
+
+class TestSecurity:
+    def test_roles_are_ordered(self) -> None:
+        assert Role.ADMIN.allows(Role.OPERATOR) and Role.OPERATOR.allows(Role.VIEWER)
+        assert not Role.VIEWER.allows(Role.OPERATOR)
+
+    def test_a_login_token_round_trips_and_is_no_state(self) -> None:
+        login = issue_login_token(SECRET, 7, 3, datetime.now(UTC), timedelta(hours=1))
+        claims = read_login_token(SECRET, login)
+        assert (claims.user_id, claims.org_id) == (7, 3)
+        with pytest.raises(InvalidToken):
+            read_state(SECRET, login)
+
+    def test_a_state_round_trips_and_expires(self) -> None:
+        state = issue_state(SECRET, "n0nce", datetime.now(UTC) + timedelta(minutes=5))
+        assert read_state(SECRET, state) == "n0nce"
+        with pytest.raises(InvalidToken):
+            read_login_token(SECRET, state)
+        expired = issue_state(SECRET, "n0nce", datetime.now(UTC) - timedelta(minutes=5))
+        with pytest.raises(InvalidToken, match="expired"):
+            read_state(SECRET, expired)
+
+
+def test_site_ids_follow_the_marketplace() -> None:
+    assert (site_id_for("EBAY_US"), site_id_for("EBAY_GB"), site_id_for("EBAY_DE")) == (0, 3, 77)
+    assert site_id_for("EBAY_XX") is None
+
+
+def test_the_challenge_digest_covers_code_token_and_endpoint_in_order() -> None:
+    assert challenge_response("a", "b", "c") != challenge_response("c", "b", "a")
+
+
+@pytest.mark.parametrize(
+    "header", ["eyJhbGciOiJyc2EiLCJraWQiOiJrIiwic2lnbmF0dXJlIjoiQUE9PSIsImRpZ2VzdCI6IlNIQTEifQ=="]
+)
+def test_only_ecdsa_sha1_signatures_are_accepted(header: str) -> None:
+    with pytest.raises(BadSignature, match="unsupported"):
+        parse_signature_header(header)

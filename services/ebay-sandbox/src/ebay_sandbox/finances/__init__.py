@@ -1,0 +1,1 @@
+"""Sell Finances API (apiz host): transactions and payouts, signed for EU/UK sellers."""

@@ -1,0 +1,1 @@
+"""Sell Fulfillment API: orders (api host) and payment disputes (apiz host)."""

@@ -1,0 +1,1 @@
+"""Sell Inventory API: inventory items and the offers that publish them."""

@@ -1,0 +1,1 @@
+"""Post-Order API v2: returns, cases and inquiries (``Authorization: IAF``)."""

@@ -1,0 +1,1 @@
+"""Trading API (XML over ``POST /ws/api.dll``)."""

@@ -1,0 +1,1 @@
+"""The simulated eBay world: sellers and everything that happens to their accounts over time."""
