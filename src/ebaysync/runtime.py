@@ -260,6 +260,9 @@ class Runtime:
             "SANDBOX_CLIENT_ID": SANDBOX_CLIENT_ID,
             "SANDBOX_CLIENT_SECRET": local.sandbox_client_secret,
             "SANDBOX_RU_NAME": SANDBOX_RU_NAME,
+            # The consent page sends sellers back to the admin API's OAuth callback.
+            "SANDBOX_ACCEPT_URL": f"http://{self.options.host}:{self.options.admin_port}"
+            "/api/oauth/callback",
             "SANDBOX_ORIGIN": local.sandbox_origin,
             **self.options.sandbox_env,
         }

@@ -96,3 +96,10 @@ async def test_the_ui_and_the_openapi_spec_are_served(client: httpx.AsyncClient)
     assert (await client.get("/ui/style.css")).status_code == 200
     paths = (await client.get("/openapi.json")).json()["paths"]
     assert "/api/accounts/{account_id}/workers/{family}/run" in paths
+
+
+async def test_metrics_are_served_in_prometheus_text(client: httpx.AsyncClient) -> None:
+    response = await client.get("/metrics/")
+    assert response.status_code == 200
+    assert response.headers["content-type"].startswith("text/plain")
+    assert "# TYPE ebaysync_pages_total counter" in response.text

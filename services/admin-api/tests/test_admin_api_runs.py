@@ -25,7 +25,10 @@ TRACE = "4bf92f3577b34da6a3ce929d0e0e4736"
 
 @pytest.fixture
 async def client(migrated_database_url: str, nats_url: str) -> AsyncIterator[httpx.AsyncClient]:
-    async with serve_admin(admin_settings(nats_url, migrated_database_url)) as (_, client):
+    settings = admin_settings(
+        nats_url, migrated_database_url, trace_url_template="http://jaeger.test/trace/{trace_id}"
+    )
+    async with serve_admin(settings) as (_, client):
         yield client
 
 
@@ -96,6 +99,7 @@ async def test_a_run_shows_its_progress_page_by_page(
     assert (run["pages_written"], run["pages_expected"]) == (2, 2)
     assert run["rows_received"] == 6 and run["rows_inserted"] == 6
     assert run["trace_id"] == TRACE
+    assert run["trace_url"] == f"http://jaeger.test/trace/{TRACE}"
     assert [(p["page_no"], p["records"], p["inserted"], p["trace_id"]) for p in run["pages"]] == [
         (1, 3, 3, TRACE),
         (2, 3, 3, TRACE),

@@ -13,7 +13,9 @@ from fastapi.staticfiles import StaticFiles
 from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
 from opentelemetry.instrumentation.httpx import HTTPXClientInstrumentor
 from opentelemetry.sdk.trace import TracerProvider
+from prometheus_client import make_asgi_app
 
+import common.metrics  # noqa: F401  (the ebaysync_* families, for one vocabulary everywhere)
 from admin_api.bootstrap import bootstrap_admin
 from admin_api.context import AdminContext
 from admin_api.live import ChangeFeed, Heartbeats, subscribe
@@ -120,6 +122,8 @@ def create_app(
     ):
         app.include_router(module.router)
     app.mount("/ui", StaticFiles(directory=UI_DIR), name="ui")
+    # Prometheus text, like every other service's METRICS_PORT, but on the API's own port.
+    app.mount("/metrics", make_asgi_app())
     FastAPIInstrumentor.instrument_app(
         app,
         tracer_provider=tracer_provider,

@@ -190,6 +190,8 @@ class PageOut(Schema):
 class RunDetailOut(RunOut):
     house_name: str
     pages: list[PageOut]
+    # The run's trace in the tracing UI, when ADMIN_API_TRACE_URL_TEMPLATE is set.
+    trace_url: str | None = None
 
 
 class WindowOut(Schema):

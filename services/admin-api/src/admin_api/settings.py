@@ -49,6 +49,10 @@ class AdminApiSettings(BaseSettings):
     token_expiring_soon_days: float = Field(default=14.0, ge=0)
     token_request_timeout_seconds: float = Field(default=15.0, gt=0)
 
+    # A link from each run to its trace in the tracing UI, e.g.
+    # "http://localhost:16686/trace/{trace_id}" for Jaeger; unset shows the trace id only.
+    trace_url_template: str | None = None
+
     # Log retention: runs, their page receipts and token refresh logs older than this go.
     retention_days: int = Field(default=30, ge=1)
 

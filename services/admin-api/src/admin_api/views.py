@@ -193,7 +193,9 @@ async def token_statuses(
     return out
 
 
-async def run_detail(session: AsyncSession, org_id: int, run_id: UUID) -> RunDetailOut | None:
+async def run_detail(
+    session: AsyncSession, org_id: int, run_id: UUID, trace_url_template: str | None = None
+) -> RunDetailOut | None:
     """The run with its pages, if it belongs to an account of the org."""
     sync = SyncRepository(session)
     run = await sync.get_run(run_id)
@@ -207,4 +209,9 @@ async def run_detail(session: AsyncSession, org_id: int, run_id: UUID) -> RunDet
         **RunOut.model_validate(run).model_dump(exclude={"duration_seconds"}),
         house_name=account.house_name,
         pages=[PageOut.model_validate(p) for p in pages],
+        trace_url=(
+            trace_url_template.format(trace_id=run.trace_id)
+            if trace_url_template and run.trace_id
+            else None
+        ),
     )

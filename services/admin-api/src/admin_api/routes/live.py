@@ -78,7 +78,7 @@ async def run_live(
 
     async def snapshot() -> RunDetailOut | None:
         async with context.sessions() as own:
-            return await run_detail(own, org_id, run_id)
+            return await run_detail(own, org_id, run_id, context.settings.trace_url_template)
 
     return EventSourceResponse(_stream(request, context, snapshot), ping=15)
 

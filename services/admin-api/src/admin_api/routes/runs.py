@@ -8,7 +8,7 @@ from uuid import UUID
 from fastapi import APIRouter, HTTPException, Query, status
 from pydantic import AwareDatetime
 
-from admin_api.dependencies import MAX_ID, CurrentUser, SessionDep
+from admin_api.dependencies import MAX_ID, CurrentUser, SessionDep, SettingsDep
 from admin_api.schemas import RunDetailOut, RunOut
 from admin_api.views import run_detail
 from common.db.accounts import AccountRepository
@@ -53,9 +53,11 @@ async def list_runs(
 
 
 @router.get("/{run_id}", responses={404: {}})
-async def get_run(run_id: UUID, user: CurrentUser, session: SessionDep) -> RunDetailOut:
-    """A run with every written page (records, inserted, changed, unchanged) and its trace id."""
-    detail = await run_detail(session, user.org_id, run_id)
+async def get_run(
+    run_id: UUID, user: CurrentUser, session: SessionDep, settings: SettingsDep
+) -> RunDetailOut:
+    """A run with every written page (records, inserted, changed, unchanged) and its trace."""
+    detail = await run_detail(session, user.org_id, run_id, settings.trace_url_template)
     if detail is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"run {run_id} not found")
     return detail

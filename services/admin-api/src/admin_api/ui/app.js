@@ -450,7 +450,9 @@ function runView(runId) {
         h("dt", {}, "Rows"), h("dd", {}, `fetched ${run.rows_received} · inserted ${run.rows_inserted} · changed ${run.rows_changed} · unchanged ${run.rows_unchanged}`),
         h("dt", {}, "Queued / started / finished"), h("dd", {}, `${stamp(run.queued_at)} / ${stamp(run.started_at)} / ${stamp(run.finished_at)}`),
         h("dt", {}, "Duration"), h("dd", {}, duration(run.duration_seconds)),
-        h("dt", {}, "Trace id"), h("dd", { class: "mono" }, run.trace_id || "—"))));
+        h("dt", {}, "Trace"), h("dd", { class: "mono" }, run.trace_url
+          ? h("a", { href: run.trace_url, target: "_blank", rel: "noopener", "data-testid": "trace-link" }, run.trace_id)
+          : (run.trace_id || "—")))));
     body.replaceChildren(...(run.pages.length ? run.pages.map((p) => h("tr", {},
       h("td", {}, p.page_no), h("td", {}, p.records), h("td", {}, p.inserted), h("td", {}, p.changed), h("td", {}, p.unchanged),
       h("td", {}, stamp(p.committed_at)), h("td", { class: "mono" }, p.trace_id || "—"))) : [h("tr", {}, h("td", { colspan: 7, class: "empty" }, "No page written yet."))]));
