@@ -5,41 +5,27 @@
   ``common.streams`` on the NATS server at ``NATS_URL`` (as a user allowed to manage streams),
   with N replicas: 1 on a single node, 3 on the production cluster (deploy/nats/).
 
-``common.streams.ensure_topology`` declares the same objects but always with one replica, and
-the services call it at every start: on a cluster that *scales replicated streams back to one
-replica* (verified on nats-server 2.15). Until it keeps the replicas it finds, run this step
-again after a rollout (docs/operations.md). tests/deploy/test_deploy_topology.py proves that
-this script and ``ensure_topology`` declare the same topology.
+Both call the one definition, ``common.streams.ensure_topology``; services also call it at
+start (unless ``NATS_DECLARE_TOPOLOGY=false``) and then keep the replicas a stream has.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
-import dataclasses
 import logging
 import sys
 
 import nats
 from nats.js import JetStreamContext
-from nats.js.api import ConsumerConfig, KeyValueConfig, StreamConfig
-from nats.js.errors import NotFoundError
 
 from common import streams
 from common.settings import nats_settings, postgres_settings
 
 log = logging.getLogger("ebaysync.ops")
 
-STREAMS: tuple[StreamConfig, ...] = (streams.WINDOWS, streams.PAGES, streams.DLQ)
-CONSUMERS: tuple[tuple[str, ConsumerConfig], ...] = (
-    (streams.WINDOWS_STREAM, streams.FETCHER),
-    (streams.PAGES_STREAM, streams.WRITER),
-)
-BUCKETS: tuple[KeyValueConfig, ...] = (
-    streams.BUCKETS.checkpoints,
-    streams.BUCKETS.leases,
-    streams.BUCKETS.control,
-)
+STREAMS = (streams.WINDOWS, streams.PAGES, streams.DLQ)
+BUCKETS = (streams.BUCKETS.checkpoints, streams.BUCKETS.leases, streams.BUCKETS.control)
 
 
 def stream_names() -> list[str]:
@@ -53,28 +39,7 @@ async def apply_topology(js: JetStreamContext, replicas: int) -> None:
     Changing the replicas of an existing stream is online: JetStream adds (or drops) peers and
     the stream keeps serving. Consumers inherit the replicas of their stream.
     """
-    for config in STREAMS:
-        wanted = dataclasses.replace(config, num_replicas=replicas)
-        try:
-            await js.stream_info(str(config.name))
-        except NotFoundError:
-            await js.add_stream(wanted)
-            log.info("created stream %s (R%d)", config.name, replicas)
-            continue
-        await js.update_stream(wanted)
-    for stream, consumer in CONSUMERS:
-        # Create-or-update on the server, unlike binding an existing durable.
-        await js.add_consumer(stream, consumer)
-    for bucket in BUCKETS:
-        try:
-            info = await js.stream_info(f"KV_{bucket.bucket}")
-        except NotFoundError:
-            await js.create_key_value(dataclasses.replace(bucket, replicas=replicas))
-            log.info("created bucket %s (R%d)", bucket.bucket, replicas)
-            continue
-        info.config.max_age = bucket.ttl
-        info.config.num_replicas = replicas
-        await js.update_stream(info.config)
+    await streams.ensure_topology(js, replicas)
 
 
 async def _topology(replicas: int) -> None:

@@ -74,7 +74,12 @@ def migrate(
 
 
 @app.command()
-def topology(nats_url: Annotated[str, typer.Option(envvar="NATS_URL")]) -> None:
+def topology(
+    nats_url: Annotated[str, typer.Option(envvar="NATS_URL")],
+    replicas: Annotated[
+        int | None, typer.Option(help="Copies of every stream (3 on a cluster); default: keep.")
+    ] = None,
+) -> None:
     """Create or update every JetStream stream, consumer and bucket (run at deploy time)."""
     import nats
 
@@ -83,7 +88,7 @@ def topology(nats_url: Annotated[str, typer.Option(envvar="NATS_URL")]) -> None:
     async def apply() -> None:
         connection = await nats.connect(nats_url)
         try:
-            await ensure_topology(connection.jetstream())
+            await ensure_topology(connection.jetstream(), replicas)
         finally:
             await connection.close()
 

@@ -249,7 +249,7 @@ async def test_the_fetcher_requests_tokens_consumes_windows_publishes_pages_and_
     assert entry.value == b"page 3"
 
 
-async def test_the_fetcher_can_neither_answer_nor_overhear_token_requests(
+async def test_the_fetcher_can_neither_answer_nor_intercept_token_requests(
     connect: Callable[[str], Awaitable[Session]], admin: Session, token_service: Session
 ) -> None:
     fetcher = await connect("fetcher")

@@ -66,8 +66,9 @@ def build_service(
             undo.append(instrument_asyncpg(tracer_provider))
         serve_metrics(settings.metrics)
         await broker.connect()
-        # Idempotent create-or-update: every service may start first.
-        await ensure_topology(broker.config.connection_state.stream)
+        if settings.nats.declare_topology:
+            # Idempotent create-or-update: every service may start first.
+            await ensure_topology(broker.config.connection_state.stream)
 
     @app.after_shutdown
     async def stop() -> None:

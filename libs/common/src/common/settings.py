@@ -23,6 +23,9 @@ class NatsSettings(BaseSettings):
     url: str = "nats://127.0.0.1:4222"
     # JetStream PubAcks under load take longer than FastStream's 0.5 s default.
     publish_timeout_seconds: float = 10.0
+    # Services declare streams, consumers and buckets at start (create-or-update). Where a
+    # deploy step does it (`ebaysync topology`), turn this off and give services no rights to.
+    declare_topology: bool = True
 
 
 class PostgresSettings(BaseSettings):

@@ -9,7 +9,7 @@ service start and at deploy time; it is idempotent.
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from nats.js import JetStreamContext
 from nats.js.api import (
@@ -22,7 +22,7 @@ from nats.js.api import (
     StorageType,
     StreamConfig,
 )
-from nats.js.errors import BadRequestError, NotFoundError
+from nats.js.errors import NotFoundError
 
 from common.messages import PageBatch, SyncWindow
 
@@ -118,33 +118,43 @@ PAUSE_ALL_KEY = "pause_all"
 SCHEDULER_LEADER_KEY = "scheduler_leader"
 
 
-async def _ensure_stream(js: JetStreamContext, config: StreamConfig) -> None:
+async def _ensure_stream(js: JetStreamContext, config: StreamConfig, replicas: int | None) -> None:
     assert config.name is not None
     try:
-        await js.stream_info(config.name)
+        info = await js.stream_info(config.name)
     except NotFoundError:
-        await js.add_stream(config)
+        await js.add_stream(replace(config, num_replicas=replicas or 1))
         log.info("created stream %s", config.name)
         return
-    await js.update_stream(config)
+    # Without a replica count, keep the one the stream has: a service starting on a cluster
+    # must not shrink an R3 stream to R1.
+    await js.update_stream(replace(config, num_replicas=replicas or info.config.num_replicas))
 
 
-async def _ensure_bucket(js: JetStreamContext, config: KeyValueConfig) -> None:
+async def _ensure_bucket(
+    js: JetStreamContext, config: KeyValueConfig, replicas: int | None
+) -> None:
     try:
-        await js.create_key_value(config)
-    except BadRequestError:
-        # Exists with another config: KV buckets are streams named KV_<bucket>.
-        info = await js.stream_info(f"KV_{config.bucket}")
-        info.config.max_age = config.ttl
-        await js.update_stream(info.config)
+        info = await js.stream_info(f"KV_{config.bucket}")  # KV buckets are streams
+    except NotFoundError:
+        await js.create_key_value(replace(config, replicas=replicas or 1))
+        return
+    info.config.max_age = config.ttl
+    if replicas:
+        info.config.num_replicas = replicas
+    await js.update_stream(info.config)
 
 
-async def ensure_topology(js: JetStreamContext) -> None:
-    """Create or update every stream, durable consumer and bucket."""
+async def ensure_topology(js: JetStreamContext, replicas: int | None = None) -> None:
+    """Create or update every stream, durable consumer and bucket.
+
+    ``replicas`` sets how many copies each stream keeps (3 on a cluster); None keeps what
+    exists and creates missing streams with one. Consumers follow their stream.
+    """
     for stream in (WINDOWS, PAGES, DLQ):
-        await _ensure_stream(js, stream)
+        await _ensure_stream(js, stream, replicas)
     # add_consumer is create-or-update on the server, unlike binding a durable.
     await js.add_consumer(WINDOWS_STREAM, FETCHER)
     await js.add_consumer(PAGES_STREAM, WRITER)
     for bucket in (BUCKETS.checkpoints, BUCKETS.leases, BUCKETS.control):
-        await _ensure_bucket(js, bucket)
+        await _ensure_bucket(js, bucket, replicas)

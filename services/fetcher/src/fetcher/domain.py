@@ -9,6 +9,17 @@ from typing import Any
 import orjson
 from pydantic import BaseModel, ConfigDict
 
+from common.redelivery import retry_delay
+
+__all__ = [
+    "Checkpoint",
+    "OversizedRecordError",
+    "PageOutcome",
+    "after_page",
+    "retry_delay",
+    "split_records",
+]
+
 
 class Checkpoint(BaseModel):
     """Where a window's fetch stands after its last published page (stored per run in KV)."""
@@ -95,10 +106,3 @@ def split_records(records: Sequence[dict[str, Any]], max_bytes: int) -> list[lis
 
 class OversizedRecordError(ValueError):
     """A single eBay record is larger than a message may be."""
-
-
-def retry_delay(attempt: int, retry_after: float | None = None, cap: float = 600.0) -> float:
-    """Seconds before a failed window is delivered again: eBay's Retry-After, else 2^attempt."""
-    if retry_after is not None:
-        return min(cap, max(1.0, retry_after))
-    return min(cap, float(2 ** min(attempt, 10)))

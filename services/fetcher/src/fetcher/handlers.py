@@ -15,9 +15,9 @@ from faststream.nats import JStream, NatsMessage, NatsRouter, PullSub
 from common.ebay.errors import EbayError, EbayTransientError
 from common.messages import SyncWindow
 from common.metrics import ERRORS, PAGES, WINDOWS
+from common.redelivery import delivery_attempt, retry_delay
 from common.streams import FETCHER_DURABLE, WINDOW_SUBJECTS, WINDOWS_STREAM
 from common.telemetry import annotate_run
-from fetcher.domain import retry_delay
 from fetcher.service import OrdersFetcher
 from fetcher.settings import FetcherSettings
 from fetcher.tokens import TokenUnavailableError
@@ -57,7 +57,7 @@ def build_router(settings: FetcherSettings) -> NatsRouter:
     )
     async def fetch_window(window: SyncWindow, msg: NatsMessage, fetcher: OrdersFetcherDep) -> None:
         annotate_run(window)
-        attempt = msg.raw_message.metadata.num_delivered or 1
+        attempt = delivery_attempt(msg)
         family = str(window.family)
         try:
             async with keep_in_progress(msg, settings.progress_seconds):
@@ -82,6 +82,12 @@ def build_router(settings: FetcherSettings) -> NatsRouter:
             WINDOWS.labels(family, "retried").inc()
             log.error("run %s failed: %s", window.run_id, exc)
             raise NackMessage(delay=retry_delay(attempt + 4)) from exc
+        except Exception as exc:
+            # NATS, KV or anything unforeseen: hand the window back later, never at once.
+            ERRORS.labels(SERVICE, type(exc).__name__).inc()
+            WINDOWS.labels(family, "retried").inc()
+            log.exception("run %s: unexpected failure", window.run_id)
+            raise NackMessage(delay=retry_delay(attempt)) from exc
         WINDOWS.labels(family, "fetched").inc()
         PAGES.labels(family, "published").inc(pages)
 

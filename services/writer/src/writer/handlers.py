@@ -11,6 +11,7 @@ from faststream.nats import JStream, NatsBroker, NatsMessage, NatsRouter, PullSu
 
 from common.messages import PageBatch, encoded
 from common.metrics import ERRORS, PAGES, ROWS, RUNS_COMPLETED
+from common.redelivery import delivery_attempt, retry_delay
 from common.streams import PAGE_SUBJECTS, PAGES_STREAM, WRITER_DURABLE
 from common.telemetry import annotate_run, current_trace_id
 from writer.domain import MalformedRecordError
@@ -46,6 +47,11 @@ def build_router(settings: WriterSettings) -> NatsRouter:
             ERRORS.labels("writer", "malformed").inc()
             log.error("page %s of run %s refused: %s", page.page_no, page.run_id, exc)
             raise NackMessage(delay=300) from exc
+        except Exception as exc:
+            # The database or anything unforeseen: the transaction rolled back; try again later.
+            ERRORS.labels("writer", type(exc).__name__).inc()
+            log.exception("page %s of run %s not written", page.page_no, page.run_id)
+            raise NackMessage(delay=retry_delay(delivery_attempt(msg))) from exc
         if result.duplicate:
             log.info("page %s of run %s was already written", page.page_no, page.run_id)
             PAGES.labels(family, "duplicate").inc()
@@ -57,6 +63,9 @@ def build_router(settings: WriterSettings) -> NatsRouter:
         if result.completed is not None:
             RUNS_COMPLETED.labels(family).inc()
             # After the commit: a lost event only delays the scheduler's next tick.
-            await broker.publish(encoded(result.completed), result.completed.subject)
+            try:
+                await broker.publish(encoded(result.completed), result.completed.subject)
+            except Exception as exc:
+                log.warning("run %s completed, but its event was not sent: %s", page.run_id, exc)
 
     return router
