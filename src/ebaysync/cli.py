@@ -100,11 +100,23 @@ def topology(
 def sandbox(
     host: Annotated[str, typer.Option()] = "127.0.0.1",
     port: Annotated[int, typer.Option()] = 8900,
+    sellers: Annotated[int | None, typer.Option(help="How many sellers to generate.")] = None,
+    profile: Annotated[
+        str | None, typer.Option(help="tiny, small, medium, large, huge, or a list: huge,small")
+    ] = None,
+    seed: Annotated[int | None, typer.Option(help="Same seed, same sellers.")] = None,
 ) -> None:
-    """Run the eBay sandbox alone (configure it with SANDBOX_* variables)."""
+    """Run the eBay sandbox alone (every other SANDBOX_* variable applies too)."""
     import uvicorn
 
-    uvicorn.run("ebay_sandbox.app:create_app", factory=True, host=host, port=port)
+    from ebay_sandbox.app import create_app
+    from ebay_sandbox.settings import SandboxConfig
+
+    overrides = {"sellers": sellers, "profile": profile, "seed": seed}
+    config = SandboxConfig.model_validate(
+        {**SandboxConfig().model_dump(), **{k: v for k, v in overrides.items() if v is not None}}
+    )
+    uvicorn.run(create_app(config), host=host, port=port)
 
 
 def main() -> None:

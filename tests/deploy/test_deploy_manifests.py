@@ -284,8 +284,13 @@ def test_prometheus_scrapes_every_service_and_jetstream(compose: dict[str, Any])
     config = yaml.safe_load(PROMETHEUS.read_text())
     jobs = {job["job_name"]: job for job in config["scrape_configs"]}
     [dns] = jobs["ebaysync"]["dns_sd_configs"]
-    assert set(dns["names"]) == {*FASTSTREAM_SERVICES, "admin-api"}
+    assert set(dns["names"]) == set(FASTSTREAM_SERVICES)
     assert dns["port"] == MetricsSettings.model_fields["port"].default
+    # The admin API serves /metrics/ on its HTTP port (8000 in compose).
+    [admin] = jobs["admin-api"]["dns_sd_configs"]
+    assert admin["names"] == ["admin-api"]
+    assert jobs["admin-api"]["metrics_path"] == "/metrics/"
+    assert any(p.endswith(f":{admin['port']}") for p in compose["services"]["admin-api"]["ports"])
     [exporter] = jobs["nats"]["static_configs"][0]["targets"]
     host, port = exporter.split(":")
     assert host in compose["services"] and f"-port {port}" in " ".join(

@@ -27,6 +27,7 @@ from nats.errors import Error as NatsError
 from nats.errors import TimeoutError as NatsTimeoutError
 from nats.js.errors import NotFoundError
 
+from common.settings import NatsSettings
 from common.streams import (
     BUCKETS,
     DLQ_STREAM,
@@ -147,8 +148,11 @@ async def connect(
         async def on_error(exc: Exception) -> None:
             errors.append(str(exc))
 
+        url = f"nats://{user}:{PASSWORDS[user]}@{secured_nats.host}:{secured_nats.port}"
         nc = await nats.connect(
-            f"nats://{user}:{PASSWORDS[user]}@{secured_nats.host}:{secured_nats.port}",
+            url,
+            # The services' own rule: replies come to "_INBOX_<user>".
+            inbox_prefix=NatsSettings(url=url).inbox,
             name=f"test-{user}",
             error_cb=on_error,
             allow_reconnect=False,
@@ -500,3 +504,21 @@ async def test_every_service_may_declare_the_topology_it_declares_at_start(
         f"$JS.API.CONSUMER.CREATE.{PAGES_STREAM}",
         lambda: js.add_consumer(PAGES_STREAM),
     )
+
+
+def subscriber(session: Session, subject: str) -> Callable[[], Awaitable[Any]]:
+    return lambda: session.nc.subscribe(subject)
+
+
+async def test_nobody_overhears_a_reply_meant_for_another_user(
+    connect: Callable[[str], Awaitable[Session]], token_service: Session
+) -> None:
+    # The fetcher's token reply travels on "_INBOX_fetcher.…"; no other user may listen there,
+    # nor on the shared "_INBOX.>" where replies used to go.
+    fetcher = await connect("fetcher")
+    for user in ("writer", "scheduler", "admin-api"):
+        eavesdropper = await connect(user)
+        for inbox in ("_INBOX_fetcher.>", "_INBOX.>", "_INBOX_token-service.>"):
+            await eavesdropper.denied("subscription", inbox, subscriber(eavesdropper, inbox))
+    reply = await fetcher.allowed(lambda: fetcher.nc.request("token.get", b"{}", timeout=5))
+    assert reply.data == b'{"access_token": "from-the-token-service"}'

@@ -25,6 +25,7 @@ def build_broker(
         name=service,
         ack_policy=AckPolicy.NACK_ON_ERROR,
         max_reconnect_attempts=-1,
+        inbox_prefix=settings.inbox,
         # "Received"/"Processed" for every message is debug detail, not an operator's log.
         log_level=logging.DEBUG,
         middlewares=[telemetry_middleware(tracer_provider)],

@@ -7,6 +7,7 @@ server address once for all services; a service's own settings class nests them.
 from __future__ import annotations
 
 from datetime import timedelta
+from urllib.parse import urlsplit
 
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -23,9 +24,20 @@ class NatsSettings(BaseSettings):
     url: str = "nats://127.0.0.1:4222"
     # JetStream PubAcks under load take longer than FastStream's 0.5 s default.
     publish_timeout_seconds: float = 10.0
+    # Where replies to this client's requests arrive; by default "_INBOX_<user>" when the URL
+    # names a NATS user, so server permissions can keep every user's replies (access tokens
+    # among them) to that user alone (deploy/nats/accounts.conf).
+    inbox_prefix: str | None = None
     # Services declare streams, consumers and buckets at start (create-or-update). Where a
     # deploy step does it (`ebaysync topology`), turn this off and give services no rights to.
     declare_topology: bool = True
+
+    @property
+    def inbox(self) -> str:
+        if self.inbox_prefix:
+            return self.inbox_prefix
+        user = urlsplit(self.url).username
+        return f"_INBOX_{user}" if user else "_INBOX"
 
 
 class PostgresSettings(BaseSettings):

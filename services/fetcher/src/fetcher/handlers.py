@@ -54,6 +54,8 @@ def build_router(settings: FetcherSettings) -> NatsRouter:
         pull_sub=PullSub(batch_size=1, timeout=5.0),
         max_workers=settings.concurrency,
         ack_policy=AckPolicy.NACK_ON_ERROR,
+        # FastStream would pull on the shared "_INBOX." whatever the connection's prefix.
+        inbox_prefix=f"{settings.nats.inbox}.".encode(),
     )
     async def fetch_window(window: SyncWindow, msg: NatsMessage, fetcher: OrdersFetcherDep) -> None:
         annotate_run(window)

@@ -34,6 +34,8 @@ def build_router(settings: WriterSettings) -> NatsRouter:
         pull_sub=PullSub(batch_size=1, timeout=5.0),
         max_workers=settings.concurrency,
         ack_policy=AckPolicy.NACK_ON_ERROR,
+        # FastStream would pull on the shared "_INBOX." whatever the connection's prefix.
+        inbox_prefix=f"{settings.nats.inbox}.".encode(),
     )
     async def write_page(
         page: PageBatch, msg: NatsMessage, writer: PageWriterDep, broker: BrokerDep

@@ -7,6 +7,7 @@ _BASE = "https://api.ebay.com/oauth/api_scope"
 SCOPES: tuple[str, ...] = (
     _BASE,
     f"{_BASE}/sell.fulfillment.readonly",
+    f"{_BASE}/sell.payment.dispute",
     f"{_BASE}/sell.finances",
     f"{_BASE}/sell.inventory.readonly",
     f"{_BASE}/commerce.identity.readonly",
