@@ -1,6 +1,6 @@
-"""Generate docs/asyncapi.yaml: every NATS message of ebaysync as an AsyncAPI 3.0 document.
+"""Generate common/asyncapi.yaml: every NATS message of ebaysync as an AsyncAPI 3.0 document.
 
-    uv run python scripts/gen_asyncapi.py            # rewrite docs/asyncapi.yaml
+    uv run python scripts/gen_asyncapi.py            # rewrite the document
     uv run python scripts/gen_asyncapi.py --check    # exit 1 if the committed file is stale
 
 The document comes from FastStream's AsyncAPI support over one broker that carries the real
@@ -41,7 +41,7 @@ from token_service.handlers import router as token_service_router
 from writer.handlers import build_router as writer_router
 from writer.settings import WriterSettings
 
-OUTPUT = Path(__file__).resolve().parents[1] / "docs" / "asyncapi.yaml"
+OUTPUT = Path(__file__).resolve().parents[1] / "libs/common/src/common/asyncapi.yaml"
 VERSION = "1"
 
 DESCRIPTION = f"""\

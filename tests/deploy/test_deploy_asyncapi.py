@@ -1,4 +1,4 @@
-"""docs/asyncapi.yaml documents every message contract and never goes stale."""
+"""The AsyncAPI document (common/asyncapi.yaml) covers every message and never goes stale."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ import yaml
 from common import messages
 
 ROOT = Path(__file__).resolve().parents[2]
-DOCUMENT = ROOT / "docs" / "asyncapi.yaml"
+DOCUMENT = ROOT / "libs/common/src/common/asyncapi.yaml"
 
 
 def load_generator() -> ModuleType:
@@ -47,7 +47,7 @@ def resolve(document: dict[str, Any], ref: str) -> Any:
 
 def test_the_committed_document_is_what_the_generator_makes() -> None:
     assert DOCUMENT.read_text() == load_generator().render(), (
-        "docs/asyncapi.yaml is stale: run `uv run python scripts/gen_asyncapi.py`"
+        "common/asyncapi.yaml is stale: run `uv run python scripts/gen_asyncapi.py`"
     )
 
 
@@ -56,7 +56,7 @@ def test_every_message_contract_and_subject_is_documented() -> None:
     assert document["asyncapi"].startswith("3.")
     schemas = document["components"]["schemas"]
     for name, model in contracts().items():
-        assert name in schemas, f"{name} is not in docs/asyncapi.yaml"
+        assert name in schemas, f"{name} is not in the AsyncAPI document"
         documented = set(schemas[name]["properties"])
         assert documented == set(model.model_fields), name
     addresses = {channel["address"] for channel in document["channels"].values()}

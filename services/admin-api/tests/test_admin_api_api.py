@@ -103,3 +103,11 @@ async def test_metrics_are_served_in_prometheus_text(client: httpx.AsyncClient) 
     assert response.status_code == 200
     assert response.headers["content-type"].startswith("text/plain")
     assert "# TYPE ebaysync_pages_total counter" in response.text
+
+
+async def test_the_message_contracts_are_served_as_asyncapi(client: httpx.AsyncClient) -> None:
+    response = await client.get("/asyncapi.yaml")
+    assert response.status_code == 200
+    assert response.headers["content-type"].startswith("application/yaml")
+    assert "asyncapi: 3.0.0" in response.text.splitlines()
+    assert "SyncWindow" in response.text

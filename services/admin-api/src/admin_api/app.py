@@ -25,6 +25,7 @@ from admin_api.routes import (
     auth,
     control,
     deadletters,
+    docs,
     health,
     live,
     oauth,
@@ -118,6 +119,7 @@ def create_app(
         deadletters,
         retention,
         webhooks,
+        docs,
         ui,
     ):
         app.include_router(module.router)
