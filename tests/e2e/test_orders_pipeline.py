@@ -6,15 +6,12 @@ them exactly. The scheduler's settle lag keeps every window's end before the san
 
 from __future__ import annotations
 
-import asyncio
 import re
-import time
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
 
 import httpx
 import orjson
@@ -24,16 +21,17 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker, create_async_engine
 
 from common.db.accounts import EbayAccount
-from common.db.events import EbayEvent
-from common.db.orders import EbayOrder, EbayOrderLineItem
+from common.db.orders import EbayOrderLineItem
 from common.db.sync import SyncRun, SyncState
 from common.families import Family
 from common.messages import PageBatch, SyncWindow, Trigger, encoded
 from common.streams import PAGES_STREAM, WINDOWS_STREAM, WRITER_DURABLE
 from ebaysync.embedded import find_free_port
 from ebaysync.runtime import Runtime, RuntimeOptions
-from testkit import servers
+from testkit import servers, verify
 from testkit.servers import DatabaseServer
+from testkit.verify import Orders, mirrored_orders, source_orders
+from testkit.waiting import eventually
 
 pytestmark = [pytest.mark.e2e, pytest.mark.nats, pytest.mark.postgres]
 
@@ -49,15 +47,6 @@ class System:
     js: JetStreamContext
     account_id: int
     username: str
-
-
-async def eventually(check: Callable[[], Awaitable[bool]], *, within: float, what: str) -> None:
-    deadline = time.monotonic() + within
-    while time.monotonic() < deadline:
-        if await check():
-            return
-        await asyncio.sleep(0.5)
-    raise AssertionError(f"not within {within}s: {what}")
 
 
 @pytest.fixture
@@ -121,33 +110,16 @@ async def cursor(system: System) -> datetime | None:
     return None if state is None else state.cursor
 
 
-async def mirror(system: System) -> dict[str, dict[str, Any]]:
-    async with system.sessions() as session:
-        rows = await session.scalars(
-            select(EbayOrder).where(EbayOrder.account_id == system.account_id)
-        )
-        return {row.order_id: row.payload for row in rows}
+async def mirror(system: System) -> Orders:
+    return await mirrored_orders(system.sessions, system.account_id)
 
 
-async def source(
-    system: System, modified_from: datetime, modified_to: datetime
-) -> dict[str, dict[str, Any]]:
-    response = await system.sandbox.get(
-        f"/sandbox/sellers/{system.username}/orders",
-        params={"modified_from": modified_from.isoformat(), "modified_to": modified_to.isoformat()},
-    )
-    response.raise_for_status()
-    return {order["orderId"]: order for order in response.json()["orders"]}
+async def source(system: System, modified_from: datetime, modified_to: datetime) -> Orders:
+    return await source_orders(system.sandbox, system.username, modified_from, modified_to)
 
 
 async def event_count(system: System) -> int:
-    async with system.sessions() as session:
-        count = await session.scalar(
-            select(func.count())
-            .select_from(EbayEvent)
-            .where(EbayEvent.account_id == system.account_id)
-        )
-    return int(count or 0)
+    return await verify.event_count(system.sessions, system.account_id)
 
 
 async def settled(system: System, started: datetime) -> bool:

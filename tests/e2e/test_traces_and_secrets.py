@@ -8,12 +8,10 @@ eBay before the first window, so the 401 → forced-refresh path runs too.
 
 from __future__ import annotations
 
-import asyncio
 import json
 import logging
 import re
-import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -50,6 +48,7 @@ from testkit import servers
 from testkit.factories import create_account
 from testkit.sandbox import serve_asgi
 from testkit.servers import DatabaseServer
+from testkit.waiting import eventually
 from token_service.app import create_app as create_token_service
 from token_service.crypto import generate_key
 from token_service.settings import TokenServiceSettings
@@ -108,15 +107,6 @@ class Pipeline:
     sandbox_url: str
     logs: Records
     account_id: int
-
-
-async def eventually(check: Callable[[], Awaitable[bool]], within: float, what: str) -> None:
-    deadline = time.monotonic() + within
-    while time.monotonic() < deadline:
-        if await check():
-            return
-        await asyncio.sleep(0.3)
-    raise AssertionError(f"not within {within}s: {what}")
 
 
 def provider(service: str, exporter: InMemorySpanExporter) -> TracerProvider:
@@ -276,7 +266,7 @@ async def test_one_trace_per_window_and_no_secret_anywhere(pipeline: Pipeline) -
     async def succeeded() -> bool:
         return await first_run(pipeline) is not None
 
-    await eventually(succeeded, within=60, what="the first window succeeded")
+    await eventually(succeeded, within=60, what="the first window succeeded", interval=0.3)
     run = await first_run(pipeline)
     assert run is not None
     assert run.trace_id is not None
