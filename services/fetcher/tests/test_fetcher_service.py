@@ -26,7 +26,8 @@ from common.settings import EbayApiSettings, NatsSettings, PostgresSettings
 from common.streams import BUCKETS, PAGES_STREAM
 from ebay_sandbox.consent import approve_consent
 from ebay_sandbox.settings import SandboxConfig
-from fetcher.service import CheckpointStore, OrdersFetcher
+from fetcher.service import CheckpointStore, WindowFetcher
+from fetcher.sources.orders import OrdersSource
 from fetcher.tokens import TokenClient
 from testkit.factories import create_account
 from testkit.sandbox import serve_sandbox
@@ -50,15 +51,15 @@ class Env:
     username: str
     requested_offsets: list[int]
 
-    async def fetcher(self, publish: Any = None) -> OrdersFetcher:
+    async def fetcher(self, publish: Any = None, max_page_bytes: int = 900_000) -> WindowFetcher:
         kv = await self.broker.key_value(BUCKETS.checkpoints.bucket, declare=False)
-        return OrdersFetcher(
+        source = OrdersSource(FulfillmentClient(self.http, self.sandbox_url), PAGE_SIZE)
+        return WindowFetcher(
             TokenClient(self.broker, timeout=10),
-            FulfillmentClient(self.http, self.sandbox_url),
+            {Family.ORDERS: source},
             CheckpointStore(kv),
             publish or self.publish,
-            page_size=PAGE_SIZE,
-            max_page_bytes=900_000,
+            max_page_bytes=max_page_bytes,
             max_passes=3,
         )
 
@@ -221,17 +222,7 @@ async def test_a_redelivered_window_resumes_after_its_last_published_page(env: E
 
 async def test_oversized_pages_are_split_under_the_message_limit(env: Env) -> None:
     window = env.window()
-    kv = await env.broker.key_value(BUCKETS.checkpoints.bucket, declare=False)
-    small = OrdersFetcher(
-        TokenClient(env.broker, timeout=10),
-        FulfillmentClient(env.http, env.sandbox_url),
-        CheckpointStore(kv),
-        env.publish,
-        page_size=PAGE_SIZE,
-        max_page_bytes=5_000,
-        max_passes=3,
-    )
-    await small.fetch(window)
+    await (await env.fetcher(max_page_bytes=5_000)).fetch(window)
     pages = await env.published(window.run_id)
     assert len(pages) > len(env.requested_offsets)  # eBay pages were split
     for page in pages:

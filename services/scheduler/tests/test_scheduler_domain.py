@@ -112,7 +112,27 @@ class TestPlanPair:
         planned = plan_pair(behind, NOW, POLICY)
         assert planned is not None
         assert planned.trigger is Trigger.CATCH_UP
+        assert planned.window is not None
         assert planned.window.end == NOW - timedelta(days=30) - POLICY.overlap + POLICY.max_window
+
+
+class TestPlanSnapshot:
+    def test_a_snapshot_never_run_is_due_at_once_without_a_window(self) -> None:
+        planned = plan_pair(pair(family=Family.OFFERS), NOW, POLICY)
+        assert planned is not None
+        assert planned.window is None
+        assert planned.trigger is Trigger.CATCH_UP
+
+    def test_a_snapshot_waits_for_its_cadence_after_a_success(self) -> None:
+        recent = pair(family=Family.ACTIVE_INVENTORY, last_success_at=NOW - timedelta(minutes=4))
+        assert plan_pair(recent, NOW, POLICY) is None
+        due = pair(family=Family.ACTIVE_INVENTORY, last_success_at=NOW - timedelta(minutes=5))
+        planned = plan_pair(due, NOW, POLICY)
+        assert planned is not None
+        assert planned.trigger is Trigger.SCHEDULE
+
+    def test_a_snapshot_in_flight_is_not_scheduled_again(self) -> None:
+        assert plan_pair(pair(family=Family.OFFERS, in_flight=True), NOW, POLICY) is None
 
 
 def test_plan_keeps_only_due_pairs() -> None:
@@ -124,4 +144,4 @@ def test_plan_keeps_only_due_pairs() -> None:
 def test_every_planned_window_moves_the_cursor_forward(hours_behind: float) -> None:
     cursor = NOW - timedelta(hours=hours_behind)
     planned = plan_pair(pair(cursor=cursor), NOW + POLICY.cadence, POLICY)
-    assert planned is None or planned.window.end > cursor
+    assert planned is None or (planned.window is not None and planned.window.end > cursor)

@@ -89,6 +89,9 @@ class PageBatch(RunMessage):
     page_count: int | None = Field(default=None, ge=1)
     fetched_at: AwareDatetime
     records: list[dict[str, Any]]
+    # Snapshot families, on the last page: True when the fetch enumerated everything, so rows
+    # the snapshot no longer holds may be marked ended; False (or absent) sweeps nothing.
+    snapshot_complete: bool | None = None
 
     @property
     def is_last(self) -> bool:
@@ -142,6 +145,9 @@ class AccessTokenReply(Message):
     account_id: int
     access_token: WireSecret | None = None
     expires_at: AwareDatetime | None = None
+    # Where the account sells: Trading, Post-Order and Finances calls are addressed with it.
+    marketplace_id: str | None = None
+    site_id: int | None = None
     error: TokenErrorCode | None = None
     error_detail: str | None = None
 

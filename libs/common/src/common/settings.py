@@ -12,7 +12,7 @@ from urllib.parse import urlsplit
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from common.families import IMPLEMENTED_FAMILIES, Family
+from common.families import IMPLEMENTED_FAMILIES, SNAPSHOT_FAMILIES, Family
 from common.windows import DEFAULT_LOOKBACK, LOOKBACK_LIMITS, WindowPolicy
 
 
@@ -94,6 +94,8 @@ class WindowSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="SCHEDULER_", extra="ignore")
 
     cadence_seconds: float = 300.0
+    # Snapshot families (offers, active listings) enumerate everything: they run less often.
+    snapshot_cadence_seconds: float = 3600.0
     overlap_seconds: float = 600.0
     settle_lag_seconds: float = 120.0
     max_window_days: float = 7.0
@@ -106,7 +108,11 @@ class WindowSettings(BaseSettings):
             lookback_limit=LOOKBACK_LIMITS.get(family, DEFAULT_LOOKBACK),
             max_window=timedelta(days=self.max_window_days),
             settle_lag=timedelta(seconds=self.settle_lag_seconds),
-            cadence=timedelta(seconds=self.cadence_seconds),
+            cadence=timedelta(
+                seconds=self.snapshot_cadence_seconds
+                if family in SNAPSHOT_FAMILIES
+                else self.cadence_seconds
+            ),
         )
 
     def policies(self) -> dict[Family, WindowPolicy]:

@@ -7,13 +7,13 @@ from faststream import FastStream
 from opentelemetry.instrumentation.httpx import HTTPXClientInstrumentor
 from opentelemetry.sdk.trace import TracerProvider
 
-from common.ebay.fulfillment import FulfillmentClient
 from common.messages import PageBatch, encoded
 from common.service import build_service
 from common.streams import BUCKETS, PAGES_STREAM
 from fetcher.handlers import build_router
-from fetcher.service import CheckpointStore, OrdersFetcher
+from fetcher.service import CheckpointStore, WindowFetcher
 from fetcher.settings import FetcherSettings
+from fetcher.sources import SourceContext, build_sources
 from fetcher.tokens import TokenClient
 
 SERVICE = "fetcher"
@@ -42,14 +42,14 @@ def create_app(
     @app.on_startup
     async def bind() -> None:
         kv = await broker.key_value(BUCKETS.checkpoints.bucket, declare=False)
+        tokens = TokenClient(broker, settings.token_timeout_seconds)
         app.context.set_global(
-            "orders_fetcher",
-            OrdersFetcher(
-                TokenClient(broker, settings.token_timeout_seconds),
-                FulfillmentClient(http, settings.ebay.api_base_url),
+            "window_fetcher",
+            WindowFetcher(
+                tokens,
+                build_sources(SourceContext(http, settings, tokens)),
                 CheckpointStore(kv),
                 publish_page,
-                page_size=settings.orders_page_size,
                 max_page_bytes=settings.max_page_bytes,
                 max_passes=settings.max_passes,
             ),

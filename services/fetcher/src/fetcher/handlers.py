@@ -18,14 +18,14 @@ from common.metrics import ERRORS, PAGES, WINDOWS
 from common.redelivery import delivery_attempt, retry_delay
 from common.streams import FETCHER_DURABLE, WINDOW_SUBJECTS, WINDOWS_STREAM
 from common.telemetry import annotate_run
-from fetcher.service import OrdersFetcher
+from fetcher.service import UnsupportedFamilyError, WindowFetcher
 from fetcher.settings import FetcherSettings
 from fetcher.tokens import TokenUnavailableError
 
 log = logging.getLogger(__name__)
 SERVICE = "fetcher"
 
-OrdersFetcherDep = Annotated[OrdersFetcher, Context("orders_fetcher")]
+WindowFetcherDep = Annotated[WindowFetcher, Context("window_fetcher")]
 
 
 @asynccontextmanager
@@ -57,13 +57,19 @@ def build_router(settings: FetcherSettings) -> NatsRouter:
         # FastStream would pull on the shared "_INBOX." whatever the connection's prefix.
         inbox_prefix=f"{settings.nats.inbox}.".encode(),
     )
-    async def fetch_window(window: SyncWindow, msg: NatsMessage, fetcher: OrdersFetcherDep) -> None:
+    async def fetch_window(window: SyncWindow, msg: NatsMessage, fetcher: WindowFetcherDep) -> None:
         annotate_run(window)
         attempt = delivery_attempt(msg)
         family = str(window.family)
         try:
             async with keep_in_progress(msg, settings.progress_seconds):
                 pages = await fetcher.fetch(window)
+        except UnsupportedFamilyError as exc:
+            # A command for a family this build does not fetch: no retry can help.
+            ERRORS.labels(SERVICE, "unsupported").inc()
+            log.error("dropping run %s: %s", window.run_id, exc)
+            WINDOWS.labels(family, "dropped").inc()
+            raise RejectMessage from exc
         except TokenUnavailableError as exc:
             ERRORS.labels(SERVICE, "token").inc()
             if exc.is_permanent:

@@ -3,18 +3,19 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import replace
 from datetime import UTC, datetime
 
 from nats.js.errors import KeyNotFoundError
 from nats.js.kv import KeyValue
-from pydantic import SecretStr
 
 from common.ebay.errors import EbayAuthError, EbayTransientError
-from common.ebay.fulfillment import FulfillmentClient, OrdersPage, last_modified_filter
+from common.families import SNAPSHOT_FAMILIES, Family
 from common.messages import PageBatch, SyncWindow
 from fetcher.domain import Checkpoint, after_page, split_records
-from fetcher.tokens import TokenClient
+from fetcher.sources.base import PageRequest, Source, SourcePage
+from fetcher.tokens import AccountToken, TokenClient
 
 log = logging.getLogger(__name__)
 
@@ -42,23 +43,27 @@ class CheckpointStore:
         await self._kv.put(str(window.run_id), checkpoint.model_dump_json().encode())
 
 
-class OrdersFetcher:
+class UnsupportedFamilyError(ValueError):
+    """The window names a family this fetcher has no source for."""
+
+
+class WindowFetcher:
+    """Fetches any family's window through that family's :class:`Source`."""
+
     def __init__(
         self,
         tokens: TokenClient,
-        client: FulfillmentClient,
+        sources: Mapping[Family, Source],
         checkpoints: CheckpointStore,
         publish: PublishPage,
         *,
-        page_size: int,
         max_page_bytes: int,
         max_passes: int,
     ) -> None:
         self._tokens = tokens
-        self._client = client
+        self._sources = sources
         self._checkpoints = checkpoints
         self._publish = publish
-        self._page_size = page_size
         self._max_page_bytes = max_page_bytes
         self._max_passes = max_passes
 
@@ -67,23 +72,28 @@ class OrdersFetcher:
 
         Returns how many pages this call published.
         """
+        source = self._sources.get(window.family)
+        if source is None:
+            raise UnsupportedFamilyError(f"no source for family {window.family}")
         checkpoint = await self._checkpoints.load(window)
         if checkpoint.done:
             return 0
         first_page_no = checkpoint.next_page_no
-        assert window.window_from is not None, "orders are fetched in windows"
-        order_filter = last_modified_filter(window.window_from, window.window_to)
-        token = await self._tokens.access_token(window.account_id)
+        snapshot = window.family in SNAPSHOT_FAMILIES
+        account = await self._tokens.access_token(window.account_id)
         while True:
-            page, token = await self._get_page(window, token, order_filter, checkpoint.offset)
-            chunks = split_records(page.orders, self._max_page_bytes)
+            request = PageRequest(
+                window, account, source.phases[checkpoint.phase], checkpoint.offset
+            )
+            page, account = await self._get_page(source, request)
+            chunks = split_records(page.records, self._max_page_bytes)
             outcome = after_page(
                 checkpoint,
-                total=page.total,
-                received=len(page.orders),
-                has_next=page.has_next,
+                page.shape,
                 published_pages=len(chunks),
                 max_passes=self._max_passes,
+                phases=len(source.phases),
+                snapshot=snapshot,
             )
             now = datetime.now(UTC)
             for index, records in enumerate(chunks):
@@ -101,34 +111,34 @@ class OrdersFetcher:
                         page_count=page_no if is_last else None,
                         fetched_at=now,
                         records=records,
+                        snapshot_complete=(
+                            not outcome.checkpoint.incomplete if is_last and snapshot else None
+                        ),
                     )
                 )
             checkpoint = outcome.checkpoint
             await self._checkpoints.save(window, checkpoint)
             if outcome.gave_up:
                 raise WindowUnstableError(
-                    f"orders kept moving during {self._max_passes} passes of run {window.run_id}"
+                    f"{window.family} kept moving during {self._max_passes} passes "
+                    f"of run {window.run_id}"
                 )
             if outcome.ends_window:
                 log.info(
-                    "run %s: %s pages for account %s",
+                    "run %s: %s pages of %s for account %s",
                     window.run_id,
                     checkpoint.next_page_no - 1,
+                    window.family,
                     window.account_id,
                 )
                 return checkpoint.next_page_no - first_page_no
 
     async def _get_page(
-        self, window: SyncWindow, token: SecretStr, order_filter: str, offset: int
-    ) -> tuple[OrdersPage, SecretStr]:
+        self, source: Source, request: PageRequest
+    ) -> tuple[SourcePage, AccountToken]:
         try:
-            page = await self._client.get_orders(
-                token, order_filter=order_filter, offset=offset, limit=self._page_size
-            )
+            return await source.page(request), request.account
         except EbayAuthError:
             # The token expired or was revoked early: ask for a fresh one and try once more.
-            token = await self._tokens.access_token(window.account_id, force_refresh=True)
-            page = await self._client.get_orders(
-                token, order_filter=order_filter, offset=offset, limit=self._page_size
-            )
-        return page, token
+            account = await self._tokens.access_token(request.window.account_id, force_refresh=True)
+            return await source.page(replace(request, account=account)), account

@@ -2,10 +2,21 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from faststream.nats import NatsBroker
 from pydantic import SecretStr
 
 from common.messages import AccessTokenReply, GetAccessToken, TokenErrorCode
+
+
+@dataclass(frozen=True)
+class AccountToken:
+    """An access token and where the account sells, as the token service tells it."""
+
+    token: SecretStr
+    marketplace_id: str
+    site_id: int
 
 
 class TokenUnavailableError(Exception):
@@ -24,7 +35,7 @@ class TokenClient:
         self._broker = broker
         self._timeout = timeout
 
-    async def access_token(self, account_id: int, *, force_refresh: bool = False) -> SecretStr:
+    async def access_token(self, account_id: int, *, force_refresh: bool = False) -> AccountToken:
         response = await self._broker.request(
             GetAccessToken(account_id=account_id, force_refresh=force_refresh),
             GetAccessToken.SUBJECT,
@@ -33,4 +44,8 @@ class TokenClient:
         reply = AccessTokenReply.model_validate_json(response.body)
         if reply.access_token is None:
             raise TokenUnavailableError(account_id, reply.error, reply.error_detail)
-        return reply.access_token
+        return AccountToken(
+            token=reply.access_token,
+            marketplace_id=reply.marketplace_id or "EBAY_US",
+            site_id=reply.site_id if reply.site_id is not None else 0,
+        )

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from common.db.sync import PairState
-from common.families import Family
+from common.families import SNAPSHOT_FAMILIES, Family
 from common.messages import Trigger
 
 # The planner lives in common so the admin API's "run now" and projection use the same one.
@@ -35,7 +35,8 @@ __all__ = [
 class PlannedWindow:
     account_id: int
     family: Family
-    window: Window
+    # None for a snapshot family: it enumerates everything, up to the moment it runs.
+    window: Window | None
     trigger: Trigger
 
 
@@ -45,6 +46,11 @@ def plan_pair(pair: PairState, now: datetime, policy: WindowPolicy) -> PlannedWi
         return None
     if pair.paused_until is not None and pair.paused_until > now:
         return None
+    if pair.family in SNAPSHOT_FAMILIES:
+        if pair.last_success_at is not None and now - pair.last_success_at < policy.cadence:
+            return None
+        trigger = Trigger.SCHEDULE if pair.last_success_at is not None else Trigger.CATCH_UP
+        return PlannedWindow(pair.account_id, pair.family, None, trigger)
     window = plan_window(pair.cursor, now, policy)
     if window is None:
         return None

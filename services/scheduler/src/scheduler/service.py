@@ -106,8 +106,8 @@ class Scheduler:
             run_id=uuid.uuid4(),
             account_id=planned.account_id,
             family=planned.family,
-            window_from=planned.window.start,
-            window_to=planned.window.end,
+            window_from=planned.window.start if planned.window else None,
+            window_to=planned.window.end if planned.window else now,
             trigger=planned.trigger,
             issued_at=now,
         )

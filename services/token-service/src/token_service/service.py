@@ -73,12 +73,18 @@ class TokenService:
             ):
                 assert stored.access_token_ciphertext is not None
                 access = self._decrypt(stored, stored.access_token_ciphertext, ACCESS)
-                return AccessTokenReply(
+                reply = AccessTokenReply(
                     account_id=account_id,
                     access_token=access,
                     expires_at=stored.access_token_expires_at,
                 )
-            return await self._refresh(session, stored, now, forced=request.force_refresh)
+            else:
+                reply = await self._refresh(session, stored, now, forced=request.force_refresh)
+            if reply.access_token is None:
+                return reply
+            return reply.model_copy(
+                update={"marketplace_id": account.marketplace_id, "site_id": account.site_id}
+            )
 
     async def connect(self, request: ConnectAccount) -> ConnectAccountReply:
         account_id = request.account_id

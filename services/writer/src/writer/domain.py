@@ -1,10 +1,13 @@
-"""Pure mappings from raw eBay objects to table rows."""
+"""What every mapping from raw eBay objects to table rows shares: parsing and its errors."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
+
+from common.db.upsert import UpsertSpec
 
 
 class MalformedRecordError(ValueError):
@@ -35,50 +38,19 @@ def parse_amount(amount: object) -> tuple[Decimal | None, str | None]:
     return value, currency if isinstance(currency, str) else None
 
 
-def _required_str(raw: dict[str, Any], field: str) -> str:
+def required_str(raw: dict[str, Any], field: str) -> str:
     value = raw.get(field)
     if not isinstance(value, str) or not value:
         raise MalformedRecordError(f"{field} is missing")
     return value
 
 
-def map_order(account_id: int, raw: dict[str, Any]) -> tuple[dict[str, Any], list[dict[str, Any]]]:
-    """An eBay ``Order`` as its ``ebay_orders`` row and its ``ebay_order_line_items`` rows."""
-    order_id = _required_str(raw, "orderId")
-    last_modified = parse_timestamp(raw.get("lastModifiedDate"), "lastModifiedDate")
-    total_value, total_currency = parse_amount((raw.get("pricingSummary") or {}).get("total"))
-    order = {
-        "account_id": account_id,
-        "order_id": order_id,
-        "legacy_order_id": raw.get("legacyOrderId"),
-        "creation_date": parse_timestamp(raw.get("creationDate"), "creationDate"),
-        "last_modified_date": last_modified,
-        "fulfillment_status": raw.get("orderFulfillmentStatus"),
-        "payment_status": raw.get("orderPaymentStatus"),
-        "cancel_state": (raw.get("cancelStatus") or {}).get("cancelState"),
-        "buyer_username": (raw.get("buyer") or {}).get("username"),
-        "total_value": total_value,
-        "total_currency": total_currency,
-        "payload": raw,
-    }
-    line_items = []
-    for item in raw.get("lineItems") or []:
-        cost, currency = parse_amount(item.get("lineItemCost"))
-        quantity = item.get("quantity")
-        line_items.append(
-            {
-                "account_id": account_id,
-                "order_id": order_id,
-                "line_item_id": _required_str(item, "lineItemId"),
-                "legacy_item_id": item.get("legacyItemId"),
-                "sku": item.get("sku"),
-                "title": item.get("title"),
-                "quantity": quantity if isinstance(quantity, int) else None,
-                "line_item_cost_value": cost,
-                "currency": currency,
-                "fulfillment_status": item.get("lineItemFulfillmentStatus"),
-                "order_last_modified_date": last_modified,
-                "payload": item,
-            }
-        )
-    return order, line_items
+Row = dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Mapped:
+    """One raw eBay object as its family table's row, and rows of child tables if any."""
+
+    row: Row
+    children: dict[UpsertSpec, list[Row]] = field(default_factory=dict)

@@ -9,11 +9,11 @@ from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from common.db.orders import OrderRepository
 from common.db.sync import PageCounts, SyncRepository
-from common.families import SNAPSHOT_FAMILIES, Family
+from common.db.upsert import UpsertSpec, end_unseen, record_seen, upsert_rows
 from common.messages import PageBatch, WindowCompleted
-from writer.domain import map_order
+from writer.domain import Row
+from writer.families import FAMILY_TABLES
 
 log = logging.getLogger(__name__)
 
@@ -49,13 +49,28 @@ class PageWriter:
                 return WriteResult(duplicate=True)
             counts = await self._upsert(session, page, now)
             progress = await sync.record_page(
-                page.run_id, page.page_no, counts, page.page_count, now, trace_id
+                page.run_id,
+                page.page_no,
+                counts,
+                page.page_count,
+                now,
+                trace_id,
+                snapshot_complete=page.snapshot_complete,
             )
             completed = None
             if progress.is_complete and progress.status != "succeeded":
-                cursor = await sync.complete_run(
-                    page, now, advances_cursor=page.family not in SNAPSHOT_FAMILIES
-                )
+                spec = FAMILY_TABLES[page.family].spec
+                if spec.snapshot:
+                    ended = await end_unseen(
+                        session,
+                        spec,
+                        account_id=page.account_id,
+                        run_id=page.run_id,
+                        now=now,
+                        complete=bool(progress.snapshot_complete),
+                    )
+                    log.info("run %s ended %s rows no longer in the snapshot", page.run_id, ended)
+                cursor = await sync.complete_run(page, now, advances_cursor=not spec.snapshot)
                 completed = WindowCompleted(
                     run_id=page.run_id,
                     account_id=page.account_id,
@@ -66,16 +81,25 @@ class PageWriter:
         return WriteResult(duplicate=False, counts=counts, completed=completed)
 
     async def _upsert(self, session: AsyncSession, page: PageBatch, now: datetime) -> PageCounts:
-        if page.family is not Family.ORDERS:
+        table = FAMILY_TABLES.get(page.family)
+        if table is None:
             raise UnsupportedFamilyError(f"no writer for family {page.family}")
-        orders, line_items = [], []
+        rows: list[Row] = []
+        child_rows: dict[UpsertSpec, list[Row]] = {spec: [] for spec in table.child_specs}
         for raw in page.records:
-            order, items = map_order(page.account_id, raw)
-            orders.append(order)
-            line_items.extend(items)
-        outcome = await OrderRepository(session).upsert_page(
-            orders, line_items, run_id=page.run_id, page_no=page.page_no, now=now
+            mapped = table.map_record(page.account_id, raw)
+            rows.append(mapped.row)
+            for spec, children in mapped.children.items():
+                child_rows[spec].extend(children)
+        outcome = await upsert_rows(
+            session, table.spec, rows, run_id=page.run_id, page_no=page.page_no, now=now
         )
+        for spec in table.child_specs:
+            await upsert_rows(
+                session, spec, child_rows[spec], run_id=page.run_id, page_no=page.page_no, now=now
+            )
+        if table.spec.snapshot:
+            await record_seen(session, table.spec, rows, page.run_id)
         return PageCounts(
             records=outcome.received, inserted=outcome.inserted, changed=outcome.changed
         )

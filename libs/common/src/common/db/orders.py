@@ -2,18 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
 from datetime import datetime
 from decimal import Decimal
-from typing import Any
-from uuid import UUID
 
-from sqlalchemy import ForeignKeyConstraint, Integer, Numeric, select
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy import ForeignKeyConstraint, Integer, Numeric
 from sqlalchemy.orm import Mapped, mapped_column
 
 from common.db.base import Base, MirroredRow
-from common.db.upsert import UpsertOutcome, UpsertSpec, upsert_rows
+from common.db.upsert import UpsertSpec
 from common.families import Family
 
 Money = Numeric(14, 2)
@@ -93,32 +89,3 @@ LINE_ITEMS = UpsertSpec(
     columns=LINE_ITEM_COLUMNS,
     version_column="order_last_modified_date",
 )
-
-
-class OrderRepository:
-    def __init__(self, session: AsyncSession) -> None:
-        self.session = session
-
-    async def upsert_page(
-        self,
-        orders: Sequence[Mapping[str, Any]],
-        line_items: Sequence[Mapping[str, Any]],
-        *,
-        run_id: UUID,
-        page_no: int,
-        now: datetime,
-    ) -> UpsertOutcome:
-        """Upsert orders (with history) and their line items; returns the orders' outcome."""
-        outcome = await upsert_rows(
-            self.session, ORDERS, orders, run_id=run_id, page_no=page_no, now=now
-        )
-        await upsert_rows(
-            self.session, LINE_ITEMS, line_items, run_id=run_id, page_no=page_no, now=now
-        )
-        return outcome
-
-    async def all_for_account(self, account_id: int) -> Sequence[EbayOrder]:
-        result = await self.session.scalars(
-            select(EbayOrder).where(EbayOrder.account_id == account_id).order_by(EbayOrder.order_id)
-        )
-        return result.all()

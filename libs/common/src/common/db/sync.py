@@ -69,6 +69,17 @@ class SyncRun(Base):
     rows_unchanged: Mapped[int] = mapped_column(server_default=text("0"))
     trace_id: Mapped[str | None]
     error: Mapped[str | None]
+    # Snapshot families: whether the fetch enumerated everything (set with the last page).
+    snapshot_complete: Mapped[bool | None]
+
+
+class SyncSnapshotSeen(Base):
+    """The entities a snapshot run has written so far; dropped when the run completes."""
+
+    __tablename__ = "sync_snapshot_seen"
+
+    run_id: Mapped[UUID] = mapped_column(primary_key=True)
+    entity_id: Mapped[str] = mapped_column(primary_key=True)
 
 
 class SyncPage(Base):
@@ -104,6 +115,7 @@ class RunProgress:
     pages_written: int
     pages_expected: int | None
     status: str
+    snapshot_complete: bool | None = None
 
     @property
     def is_complete(self) -> bool:
@@ -221,6 +233,7 @@ class SyncRepository:
         page_count: int | None,
         now: datetime,
         trace_id: str | None,
+        snapshot_complete: bool | None = None,
     ) -> RunProgress:
         """Store the page's counts and add them to the run; returns the run's progress."""
         await self.session.execute(
@@ -249,6 +262,8 @@ class SyncRepository:
                     UPDATE sync_runs SET
                         pages_written = pages_written + 1,
                         pages_expected = coalesce(CAST(:page_count AS integer), pages_expected),
+                        snapshot_complete = coalesce(CAST(:snapshot_complete AS boolean),
+                                                     snapshot_complete),
                         rows_received = rows_received + :records,
                         rows_inserted = rows_inserted + :inserted,
                         rows_changed = rows_changed + :changed,
@@ -258,12 +273,13 @@ class SyncRepository:
                         trace_id = coalesce(trace_id, :trace_id),
                         updated_at = :now
                     WHERE run_id = :run_id
-                    RETURNING pages_written, pages_expected, status
+                    RETURNING pages_written, pages_expected, status, snapshot_complete
                     """
                 ),
                 {
                     "run_id": run_id,
                     "page_count": page_count,
+                    "snapshot_complete": snapshot_complete,
                     "records": counts.records,
                     "inserted": counts.inserted,
                     "changed": counts.changed,
@@ -273,7 +289,7 @@ class SyncRepository:
                 },
             )
         ).one()
-        return RunProgress(row.pages_written, row.pages_expected, row.status)
+        return RunProgress(row.pages_written, row.pages_expected, row.status, row.snapshot_complete)
 
     async def complete_run(
         self, run: RunMessage, now: datetime, advances_cursor: bool

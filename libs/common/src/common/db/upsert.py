@@ -42,6 +42,9 @@ class UpsertSpec:
     # A last-modified column: a row is never overwritten by an older version of itself, so a
     # late redelivery of an old page cannot roll data back.
     version_column: str | None = None
+    # A snapshot family's table (with ``ended_at``): an upsert revives an ended row, and a
+    # complete snapshot ends the rows it did not contain (:func:`end_unseen`).
+    snapshot: bool = False
 
     @cached_property
     def statement(self) -> str:
@@ -74,12 +77,16 @@ def _build_statement(spec: UpsertSpec) -> str:
     compare_old = ", ".join(f"{table}.{c}" for c in spec.columns)
     compare_new = ", ".join(f"EXCLUDED.{c}" for c in spec.columns)
     where = f"({compare_old}) IS DISTINCT FROM ({compare_new})"
+    if spec.snapshot:
+        where = f"({where} OR {table}.ended_at IS NOT NULL)"
     if spec.version_column:
         v = spec.version_column
         where += f" AND EXCLUDED.{v} >= {table}.{v}"
     set_list = ", ".join(
         f"{c} = EXCLUDED.{c}" for c in (*spec.columns, "updated_at", "last_run_id")
     )
+    if spec.snapshot:
+        set_list += ", ended_at = NULL"
     head = f"""
 WITH incoming AS (
     SELECT * FROM unnest({unnest_args}) AS i({col_list}) ORDER BY {key_list}
@@ -166,3 +173,63 @@ async def upsert_rows(
         params["family"] = str(spec.family)
     result = (await session.execute(text(spec.statement), params)).one()
     return UpsertOutcome(received=len(unique), inserted=result.inserted, changed=result.changed)
+
+
+def _end_unseen_statement(spec: UpsertSpec) -> str:
+    assert spec.snapshot and spec.family is not None and spec.entity_column is not None
+    entity = spec.entity_column
+    return f"""
+WITH ended AS (
+    UPDATE {spec.table.name} t SET ended_at = :now, updated_at = :now, last_run_id = :run_id
+    WHERE t.account_id = :account_id AND t.ended_at IS NULL
+      AND NOT EXISTS (SELECT 1 FROM sync_snapshot_seen s
+                      WHERE s.run_id = :run_id AND s.entity_id = t.{entity})
+    RETURNING t.{entity} AS entity_id
+), ev AS (
+    INSERT INTO ebay_events (account_id, family, entity_id, change_kind, changed_fields,
+                             run_id, page_no, occurred_at)
+    SELECT :account_id, :family, entity_id, 'ended', ARRAY['ended_at'], :run_id, NULL, :now
+    FROM ended
+    RETURNING 1
+)
+SELECT count(*) AS ended FROM ev"""
+
+
+async def record_seen(
+    session: AsyncSession, spec: UpsertSpec, rows: Sequence[Mapping[str, Any]], run_id: UUID
+) -> None:
+    """Note which entities a snapshot run has seen so far (swept by :func:`end_unseen`)."""
+    assert spec.entity_column is not None
+    await session.execute(
+        text(
+            "INSERT INTO sync_snapshot_seen (run_id, entity_id) "
+            "SELECT :run_id, unnest(CAST(:ids AS text[])) ON CONFLICT DO NOTHING"
+        ),
+        {"run_id": run_id, "ids": [row[spec.entity_column] for row in rows]},
+    )
+
+
+async def end_unseen(
+    session: AsyncSession,
+    spec: UpsertSpec,
+    *,
+    account_id: int,
+    run_id: UUID,
+    now: datetime,
+    complete: bool,
+) -> int:
+    """Close a snapshot run: if it was complete, mark ended (with history) what it did not see.
+
+    Returns how many rows were ended. The run's seen list is dropped either way.
+    """
+    ended = 0
+    if complete:
+        result = await session.execute(
+            text(_end_unseen_statement(spec)),
+            {"account_id": account_id, "run_id": run_id, "now": now, "family": str(spec.family)},
+        )
+        ended = int(result.scalar_one())
+    await session.execute(
+        text("DELETE FROM sync_snapshot_seen WHERE run_id = :run_id"), {"run_id": run_id}
+    )
+    return ended

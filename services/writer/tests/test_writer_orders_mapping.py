@@ -7,15 +7,18 @@ from decimal import Decimal
 
 import pytest
 
+from common.db.orders import LINE_ITEMS
 from testkit.ebay_samples import make_order
-from writer.domain import MalformedRecordError, map_order
+from writer.domain import MalformedRecordError
+from writer.mappings.orders import map_order
 
 MODIFIED = datetime(2026, 11, 1, 12, 30, 15, 123000, tzinfo=UTC)
 
 
 def test_an_order_maps_to_typed_columns_and_keeps_its_payload() -> None:
     raw = make_order("01-00001-00001", modified=MODIFIED, total="12.50", line_items=2)
-    order, items = map_order(7, raw)
+    mapped = map_order(7, raw)
+    order, items = mapped.row, mapped.children[LINE_ITEMS]
     assert order["account_id"] == 7
     assert order["order_id"] == "01-00001-00001"
     assert order["last_modified_date"] == MODIFIED

@@ -1,0 +1,45 @@
+"""What a family's source is: how one page of one eBay listing call is fetched.
+
+The fetcher's loop (checkpoints, splitting, publishing, the 401 retry) is the same for every
+family; a source only knows its API: which call, which filter, how it pages. Sources are thin
+over the clients in ``common.ebay`` and hold no state between pages: everything they need to
+continue is in the :class:`PageRequest`, so a redelivered window resumes where it stopped.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from common.families import Family
+from common.messages import SyncWindow
+from fetcher.domain import PageShape
+from fetcher.tokens import AccountToken
+
+
+@dataclass(frozen=True)
+class PageRequest:
+    window: SyncWindow
+    account: AccountToken
+    # The source's phase (one of its ``phases``) and the offset within that phase's result set.
+    phase: str
+    offset: int
+
+
+@dataclass(frozen=True)
+class SourcePage:
+    records: list[dict[str, Any]]
+    shape: PageShape
+
+
+class Source(Protocol):
+    """One family's listing calls. Raise ``common.ebay.errors`` exceptions, nothing else."""
+
+    @property
+    def family(self) -> Family: ...
+
+    # The listing passes each window makes, in order: e.g. ("window",) or ("window", "open").
+    @property
+    def phases(self) -> tuple[str, ...]: ...
+
+    async def page(self, request: PageRequest) -> SourcePage: ...
