@@ -3,7 +3,30 @@
 Importing this package registers every table on ``Base.metadata`` (Alembic and tests rely on it).
 """
 
-from common.db import accounts, admin, events, mirror, orders, sync, tokens
+from common.db import (
+    accounts,
+    admin,
+    events,
+    finances,
+    offers,
+    orders,
+    postorder,
+    sync,
+    tokens,
+    trading,
+)
 from common.db.base import Base
 
-__all__ = ["Base", "accounts", "admin", "events", "mirror", "orders", "sync", "tokens"]
+__all__ = [
+    "Base",
+    "accounts",
+    "admin",
+    "events",
+    "finances",
+    "offers",
+    "orders",
+    "postorder",
+    "sync",
+    "tokens",
+    "trading",
+]

@@ -6,7 +6,7 @@ from datetime import datetime
 from typing import Any, ClassVar
 from uuid import UUID
 
-from sqlalchemy import BigInteger, DateTime, MetaData, Text, func
+from sqlalchemy import BigInteger, DateTime, MetaData, Numeric, Text, func
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -27,6 +27,10 @@ class Base(DeclarativeBase):
         str: Text,
         int: BigInteger,
     }
+
+
+# eBay amounts: two decimals are enough for every currency eBay settles in.
+Money = Numeric(14, 2)
 
 
 def created_at_column() -> Mapped[datetime]:

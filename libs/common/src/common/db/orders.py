@@ -5,14 +5,12 @@ from __future__ import annotations
 from datetime import datetime
 from decimal import Decimal
 
-from sqlalchemy import ForeignKeyConstraint, Integer, Numeric
+from sqlalchemy import ForeignKeyConstraint, Integer
 from sqlalchemy.orm import Mapped, mapped_column
 
-from common.db.base import Base, MirroredRow
+from common.db.base import Base, MirroredRow, Money
 from common.db.upsert import UpsertSpec
 from common.families import Family
-
-Money = Numeric(14, 2)
 
 
 class EbayOrder(MirroredRow, Base):
