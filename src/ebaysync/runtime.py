@@ -31,6 +31,7 @@ from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_delay, w
 from common.db.accounts import AccountRepository, EbayAccount
 from common.db.engine import build_sessionmaker
 from common.db.migrate import upgrade_async
+from common.ebay.marketplaces import site_id_for
 from common.ebay.scopes import SCOPE_STRING
 from common.messages import ConnectAccount, ConnectAccountReply, encoded
 from common.streams import ensure_topology
@@ -41,7 +42,6 @@ from ebaysync.supervisor import ProcessSpec, Supervisor, wait_for_http
 log = logging.getLogger(__name__)
 
 DEMO_ORG = "demo"
-SITE_IDS = {"EBAY_US": 0, "EBAY_GB": 3, "EBAY_DE": 77, "EBAY_CA": 2, "EBAY_AU": 15}
 TOKEN_KEY_ID = "local-1"
 ADMIN_EMAIL = "admin@ebaysync.local"
 SANDBOX_CLIENT_ID = "ebaysync-SBX-client"
@@ -348,7 +348,7 @@ async def _ensure_account(session: AsyncSession, seller: dict[str, str]) -> int:
                 username=seller["username"],
                 house_name=seller["username"],
                 marketplace_id=seller["marketplaceId"],
-                site_id=SITE_IDS.get(seller["marketplaceId"], 0),
+                site_id=site_id_for(seller["marketplaceId"]) or 0,
                 environment="sandbox",
             )
         )

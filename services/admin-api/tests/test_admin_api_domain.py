@@ -12,7 +12,6 @@ from admin_api.domain import (
     TokenHealth,
     WorkerFacts,
     project_schedule,
-    site_id_for,
     token_verdict,
     worker_verdict,
 )
@@ -26,6 +25,7 @@ from admin_api.security import (
     read_state,
 )
 from common.db.tokens import TokenStatusRow
+from common.ebay.marketplaces import site_id_for
 from common.windows import Window, WindowPolicy, plan_window
 
 NOW = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)

@@ -17,12 +17,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from admin_api.commands import BusError, request_access_token, request_connect
 from admin_api.context import AdminContext
-from admin_api.domain import site_id_for
 from admin_api.ebay import EbayUser, get_user
 from admin_api.security import InvalidToken, issue_state, new_nonce, read_state
 from common.db.accounts import AccountRepository, EbayAccount, User
 from common.db.admin import OAuthState, OAuthStateRepository
 from common.ebay.errors import EbayError
+from common.ebay.marketplaces import site_id_for
 from common.ebay.scopes import SCOPE_STRING
 from common.messages import ConnectAccount
 

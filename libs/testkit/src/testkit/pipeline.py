@@ -1,0 +1,228 @@
+"""One family's whole path in-process: sandbox → real token service → fetcher source → writer.
+
+Pages go from the fetcher straight into the writer (no JetStream in between): the bus has its
+own tests; this harness proves that a family's client, source, mapping and table together
+mirror exactly what eBay (the sandbox) holds.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator, Mapping
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import httpx
+from faststream import FastStream
+from faststream.nats import NatsBroker
+from pydantic import SecretStr
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from common.ebay.marketplaces import site_id_for
+from common.ebay.scopes import SCOPE_STRING
+from common.families import Family
+from common.messages import (
+    ConnectAccount,
+    ConnectAccountReply,
+    PageBatch,
+    SyncWindow,
+    Trigger,
+)
+from common.metrics import MetricsSettings
+from common.settings import EbayApiSettings, NatsSettings, PostgresSettings
+from common.streams import BUCKETS
+from ebay_sandbox.consent import approve_consent
+from ebay_sandbox.settings import SandboxConfig
+from fetcher.service import CheckpointStore, WindowFetcher
+from fetcher.settings import FetcherSettings
+from fetcher.sources import Source, SourceContext, build_sources
+from fetcher.tokens import TokenClient
+from testkit.factories import create_account
+from testkit.sandbox import serve_sandbox
+from token_service.app import create_app as create_token_service
+from token_service.crypto import generate_key
+from token_service.settings import TokenServiceSettings
+from writer.service import PageWriter
+
+CLIENT_ID, CLIENT_SECRET, RU_NAME = "pipe-SBX-client", "pipe-secret", "pipe-RuName"
+
+
+@dataclass(frozen=True)
+class Seller:
+    account_id: int
+    username: str
+    marketplace_id: str
+
+
+@dataclass
+class Pipeline:
+    broker: NatsBroker
+    sessions: async_sessionmaker[AsyncSession]
+    http: httpx.AsyncClient
+    sandbox_url: str
+    sellers: list[Seller]
+    fetcher_settings: FetcherSettings
+    tokens: TokenClient
+    # Every page the fetcher published, in order, by run.
+    pages: dict[uuid.UUID, list[PageBatch]] = field(default_factory=dict)
+
+    def sources(self) -> Mapping[Family, Source]:
+        return build_sources(SourceContext(self.http, self.fetcher_settings, self.tokens))
+
+    async def fetcher(self, sources: Mapping[Family, Source] | None = None) -> WindowFetcher:
+        kv = await self.broker.key_value(BUCKETS.checkpoints.bucket, declare=False)
+        writer = PageWriter(self.sessions, lambda: datetime.now(UTC))
+
+        async def write(page: PageBatch) -> None:
+            self.pages.setdefault(page.run_id, []).append(page)
+            await writer.write(page, None)
+
+        return WindowFetcher(
+            self.tokens,
+            sources if sources is not None else self.sources(),
+            CheckpointStore(kv),
+            write,
+            max_page_bytes=self.fetcher_settings.max_page_bytes,
+            max_passes=self.fetcher_settings.max_passes,
+        )
+
+    async def sync(
+        self,
+        seller: Seller,
+        family: Family,
+        window_from: datetime | None,
+        window_to: datetime | None = None,
+    ) -> SyncWindow:
+        """Fetch and write one window (``window_from=None``: a snapshot) of one family."""
+        now = await self.sandbox_now()
+        window = SyncWindow(
+            run_id=uuid.uuid4(),
+            account_id=seller.account_id,
+            family=family,
+            window_from=window_from,
+            window_to=window_to or now,
+            trigger=Trigger.MANUAL,
+            issued_at=now,
+        )
+        await (await self.fetcher()).fetch(window)
+        return window
+
+    async def sandbox_now(self) -> datetime:
+        response = await self.http.get(f"{self.sandbox_url}/sandbox/clock")
+        return datetime.fromisoformat(response.json()["now"])
+
+    async def advance_clock(self, seconds: float) -> None:
+        response = await self.http.post(
+            f"{self.sandbox_url}/sandbox/clock/advance", json={"seconds": seconds}
+        )
+        response.raise_for_status()
+
+    async def truth(self, seller: Seller, path: str, **params: Any) -> httpx.Response:
+        """The sandbox's ground truth of one family (``params``: ``date_from``, ``date_to``)."""
+        response = await self.http.get(
+            f"{self.sandbox_url}/sandbox/sellers/{seller.username}/{path}",
+            params={k: v.isoformat() if isinstance(v, datetime) else v for k, v in params.items()},
+        )
+        response.raise_for_status()
+        return response
+
+    async def fault(self, seller: Seller, kind: str, **options: Any) -> None:
+        response = await self.http.post(
+            f"{self.sandbox_url}/sandbox/faults",
+            json={"username": seller.username, "kind": kind, **options},
+        )
+        response.raise_for_status()
+
+
+@asynccontextmanager
+async def family_pipeline(
+    *,
+    nats_url: str,
+    database_url: str,
+    broker: NatsBroker,
+    sessions: async_sessionmaker[AsyncSession],
+    config: SandboxConfig,
+    fetcher_settings: FetcherSettings | None = None,
+) -> AsyncIterator[Pipeline]:
+    """A sandbox with ``config``'s sellers, each connected as an account through the real
+    token service. ``broker`` must be started on a declared topology (the ``broker`` fixture).
+    """
+    config = config.model_copy(
+        update={
+            "client_id": CLIENT_ID,
+            "client_secret": SecretStr(CLIENT_SECRET),
+            "ru_name": RU_NAME,
+        }
+    )
+    async with serve_sandbox(config) as sandbox_url:
+        ebay = EbayApiSettings(
+            api_base_url=sandbox_url,
+            apiz_base_url=sandbox_url,
+            auth_base_url=sandbox_url,
+            client_id=CLIENT_ID,
+            client_secret=SecretStr(CLIENT_SECRET),
+            ru_name=RU_NAME,
+        )
+        token_app: FastStream = create_token_service(
+            TokenServiceSettings(
+                nats=NatsSettings(url=nats_url),
+                database=PostgresSettings(url=SecretStr(database_url)),
+                ebay=ebay,
+                metrics=MetricsSettings(port=0),
+                keys={"k1": SecretStr(generate_key())},
+                active_key_id="k1",
+            )
+        )
+        await token_app.start()
+        try:
+            async with httpx.AsyncClient(timeout=30) as http:
+                sellers = [
+                    await _connect(broker, sessions, sandbox_url, seller)
+                    for seller in (await http.get(f"{sandbox_url}/sandbox/sellers")).json()
+                ]
+                settings = (fetcher_settings or FetcherSettings()).model_copy(update={"ebay": ebay})
+                yield Pipeline(
+                    broker,
+                    sessions,
+                    http,
+                    sandbox_url,
+                    sellers,
+                    settings,
+                    TokenClient(broker, timeout=10),
+                )
+        finally:
+            await token_app.stop()
+
+
+async def _connect(
+    broker: NatsBroker,
+    sessions: async_sessionmaker[AsyncSession],
+    sandbox_url: str,
+    seller: dict[str, Any],
+) -> Seller:
+    marketplace = seller["marketplaceId"]
+    async with sessions.begin() as session:
+        account = await create_account(
+            session,
+            username=seller["username"],
+            ebay_user_id=seller["userId"],
+            marketplace_id=marketplace,
+            site_id=site_id_for(marketplace) or 0,
+        )
+    async with httpx.AsyncClient(base_url=sandbox_url) as consent:
+        code = await approve_consent(
+            consent,
+            username=seller["username"],
+            client_id=CLIENT_ID,
+            ru_name=RU_NAME,
+            scopes=SCOPE_STRING,
+        )
+    reply = await broker.request(
+        ConnectAccount(account_id=account.id, authorization_code=SecretStr(code)),
+        ConnectAccount.SUBJECT,
+        timeout=10,
+    )
+    assert ConnectAccountReply.model_validate_json(reply.body).connected
+    return Seller(account.id, seller["username"], marketplace)

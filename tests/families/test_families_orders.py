@@ -1,0 +1,54 @@
+"""Orders through the whole family path: the mirror holds exactly the sandbox's orders."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from datetime import timedelta
+
+import pytest
+from faststream.nats import NatsBroker
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from common.db.orders import EbayOrder
+from common.families import Family
+from ebay_sandbox.settings import SandboxConfig
+from ebaysync.truths import TRUTHS
+from testkit.pipeline import Pipeline, family_pipeline
+
+pytestmark = [pytest.mark.nats, pytest.mark.postgres]
+
+
+@pytest.fixture
+async def pipeline(
+    nats_url: str,
+    migrated_database_url: str,
+    broker: NatsBroker,
+    sessions: async_sessionmaker[AsyncSession],
+) -> AsyncIterator[Pipeline]:
+    config = SandboxConfig(sellers=1, profile="tiny", orders_per_day=5, clock_frozen=True)
+    async with family_pipeline(
+        nats_url=nats_url,
+        database_url=migrated_database_url,
+        broker=broker,
+        sessions=sessions,
+        config=config,
+    ) as pipeline:
+        yield pipeline
+
+
+async def test_a_window_of_orders_is_mirrored_exactly(pipeline: Pipeline) -> None:
+    seller = pipeline.sellers[0]
+    now = await pipeline.sandbox_now()
+    start = now - timedelta(days=20)
+    await pipeline.sync(seller, Family.ORDERS, start, now)
+    truth = TRUTHS[Family.ORDERS]
+    body = await pipeline.truth(seller, truth.path, date_from=start, date_to=now)
+    expected = {truth.key(r): r for r in truth.records(body.content)}
+    async with pipeline.sessions() as session:
+        rows = await session.scalars(
+            select(EbayOrder).where(EbayOrder.account_id == seller.account_id)
+        )
+        mirrored = {row.order_id: row.payload for row in rows}
+    assert len(expected) > 10
+    assert mirrored == expected
