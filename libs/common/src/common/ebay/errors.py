@@ -2,6 +2,7 @@
 
 EbayError
 ├── EbayTransientError      timeouts, dropped connections, 5xx, 429: try again later
+│   └── EbayQuotaError      a daily quota is spent: try again after it resets
 ├── EbayAuthError           401: the access token is expired or revoked
 ├── EbayRequestError        other 4xx: our request is wrong; retrying cannot help
 └── EbayPayloadError        eBay answered 2xx with a body we cannot read
@@ -34,3 +35,11 @@ class EbayRequestError(EbayError):
 
 class EbayPayloadError(EbayError):
     pass
+
+
+class EbayQuotaError(EbayTransientError):
+    """A daily call quota is spent (REST 429 ``2001`` on a quota, Trading ``518``).
+
+    ``retry_after`` is the time until the quota resets: nothing this account does for that API
+    succeeds before then, so its window waits instead of retrying.
+    """
