@@ -37,3 +37,7 @@ up: install ## Run the whole system on embedded NATS and PostgreSQL (Ctrl-C stop
 
 down: install ## Stop a system started with `make up` in another terminal
 	$(UV) run ebaysync down --data-dir $(DATA_DIR)
+
+.PHONY: bench
+bench: install ## Writer rows/s through JetStream vs per-row and raw bulk upserts (artifacts/bench.json)
+	$(UV) run python scripts/bench_writer.py $(BENCH_ARGS)

@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
+
+from common.families import Family
 
 app = typer.Typer(
     help="ebaysync: a PostgreSQL mirror of many eBay seller accounts.", no_args_is_help=True
@@ -117,6 +121,179 @@ def sandbox(
         {**SandboxConfig().model_dump(), **{k: v for k, v in overrides.items() if v is not None}}
     )
     uvicorn.run(create_app(config), host=host, port=port)
+
+
+DatabaseUrl = Annotated[
+    str | None,
+    typer.Option(
+        envvar="DATABASE_URL",
+        help="postgresql+asyncpg://…; default: the database of `ebaysync up` (--data-dir).",
+    ),
+]
+FamilyOption = Annotated[
+    list[str] | None, typer.Option("--family", help="Only this family (repeatable).")
+]
+AccountOption = Annotated[
+    str | None, typer.Option(help="Only this account: id, eBay username or house name.")
+]
+
+
+def _families(names: list[str] | None) -> list[Family] | None:
+    try:
+        return [Family(name) for name in names] if names else None
+    except ValueError as exc:
+        raise typer.BadParameter(f"{exc}; families: {', '.join(Family)}") from None
+
+
+def _database_url(database_url: str | None, data_dir: Path) -> str:
+    from ebaysync.verify import AddressError, resolve_database_url
+
+    try:
+        return resolve_database_url(database_url, data_dir)
+    except AddressError as exc:
+        typer.echo(str(exc), err=True)
+        raise typer.Exit(2) from None
+
+
+@app.command("verify")
+def verify_command(
+    data_dir: DataDir = Path(".data"),
+    database_url: DatabaseUrl = None,
+    sandbox_url: Annotated[
+        str | None,
+        typer.Option(help="The eBay sandbox; default: the one of `ebaysync up` (--data-dir)."),
+    ] = None,
+    account: AccountOption = None,
+    family: FamilyOption = None,
+    since: Annotated[
+        datetime | None,
+        typer.Option(help="Compare incremental families from here (default: backfill start)."),
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """Reconcile the mirror with the source per account and family; exit 1 if they differ.
+
+    Prints the records the mirror is missing, holds in excess, or holds differently, and any
+    duplicated history (rules: ``ebaysync/verify.py``).
+    """
+    import json
+
+    import httpx
+
+    from ebaysync.verify import format_report, resolve_sandbox_url, verify
+
+    url = _database_url(database_url, data_dir)
+    sandbox = resolve_sandbox_url(sandbox_url, data_dir)
+    if sandbox is None:
+        typer.echo(
+            "verify needs --sandbox-url: comparing with real eBay (counts per window) is not "
+            "implemented yet",
+            err=True,
+        )
+        raise typer.Exit(2)
+    chosen = _families(family)
+    start = since.replace(tzinfo=UTC) if since and since.tzinfo is None else since
+
+    async def run() -> list[Any]:
+        from sqlalchemy.ext.asyncio import async_sessionmaker, create_async_engine
+
+        engine = create_async_engine(url)
+        try:
+            async with httpx.AsyncClient(base_url=sandbox, timeout=120) as http:
+                return await verify(async_sessionmaker(engine), http, account, chosen, start)
+        finally:
+            await engine.dispose()
+
+    reports = asyncio.run(run())
+    if as_json:
+        typer.echo(json.dumps([r.as_json() for r in reports], indent=2))
+    else:
+        for report in reports:
+            for line in format_report(report):
+                typer.echo(line)
+        if not reports:
+            typer.echo("nothing to verify (no such account, or no ground truth for the family)")
+    if any(not r.clean for r in reports):
+        raise typer.Exit(1)
+
+
+@app.command("status")
+def status_command(
+    data_dir: DataDir = Path(".data"),
+    database_url: DatabaseUrl = None,
+    account: AccountOption = None,
+    family: FamilyOption = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+    watch: Annotated[
+        bool, typer.Option(help="A live view, refreshed every second (Ctrl-C ends it).")
+    ] = False,
+) -> None:
+    """Per account and family: cursor, lag, last run, paused / needs-reauth; --watch: live."""
+    import json
+
+    from rich.console import Console
+
+    from ebaysync.status import print_status, watch_status
+
+    url = _database_url(database_url, data_dir)
+    chosen = _families(family)
+    if watch:
+        with contextlib.suppress(KeyboardInterrupt):
+            asyncio.run(watch_status(url, account, chosen))
+        return
+    if as_json:
+        rows = asyncio.run(print_status(url, account, chosen))
+        typer.echo(json.dumps([r.as_json() for r in rows], indent=2))
+    else:
+        asyncio.run(print_status(url, account, chosen, Console()))
+
+
+@app.command("rotate-tokens")
+def rotate_tokens_command(
+    data_dir: DataDir = Path(".data"),
+    database_url: DatabaseUrl = None,
+    batch_size: Annotated[int, typer.Option(min=1, help="Tokens per transaction.")] = 100,
+) -> None:
+    """Re-encrypt every stored token with the active key; exit 1 if some token is unreadable.
+
+    The key ring comes from TOKEN_SERVICE_KEYS and TOKEN_SERVICE_ACTIVE_KEY_ID, as the token
+    service reads it (give the token services the new ring first); without them, from the
+    secrets of `ebaysync up` in --data-dir. Safe to run again: it only moves what is left.
+    """
+    from pydantic import SecretStr, ValidationError
+
+    from common.settings import PostgresSettings
+    from token_service.rotation import describe, rotate_with_settings
+    from token_service.settings import TokenServiceSettings
+
+    database = PostgresSettings(url=SecretStr(_database_url(database_url, data_dir)))
+    secrets_file = data_dir / "secrets.json"
+    try:
+        settings = TokenServiceSettings(database=database)
+    except ValidationError as exc:
+        # No key ring in the environment: the embedded runtime's, if there is one.
+        if not secrets_file.exists() or any(e["type"] != "missing" for e in exc.errors()):
+            # Names and messages only: pydantic's text would echo the input, i.e. the keys.
+            problems = "; ".join(
+                f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors()
+            )
+            typer.echo(f"no usable key ring (TOKEN_SERVICE_KEYS, …): {problems}", err=True)
+            raise typer.Exit(2) from None
+        from ebaysync.runtime import TOKEN_KEY_ID, LocalSecrets
+
+        local = LocalSecrets.load_or_create(secrets_file)
+        settings = TokenServiceSettings(
+            database=database,
+            keys={TOKEN_KEY_ID: SecretStr(local.token_key)},
+            active_key_id=TOKEN_KEY_ID,
+        )
+    report = asyncio.run(
+        rotate_with_settings(settings, lambda: datetime.now(UTC), batch_size=batch_size)
+    )
+    for line in describe(report):
+        typer.echo(line)
+    if report.unreadable:
+        raise typer.Exit(1)
 
 
 def main() -> None:

@@ -16,6 +16,7 @@ import os
 import secrets
 import signal
 import sys
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -70,6 +71,9 @@ class RuntimeOptions:
     )
     # SANDBOX_* settings of the simulated eBay (tests freeze its clock, for instance).
     sandbox_env: dict[str, str] = field(default_factory=dict)
+    # Processes per stateless worker service (fetcher, writer): replicas share one durable
+    # consumer, as they would in production.
+    replicas: dict[str, int] = field(default_factory=dict)
 
 
 @dataclass
@@ -274,11 +278,24 @@ class Runtime:
         return [
             uvicorn("ebay-sandbox", "ebay_sandbox.app", sandbox_port, sandbox_env),
             faststream("token-service", "token_service.app", token_keys),
-            faststream("scheduler", "scheduler.app"),
-            faststream("fetcher", "fetcher.app"),
-            faststream("writer", "writer.app"),
+            # Plan in the sandbox's time: its clock can be frozen or moved forward.
+            faststream(
+                "scheduler",
+                "scheduler.app",
+                {"SCHEDULER_CLOCK_URL": f"{sandbox_url}/sandbox/clock"},
+            ),
+            *self._replicated(faststream, "fetcher", "fetcher.app"),
+            *self._replicated(faststream, "writer", "writer.app"),
             uvicorn("admin-api", "admin_api.app", self.options.admin_port, admin_env),
         ]
+
+    def _replicated(
+        self, spec: Callable[[str, str], ProcessSpec], service: str, module: str
+    ) -> list[ProcessSpec]:
+        count = self.options.replicas.get(service, 1)
+        if count == 1:
+            return [spec(service, module)]
+        return [spec(f"{service}-{n}", module) for n in range(1, count + 1)]
 
     async def _connect_sandbox_sellers(
         self, nats_url: str, database_url: str, sandbox_url: str, local: LocalSecrets

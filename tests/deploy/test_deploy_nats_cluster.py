@@ -42,6 +42,7 @@ from common.control import PauseSwitch
 from common.db.accounts import EbayAccount
 from common.db.orders import EbayOrder
 from common.db.sync import SyncRun, SyncState
+from common.families import Family
 from common.streams import (
     BUCKETS,
     FETCHER_DURABLE,
@@ -51,9 +52,10 @@ from common.streams import (
 )
 from ebaysync.embedded import EmbeddedNats, find_free_port
 from ebaysync.runtime import Runtime, RuntimeOptions
+from ebaysync.truths import TRUTHS
+from ebaysync.verify import verify_pair
 from testkit import servers
 from testkit.servers import DatabaseServer
-from testkit.verify import verify_orders
 from testkit.waiting import eventually
 
 pytestmark = [pytest.mark.e2e, pytest.mark.nats, pytest.mark.postgres]
@@ -411,14 +413,15 @@ async def test_a_node_killed_mid_sync_loses_nothing(
             select(func.min(SyncRun.window_from)).where(SyncRun.account_id == system.account.id)
         )
     assert state is not None and state.cursor is not None and backfill_start is not None
-    differences = await verify_orders(
+    differences = await verify_pair(
         system.sessions,
         system.sandbox,
         system.account.id,
         system.account.username,
-        backfill_start,
-        state.cursor,
+        TRUTHS[Family.ORDERS],
+        since=backfill_start,
     )
+    assert differences.range_to == state.cursor and differences.compared > 0
     assert differences.count == 0, differences
     async with system.sessions() as session:
         mirrored = await session.scalar(

@@ -31,6 +31,7 @@ from common.settings import NatsSettings
 from common.streams import (
     BUCKETS,
     DLQ_STREAM,
+    FAILURES_DURABLE,
     FETCHER_DURABLE,
     PAGES_STREAM,
     WINDOWS_STREAM,
@@ -522,3 +523,104 @@ async def test_nobody_overhears_a_reply_meant_for_another_user(
             await eavesdropper.denied("subscription", inbox, subscriber(eavesdropper, inbox))
     reply = await fetcher.allowed(lambda: fetcher.nc.request("token.get", b"{}", timeout=5))
     assert reply.data == b'{"access_token": "from-the-token-service"}'
+
+
+async def test_only_the_fetcher_asks_the_token_service_for_the_signing_key(
+    connect: Callable[[str], Awaitable[Session]],
+) -> None:
+    # token.signing_key hands out the app's private signing key: the token service answers it,
+    # the fetcher (which signs Finances calls) may ask, and nobody else may ask or listen.
+    service = await connect("token-service")
+
+    async def answer(msg: Msg) -> None:
+        await msg.respond(b'{"private_key": "from-the-token-service"}')
+
+    await service.allowed(
+        lambda: service.nc.subscribe("token.signing_key", queue="token-service", cb=answer)
+    )
+    fetcher = await connect("fetcher")
+    reply = await fetcher.allowed(lambda: fetcher.nc.request("token.signing_key", b"{}", timeout=5))
+    assert reply.data == b'{"private_key": "from-the-token-service"}'
+    await fetcher.denied(
+        "subscription", "token.signing_key", subscriber(fetcher, "token.signing_key")
+    )
+    for user in ("writer", "scheduler", "admin-api"):
+        other = await connect(user)
+        await other.denied(
+            "publish",
+            "token.signing_key",
+            lambda: other.nc.request("token.signing_key", b"{}", timeout=1),  # noqa: B023
+        )
+        await other.denied(
+            "subscription", "token.signing_key", subscriber(other, "token.signing_key")
+        )
+
+
+async def test_the_writer_records_dead_letters_and_moves_what_ran_out_of_deliveries(
+    connect: Callable[[str], Awaitable[Session]], admin: Session
+) -> None:
+    # docs/adr/0005-dead-letters.md: the writer hosts the mover (both work queues' advisories)
+    # and the "failures" consumer of SYNC_DLQ; the fetcher only dead-letters windows and
+    # reports failed attempts.
+    writer = await connect("writer")
+    js = writer.nc.jetstream(timeout=5)
+    for stream, consumer in ((WINDOWS_STREAM, FETCHER_DURABLE), (PAGES_STREAM, WRITER_DURABLE)):
+        advisory = f"$JS.EVENT.ADVISORY.CONSUMER.MAX_DELIVERIES.{stream}.{consumer}"
+        await writer.allowed(lambda: writer.nc.subscribe(advisory, queue="writer"))  # noqa: B023
+    await writer.allowed(lambda: writer.nc.subscribe("sync.run.failed.>", queue="writer"))
+    stored = await admin.nc.jetstream().publish(WINDOW_SUBJECT, b"window", stream=WINDOWS_STREAM)
+    original = await writer.allowed(lambda: js.get_msg(WINDOWS_STREAM, stored.seq))
+    assert original.data == b"window"
+    ack = await writer.allowed(
+        lambda: js.publish(f"dlq.{WINDOW_SUBJECT}", b"dead window", stream=DLQ_STREAM)
+    )
+    await writer.allowed(lambda: js.delete_msg(WINDOWS_STREAM, stored.seq))
+    assert await stream_messages(admin, WINDOWS_STREAM) == 0
+    subscription = await writer.allowed(
+        lambda: js.pull_subscribe("dlq.>", durable=FAILURES_DURABLE, stream=DLQ_STREAM)
+    )
+    [letter] = await writer.allowed(lambda: subscription.fetch(1, timeout=5))
+    assert letter.data == b"dead window" and letter.metadata.sequence.stream == ack.seq
+    await writer.allowed(letter.ack_sync)
+    # It may not discard dead letters (the admin API's call) nor advise itself.
+    await writer.denied(
+        "publish",
+        f"$JS.API.STREAM.MSG.DELETE.{DLQ_STREAM}",
+        lambda: writer.nc.jetstream(timeout=API_TIMEOUT).delete_msg(DLQ_STREAM, ack.seq),
+    )
+    await writer.denied(
+        "subscription",
+        "$JS.EVENT.ADVISORY.>",
+        lambda: writer.nc.subscribe("$JS.EVENT.ADVISORY.>"),
+    )
+
+
+async def test_the_fetcher_reports_failures_but_moves_nothing_off_the_work_queue(
+    connect: Callable[[str], Awaitable[Session]], admin: Session
+) -> None:
+    fetcher = await connect("fetcher")
+    js = fetcher.nc.jetstream(timeout=5)
+    await fetcher.allowed(lambda: fetcher.nc.publish("sync.run.failed.orders", b"{}"))
+    await fetcher.allowed(
+        lambda: js.publish(f"dlq.{WINDOW_SUBJECT}", b"dead window", stream=DLQ_STREAM)
+    )
+    stored = await admin.nc.jetstream().publish(WINDOW_SUBJECT, b"window", stream=WINDOWS_STREAM)
+    quick = fetcher.nc.jetstream(timeout=API_TIMEOUT)
+    await fetcher.denied(
+        "publish",
+        f"$JS.API.STREAM.MSG.DELETE.{WINDOWS_STREAM}",
+        lambda: quick.delete_msg(WINDOWS_STREAM, stored.seq),
+    )
+    assert await stream_messages(admin, WINDOWS_STREAM) == 1
+    await fetcher.denied(
+        "subscription",
+        "sync.run.failed.>",
+        lambda: fetcher.nc.subscribe("sync.run.failed.>"),
+    )
+    await fetcher.denied(
+        "publish",
+        f"$JS.API.CONSUMER.MSG.NEXT.{DLQ_STREAM}.{FAILURES_DURABLE}",
+        lambda: fetcher.nc.publish(
+            f"$JS.API.CONSUMER.MSG.NEXT.{DLQ_STREAM}.{FAILURES_DURABLE}", b"1"
+        ),
+    )

@@ -28,9 +28,10 @@ from common.messages import PageBatch, SyncWindow, Trigger, encoded
 from common.streams import PAGES_STREAM, WINDOWS_STREAM, WRITER_DURABLE
 from ebaysync.embedded import find_free_port
 from ebaysync.runtime import Runtime, RuntimeOptions
-from testkit import servers, verify
+from ebaysync.truths import TRUTHS
+from ebaysync.verify import Records, event_count, mirrored_records, source_records
+from testkit import servers
 from testkit.servers import DatabaseServer
-from testkit.verify import Orders, mirrored_orders, source_orders
 from testkit.waiting import eventually
 
 pytestmark = [pytest.mark.e2e, pytest.mark.nats, pytest.mark.postgres]
@@ -110,16 +111,17 @@ async def cursor(system: System) -> datetime | None:
     return None if state is None else state.cursor
 
 
-async def mirror(system: System) -> Orders:
-    return await mirrored_orders(system.sessions, system.account_id)
+async def mirror(system: System) -> Records:
+    return await mirrored_records(system.sessions, TRUTHS[Family.ORDERS], system.account_id)
 
 
-async def source(system: System, modified_from: datetime, modified_to: datetime) -> Orders:
-    return await source_orders(system.sandbox, system.username, modified_from, modified_to)
+async def source(system: System, modified_from: datetime, modified_to: datetime) -> Records:
+    truth = TRUTHS[Family.ORDERS]
+    return await source_records(system.sandbox, truth, system.username, modified_from, modified_to)
 
 
-async def event_count(system: System) -> int:
-    return await verify.event_count(system.sessions, system.account_id)
+async def events(system: System) -> int:
+    return await event_count(system.sessions, system.account_id)
 
 
 async def settled(system: System, started: datetime) -> bool:
@@ -136,7 +138,8 @@ async def writer_idle(js: JetStreamContext) -> bool:
 async def test_a_90_day_backfill_mirrors_the_sandbox_exactly_and_reruns_change_nothing(
     system: System,
 ) -> None:
-    started = datetime.now(UTC)
+    # The scheduler plans in the sandbox's (frozen) time.
+    started = datetime.fromisoformat((await system.sandbox.get("/sandbox/clock")).json()["now"])
     await eventually(lambda: settled(system, started), within=180, what="backfill caught up")
 
     # Nothing lost, nothing doubled: the mirror is exactly the source from the start of the
@@ -163,7 +166,7 @@ async def test_a_90_day_backfill_mirrors_the_sandbox_exactly_and_reruns_change_n
         )
     assert items == sum(len(o["lineItems"]) for o in expected.values())
     # One history event per order, although overlapping windows fetched many twice.
-    assert await event_count(system) == len(expected)
+    assert await events(system) == len(expected)
     async with system.sessions() as session:
         runs = list(
             await session.scalars(select(SyncRun).where(SyncRun.account_id == system.account_id))
@@ -211,7 +214,7 @@ async def test_a_90_day_backfill_mirrors_the_sandbox_exactly_and_reruns_change_n
     assert run is not None
     assert run.rows_received == len(expected)
     assert (run.rows_inserted, run.rows_changed) == (0, 0)
-    assert await event_count(system) == len(expected)
+    assert await events(system) == len(expected)
     assert await mirror(system) == expected
 
     # A redelivered page changes nothing, even when its content differs (receipt per page).
@@ -242,5 +245,5 @@ async def test_a_90_day_backfill_mirrors_the_sandbox_exactly_and_reruns_change_n
     )
     await eventually(lambda: writer_idle(system.js), within=30, what="writer took the replay")
     assert await mirror(system) == expected
-    assert await event_count(system) == len(expected)
+    assert await events(system) == len(expected)
     assert await cursor(system) == final_cursor

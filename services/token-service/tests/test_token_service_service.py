@@ -97,6 +97,8 @@ def token_service(
         OAuthClient(http, settings),
         scopes=SCOPE_STRING,
         refresh_ahead=timedelta(minutes=5),
+        sweep_interval=timedelta(minutes=1),
+        consent_warning=timedelta(days=30),
         clock=clock,
     )
 

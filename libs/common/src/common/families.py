@@ -20,7 +20,21 @@ class Family(StrEnum):
 
 
 # Families that are fetched end to end today; the others have tables but no fetcher yet.
-IMPLEMENTED_FAMILIES: frozenset[Family] = frozenset({Family.ORDERS})
+IMPLEMENTED_FAMILIES: frozenset[Family] = frozenset(
+    {
+        Family.ORDERS,
+        Family.TRANSACTIONS,
+        Family.FINANCES,
+        Family.OFFERS,
+        Family.CASES,
+        Family.INQUIRIES,
+        Family.RETURNS,
+        Family.PAYMENT_DISPUTES,
+        Family.MESSAGES,
+        Family.ACTIVE_INVENTORY,
+        Family.PURCHASES,
+    }
+)
 
 # Snapshot families enumerate everything each run and have no time window.
 SNAPSHOT_FAMILIES: frozenset[Family] = frozenset({Family.OFFERS, Family.ACTIVE_INVENTORY})

@@ -8,6 +8,7 @@ breaking change is a new model on a new subject. Commands are imperative, events
 from __future__ import annotations
 
 import base64
+import hashlib
 from enum import StrEnum
 from typing import Annotated, Any, ClassVar, Literal
 from uuid import UUID
@@ -122,6 +123,28 @@ class WindowCompleted(Message):
         return f"{self.SUBJECT_PREFIX}.{self.family}"
 
 
+class WindowFailed(Message):
+    """Event (core NATS, not stored): one delivery of a window failed and will be retried.
+
+    The writer counts it towards the pair's circuit breaker. Best effort: a lost one only makes
+    the breaker open one failure later.
+    """
+
+    SUBJECT_PREFIX: ClassVar[str] = "sync.run.failed"
+
+    run_id: UUID
+    account_id: int
+    family: Family
+    # Which delivery of the window failed (1 for the first).
+    attempt: int = Field(ge=1)
+    error: str
+    failed_at: AwareDatetime
+
+    @property
+    def subject(self) -> str:
+        return f"{self.SUBJECT_PREFIX}.{self.family}"
+
+
 # --- token service (request/reply over core NATS) ------------------------------------------
 
 
@@ -139,6 +162,16 @@ class GetAccessToken(Message):
     account_id: int
     # A fetcher that got a 401 with the current token asks for a new one.
     force_refresh: bool = False
+    # ``token_fingerprint`` of the token eBay refused. When the stored token is already another
+    # one (a replica refreshed it meanwhile), the forced request gets that one: one refresh per
+    # rejected token, however many fetchers saw the 401. None (e.g. an operator's "force
+    # refresh") always refreshes.
+    rejected_token_sha256: str | None = None
+
+
+def token_fingerprint(token: SecretStr) -> str:
+    """Names a token without revealing it (SHA-256 of a high-entropy secret is one-way)."""
+    return hashlib.sha256(token.get_secret_value().encode()).hexdigest()
 
 
 class AccessTokenReply(Message):
@@ -165,6 +198,27 @@ class ConnectAccountReply(Message):
     account_id: int
     connected: bool
     refresh_token_expires_at: AwareDatetime | None = None
+    error_detail: str | None = None
+
+
+class GetSigningKey(Message):
+    """Request: the application's key pair for signing eBay calls (EU/UK sellers' Finances).
+
+    Only the token service holds the application's credentials: it creates the key pair once
+    (Key Management, with an application token) and keeps the private key encrypted.
+    """
+
+    SUBJECT: ClassVar[str] = "token.signing_key"
+
+
+class SigningKeyReply(Message):
+    signing_key_id: str | None = None
+    cipher: str | None = None  # ED25519 | RSA
+    # Sent as x-ebay-signature-key; opaque (eBay's encryption of the public key).
+    jwe: str | None = None
+    # base64 of the PKCS#8 DER private key.
+    private_key: WireSecret | None = None
+    expires_at: AwareDatetime | None = None
     error_detail: str | None = None
 
 

@@ -40,8 +40,23 @@ TOKEN_REFRESHES = Counter(
     "OAuth refreshes by reason and outcome.",
     ["reason", "outcome"],
 )
+CONSENT_ENDING = Gauge(
+    "ebaysync_refresh_tokens_expiring",
+    "Syncing accounts whose refresh token (the seller's consent) expires within the token "
+    "service's warning horizon: the seller must reconnect before then.",
+)
 DEAD_LETTERS = Counter(
     "ebaysync_dead_letters_total", "Messages moved to the dead-letter stream.", ["stream"]
+)
+RUNS_FAILED = Counter(
+    "ebaysync_runs_failed_total",
+    "Runs marked failed because one of their messages was dead-lettered.",
+    ["family"],
+)
+BREAKER_PAUSES = Counter(
+    "ebaysync_breaker_pauses_total",
+    "Times the circuit breaker paused (or lengthened the pause of) a worker, by family.",
+    ["family"],
 )
 CONSUMER_PENDING = Gauge(
     "ebaysync_consumer_pending",
@@ -52,6 +67,25 @@ WINDOWS_PUBLISHED = Counter(
     "ebaysync_windows_published_total",
     "Window commands the scheduler published, by trigger.",
     ["family", "trigger"],
+)
+
+PAGE_RETRIES = Counter(
+    "ebaysync_page_retries_total",
+    "eBay page calls retried inside a window after a transient failure, by kind "
+    "(http_5xx, transport, payload).",
+    ["family", "kind"],
+)
+QUOTA_WAITS = Counter(
+    "ebaysync_quota_waits_total",
+    "Windows handed back until an eBay daily quota resets, by reason (ebay: eBay refused the "
+    "call; share: the account used more than its share; spent: the app's quota is used up).",
+    ["family", "reason"],
+)
+EBAY_CALLS = Counter("ebaysync_ebay_calls_total", "eBay API calls made by fetchers.", ["api"])
+QUOTA_USED = Gauge(
+    "ebaysync_quota_used_ratio",
+    "Share of an eBay API's daily call quota the app has used today (shared call ledger).",
+    ["api"],
 )
 
 

@@ -24,7 +24,7 @@ from nats.js.api import (
 )
 from nats.js.errors import NotFoundError
 
-from common.messages import PageBatch, SyncWindow
+from common.messages import DeadLetter, PageBatch, SyncWindow
 
 log = logging.getLogger(__name__)
 
@@ -37,9 +37,12 @@ PAGES_STREAM = "SYNC_PAGES"
 DLQ_STREAM = "SYNC_DLQ"
 FETCHER_DURABLE = "fetcher"
 WRITER_DURABLE = "writer"
+# The writer's consumer of SYNC_DLQ: marks each dead letter's run failed (docs/adr/0005).
+FAILURES_DURABLE = "failures"
 
 WINDOW_SUBJECTS = f"{SyncWindow.SUBJECT_PREFIX}.>"
 PAGE_SUBJECTS = f"{PageBatch.SUBJECT_PREFIX}.>"
+DLQ_SUBJECTS = f"{DeadLetter.SUBJECT_PREFIX}.>"
 
 # One message per subject, refusing new ones while it is pending or unacked: the bus itself
 # is the per-(account, family) lock (STACK-NOTES §10).
@@ -67,7 +70,7 @@ PAGES = StreamConfig(
 
 DLQ = StreamConfig(
     name=DLQ_STREAM,
-    subjects=["dlq.>"],
+    subjects=[DLQ_SUBJECTS],
     retention=RetentionPolicy.LIMITS,
     storage=StorageType.FILE,
     max_age=14 * DAY,
@@ -95,6 +98,17 @@ WRITER = ConsumerConfig(
     max_ack_pending=512,
 )
 
+FAILURES = ConsumerConfig(
+    durable_name=FAILURES_DURABLE,
+    filter_subject=DLQ_SUBJECTS,
+    ack_policy=AckPolicy.EXPLICIT,
+    deliver_policy=DeliverPolicy.ALL,
+    ack_wait=60.0,
+    # The DLQ keeps its letters (limits retention): one that was never recorded stays listed.
+    max_deliver=20,
+    max_ack_pending=64,
+)
+
 
 @dataclass(frozen=True)
 class Buckets:
@@ -103,6 +117,7 @@ class Buckets:
     checkpoints: KeyValueConfig
     leases: KeyValueConfig
     control: KeyValueConfig
+    call_ledger: KeyValueConfig
 
 
 BUCKETS = Buckets(
@@ -112,6 +127,9 @@ BUCKETS = Buckets(
     leases=KeyValueConfig(bucket="leases", ttl=15.0, storage=StorageType.FILE),
     # Operator switches such as pause-all.
     control=KeyValueConfig(bucket="control", storage=StorageType.FILE),
+    # eBay calls per day, API and account, shared by every fetcher replica (fetcher.ledger);
+    # a day's keys outlive it by a day, then expire.
+    call_ledger=KeyValueConfig(bucket="call_ledger", ttl=2 * DAY, storage=StorageType.FILE),
 )
 
 PAUSE_ALL_KEY = "pause_all"
@@ -156,5 +174,6 @@ async def ensure_topology(js: JetStreamContext, replicas: int | None = None) -> 
     # add_consumer is create-or-update on the server, unlike binding a durable.
     await js.add_consumer(WINDOWS_STREAM, FETCHER)
     await js.add_consumer(PAGES_STREAM, WRITER)
-    for bucket in (BUCKETS.checkpoints, BUCKETS.leases, BUCKETS.control):
+    await js.add_consumer(DLQ_STREAM, FAILURES)
+    for bucket in (BUCKETS.checkpoints, BUCKETS.leases, BUCKETS.control, BUCKETS.call_ledger):
         await _ensure_bucket(js, bucket, replicas)

@@ -20,6 +20,10 @@ LOOKBACK_LIMITS: Mapping[Family, timedelta] = {
     Family.CASES: timedelta(days=540),
     Family.INQUIRIES: timedelta(days=540),
     Family.RETURNS: timedelta(days=540),
+    Family.PAYMENT_DISPUTES: timedelta(days=540),
+    # Trading: messages are kept a year; WonList reaches back at most 60 days (DurationInDays).
+    Family.MESSAGES: timedelta(days=365),
+    Family.PURCHASES: timedelta(days=60),
 }
 DEFAULT_LOOKBACK = timedelta(days=730)
 

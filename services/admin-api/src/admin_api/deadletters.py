@@ -98,8 +98,24 @@ class DeadLetterStore:
         headers = {
             k: v for k, v in letter.original_headers.items() if not k.startswith("Nats-Expected")
         }
+        ack = await self._publish(letter, headers)
+        if ack.duplicate and "Nats-Msg-Id" in headers:
+            # The original is still within its stream's duplicate window (a message dead-lettered
+            # minutes ago): the replay is a new publish of the operator's, so it gets its own id.
+            # Consumers never read the id: receipts and checkpoints make a repeat harmless.
+            headers["Nats-Msg-Id"] = f"{headers['Nats-Msg-Id']}:replay:{stored.sequence}"
+            ack = await self._publish(letter, headers)
+        if ack.duplicate:
+            raise ReplayRefused(
+                "JetStream dropped the replay as a duplicate (same Nats-Msg-Id within the "
+                "stream's duplicate window); try again later"
+            )
+        await self.discard(stored.sequence)
+        return ack
+
+    async def _publish(self, letter: DeadLetter, headers: dict[str, str]) -> PubAck:
         try:
-            ack = await self._js.publish(
+            return await self._js.publish(
                 letter.original_subject,
                 letter.original_data,
                 headers=headers or None,
@@ -111,13 +127,6 @@ class DeadLetterStore:
             raise ReplayRefused(f"JetStream refused the replay: {exc.description}") from exc
         except nats.errors.NoRespondersError as exc:
             raise ReplayRefused(f"no stream stores {letter.original_subject}") from exc
-        if ack.duplicate:
-            raise ReplayRefused(
-                "JetStream dropped the replay as a duplicate (same Nats-Msg-Id within the "
-                "stream's duplicate window); try again later"
-            )
-        await self.discard(stored.sequence)
-        return ack
 
     async def discard(self, sequence: int) -> bool:
         try:

@@ -11,12 +11,21 @@ from common.messages import PageBatch, encoded
 from common.service import build_service
 from common.streams import BUCKETS, PAGES_STREAM
 from fetcher.handlers import build_router
+from fetcher.ledger import CallCounter, CallLedger
 from fetcher.service import CheckpointStore, WindowFetcher
 from fetcher.settings import FetcherSettings
 from fetcher.sources import SourceContext, build_sources
 from fetcher.tokens import TokenClient
 
 SERVICE = "fetcher"
+
+
+def ebay_http_client(settings: FetcherSettings, calls: CallCounter) -> httpx.AsyncClient:
+    """The one HTTP client all sources share; every request it sends is counted in ``calls``."""
+    return httpx.AsyncClient(
+        timeout=settings.ebay.request_timeout_seconds,
+        event_hooks={"request": [calls.on_request]},
+    )
 
 
 def create_app(
@@ -26,7 +35,8 @@ def create_app(
     service = build_service(SERVICE, settings, tracer_provider)
     broker, app = service.broker, service.app
     broker.include_router(build_router(settings))
-    http = httpx.AsyncClient(timeout=settings.ebay.request_timeout_seconds)
+    calls = CallCounter()
+    http = ebay_http_client(settings, calls)
     HTTPXClientInstrumentor.instrument_client(http, tracer_provider=service.tracer_provider)
 
     async def publish_page(page: PageBatch) -> None:
@@ -52,6 +62,12 @@ def create_app(
                 publish_page,
                 max_page_bytes=settings.max_page_bytes,
                 max_passes=settings.max_passes,
+                page_retry=settings.page_retry,
+                ledger=CallLedger(
+                    await broker.key_value(BUCKETS.call_ledger.bucket, declare=False),
+                    calls,
+                    settings.call_ledger,
+                ),
             ),
         )
 

@@ -9,11 +9,26 @@ from datetime import UTC, datetime
 
 from nats.js.errors import KeyNotFoundError
 from nats.js.kv import KeyValue
+from tenacity import (
+    AsyncRetrying,
+    RetryCallState,
+    retry_if_exception,
+    stop_after_attempt,
+    wait_random_exponential,
+)
 
-from common.ebay.errors import EbayAuthError, EbayTransientError
+from common.ebay.errors import (
+    EbayAuthError,
+    EbayPayloadError,
+    EbayQuotaError,
+    EbayTransientError,
+)
 from common.families import SNAPSHOT_FAMILIES, Family
 from common.messages import PageBatch, SyncWindow
+from common.metrics import PAGE_RETRIES, QUOTA_WAITS
 from fetcher.domain import Checkpoint, after_page, split_records
+from fetcher.ledger import CallLedger, Wait, calls_for
+from fetcher.settings import PageRetrySettings
 from fetcher.sources.base import PageRequest, Source, SourcePage
 from fetcher.tokens import AccountToken, TokenClient
 
@@ -47,6 +62,32 @@ class UnsupportedFamilyError(ValueError):
     """The window names a family this fetcher has no source for."""
 
 
+def is_retried_in_page(exc: BaseException) -> bool:
+    """Whether a failed page call is tried again at once, inside its window.
+
+    5xx answers, timeouts and dropped connections (an ``EbayTransientError`` with a 5xx status
+    or none) usually pass within seconds. So may an unreadable 2xx body (``EbayPayloadError``):
+    an answer cut off on its way can look like one, and only a body that stays unreadable
+    through every attempt is eBay's own fault (the handler then dead-letters the window). A 429
+    or a spent quota is not retried here: waiting would hold a worker, so the window goes back
+    to JetStream with eBay's delay.
+    """
+    if isinstance(exc, EbayPayloadError):
+        return True
+    return (
+        isinstance(exc, EbayTransientError)
+        and not isinstance(exc, EbayQuotaError)
+        and exc.status != 429
+    )
+
+
+def retry_kind(exc: BaseException | None) -> str:
+    """The metric label of a retried page failure."""
+    if isinstance(exc, EbayPayloadError):
+        return "payload"
+    return "http_5xx" if getattr(exc, "status", None) is not None else "transport"
+
+
 class WindowFetcher:
     """Fetches any family's window through that family's :class:`Source`."""
 
@@ -59,7 +100,12 @@ class WindowFetcher:
         *,
         max_page_bytes: int,
         max_passes: int,
+        page_retry: PageRetrySettings | None = None,
+        ledger: CallLedger | None = None,
     ) -> None:
+        self._page_retry = page_retry or PageRetrySettings()
+        # Counts and limits calls against the application's daily quotas; None: unlimited.
+        self._ledger = ledger
         self._tokens = tokens
         self._sources = sources
         self._checkpoints = checkpoints
@@ -72,12 +118,20 @@ class WindowFetcher:
 
         Returns how many pages this call published.
         """
+        with calls_for(window.account_id):
+            try:
+                return await self._fetch(window)
+            finally:
+                await self._flush_calls()
+
+    async def _fetch(self, window: SyncWindow) -> int:
         source = self._sources.get(window.family)
         if source is None:
             raise UnsupportedFamilyError(f"no source for family {window.family}")
         checkpoint = await self._checkpoints.load(window)
         if checkpoint.done:
             return 0
+        await self._admit(window)
         first_page_no = checkpoint.next_page_no
         snapshot = window.family in SNAPSHOT_FAMILIES
         account = await self._tokens.access_token(window.account_id)
@@ -118,6 +172,7 @@ class WindowFetcher:
                 )
             checkpoint = outcome.checkpoint
             await self._checkpoints.save(window, checkpoint)
+            await self._flush_calls()
             if outcome.gave_up:
                 raise WindowUnstableError(
                     f"{window.family} kept moving during {self._max_passes} passes "
@@ -137,8 +192,79 @@ class WindowFetcher:
         self, source: Source, request: PageRequest
     ) -> tuple[SourcePage, AccountToken]:
         try:
-            return await source.page(request), request.account
+            return await self._page_with_retries(source, request), request.account
         except EbayAuthError:
             # The token expired or was revoked early: ask for a fresh one and try once more.
-            account = await self._tokens.access_token(request.window.account_id, force_refresh=True)
-            return await source.page(replace(request, account=account)), account
+            account = await self._tokens.access_token(
+                request.window.account_id, rejected=request.account.token
+            )
+            return await self._page_with_retries(source, replace(request, account=account)), account
+
+    async def _page_with_retries(self, source: Source, request: PageRequest) -> SourcePage:
+        """One page, retried at the same offset after a 5xx, a timeout or a dropped connection.
+
+        Nothing is published before the page succeeds, so a retry duplicates nothing.
+        """
+        settings = self._page_retry
+        retrying = AsyncRetrying(
+            retry=retry_if_exception(is_retried_in_page),
+            wait=wait_random_exponential(
+                multiplier=settings.initial_seconds, max=settings.max_seconds
+            ),
+            stop=stop_after_attempt(settings.attempts),
+            before_sleep=lambda state: self._log_retry(request, state),
+            reraise=True,
+        )
+        try:
+            return await retrying(source.page, request)
+        except EbayQuotaError as exc:
+            # The window goes back with the time until the reset; while it waits, its
+            # (account, family) pair stays in flight, which pauses exactly this pair.
+            QUOTA_WAITS.labels(request.window.family, "ebay").inc()
+            log.warning(
+                "run %s: eBay quota spent for account %s; %s paused for %.0fs until the reset: %s",
+                request.window.run_id,
+                request.window.account_id,
+                request.window.family,
+                exc.retry_after or 0.0,
+                exc,
+            )
+            raise
+
+    def _log_retry(self, request: PageRequest, state: RetryCallState) -> None:
+        exc = state.outcome.exception() if state.outcome else None
+        PAGE_RETRIES.labels(request.window.family, retry_kind(exc)).inc()
+        log.warning(
+            "run %s: %s page at offset %s failed (%s); attempt %d of %d in %.2fs",
+            request.window.run_id,
+            request.window.family,
+            request.offset,
+            exc,
+            state.attempt_number + 1,
+            self._page_retry.attempts,
+            state.upcoming_sleep,
+        )
+
+    async def _admit(self, window: SyncWindow) -> None:
+        """Hand the window back until the quota resets when the call ledger says wait."""
+        if self._ledger is None:
+            return
+        decision = await self._ledger.check(window.family, window.account_id)
+        if isinstance(decision, Wait):
+            QUOTA_WAITS.labels(window.family, decision.reason).inc()
+            log.warning(
+                "run %s: %s of account %s waits %.0fs for the quota reset (%s)",
+                window.run_id,
+                window.family,
+                window.account_id,
+                decision.seconds,
+                decision.reason,
+            )
+            raise EbayQuotaError(
+                f"daily {window.family} call quota: {decision.reason}",
+                retry_after=decision.seconds,
+            )
+
+    async def _flush_calls(self) -> None:
+        if self._ledger is not None:
+            await self._ledger.flush()

@@ -2,11 +2,47 @@
 
 from __future__ import annotations
 
+from pydantic import BaseModel, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from common.metrics import MetricsField, MetricsSettings
 from common.settings import EbayApiSettings, EbayField, NatsField, NatsSettings
 from common.telemetry import TelemetryField, TelemetrySettings
+
+
+class PageRetrySettings(BaseModel):
+    """Retries of one page inside its window: after a 5xx, a timeout, a dropped connection or an
+    unreadable body (``fetcher.service.is_retried_in_page``)."""
+
+    # Calls of one page in all, the first included; after the last the window is handed back.
+    attempts: int = Field(default=4, ge=1)
+    # Full-jitter exponential backoff: wait a random time up to initial·2^n, at most max.
+    initial_seconds: float = Field(default=0.5, ge=0)
+    max_seconds: float = Field(default=10.0, ge=0)
+
+
+class DailyQuotas(BaseModel):
+    """Daily call quotas per eBay API, shared by all accounts (fact sheet §6 defaults).
+
+    Field names are the ledger's API names (``fetcher.ledger.EbayApi``); raise one when eBay
+    grants the application more.
+    """
+
+    fulfillment: int = 100_000
+    payment_dispute: int = 250_000
+    finances: int = 15_000
+    inventory: int = 2_000_000
+    trading: int = 5_000
+    # eBay counts 5,000 per Post-Order resource; one figure for all of them stays on the safe side.
+    postorder: int = 5_000
+
+
+class CallLedgerSettings(BaseModel):
+    """The per-application daily call ledger all fetcher replicas share (``fetcher.ledger``)."""
+
+    quotas: DailyQuotas = Field(default_factory=DailyQuotas)
+    # From this share of an API's quota on: warn, and hold back accounts above their fair share.
+    warn_ratio: float = Field(default=0.8, gt=0, le=1)
 
 
 class FetcherSettings(BaseSettings):
@@ -25,6 +61,10 @@ class FetcherSettings(BaseSettings):
     # concurrent requests (STACK-NOTES §9).
     concurrency: int = 4
     orders_page_size: int = 200
+    # Inventory items per offers page (getInventoryItems allows 200); each item costs one
+    # getOffers call, at most ``offers_concurrency`` of them in flight per fetcher process.
+    offers_page_size: int = 200
+    offers_concurrency: int = 8
     # Pages are split below the server's 1 MiB max_payload with room for headers.
     max_page_bytes: int = 900_000
     # A result set that shrinks while we page may shift unseen rows to earlier offsets, so the
@@ -33,3 +73,5 @@ class FetcherSettings(BaseSettings):
     token_timeout_seconds: float = 15.0
     # How often a window being fetched tells JetStream it is still in progress.
     progress_seconds: float = 15.0
+    page_retry: PageRetrySettings = Field(default_factory=PageRetrySettings)
+    call_ledger: CallLedgerSettings = Field(default_factory=CallLedgerSettings)

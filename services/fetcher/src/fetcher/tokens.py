@@ -7,7 +7,16 @@ from dataclasses import dataclass
 from faststream.nats import NatsBroker
 from pydantic import SecretStr
 
-from common.messages import AccessTokenReply, GetAccessToken, TokenErrorCode
+from common.ebay.errors import EbayTransientError
+from common.ebay.signing import SigningKey
+from common.messages import (
+    AccessTokenReply,
+    GetAccessToken,
+    GetSigningKey,
+    SigningKeyReply,
+    TokenErrorCode,
+    token_fingerprint,
+)
 
 
 @dataclass(frozen=True)
@@ -30,14 +39,30 @@ class TokenUnavailableError(Exception):
         return self.code in (TokenErrorCode.NEEDS_REAUTH, TokenErrorCode.UNKNOWN_ACCOUNT)
 
 
+class SigningKeyUnavailableError(EbayTransientError):
+    """The token service could not hand out a signing key (yet): retry the window later."""
+
+
 class TokenClient:
     def __init__(self, broker: NatsBroker, timeout: float) -> None:
         self._broker = broker
         self._timeout = timeout
 
-    async def access_token(self, account_id: int, *, force_refresh: bool = False) -> AccountToken:
+    async def access_token(
+        self,
+        account_id: int,
+        *,
+        force_refresh: bool = False,
+        rejected: SecretStr | None = None,
+    ) -> AccountToken:
+        """The account's token; ``rejected``: eBay refused this one, so a fresh one, yet only one
+        refresh however many fetchers report the same token."""
         response = await self._broker.request(
-            GetAccessToken(account_id=account_id, force_refresh=force_refresh),
+            GetAccessToken(
+                account_id=account_id,
+                force_refresh=force_refresh or rejected is not None,
+                rejected_token_sha256=None if rejected is None else token_fingerprint(rejected),
+            ),
             GetAccessToken.SUBJECT,
             timeout=self._timeout,
         )
@@ -48,4 +73,27 @@ class TokenClient:
             token=reply.access_token,
             marketplace_id=reply.marketplace_id or "EBAY_US",
             site_id=reply.site_id if reply.site_id is not None else 0,
+        )
+
+    async def signing_key(self) -> SigningKey:
+        """The application's key pair for signing eBay calls (the token service holds it)."""
+        response = await self._broker.request(
+            GetSigningKey(), GetSigningKey.SUBJECT, timeout=self._timeout
+        )
+        reply = SigningKeyReply.model_validate_json(response.body)
+        if (
+            reply.private_key is None
+            or reply.jwe is None
+            or reply.signing_key_id is None
+            or reply.cipher is None
+        ):
+            raise SigningKeyUnavailableError(
+                f"no signing key from the token service: {reply.error_detail}"
+            )
+        return SigningKey(
+            signing_key_id=reply.signing_key_id,
+            cipher=reply.cipher,
+            jwe=reply.jwe,
+            private_key=reply.private_key,
+            expires_at=reply.expires_at,
         )

@@ -7,11 +7,12 @@ import contextlib
 import logging
 import socket
 import uuid
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 from faststream import FastStream
 from opentelemetry.sdk.trace import TracerProvider
 
+from common.clock import FollowingClock, utc_now
 from common.control import PauseSwitch
 from common.db.engine import build_engine, build_sessionmaker
 from common.service import build_service
@@ -23,10 +24,6 @@ from scheduler.settings import SchedulerSettings
 
 SERVICE = "scheduler"
 log = logging.getLogger(__name__)
-
-
-def utc_now() -> datetime:
-    return datetime.now(UTC)
 
 
 def create_app(
@@ -42,10 +39,14 @@ def create_app(
     loop_task: asyncio.Task[None] | None = None
     scheduler: Scheduler | None = None
 
+    following = FollowingClock(settings.clock_url) if settings.clock_url else None
+
     async def run_forever(scheduler: Scheduler) -> None:
         js = broker.config.connection_state.stream
         while True:
             try:
+                if following is not None:
+                    await following.sync()
                 await scheduler.tick()
                 if scheduler.is_leader:
                     await record_backlog(js)
@@ -68,7 +69,7 @@ def create_app(
             PauseSwitch(control),
             settings.policies(),
             stale_after=timedelta(seconds=settings.stale_run_seconds),
-            clock=utc_now,
+            clock=following.now if following is not None else utc_now,
             tracer=service.tracer_provider.get_tracer(SERVICE),
         )
         loop_task = asyncio.create_task(run_forever(scheduler))
@@ -85,5 +86,7 @@ def create_app(
     @app.after_shutdown
     async def close() -> None:
         await engine.dispose()
+        if following is not None:
+            await following.aclose()
 
     return app

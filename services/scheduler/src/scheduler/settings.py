@@ -31,5 +31,8 @@ class SchedulerSettings(WindowSettings):
     heartbeat_seconds: float = 10.0
 
     tick_seconds: float = 5.0
+    # Plan in the time of the clock served here (the eBay sandbox's ``/sandbox/clock``) instead
+    # of the machine's, so a sandbox whose clock is frozen or moved keeps windows consistent.
+    clock_url: str | None = None
     # A queued or running run that has not moved for this long no longer blocks its pair.
     stale_run_seconds: float = 1800.0

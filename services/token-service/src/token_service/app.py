@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from datetime import UTC, datetime, timedelta
 
 import httpx
@@ -14,8 +16,9 @@ from common.service import build_service
 from token_service.crypto import KeyRing
 from token_service.handlers import router
 from token_service.oauth import OAuthClient
-from token_service.service import TokenService
+from token_service.service import TokenService, sweep_forever
 from token_service.settings import TokenServiceSettings
+from token_service.signing_keys import SigningKeyService
 
 SERVICE = "token-service"
 
@@ -40,9 +43,36 @@ def create_app(
         OAuthClient(http, settings.ebay),
         scopes=settings.scopes,
         refresh_ahead=timedelta(seconds=settings.refresh_ahead_seconds),
+        sweep_interval=timedelta(seconds=settings.sweep_seconds),
+        consent_warning=timedelta(days=settings.refresh_token_warning_days),
         clock=utc_now,
     )
     app.context.set_global("token_service", tokens)
+    app.context.set_global(
+        "signing_keys",
+        SigningKeyService(
+            build_sessionmaker(engine),
+            KeyRing(settings.keys, settings.active_key_id),
+            http,
+            settings.ebay,
+            clock=utc_now,
+        ),
+    )
+    sweeping: asyncio.Task[None] | None = None
+
+    @app.after_startup
+    async def start_sweeping() -> None:
+        nonlocal sweeping
+        if settings.sweep_seconds > 0:
+            interval = timedelta(seconds=settings.sweep_seconds)
+            sweeping = asyncio.create_task(sweep_forever(tokens, interval))
+
+    @app.on_shutdown
+    async def stop_sweeping() -> None:
+        if sweeping is not None:
+            sweeping.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await sweeping
 
     @app.after_shutdown
     async def close() -> None:

@@ -12,11 +12,15 @@ from common.messages import (
     ConnectAccount,
     ConnectAccountReply,
     GetAccessToken,
+    GetSigningKey,
+    SigningKeyReply,
 )
 from token_service.service import TokenService
+from token_service.signing_keys import SigningKeyService
 
 router = NatsRouter()
 TokenServiceDep = Annotated[TokenService, Context("token_service")]
+SigningKeysDep = Annotated[SigningKeyService, Context("signing_keys")]
 QUEUE = "token-service"
 
 
@@ -28,3 +32,8 @@ async def get_access_token(request: GetAccessToken, service: TokenServiceDep) ->
 @router.subscriber(ConnectAccount.SUBJECT, queue=QUEUE)
 async def connect_account(request: ConnectAccount, service: TokenServiceDep) -> ConnectAccountReply:
     return await service.connect(request)
+
+
+@router.subscriber(GetSigningKey.SUBJECT, queue=QUEUE)
+async def get_signing_key(request: GetSigningKey, keys: SigningKeysDep) -> SigningKeyReply:
+    return await keys.get_signing_key(request)

@@ -73,11 +73,16 @@ class OAuthClient:
         )
 
     async def _post(self, form: dict[str, str]) -> dict[str, str]:
-        response = await self._http.post(
-            f"{self._settings.api_base_url}{TOKEN_PATH}",
-            data=form,
-            auth=(self._settings.client_id, self._settings.client_secret.get_secret_value()),
-        )
+        try:
+            response = await self._http.post(
+                f"{self._settings.api_base_url}{TOKEN_PATH}",
+                data=form,
+                auth=(self._settings.client_id, self._settings.client_secret.get_secret_value()),
+            )
+        except httpx.HTTPError as exc:
+            # Unreachable or timed out: a failed refresh like any other (logged, retried later),
+            # not an exception that leaves the caller without an answer.
+            raise OAuthError("unreachable", type(exc).__name__, 0) from exc
         if response.status_code != 200:
             try:
                 error = response.json()

@@ -1,7 +1,14 @@
-"""Hands out access tokens and stores OAuth grants, encrypted.
+"""Hands out access tokens, keeps them fresh, and stores OAuth grants, encrypted.
 
-Refreshes are single-flight per account within a replica (a lock per account), so a burst of
-fetchers asking for the same expired token causes one refresh.
+Refreshes are single flight per account across replicas: a refresh happens only while holding
+the account's ``ebay_tokens`` row lock (``SELECT … FOR UPDATE``), and whoever gets the lock
+re-reads the row first, so a caller that waited behind another replica's refresh gets that
+refresh's token instead of refreshing again. Within a replica a lock per account keeps waiters
+off the database. A forced refresh (a fetcher's 401) names the token eBay refused by its
+fingerprint: when the stored token is already another one, that one is the answer.
+
+A background sweep refreshes tokens ahead of expiry, so fetchers rarely wait on eBay, and warns
+(log and metric) about sellers whose consent ends soon.
 """
 
 from __future__ import annotations
@@ -10,12 +17,13 @@ import asyncio
 import logging
 from collections import defaultdict
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from pydantic import SecretStr
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from common.db.accounts import AccountRepository
+from common.db.accounts import AccountRepository, EbayAccount
 from common.db.tokens import EbayToken, StoredTokens, TokenRepository
 from common.messages import (
     AccessTokenReply,
@@ -23,16 +31,36 @@ from common.messages import (
     ConnectAccountReply,
     GetAccessToken,
     TokenErrorCode,
+    token_fingerprint,
 )
-from common.metrics import TOKEN_REFRESHES
+from common.metrics import CONSENT_ENDING, TOKEN_REFRESHES
 from token_service.crypto import KeyRing, TokenDecryptionError
-from token_service.domain import needs_refresh, refresh_reason
+from token_service.domain import (
+    CONSENT_WARNING_EVERY,
+    already_replaced,
+    consent_ending_message,
+    needs_refresh,
+    refresh_reason,
+    sweep_horizon,
+)
 from token_service.oauth import OAuthClient, OAuthError
 
 log = logging.getLogger(__name__)
 
 ACCESS = "access_token"
 REFRESH = "refresh_token"
+SWEEP = "sweep"
+
+
+@dataclass(frozen=True)
+class SweepReport:
+    due: int = 0
+    refreshed: int = 0
+    failed: int = 0
+    # Refreshed meanwhile by a caller or another replica, or being refreshed right now.
+    skipped: int = 0
+    # Accounts named in a consent-ending warning by this sweep.
+    consent_warnings: int = 0
 
 
 class TokenService:
@@ -44,6 +72,8 @@ class TokenService:
         *,
         scopes: str,
         refresh_ahead: timedelta,
+        sweep_interval: timedelta,
+        consent_warning: timedelta,
         clock: Callable[[], datetime],
     ) -> None:
         self._sessions = sessions
@@ -51,40 +81,56 @@ class TokenService:
         self._oauth = oauth
         self._scopes = scopes
         self._refresh_ahead = refresh_ahead
+        self._sweep_horizon = sweep_horizon(refresh_ahead, sweep_interval)
+        self._consent_warning = consent_warning
         self._clock = clock
         self._locks: defaultdict[int, asyncio.Lock] = defaultdict(asyncio.Lock)
 
     async def get_access_token(self, request: GetAccessToken) -> AccessTokenReply:
+        # Most requests find a valid token: answer those from a plain read, without any lock.
+        async with self._sessions.begin() as session:
+            reply = await self._answer(session, request, may_refresh=False)
+        if reply is not None:
+            return reply
+        async with self._locks[request.account_id], self._sessions.begin() as session:
+            reply = await self._answer(session, request, may_refresh=True)
+        assert reply is not None  # with may_refresh, every path answers
+        return reply
+
+    async def _answer(
+        self, session: AsyncSession, request: GetAccessToken, *, may_refresh: bool
+    ) -> AccessTokenReply | None:
+        """The stored token if it serves the request; else, with ``may_refresh``, a refreshed
+        one under the row lock (the single flight), or None without."""
         account_id = request.account_id
-        async with self._locks[account_id], self._sessions.begin() as session:
-            account = await AccountRepository(session).get(account_id)
-            tokens = TokenRepository(session)
-            stored = await tokens.get(account_id)
-            if account is None or stored is None:
-                return _error(account_id, TokenErrorCode.UNKNOWN_ACCOUNT, "no tokens stored")
-            if account.needs_reauth:
-                return _error(account_id, TokenErrorCode.NEEDS_REAUTH, "seller must reconnect")
-            now = self._clock()
-            if not needs_refresh(
-                stored.access_token_expires_at,
-                now,
-                self._refresh_ahead,
-                forced=request.force_refresh,
-            ):
-                assert stored.access_token_ciphertext is not None
-                access = self._decrypt(stored, stored.access_token_ciphertext, ACCESS)
-                reply = AccessTokenReply(
-                    account_id=account_id,
-                    access_token=access,
-                    expires_at=stored.access_token_expires_at,
-                )
-            else:
-                reply = await self._refresh(session, stored, now, forced=request.force_refresh)
-            if reply.access_token is None:
-                return reply
-            return reply.model_copy(
-                update={"marketplace_id": account.marketplace_id, "site_id": account.site_id}
+        tokens = TokenRepository(session)
+        # Lock the token row before reading the account: a replica that marks it needs_reauth
+        # does so in its refresh transaction, which has committed once the lock is ours.
+        stored = await (tokens.lock(account_id) if may_refresh else tokens.get(account_id))
+        account = await AccountRepository(session).get(account_id)
+        if account is None or stored is None:
+            return _error(account_id, TokenErrorCode.UNKNOWN_ACCOUNT, "no tokens stored")
+        if account.needs_reauth:
+            return _error(account_id, TokenErrorCode.NEEDS_REAUTH, "seller must reconnect")
+        now = self._clock()
+        current = self._current_access_token(stored)
+        forced = request.force_refresh and not already_replaced(
+            None if current is None else token_fingerprint(current), request.rejected_token_sha256
+        )
+        if current is not None and not needs_refresh(
+            stored.access_token_expires_at, now, self._refresh_ahead, forced=forced
+        ):
+            reply = AccessTokenReply(
+                account_id=account_id,
+                access_token=current,
+                expires_at=stored.access_token_expires_at,
             )
+        elif not may_refresh:
+            return None
+        else:
+            reason = refresh_reason(stored.access_token_expires_at, now, forced=forced)
+            reply = await self._refresh(session, stored, now, reason)
+        return _with_account(reply, account)
 
     async def connect(self, request: ConnectAccount) -> ConnectAccountReply:
         account_id = request.account_id
@@ -123,29 +169,86 @@ class TokenService:
             refresh_token_expires_at=grant.refresh_token_expires_at,
         )
 
+    # --- the background sweep -------------------------------------------------------------
+
+    async def sweep(self) -> SweepReport:
+        """Refresh every token that would enter the refresh-ahead margin before the next sweep,
+        then warn about consents ending soon. Several replicas may sweep at once: each account
+        is refreshed under its row lock, skipped if another holds it, and re-checked first."""
+        now = self._clock()
+        async with self._sessions() as session:
+            due = await TokenRepository(session).due_for_refresh(now + self._sweep_horizon)
+        outcomes: defaultdict[str, int] = defaultdict(int)
+        for account_id in due:
+            try:
+                outcomes[await self._sweep_account(account_id)] += 1
+            except TokenDecryptionError:
+                outcomes["failed"] += 1  # logged by _decrypt; other accounts still get theirs
+        warned = await self.warn_consent_ending()
+        report = SweepReport(
+            due=len(due),
+            refreshed=outcomes["refreshed"],
+            failed=outcomes["failed"],
+            skipped=outcomes["skipped"],
+            consent_warnings=warned,
+        )
+        if report.due:
+            log.info(
+                "sweep: %s of %s due tokens refreshed, %s failed, %s skipped",
+                report.refreshed,
+                report.due,
+                report.failed,
+                report.skipped,
+            )
+        return report
+
+    async def _sweep_account(self, account_id: int) -> str:
+        async with self._locks[account_id], self._sessions.begin() as session:
+            # Skip a row another replica holds: it is refreshing it right now.
+            stored = await TokenRepository(session).lock(account_id, skip_locked=True)
+            account = await AccountRepository(session).get(account_id)
+            if stored is None or account is None or not account.active or account.needs_reauth:
+                return "skipped"
+            now = self._clock()
+            if not needs_refresh(
+                stored.access_token_expires_at, now, self._sweep_horizon, forced=False
+            ):
+                return "skipped"  # refreshed since the sweep listed it
+            reply = await self._refresh(session, stored, now, SWEEP)
+            return "failed" if reply.access_token is None else "refreshed"
+
+    async def warn_consent_ending(self) -> int:
+        """Log a warning for each account whose refresh token expires within the warning
+        horizon (at most once a day per account, across replicas); set the gauge."""
+        now = self._clock()
+        horizon = now + self._consent_warning
+        async with self._sessions.begin() as session:
+            tokens = TokenRepository(session)
+            ending = await tokens.claim_expiry_warnings(horizon, now - CONSENT_WARNING_EVERY, now)
+            CONSENT_ENDING.set(await tokens.count_consent_ending(horizon))
+        for account_id, expires_at in ending:
+            log.warning("%s", consent_ending_message(account_id, expires_at, now))
+        return len(ending)
+
+    # --- refreshing -----------------------------------------------------------------------
+
     async def _refresh(
-        self, session: AsyncSession, stored: EbayToken, now: datetime, *, forced: bool
+        self, session: AsyncSession, stored: EbayToken, now: datetime, reason: str
     ) -> AccessTokenReply:
+        """Refresh at eBay and store the result; the caller holds the row lock."""
         account_id = stored.account_id
-        reason = refresh_reason(stored.access_token_expires_at, now, forced=forced)
         tokens = TokenRepository(session)
         refresh_token = self._decrypt(stored, stored.refresh_token_ciphertext, REFRESH)
         try:
             grant = await self._oauth.refresh(refresh_token, stored.scopes, now)
         except OAuthError as exc:
-            TOKEN_REFRESHES.labels(
-                reason, "invalid_grant" if exc.is_invalid_grant else "error"
-            ).inc()
-            await tokens.log_refresh(
-                account_id,
-                now,
-                reason,
-                "invalid_grant" if exc.is_invalid_grant else "error",
-                exc.error,
-            )
+            outcome = "invalid_grant" if exc.is_invalid_grant else "error"
+            TOKEN_REFRESHES.labels(reason, outcome).inc()
+            await tokens.log_refresh(account_id, now, reason, outcome, exc.error)
             await tokens.record_refresh_error(account_id, exc.error, now)
             if exc.is_invalid_grant:
-                # Retrying cannot help: the seller must consent again.
+                # Retrying cannot help: the seller must consent again. The scheduler skips the
+                # account and fetchers drop its windows until it reconnects.
                 await AccountRepository(session).mark_needs_reauth(account_id, True)
                 log.warning("account %s needs reauth: refresh token refused", account_id)
                 return _error(account_id, TokenErrorCode.NEEDS_REAUTH, exc.error)
@@ -171,6 +274,11 @@ class TokenService:
             account_id=account_id, access_token=grant.access_token, expires_at=grant.expires_at
         )
 
+    def _current_access_token(self, stored: EbayToken) -> SecretStr | None:
+        if stored.access_token_ciphertext is None:
+            return None
+        return self._decrypt(stored, stored.access_token_ciphertext, ACCESS)
+
     def _encrypt(self, secret: SecretStr, account_id: int, purpose: str) -> bytes:
         return self._keyring.encrypt(
             secret.get_secret_value(), account_id=account_id, purpose=purpose
@@ -184,6 +292,24 @@ class TokenService:
         except TokenDecryptionError:
             log.error("token of account %s does not decrypt: check the key ring", stored.account_id)
             raise
+
+
+async def sweep_forever(service: TokenService, interval: timedelta) -> None:
+    """Sweep now and then every ``interval`` until cancelled."""
+    while True:
+        try:
+            await service.sweep()
+        except Exception:  # one failed sweep (database restarting) must not end sweeping
+            log.exception("token sweep failed")
+        await asyncio.sleep(interval.total_seconds())
+
+
+def _with_account(reply: AccessTokenReply, account: EbayAccount) -> AccessTokenReply:
+    if reply.access_token is None:
+        return reply
+    return reply.model_copy(
+        update={"marketplace_id": account.marketplace_id, "site_id": account.site_id}
+    )
 
 
 def _error(account_id: int, code: TokenErrorCode, detail: str) -> AccessTokenReply:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pydantic import SecretStr, model_validator
+from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from common.ebay.scopes import SCOPE_STRING
@@ -37,6 +37,11 @@ class TokenServiceSettings(BaseSettings):
     active_key_id: str
     # Refresh this long before an access token expires, so no caller gets one about to die.
     refresh_ahead_seconds: float = 300.0
+    # Every this many seconds a sweep refreshes the tokens that would otherwise enter the
+    # refresh-ahead margin before the next sweep, and warns about consents ending (0: off).
+    sweep_seconds: float = Field(default=60.0, ge=0)
+    # Warn (log, metric) when a seller's refresh token expires within this many days.
+    refresh_token_warning_days: float = Field(default=30.0, gt=0)
     scopes: str = SCOPE_STRING
     queue_group: str = "token-service"
 

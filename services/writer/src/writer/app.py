@@ -9,6 +9,7 @@ from opentelemetry.sdk.trace import TracerProvider
 
 from common.db.engine import build_engine, build_sessionmaker
 from common.service import build_service
+from writer.deadletters import DeadLetterMover, FailureRecorder
 from writer.handlers import build_router
 from writer.service import PageWriter
 from writer.settings import WriterSettings
@@ -28,7 +29,13 @@ def create_app(
     service.broker.include_router(build_router(settings))
     app = service.app
     engine = build_engine(settings.database)
-    app.context.set_global("page_writer", PageWriter(build_sessionmaker(engine), utc_now))
+    sessions = build_sessionmaker(engine)
+    app.context.set_global("page_writer", PageWriter(sessions, utc_now))
+    app.context.set_global("failure_recorder", FailureRecorder(sessions, utc_now, settings.breaker))
+    app.context.set_global(
+        "dead_letter_mover",
+        DeadLetterMover(service.broker, sessions, utc_now, settings.nats.publish_timeout_seconds),
+    )
 
     @app.after_shutdown
     async def close() -> None:

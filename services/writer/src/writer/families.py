@@ -10,11 +10,24 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from common.db.finances import PAYOUTS, TRANSACTIONS
+from common.db.offers import OFFERS
 from common.db.orders import LINE_ITEMS, ORDERS
+from common.db.postorder import CASES, INQUIRIES, PAYMENT_DISPUTES, RETURNS
+from common.db.trading import ACTIVE_LISTINGS, MESSAGES, PURCHASES
 from common.db.upsert import UpsertSpec
 from common.families import Family
 from writer.domain import Mapped
+from writer.mappings.finances import map_payout, map_transaction
+from writer.mappings.offers import map_offer
 from writer.mappings.orders import map_order
+from writer.mappings.postorder import (
+    map_case,
+    map_inquiry,
+    map_payment_dispute,
+    map_return,
+)
+from writer.mappings.trading import map_active_listing, map_message, map_purchase
 
 Mapper = Callable[[int, dict[str, Any]], Mapped]
 
@@ -29,4 +42,14 @@ class FamilyTable:
 
 FAMILY_TABLES: dict[Family, FamilyTable] = {
     Family.ORDERS: FamilyTable(ORDERS, map_order, (LINE_ITEMS,)),
+    Family.CASES: FamilyTable(CASES, map_case),
+    Family.INQUIRIES: FamilyTable(INQUIRIES, map_inquiry),
+    Family.RETURNS: FamilyTable(RETURNS, map_return),
+    Family.PAYMENT_DISPUTES: FamilyTable(PAYMENT_DISPUTES, map_payment_dispute),
+    Family.OFFERS: FamilyTable(OFFERS, map_offer),
+    Family.TRANSACTIONS: FamilyTable(TRANSACTIONS, map_transaction),
+    Family.FINANCES: FamilyTable(PAYOUTS, map_payout),
+    Family.MESSAGES: FamilyTable(MESSAGES, map_message),
+    Family.ACTIVE_INVENTORY: FamilyTable(ACTIVE_LISTINGS, map_active_listing),
+    Family.PURCHASES: FamilyTable(PURCHASES, map_purchase),
 }

@@ -3,17 +3,35 @@
 from __future__ import annotations
 
 import logging
+from datetime import UTC, datetime
 from typing import Annotated
 
 from faststream import AckPolicy, Context
-from faststream.exceptions import NackMessage
+from faststream.exceptions import NackMessage, RejectMessage
 from faststream.nats import JStream, NatsBroker, NatsMessage, NatsRouter, PullSub
 
-from common.messages import PageBatch, encoded
+from common.deadletter import (
+    MaxDeliveriesAdvisory,
+    dead_letter_of_delivery,
+    max_deliveries_subject,
+    publish_dead_letter,
+    reason_of,
+)
+from common.messages import DeadLetter, PageBatch, WindowFailed, encoded
 from common.metrics import ERRORS, PAGES, ROWS, RUNS_COMPLETED
 from common.redelivery import delivery_attempt, retry_delay
-from common.streams import PAGE_SUBJECTS, PAGES_STREAM, WRITER_DURABLE
+from common.streams import (
+    DLQ_STREAM,
+    DLQ_SUBJECTS,
+    FAILURES_DURABLE,
+    FETCHER_DURABLE,
+    PAGE_SUBJECTS,
+    PAGES_STREAM,
+    WINDOWS_STREAM,
+    WRITER_DURABLE,
+)
 from common.telemetry import annotate_run, current_trace_id
+from writer.deadletters import DeadLetterMover, FailureRecorder
 from writer.domain import MalformedRecordError
 from writer.service import PageWriter, UnsupportedFamilyError
 from writer.settings import WriterSettings
@@ -22,6 +40,11 @@ log = logging.getLogger(__name__)
 
 PageWriterDep = Annotated[PageWriter, Context("page_writer")]
 BrokerDep = Annotated[NatsBroker, Context("broker")]
+RecorderDep = Annotated[FailureRecorder, Context("failure_recorder")]
+MoverDep = Annotated[DeadLetterMover, Context("dead_letter_mover")]
+
+# One writer replica handles each core event (advisories, failed attempts).
+QUEUE_GROUP = "writer"
 
 
 def build_router(settings: WriterSettings) -> NatsRouter:
@@ -45,10 +68,25 @@ def build_router(settings: WriterSettings) -> NatsRouter:
         try:
             result = await writer.write(page, current_trace_id())
         except (MalformedRecordError, UnsupportedFamilyError) as exc:
-            # Retrying cannot fix the data; hold it back long so operators can see it.
+            # Retrying cannot fix the data: straight to the dead letters, where operators see
+            # it and can replay it once a fixed writer is deployed.
             ERRORS.labels("writer", "malformed").inc()
             log.error("page %s of run %s refused: %s", page.page_no, page.run_id, exc)
-            raise NackMessage(delay=300) from exc
+            letter = dead_letter_of_delivery(
+                msg, reason_of(exc), datetime.now(UTC), account_id=page.account_id
+            )
+            try:
+                await publish_dead_letter(broker, letter, settings.nats.publish_timeout_seconds)
+            except Exception as publish_exc:
+                log.warning(
+                    "page %s of run %s not dead-lettered yet: %s",
+                    page.page_no,
+                    page.run_id,
+                    publish_exc,
+                )
+                raise NackMessage(delay=retry_delay(delivery_attempt(msg))) from exc
+            PAGES.labels(family, "dead_lettered").inc()
+            raise RejectMessage from exc
         except Exception as exc:
             # The database or anything unforeseen: the transaction rolled back; try again later.
             ERRORS.labels("writer", type(exc).__name__).inc()
@@ -69,5 +107,35 @@ def build_router(settings: WriterSettings) -> NatsRouter:
                 await broker.publish(encoded(result.completed), result.completed.subject)
             except Exception as exc:
                 log.warning("run %s completed, but its event was not sent: %s", page.run_id, exc)
+
+    @router.subscriber(
+        DLQ_SUBJECTS,
+        stream=JStream(DLQ_STREAM, declare=False),
+        durable=FAILURES_DURABLE,
+        pull_sub=PullSub(batch_size=1, timeout=5.0),
+        ack_policy=AckPolicy.NACK_ON_ERROR,
+        inbox_prefix=f"{settings.nats.inbox}.".encode(),
+    )
+    async def record_dead_letter(
+        letter: DeadLetter, msg: NatsMessage, recorder: RecorderDep
+    ) -> None:
+        """Every dead letter, whoever stored it: its run failed, its pair failed once more."""
+        try:
+            await recorder.dead_lettered(letter)
+        except Exception as exc:
+            ERRORS.labels("writer", type(exc).__name__).inc()
+            log.exception("dead letter of %s not recorded", letter.original_subject)
+            raise NackMessage(delay=retry_delay(delivery_attempt(msg))) from exc
+
+    @router.subscriber(f"{WindowFailed.SUBJECT_PREFIX}.>", queue=QUEUE_GROUP)
+    async def window_failed(event: WindowFailed, recorder: RecorderDep) -> None:
+        """A failed fetch attempt counts towards the pair's circuit breaker."""
+        await recorder.attempt_failed(event)
+
+    @router.subscriber(max_deliveries_subject(WINDOWS_STREAM, FETCHER_DURABLE), queue=QUEUE_GROUP)
+    @router.subscriber(max_deliveries_subject(PAGES_STREAM, WRITER_DURABLE), queue=QUEUE_GROUP)
+    async def max_deliveries(advisory: MaxDeliveriesAdvisory, mover: MoverDep) -> None:
+        """A window or page its consumer gave up on: dead-letter it and free its pair."""
+        await mover.move(advisory)
 
     return router

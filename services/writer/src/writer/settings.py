@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from common.breaker import BreakerField, BreakerSettings
 from common.metrics import MetricsField, MetricsSettings
 from common.settings import NatsField, NatsSettings, PostgresField, PostgresSettings
 from common.telemetry import TelemetryField, TelemetrySettings
@@ -23,3 +24,5 @@ class WriterSettings(BaseSettings):
 
     # Pages written at once by one replica; each holds one database connection while it writes.
     concurrency: int = 4
+    # When failures in a row pause a worker, and for how long (the writer records failures).
+    breaker: BreakerSettings = BreakerField

@@ -8,9 +8,12 @@ from __future__ import annotations
 from datetime import datetime
 from decimal import Decimal
 
+from sqlalchemy import Integer
 from sqlalchemy.orm import Mapped, mapped_column
 
 from common.db.base import Base, MirroredRow, Money
+from common.db.upsert import UpsertSpec
+from common.families import Family
 
 
 class EbayTransaction(MirroredRow, Base):
@@ -25,6 +28,11 @@ class EbayTransaction(MirroredRow, Base):
     amount_value: Mapped[Decimal | None] = mapped_column(Money)
     amount_currency: Mapped[str | None]
     booking_entry: Mapped[str | None]
+    # Migration 0004: what finance reports filter and sum on besides the amount.
+    fee_type: Mapped[str | None]
+    total_fee_value: Mapped[Decimal | None] = mapped_column(Money)
+    total_fee_currency: Mapped[str | None]
+    buyer_username: Mapped[str | None]
 
 
 class EbayPayout(MirroredRow, Base):
@@ -35,3 +43,49 @@ class EbayPayout(MirroredRow, Base):
     payout_date: Mapped[datetime | None] = mapped_column(index=True)
     amount_value: Mapped[Decimal | None] = mapped_column(Money)
     amount_currency: Mapped[str | None]
+    # Migration 0004: failed payout attempts and how many transactions a payout settles.
+    last_attempted_payout_date: Mapped[datetime | None]
+    transaction_count: Mapped[int | None] = mapped_column(Integer)
+
+
+# Transactions and payouts carry no last-modified date: their status moves on (a payout goes
+# INITIATED -> SUCCEEDED) while the date the window filters on stays, so a later window does
+# not see the change; the row is as fresh as the last window that covered its date.
+TRANSACTION_COLUMNS = (
+    "transaction_status",
+    "transaction_date",
+    "order_id",
+    "payout_id",
+    "amount_value",
+    "amount_currency",
+    "booking_entry",
+    "fee_type",
+    "total_fee_value",
+    "total_fee_currency",
+    "buyer_username",
+    "payload",
+)
+PAYOUT_COLUMNS = (
+    "payout_status",
+    "payout_date",
+    "amount_value",
+    "amount_currency",
+    "last_attempted_payout_date",
+    "transaction_count",
+    "payload",
+)
+
+TRANSACTIONS = UpsertSpec(
+    table=EbayTransaction.__table__,  # type: ignore[arg-type]
+    key=("account_id", "transaction_id", "transaction_type"),
+    columns=TRANSACTION_COLUMNS,
+    family=Family.TRANSACTIONS,
+    entity_column="transaction_id",
+)
+PAYOUTS = UpsertSpec(
+    table=EbayPayout.__table__,  # type: ignore[arg-type]
+    key=("account_id", "payout_id"),
+    columns=PAYOUT_COLUMNS,
+    family=Family.FINANCES,
+    entity_column="payout_id",
+)

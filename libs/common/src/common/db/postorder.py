@@ -11,6 +11,8 @@ from decimal import Decimal
 from sqlalchemy.orm import Mapped, mapped_column
 
 from common.db.base import Base, MirroredRow, Money
+from common.db.upsert import UpsertSpec
+from common.families import Family
 
 
 class EbayCase(MirroredRow, Base):
@@ -71,3 +73,87 @@ class EbayPaymentDispute(MirroredRow, Base):
     open_date: Mapped[datetime | None] = mapped_column(index=True)
     closed_date: Mapped[datetime | None]
     respond_by_date: Mapped[datetime | None]
+
+
+CASE_COLUMNS = (
+    "case_status",
+    "item_id",
+    "transaction_id",
+    "buyer",
+    "claim_amount_value",
+    "claim_amount_currency",
+    "creation_date",
+    "last_modified_date",
+    "respond_by_date",
+    "payload",
+)
+INQUIRY_COLUMNS = (
+    "inquiry_status",
+    "item_id",
+    "transaction_id",
+    "buyer",
+    "claim_amount_value",
+    "claim_amount_currency",
+    "creation_date",
+    "last_modified_date",
+    "respond_by_date",
+    "payload",
+)
+RETURN_COLUMNS = (
+    "state",
+    "status",
+    "current_type",
+    "item_id",
+    "transaction_id",
+    "buyer_login_name",
+    "seller_total_refund_value",
+    "seller_total_refund_currency",
+    "creation_date",
+    "seller_response_due",
+    "payload",
+)
+PAYMENT_DISPUTE_COLUMNS = (
+    "payment_dispute_status",
+    "reason",
+    "order_id",
+    "amount_value",
+    "amount_currency",
+    "open_date",
+    "closed_date",
+    "respond_by_date",
+    "payload",
+)
+
+# Cases and inquiries carry lastModifiedDate (CaseSummaryType; the inquiry member likewise), so
+# an older version never overwrites a newer one. Return and dispute summaries carry no
+# last-modified date: their rows simply take the latest page written.
+CASES = UpsertSpec(
+    table=EbayCase.__table__,  # type: ignore[arg-type]
+    key=("account_id", "case_id"),
+    columns=CASE_COLUMNS,
+    family=Family.CASES,
+    entity_column="case_id",
+    version_column="last_modified_date",
+)
+INQUIRIES = UpsertSpec(
+    table=EbayInquiry.__table__,  # type: ignore[arg-type]
+    key=("account_id", "inquiry_id"),
+    columns=INQUIRY_COLUMNS,
+    family=Family.INQUIRIES,
+    entity_column="inquiry_id",
+    version_column="last_modified_date",
+)
+RETURNS = UpsertSpec(
+    table=EbayReturn.__table__,  # type: ignore[arg-type]
+    key=("account_id", "return_id"),
+    columns=RETURN_COLUMNS,
+    family=Family.RETURNS,
+    entity_column="return_id",
+)
+PAYMENT_DISPUTES = UpsertSpec(
+    table=EbayPaymentDispute.__table__,  # type: ignore[arg-type]
+    key=("account_id", "payment_dispute_id"),
+    columns=PAYMENT_DISPUTE_COLUMNS,
+    family=Family.PAYMENT_DISPUTES,
+    entity_column="payment_dispute_id",
+)

@@ -320,6 +320,7 @@ class SyncRepository:
                         last_run_id = EXCLUDED.last_run_id,
                         last_error = NULL,
                         consecutive_failures = 0,
+                        paused_until = NULL,
                         updated_at = EXCLUDED.updated_at
                     RETURNING cursor
                     """
@@ -335,6 +336,87 @@ class SyncRepository:
         ).one()
         cursor: datetime | None = row.cursor
         return cursor
+
+    # --- failures (writer: dead letters and the circuit breaker) ---------------------------
+
+    async def fail_run(self, run: RunMessage, error: str, now: datetime) -> bool:
+        """Mark the run failed (creating its row if need be); False if it already ended.
+
+        Only the first dead letter of a run counts: a run that already failed or succeeded is
+        left alone, so a redelivered dead letter changes nothing.
+        """
+        stmt = insert(SyncRun).values(
+            run_id=run.run_id,
+            account_id=run.account_id,
+            family=str(run.family),
+            trigger=str(run.trigger),
+            window_from=run.window_from,
+            window_to=run.window_to,
+            status=RunStatus.FAILED,
+            error=error,
+            finished_at=now,
+            updated_at=now,
+        )
+        stmt = stmt.on_conflict_do_update(
+            index_elements=[SyncRun.run_id],
+            set_={
+                "status": RunStatus.FAILED,
+                "error": error,
+                "finished_at": now,
+                "updated_at": now,
+            },
+            where=SyncRun.status.in_(RunStatus.OPEN),
+        )
+        changed = await self.session.execute(stmt.returning(SyncRun.run_id))
+        return changed.first() is not None
+
+    async def record_failure(
+        self, account_id: int, family: Family, error: str, now: datetime
+    ) -> int:
+        """Count one more failure of the pair in a row; returns how many there are now.
+
+        The row stays locked until the transaction ends, so concurrent failures of one pair
+        count one after the other.
+        """
+        row = (
+            await self.session.execute(
+                text(
+                    """
+                    INSERT INTO sync_state (account_id, family, last_error, last_error_at,
+                                            consecutive_failures, updated_at)
+                    VALUES (:account_id, :family, :error, :now, 1, :now)
+                    ON CONFLICT (account_id, family) DO UPDATE SET
+                        last_error = EXCLUDED.last_error,
+                        last_error_at = EXCLUDED.last_error_at,
+                        consecutive_failures = sync_state.consecutive_failures + 1,
+                        updated_at = EXCLUDED.updated_at
+                    RETURNING consecutive_failures
+                    """
+                ),
+                {"account_id": account_id, "family": str(family), "error": error, "now": now},
+            )
+        ).one()
+        failures: int = row.consecutive_failures
+        return failures
+
+    async def pause(self, account_id: int, family: Family, until: datetime, now: datetime) -> None:
+        """Open the pair's circuit breaker: the scheduler skips it until ``until``."""
+        await self.session.execute(
+            text(
+                "UPDATE sync_state SET paused_until = :until, updated_at = :now "
+                "WHERE account_id = :account_id AND family = :family"
+            ),
+            {"account_id": account_id, "family": str(family), "until": until, "now": now},
+        )
+
+    async def last_error(self, account_id: int, family: Family) -> str | None:
+        """The pair's last recorded error since its last success, if any."""
+        error: str | None = await self.session.scalar(
+            select(SyncState.last_error).where(
+                SyncState.account_id == account_id, SyncState.family == str(family)
+            )
+        )
+        return error
 
     # --- readers ---------------------------------------------------------------------------
 

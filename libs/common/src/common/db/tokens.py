@@ -6,11 +6,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, LargeBinary, select
+from sqlalchemy import ForeignKey, LargeBinary, func, or_, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
 
+from common.db.accounts import EbayAccount
 from common.db.base import Base
 
 
@@ -29,6 +30,9 @@ class EbayToken(Base):
     last_refresh_at: Mapped[datetime | None]
     refresh_error: Mapped[str | None]
     updated_at: Mapped[datetime]
+    # When the token service last warned that the seller's consent (the refresh token) ends
+    # soon: claimed atomically, so replicas warn once per account per day between them.
+    expiry_warned_at: Mapped[datetime | None]
 
 
 class TokenRefreshLog(Base):
@@ -37,7 +41,7 @@ class TokenRefreshLog(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     account_id: Mapped[int] = mapped_column(ForeignKey("ebay_accounts.id"), index=True)
     at: Mapped[datetime]
-    reason: Mapped[str]  # connect | expired | forced | ahead
+    reason: Mapped[str]  # connect | expired | forced | ahead | sweep
     outcome: Mapped[str]  # ok | invalid_grant | error
     detail: Mapped[str | None]
 
@@ -58,6 +62,113 @@ class TokenRepository:
 
     async def get(self, account_id: int) -> EbayToken | None:
         return await self.session.get(EbayToken, account_id, populate_existing=True)
+
+    async def lock(self, account_id: int, *, skip_locked: bool = False) -> EbayToken | None:
+        """The account's row, locked until the transaction ends: the single flight of refreshes
+        across replicas. ``skip_locked``: None at once when another transaction holds it."""
+        return await self.session.scalar(
+            select(EbayToken)
+            .where(EbayToken.account_id == account_id)
+            .with_for_update(skip_locked=skip_locked)
+            .execution_options(populate_existing=True)
+        )
+
+    async def due_for_refresh(self, expiring_before: datetime) -> list[int]:
+        """Accounts that can sync and whose access token is missing or expires before then."""
+        result = await self.session.scalars(
+            select(EbayToken.account_id)
+            .join(EbayAccount, EbayAccount.id == EbayToken.account_id)
+            .where(
+                EbayAccount.active,
+                ~EbayAccount.needs_reauth,
+                or_(
+                    EbayToken.access_token_expires_at.is_(None),
+                    EbayToken.access_token_expires_at < expiring_before,
+                ),
+            )
+            .order_by(EbayToken.access_token_expires_at.nulls_first(), EbayToken.account_id)
+        )
+        return list(result.all())
+
+    async def claim_expiry_warnings(
+        self, expiring_before: datetime, warned_before: datetime, now: datetime
+    ) -> list[tuple[int, datetime]]:
+        """(account, refresh-token expiry) of every syncing account whose consent ends before
+        ``expiring_before`` and that was not warned about since ``warned_before``; marks them
+        warned in the same statement, so no other replica warns about them again."""
+        syncing = select(EbayAccount.id).where(EbayAccount.active, ~EbayAccount.needs_reauth)
+        result = await self.session.execute(
+            update(EbayToken)
+            .where(
+                EbayToken.account_id.in_(syncing),
+                EbayToken.refresh_token_expires_at < expiring_before,
+                or_(
+                    EbayToken.expiry_warned_at.is_(None),
+                    EbayToken.expiry_warned_at <= warned_before,
+                ),
+            )
+            .values(expiry_warned_at=now)
+            .returning(EbayToken.account_id, EbayToken.refresh_token_expires_at)
+            .execution_options(synchronize_session=False)
+        )
+        return sorted((row.account_id, row.refresh_token_expires_at) for row in result)
+
+    async def count_consent_ending(self, expiring_before: datetime) -> int:
+        """Syncing accounts whose refresh token expires before then."""
+        count = await self.session.scalar(
+            select(func.count())
+            .select_from(EbayToken)
+            .join(EbayAccount, EbayAccount.id == EbayToken.account_id)
+            .where(
+                EbayAccount.active,
+                ~EbayAccount.needs_reauth,
+                EbayToken.refresh_token_expires_at < expiring_before,
+            )
+        )
+        return count or 0
+
+    # --- key rotation ----------------------------------------------------------------------
+
+    async def count_by_key(self) -> dict[str, int]:
+        rows = await self.session.execute(
+            select(EbayToken.key_id, func.count()).group_by(EbayToken.key_id)
+        )
+        return {key_id: count for key_id, count in rows}
+
+    async def lock_not_under_key(
+        self, key_id: str, after_account_id: int, limit: int
+    ) -> list[EbayToken]:
+        """The next batch (by account id) of rows encrypted under any other key, locked, so no
+        refresh rewrites a row while it is re-encrypted."""
+        result = await self.session.scalars(
+            select(EbayToken)
+            .where(EbayToken.key_id != key_id, EbayToken.account_id > after_account_id)
+            .order_by(EbayToken.account_id)
+            .limit(limit)
+            .with_for_update()
+            .execution_options(populate_existing=True)
+        )
+        return list(result.all())
+
+    async def rekey(
+        self,
+        account_id: int,
+        key_id: str,
+        refresh_token_ciphertext: bytes,
+        access_token_ciphertext: bytes | None,
+        now: datetime,
+    ) -> None:
+        """Store the same tokens under another key; expiries and refresh history stay."""
+        await self.session.execute(
+            update(EbayToken)
+            .where(EbayToken.account_id == account_id)
+            .values(
+                key_id=key_id,
+                refresh_token_ciphertext=refresh_token_ciphertext,
+                access_token_ciphertext=access_token_ciphertext,
+                updated_at=now,
+            )
+        )
 
     async def save(self, account_id: int, tokens: StoredTokens, now: datetime) -> None:
         values = {

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from typing import Any
 
 import httpx
@@ -25,10 +25,17 @@ async def get_json(
     token: SecretStr,
     params: Mapping[str, str],
     headers: Mapping[str, str] | None = None,
+    not_found_as_empty: Collection[int] = (),
+    auth_scheme: str = "Bearer",
 ) -> dict[str, Any]:
-    """GET a JSON document, mapping every failure onto the EbayError tree."""
+    """GET a JSON document, mapping every failure onto the EbayError tree.
+
+    ``not_found_as_empty``: errorIds of a 404 that means "nothing here" rather than a wrong
+    request (getOffers' 25713 for a SKU without offers); such an answer is an empty document.
+    """
+    # Post-Order wants the same OAuth user token as "IAF <token>" (Bearer gets a 401).
     request_headers = {
-        "Authorization": f"Bearer {token.get_secret_value()}",
+        "Authorization": f"{auth_scheme} {token.get_secret_value()}",
         "Accept": "application/json",
     }
     request_headers.update(headers or {})
@@ -36,6 +43,8 @@ async def get_json(
         response = await http.get(url, params=params, headers=request_headers)
     except httpx.TransportError as exc:  # timeouts, refused and dropped connections
         raise EbayTransientError(f"{type(exc).__name__} calling {url}") from exc
+    if response.status_code == 404 and _error_ids(response) & set(not_found_as_empty):
+        return {}
     raise_for_status(response)
     if response.status_code == 204:
         return {}
@@ -62,11 +71,35 @@ def raise_for_status(response: httpx.Response) -> None:
 
 def _first_error(response: httpx.Response) -> str:
     try:
-        errors = response.json().get("errors") or []
-        first = errors[0]
+        first = error_entries(response.json())[0]
         return f"errorId {first.get('errorId')}: {first.get('message')}"
     except (ValueError, AttributeError, IndexError, TypeError):
         return response.reason_phrase
+
+
+def error_entries(body: object) -> list[Any]:
+    """The error objects of an eBay error body, whichever envelope it uses: REST
+    ``{"errors": [...]}``, Post-Order ``{"error": [...]}``, or that wrapped in ``errorMessage``.
+    """
+    if not isinstance(body, dict):
+        return []
+    wrapped = body.get("errorMessage")
+    if isinstance(wrapped, dict):
+        body = wrapped
+    for key in ("errors", "error"):
+        entries = body.get(key)
+        if isinstance(entries, list) and entries:
+            return entries
+    return []
+
+
+def _error_ids(response: httpx.Response) -> set[int]:
+    """The errorIds of an eBay error envelope; none when the body is not one."""
+    try:
+        errors = response.json().get("errors") or []
+        return {e["errorId"] for e in errors if isinstance(e.get("errorId"), int)}
+    except (ValueError, AttributeError, TypeError, KeyError):
+        return set()
 
 
 def _retry_after(response: httpx.Response) -> float | None:

@@ -9,6 +9,7 @@ continue is in the :class:`PageRequest`, so a redelivered window resumes where i
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Any, Protocol
 
 from common.families import Family
@@ -43,3 +44,19 @@ class Source(Protocol):
     def phases(self) -> tuple[str, ...]: ...
 
     async def page(self, request: PageRequest) -> SourcePage: ...
+
+
+def refresh_range(
+    window: SyncWindow, horizon: timedelta, lookback: timedelta
+) -> tuple[datetime, datetime] | None:
+    """The span a ``recent`` phase re-reads: ``horizon`` before the window up to its start.
+
+    Families filtered on a date that never moves (creation, transaction, payout date) miss
+    later changes to older entities through their window; re-reading the span in which their
+    entities still change catches them. Never further back than the API's ``lookback`` from
+    the run's now; None when nothing is left to re-read.
+    """
+    assert window.window_from is not None, "only windows have a refresh range"
+    start = max(window.window_to - horizon, window.issued_at - lookback)
+    end = window.window_from
+    return (start, end) if start < end else None

@@ -7,8 +7,8 @@ Create Date: 2026-11-23 10:00:00
 
 from collections.abc import Sequence
 
-import sqlalchemy as sa  # noqa: F401
-from alembic import op  # noqa: F401
+import sqlalchemy as sa
+from alembic import op
 
 revision: str = "0008"
 down_revision: str | None = "0007"
@@ -17,8 +17,11 @@ depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:
-    pass
+    # When the token service last warned that the account's refresh token expires soon.
+    op.add_column(
+        "ebay_tokens", sa.Column("expiry_warned_at", sa.DateTime(timezone=True), nullable=True)
+    )
 
 
 def downgrade() -> None:
-    pass
+    op.drop_column("ebay_tokens", "expiry_warned_at")

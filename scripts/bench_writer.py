@@ -1,0 +1,480 @@
+"""The writer's throughput through the real JetStream pipeline, against two baselines.
+
+    uv run python scripts/bench_writer.py [--orders 10000] [--page-size 200] [--writers 2]
+    make bench
+
+One run on one database (embedded PostgreSQL and NATS from the test kit's servers, or the
+servers given by ``--nats-url``/``--database-url``). The same realistic orders
+(``testkit.ebay_samples.make_order``, two line items each) are written three ways, each into a
+fresh account, first as inserts and then again with every order changed (an "update all" pass):
+
+* **pipeline**: ``PageBatch``es published to ``SYNC_PAGES``, then the real writer service
+  (``writer.app.create_app``, ``--writers`` instances) started and timed until every run has
+  succeeded. That includes receipts, run progress, history events and cursors.
+* **naive**: one ``INSERT … ON CONFLICT DO UPDATE`` per row (an order and its line items), one
+  transaction per order.
+* **bulk**: the best raw bulk upsert without the pipeline: per page, ``COPY`` into a temporary
+  stage table (asyncpg ``copy_records_to_table``) and one ``INSERT … SELECT … ON CONFLICT DO
+  UPDATE … WHERE … IS DISTINCT FROM`` per table, one transaction per page, no history.
+
+Prints orders/s of each and the ratios pipeline/naive (target >= 8) and pipeline/bulk (target
+>= 0.7), and writes them to ``artifacts/bench.json``. Throw-away test servers run with
+``fsync=off``, which favours every variant alike.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import importlib.util
+import json
+import logging
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import AsyncIterator, Callable, Sequence
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import asyncpg  # type: ignore[import-untyped, unused-ignore]
+import nats
+import orjson
+from faststream import FastStream
+from pydantic import SecretStr
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
+
+from common.db.migrate import upgrade_async
+from common.db.orders import LINE_ITEM_COLUMNS, ORDER_COLUMNS
+from common.families import Family
+from common.messages import PageBatch, Trigger, encoded
+from common.metrics import MetricsSettings
+from common.settings import NatsSettings, PostgresSettings
+from common.streams import PAGES_STREAM, ensure_topology
+from testkit import servers
+from testkit.ebay_samples import make_order
+from testkit.factories import create_account
+from testkit.waiting import eventually
+from writer.app import create_app
+from writer.mappings.orders import map_order
+from writer.settings import WriterSettings
+
+ROOT = Path(__file__).resolve().parents[1]
+PAGES_PER_RUN = 10
+TARGET_VS_NAIVE = 8.0
+TARGET_VS_BULK = 0.7
+Order = dict[str, Any]
+Row = dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Pass:
+    """Orders per second of each variant for one pass over the same orders."""
+
+    pipeline: float
+    naive: float
+    bulk: float
+
+    @property
+    def pipeline_vs_naive(self) -> float:
+        return self.pipeline / self.naive
+
+    @property
+    def pipeline_vs_bulk(self) -> float:
+        return self.pipeline / self.bulk
+
+    def as_json(self) -> dict[str, float]:
+        return {
+            **asdict(self),
+            "pipeline_vs_naive": self.pipeline_vs_naive,
+            "pipeline_vs_bulk": self.pipeline_vs_bulk,
+        }
+
+
+def sample_orders(count: int, version: int) -> list[Order]:
+    """``count`` orders; a higher ``version`` changes every one of them (status, date)."""
+    base = datetime(2025, 1, 1, tzinfo=UTC) + timedelta(days=version)
+    return [
+        make_order(
+            f"BENCH-{i:08d}",
+            modified=base + timedelta(seconds=i),
+            created=base - timedelta(days=3),
+            status="FULFILLED" if version else "NOT_STARTED",
+            line_items=2,
+        )
+        for i in range(count)
+    ]
+
+
+def pages_of(orders: Sequence[Order], size: int) -> list[list[Order]]:
+    return [list(orders[i : i + size]) for i in range(0, len(orders), size)]
+
+
+# --- the pipeline --------------------------------------------------------------------------
+
+
+def page_batches(account_id: int, pages: Sequence[list[Order]]) -> list[PageBatch]:
+    """The pages as the fetcher would publish them: runs of ``PAGES_PER_RUN`` pages."""
+    now = datetime.now(UTC)
+    batches = []
+    for start in range(0, len(pages), PAGES_PER_RUN):
+        run_pages = pages[start : start + PAGES_PER_RUN]
+        run_id = uuid.uuid4()
+        for number, records in enumerate(run_pages, start=1):
+            batches.append(
+                PageBatch(
+                    run_id=run_id,
+                    account_id=account_id,
+                    family=Family.ORDERS,
+                    window_from=now - timedelta(days=1),
+                    window_to=now,
+                    trigger=Trigger.MANUAL,
+                    page_no=number,
+                    page_count=len(run_pages) if number == len(run_pages) else None,
+                    fetched_at=now,
+                    records=records,
+                )
+            )
+    return batches
+
+
+async def pipeline_seconds(
+    nats_url: str,
+    database_url: str,
+    engine: AsyncEngine,
+    batches: Sequence[PageBatch],
+    writers: int,
+    quiet: bool,
+) -> float:
+    """Publish every page, then time the writer service until every run succeeded."""
+    connection = await nats.connect(nats_url)
+    try:
+        js = connection.jetstream()
+        for batch in batches:
+            await js.publish(
+                batch.subject,
+                encoded(batch),
+                stream=PAGES_STREAM,
+                headers={"Nats-Msg-Id": batch.message_id, "content-type": "application/json"},
+            )
+    finally:
+        await connection.close()
+    run_ids = list({b.run_id for b in batches})
+    settings = WriterSettings(
+        nats=NatsSettings(url=nats_url),
+        database=PostgresSettings(url=SecretStr(database_url)),
+        metrics=MetricsSettings(port=0),
+    )
+    apps: list[FastStream] = [create_app(settings) for _ in range(writers)]
+    if quiet:
+        # The services log every page at INFO; the bench prints only its results.
+        logging.getLogger().setLevel(logging.WARNING)
+    started = time.perf_counter()
+    for app in apps:
+        await app.start()
+    try:
+
+        async def all_succeeded() -> bool:
+            return await succeeded_runs(engine, run_ids) == len(run_ids)
+
+        await eventually(all_succeeded, within=3600, what="every run written", interval=0.02)
+        return time.perf_counter() - started
+    finally:
+        for app in apps:
+            await app.stop()
+
+
+async def succeeded_runs(engine: AsyncEngine, run_ids: Sequence[uuid.UUID]) -> int:
+    async with engine.connect() as connection:
+        count = await connection.scalar(
+            text(
+                "SELECT count(*) FROM sync_runs WHERE run_id = ANY(:ids) AND status = 'succeeded'"
+            ),
+            {"ids": run_ids},
+        )
+    return int(count or 0)
+
+
+# --- the baselines -------------------------------------------------------------------------
+
+
+def mapped(account_id: int, orders: Sequence[Order]) -> tuple[list[Row], list[Row]]:
+    """The same rows the writer writes (its own pure mapping), as asyncpg takes them."""
+    order_rows: list[Row] = []
+    item_rows: list[Row] = []
+    for raw in orders:
+        result = map_order(account_id, raw)
+        order_rows.append(result.row)
+        for children in result.children.values():
+            item_rows.extend(children)
+    return order_rows, item_rows
+
+
+def bookkeeping(row: Row, now: datetime, run_id: uuid.UUID) -> Row:
+    return {
+        **row,
+        "payload": orjson.dumps(row["payload"]).decode(),
+        "first_seen_at": now,
+        "updated_at": now,
+        "last_run_id": run_id,
+    }
+
+
+def copy_records(
+    rows: Sequence[Row], columns: Sequence[str], now: datetime, run_id: uuid.UUID
+) -> list[tuple[Any, ...]]:
+    return [tuple(bookkeeping(row, now, run_id)[c] for c in columns) for row in rows]
+
+
+ORDER_KEY = ("account_id", "order_id")
+ITEM_KEY = ("account_id", "order_id", "line_item_id")
+BOOKKEEPING = ("first_seen_at", "updated_at", "last_run_id")
+
+
+def upsert_sql(table: str, key: tuple[str, ...], columns: tuple[str, ...], source: str) -> str:
+    """``INSERT … ON CONFLICT DO UPDATE`` that skips unchanged rows; ``source``: VALUES/SELECT."""
+    every = (*key, *columns, *BOOKKEEPING)
+    updates = ", ".join(f"{c} = EXCLUDED.{c}" for c in (*columns, "updated_at", "last_run_id"))
+    old = ", ".join(f"{table}.{c}" for c in columns)
+    new = ", ".join(f"EXCLUDED.{c}" for c in columns)
+    return (
+        f"INSERT INTO {table} ({', '.join(every)}) {source} "
+        f"ON CONFLICT ({', '.join(key)}) DO UPDATE SET {updates} "
+        f"WHERE ({old}) IS DISTINCT FROM ({new})"
+    )
+
+
+def values_source(key: tuple[str, ...], columns: tuple[str, ...]) -> str:
+    every = (*key, *columns, *BOOKKEEPING)
+    return "VALUES (" + ", ".join(f"${i}" for i in range(1, len(every) + 1)) + ")"
+
+
+async def naive_seconds(dsn: str, account_id: int, orders: Sequence[Order]) -> float:
+    """One upsert per row, one transaction per order."""
+    order_sql = upsert_sql(
+        "ebay_orders", ORDER_KEY, ORDER_COLUMNS, values_source(ORDER_KEY, ORDER_COLUMNS)
+    )
+    item_sql = upsert_sql(
+        "ebay_order_line_items",
+        ITEM_KEY,
+        LINE_ITEM_COLUMNS,
+        values_source(ITEM_KEY, LINE_ITEM_COLUMNS),
+    )
+    order_cols = (*ORDER_KEY, *ORDER_COLUMNS, *BOOKKEEPING)
+    item_cols = (*ITEM_KEY, *LINE_ITEM_COLUMNS, *BOOKKEEPING)
+    connection = await asyncpg.connect(dsn)
+    try:
+        run_id, now = uuid.uuid4(), datetime.now(UTC)
+        started = time.perf_counter()
+        for raw in orders:
+            [order], items = mapped(account_id, [raw])
+            async with connection.transaction():
+                row = bookkeeping(order, now, run_id)
+                await connection.execute(order_sql, *(row[c] for c in order_cols))
+                for item in items:
+                    row = bookkeeping(item, now, run_id)
+                    await connection.execute(item_sql, *(row[c] for c in item_cols))
+        return time.perf_counter() - started
+    finally:
+        await connection.close()
+
+
+async def bulk_seconds(dsn: str, account_id: int, pages: Sequence[list[Order]]) -> float:
+    """Per page: COPY into a stage table, one ``INSERT … SELECT … ON CONFLICT`` per table."""
+    order_cols = (*ORDER_KEY, *ORDER_COLUMNS, *BOOKKEEPING)
+    item_cols = (*ITEM_KEY, *LINE_ITEM_COLUMNS, *BOOKKEEPING)
+    order_sql = upsert_sql(
+        "ebay_orders", ORDER_KEY, ORDER_COLUMNS, f"SELECT {', '.join(order_cols)} FROM stage_o"
+    )
+    item_sql = upsert_sql(
+        "ebay_order_line_items",
+        ITEM_KEY,
+        LINE_ITEM_COLUMNS,
+        f"SELECT {', '.join(item_cols)} FROM stage_i",
+    )
+    connection = await asyncpg.connect(dsn)
+    try:
+        run_id, now = uuid.uuid4(), datetime.now(UTC)
+        started = time.perf_counter()
+        for page in pages:
+            orders, items = mapped(account_id, page)
+            async with connection.transaction():
+                await connection.execute(
+                    "CREATE TEMP TABLE stage_o (LIKE ebay_orders) ON COMMIT DROP;"
+                    "CREATE TEMP TABLE stage_i (LIKE ebay_order_line_items) ON COMMIT DROP"
+                )
+                await connection.copy_records_to_table(
+                    "stage_o",
+                    records=copy_records(orders, order_cols, now, run_id),
+                    columns=list(order_cols),
+                )
+                await connection.copy_records_to_table(
+                    "stage_i",
+                    records=copy_records(items, item_cols, now, run_id),
+                    columns=list(item_cols),
+                )
+                await connection.execute(order_sql)
+                await connection.execute(item_sql)
+        return time.perf_counter() - started
+    finally:
+        await connection.close()
+
+
+# --- one run -------------------------------------------------------------------------------
+
+
+def peak_fetcher_memory() -> dict[str, Any] | None:
+    """HOOK: the fetcher's peak RSS syncing a 25,000-listing account, from ``testkit.memory``.
+
+    That module is not in the tree yet; once it is, call it here and return its result (the
+    bench prints and stores whatever this returns). None means: not measured.
+    """
+    if importlib.util.find_spec("testkit.memory") is None:
+        return None
+    return None  # TODO(bench): call testkit.memory once its interface lands.
+
+
+async def run_bench(
+    nats_url: str,
+    database_url: str,
+    *,
+    orders: int,
+    page_size: int,
+    writers: int,
+    out: Path | None = None,
+    say: Callable[[str], None] = print,
+    quiet: bool = False,
+) -> dict[str, Any]:
+    """Every variant over the same orders, inserts then updates; returns (and writes) results."""
+    await upgrade_async(database_url)
+    connection = await nats.connect(nats_url)
+    try:
+        await ensure_topology(connection.jetstream())
+    finally:
+        await connection.close()
+    engine = create_async_engine(database_url)
+    dsn = database_url.replace("postgresql+asyncpg://", "postgresql://", 1)
+    try:
+        accounts = {name: await new_account(engine) for name in ("pipeline", "naive", "bulk")}
+        passes: dict[str, Pass] = {}
+        for version, name in enumerate(("insert", "update")):
+            data = sample_orders(orders, version)
+            pages = pages_of(data, page_size)
+            batches = page_batches(accounts["pipeline"], pages)
+            timings = {
+                "naive": await naive_seconds(dsn, accounts["naive"], data),
+                "bulk": await bulk_seconds(dsn, accounts["bulk"], pages),
+                "pipeline": await pipeline_seconds(
+                    nats_url, database_url, engine, batches, writers, quiet
+                ),
+            }
+            passes[name] = Pass(**{k: orders / seconds for k, seconds in timings.items()})
+            await same_rows(engine, accounts, orders)
+    finally:
+        await engine.dispose()
+    memory = peak_fetcher_memory()
+    result = {
+        "orders": orders,
+        "line_items_per_order": 2,
+        "page_size": page_size,
+        "writers": writers,
+        "rows_per_second": {name: p.as_json() for name, p in passes.items()},
+        "targets": {"pipeline_vs_naive": TARGET_VS_NAIVE, "pipeline_vs_bulk": TARGET_VS_BULK},
+        "fetcher_peak_rss": memory,
+    }
+    for name, p in passes.items():
+        say(
+            f"{name:6}  pipeline {p.pipeline:9.0f} orders/s   naive {p.naive:9.0f}   "
+            f"bulk {p.bulk:9.0f}   pipeline/naive {p.pipeline_vs_naive:5.1f}x "
+            f"(target >= {TARGET_VS_NAIVE:.0f}x)   pipeline/bulk {p.pipeline_vs_bulk:6.1%} "
+            f"(target >= {TARGET_VS_BULK:.0%})"
+        )
+    say(
+        "fetcher peak RSS: not measured (testkit.memory is not available yet)"
+        if memory is None
+        else f"fetcher peak RSS: {memory}"
+    )
+    if out is not None:
+        await asyncio.to_thread(write_json, out, result)
+        say(f"written to {out}")
+    return result
+
+
+def write_json(path: Path, result: dict[str, Any]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(result, indent=2))
+
+
+async def new_account(engine: AsyncEngine) -> int:
+    async with async_sessionmaker(engine).begin() as session:
+        account = await create_account(session)
+        return account.id
+
+
+async def same_rows(engine: AsyncEngine, accounts: dict[str, int], orders: int) -> None:
+    """Every variant wrote every order and line item: the timings measure the same work."""
+    async with engine.connect() as connection:
+        for name, account_id in accounts.items():
+            counts = (
+                await connection.execute(
+                    text(
+                        "SELECT (SELECT count(*) FROM ebay_orders WHERE account_id = :a), "
+                        "(SELECT count(*) FROM ebay_order_line_items WHERE account_id = :a)"
+                    ),
+                    {"a": account_id},
+                )
+            ).one()
+            if tuple(counts) != (orders, 2 * orders):
+                raise RuntimeError(f"{name} wrote {tuple(counts)}, not ({orders}, {2 * orders})")
+
+
+@contextlib.asynccontextmanager
+async def bench_servers(
+    nats_url: str | None, database_url: str | None
+) -> AsyncIterator[tuple[str, str]]:
+    """The given servers, or the test kit's (TEST_* variables, Docker, else embedded)."""
+    with contextlib.ExitStack() as stack:
+        tmp = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="ebaysync-bench-")))
+        (tmp / "nats").mkdir()
+        (tmp / "postgres").mkdir()
+        if nats_url is None:
+            nats_url = stack.enter_context(servers.nats_server(tmp / "nats"))
+        if database_url is None:
+            server = stack.enter_context(servers.database_server(tmp / "postgres"))
+            database_url = await server.acreate_database(prefix="bench")
+        yield nats_url, database_url
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0] if __doc__ else None)
+    parser.add_argument("--orders", type=int, default=10_000)
+    parser.add_argument("--page-size", type=int, default=200)
+    parser.add_argument("--writers", type=int, default=2, help="writer service instances")
+    parser.add_argument("--nats-url")
+    parser.add_argument("--database-url", help="an empty database (postgresql+asyncpg://…)")
+    parser.add_argument("--out", type=Path, default=ROOT / "artifacts" / "bench.json")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.WARNING)
+
+    async def bench() -> None:
+        async with bench_servers(args.nats_url, args.database_url) as (nats_url, database_url):
+            await run_bench(
+                nats_url,
+                database_url,
+                orders=args.orders,
+                page_size=args.page_size,
+                writers=args.writers,
+                out=args.out,
+                quiet=True,
+            )
+
+    asyncio.run(bench())
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

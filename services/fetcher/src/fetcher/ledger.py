@@ -1,0 +1,287 @@
+"""The per-application daily call ledger, shared by every fetcher replica.
+
+eBay counts an application's calls per API and day (midnight to midnight US/Pacific), refuses
+the rest of the day once a quota is spent, and sends no quota headers. So the fetchers count
+their own calls in the JetStream KV bucket ``call_ledger``, under
+
+    <day>.<api>.total              every call of the application to that API that day
+    <day>.<api>.account.<id>       the calls made for one account
+    <day>.<api>.accounts           how many accounts called that API that day
+
+(``<day>`` is the quota day, e.g. ``2026-11-23``). Every eBay request made through the
+fetcher's HTTP client is counted in memory by :class:`CallCounter` (an httpx event hook) and
+added to the bucket by :meth:`CallLedger.flush` after each page, with compare-and-set updates,
+so replicas never lose each other's counts. Before a window is fetched, :func:`decide` turns
+the day's usage into go or wait: see its rule.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import Counter
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from contextvars import ContextVar
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from enum import StrEnum
+
+import httpx
+from nats.js.errors import KeyNotFoundError, KeyWrongLastSequenceError
+from nats.js.kv import KeyValue
+
+from common.ebay.quota import QUOTA_ZONE, seconds_until_quota_reset
+from common.families import Family
+from common.metrics import EBAY_CALLS, QUOTA_USED
+from fetcher.settings import CallLedgerSettings
+
+log = logging.getLogger(__name__)
+
+
+class EbayApi(StrEnum):
+    """The APIs eBay keeps a daily quota for (names as in :class:`fetcher.settings.DailyQuotas`)."""
+
+    FULFILLMENT = "fulfillment"
+    PAYMENT_DISPUTE = "payment_dispute"
+    FINANCES = "finances"
+    INVENTORY = "inventory"
+    TRADING = "trading"
+    POSTORDER = "postorder"
+    # Calls of APIs without a known quota (Identity, Key Management): counted, never limited.
+    OTHER = "other"
+
+
+# Path prefixes, most specific first: payment disputes have a quota of their own.
+API_PATHS: tuple[tuple[str, EbayApi], ...] = (
+    ("/sell/fulfillment/v1/payment_dispute", EbayApi.PAYMENT_DISPUTE),
+    ("/sell/fulfillment/", EbayApi.FULFILLMENT),
+    ("/sell/finances/", EbayApi.FINANCES),
+    ("/sell/inventory/", EbayApi.INVENTORY),
+    ("/ws/api.dll", EbayApi.TRADING),
+    ("/post-order/", EbayApi.POSTORDER),
+)
+
+# The API each family's listing calls go to.
+FAMILY_APIS: Mapping[Family, EbayApi] = {
+    Family.ORDERS: EbayApi.FULFILLMENT,
+    Family.TRANSACTIONS: EbayApi.FINANCES,
+    Family.FINANCES: EbayApi.FINANCES,
+    Family.OFFERS: EbayApi.INVENTORY,
+    Family.MESSAGES: EbayApi.TRADING,
+    Family.ACTIVE_INVENTORY: EbayApi.TRADING,
+    Family.PURCHASES: EbayApi.TRADING,
+    Family.CASES: EbayApi.POSTORDER,
+    Family.INQUIRIES: EbayApi.POSTORDER,
+    Family.RETURNS: EbayApi.POSTORDER,
+    Family.PAYMENT_DISPUTES: EbayApi.PAYMENT_DISPUTE,
+}
+
+
+def api_of(path: str) -> EbayApi:
+    """Which API a request path belongs to (base URLs may carry a prefix of their own)."""
+    for prefix, api in API_PATHS:
+        if prefix in path:
+            return api
+    return EbayApi.OTHER
+
+
+# --- the decision ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Usage:
+    """One API's calls today: by the whole application and by one account."""
+
+    api_calls: int
+    account_calls: int
+    # Accounts that called this API today (the one asking may not be among them yet).
+    active_accounts: int
+
+
+@dataclass(frozen=True)
+class Go:
+    pass
+
+
+@dataclass(frozen=True)
+class Wait:
+    # "share": this account used more than its share; "spent": the quota is used up.
+    reason: str
+    seconds: float
+
+
+Decision = Go | Wait
+
+
+def decide(usage: Usage, quota: int, warn_ratio: float, seconds_to_reset: float) -> Decision:
+    """Go, or wait until the quota resets.
+
+    Below ``warn_ratio`` of the quota everyone goes. From there on, an account that has used
+    more than its fair share — the quota split evenly over the accounts that called the API
+    today — waits for the reset, so one heavy account cannot starve the others of what is
+    left; the rest go on. Once the quota is spent, everyone waits.
+    """
+    if usage.api_calls >= quota:
+        return Wait("spent", seconds_to_reset)
+    if usage.api_calls < warn_ratio * quota:
+        return Go()
+    fair_share = quota / max(1, usage.active_accounts)
+    if usage.account_calls > fair_share:
+        return Wait("share", seconds_to_reset)
+    return Go()
+
+
+# --- counting ---------------------------------------------------------------------------------
+
+# The account whose window the current task is fetching: eBay requests carry no account id we
+# could read back, and an httpx hook runs in the task that makes the request.
+_CALLING_FOR: ContextVar[int | None] = ContextVar("calling_for", default=None)
+
+
+@contextmanager
+def calls_for(account_id: int) -> Iterator[None]:
+    """Attribute the eBay calls made inside this block (in this task) to ``account_id``."""
+    token = _CALLING_FOR.set(account_id)
+    try:
+        yield
+    finally:
+        _CALLING_FOR.reset(token)
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+def quota_day(now: datetime) -> date:
+    return now.astimezone(QUOTA_ZONE).date()
+
+
+CallKey = tuple[date, EbayApi, int | None]
+
+
+class CallCounter:
+    """Counts every eBay request in memory until the ledger flushes: an httpx request hook."""
+
+    def __init__(self, clock: Callable[[], datetime] = utc_now) -> None:
+        self._clock = clock
+        self._pending: Counter[CallKey] = Counter()
+
+    async def on_request(self, request: httpx.Request) -> None:
+        api = api_of(request.url.path)
+        EBAY_CALLS.labels(api).inc()
+        self._pending[(quota_day(self._clock()), api, _CALLING_FOR.get())] += 1
+
+    def take(self) -> Counter[CallKey]:
+        """Everything counted so far; the counter starts again from zero."""
+        taken, self._pending = self._pending, Counter()
+        return taken
+
+    def give_back(self, calls: Mapping[CallKey, int]) -> None:
+        """Counts a flush could not store: they go out with the next one."""
+        self._pending.update(calls)
+
+
+class CallLedger:
+    """The day's calls per API and account in KV, shared by every fetcher replica."""
+
+    # Compare-and-set rounds before giving up on one key (only under heavy contention).
+    MAX_CAS_ROUNDS = 50
+
+    def __init__(
+        self,
+        kv: KeyValue,
+        counter: CallCounter,
+        settings: CallLedgerSettings,
+        clock: Callable[[], datetime] = utc_now,
+    ) -> None:
+        self._kv = kv
+        self._counter = counter
+        self._settings = settings
+        self._clock = clock
+        self._warned: set[tuple[date, EbayApi]] = set()
+
+    async def flush(self) -> None:
+        """Add the calls counted since the last flush to the shared ledger.
+
+        Never raises: a count that cannot be stored now is kept for the next flush, and a
+        ledger hiccup must not fail a window whose pages are already published.
+        """
+        calls = self._counter.take()
+        for index, ((day, api, account_id), count) in enumerate(calls.items()):
+            try:
+                await self._add_calls(day, api, account_id, count)
+            except Exception:
+                log.warning("call ledger: could not store counts, keeping them", exc_info=True)
+                self._counter.give_back(dict(list(calls.items())[index:]))
+                return
+
+    async def usage(self, api: EbayApi, account_id: int, day: date | None = None) -> Usage:
+        day = day or quota_day(self._clock())
+        return Usage(
+            api_calls=await self._read(_key(day, api, "total")),
+            account_calls=await self._read(_key(day, api, f"account.{account_id}")),
+            active_accounts=await self._read(_key(day, api, "accounts")),
+        )
+
+    async def check(self, family: Family, account_id: int) -> Decision:
+        """May this account fetch a window of ``family`` now? Warns once a day at the threshold."""
+        api = FAMILY_APIS.get(family, EbayApi.OTHER)
+        quota = getattr(self._settings.quotas, api.value, None)
+        if quota is None:
+            return Go()
+        now = self._clock()
+        day = quota_day(now)
+        usage = await self.usage(api, account_id, day)
+        ratio = usage.api_calls / quota
+        QUOTA_USED.labels(api).set(ratio)
+        if ratio >= self._settings.warn_ratio and (day, api) not in self._warned:
+            self._warned.add((day, api))
+            log.warning(
+                "eBay %s API: %d of %d daily calls used (%.0f %%); accounts above their share "
+                "now wait for the reset",
+                api,
+                usage.api_calls,
+                quota,
+                100 * ratio,
+            )
+        return decide(usage, quota, self._settings.warn_ratio, seconds_until_quota_reset(now))
+
+    async def _add_calls(self, day: date, api: EbayApi, account_id: int | None, count: int) -> None:
+        if account_id is not None:
+            created = await self._add(_key(day, api, f"account.{account_id}"), count)
+            if created:  # the account's first call to this API today
+                await self._add(_key(day, api, "accounts"), 1)
+        await self._add(_key(day, api, "total"), count)
+
+    async def _add(self, key: str, count: int) -> bool:
+        """Add ``count`` to a counter key by compare-and-set; True when this created the key."""
+        for _ in range(self.MAX_CAS_ROUNDS):
+            try:
+                entry = await self._kv.get(key)
+            except KeyNotFoundError:
+                try:
+                    await self._kv.create(key, str(count).encode())
+                    return True
+                except KeyWrongLastSequenceError:
+                    continue  # another replica created it first
+            try:
+                total = _value(entry.value) + count
+                await self._kv.update(key, str(total).encode(), last=entry.revision)
+                return False
+            except KeyWrongLastSequenceError:
+                continue  # another replica added in between: read again
+        raise RuntimeError(f"call ledger: no compare-and-set on {key} in {self.MAX_CAS_ROUNDS}")
+
+    async def _read(self, key: str) -> int:
+        try:
+            return _value((await self._kv.get(key)).value)
+        except KeyNotFoundError:
+            return 0
+
+
+def _key(day: date, api: EbayApi, rest: str) -> str:
+    return f"{day.isoformat()}.{api.value}.{rest}"
+
+
+def _value(raw: bytes | None) -> int:
+    return int(raw) if raw else 0

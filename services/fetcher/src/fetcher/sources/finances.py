@@ -1,0 +1,97 @@
+"""Finances: getTransactions (transactionDate) and getPayouts (payoutDate), both signed.
+
+Their filter dates never move, but their statuses do (a sale's funds become available, then
+paid out; a payout is initiated, then succeeds), so after the window each run re-reads the
+``recent`` span in which such changes still happen (:func:`refresh_range`).
+
+Every call carries the seller's marketplace and a digital signature: EU/UK-domiciled sellers
+must sign every Finances call and eBay ignores the signature of anyone else, so signing all
+calls needs no guess at a seller's domicile (which is not its marketplace).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from common.ebay.finances import FinancesClient, payout_date_filter, transaction_date_filter
+from common.families import Family
+from common.windows import LOOKBACK_LIMITS
+from fetcher.domain import PageShape
+from fetcher.signing import SigningKeyCache
+from fetcher.sources.base import PageRequest, SourcePage, refresh_range
+
+FINANCES_PHASES = ("window", "recent")
+# How long a transaction's status may still change after its date: until its order ships and
+# the funds are paid out (days at eBay and in the sandbox).
+TRANSACTIONS_REFRESH = timedelta(days=30)
+# How long a payout may stay initiated (or retry after a failure) before it succeeds.
+PAYOUTS_REFRESH = timedelta(days=14)
+
+
+def phase_range(
+    request: PageRequest, family: Family, horizon: timedelta
+) -> tuple[datetime, datetime] | None:
+    """The dates one phase reads: the window, or the recent span before it (None: nothing)."""
+    window = request.window
+    assert window.window_from is not None, f"{family} is fetched in windows"
+    if request.phase == "window":
+        return window.window_from, window.window_to
+    return refresh_range(window, horizon, LOOKBACK_LIMITS[family])
+
+
+EMPTY = SourcePage([], PageShape(consumed=0, total=0, has_next=False))
+
+
+@dataclass(frozen=True)
+class TransactionsSource:
+    client: FinancesClient
+    signing_keys: SigningKeyCache
+    page_size: int
+    family: Family = Family.TRANSACTIONS
+    phases: tuple[str, ...] = FINANCES_PHASES
+    refresh_horizon: timedelta = TRANSACTIONS_REFRESH
+
+    async def page(self, request: PageRequest) -> SourcePage:
+        dates = phase_range(request, self.family, self.refresh_horizon)
+        if dates is None:
+            return EMPTY
+        page = await self.client.get_transactions(
+            request.account.token,
+            marketplace_id=request.account.marketplace_id,
+            signing_key=await self.signing_keys.get(),
+            date_filter=transaction_date_filter(*dates),
+            offset=request.offset,
+            limit=self.page_size,
+        )
+        return SourcePage(
+            page.records,
+            PageShape(consumed=len(page.records), total=page.total, has_next=page.has_next),
+        )
+
+
+@dataclass(frozen=True)
+class PayoutsSource:
+    client: FinancesClient
+    signing_keys: SigningKeyCache
+    page_size: int
+    family: Family = Family.FINANCES
+    phases: tuple[str, ...] = FINANCES_PHASES
+    refresh_horizon: timedelta = PAYOUTS_REFRESH
+
+    async def page(self, request: PageRequest) -> SourcePage:
+        dates = phase_range(request, self.family, self.refresh_horizon)
+        if dates is None:
+            return EMPTY
+        page = await self.client.get_payouts(
+            request.account.token,
+            marketplace_id=request.account.marketplace_id,
+            signing_key=await self.signing_keys.get(),
+            date_filter=payout_date_filter(*dates),
+            offset=request.offset,
+            limit=self.page_size,
+        )
+        return SourcePage(
+            page.records,
+            PageShape(consumed=len(page.records), total=page.total, has_next=page.has_next),
+        )

@@ -1,0 +1,173 @@
+"""The daily call ledger: the go/wait rule, request classification, and shared counts on NATS."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from datetime import UTC, date, datetime
+
+import httpx
+import pytest
+from nats.js import JetStreamContext
+from nats.js.errors import NotFoundError
+from nats.js.kv import KeyValue
+
+from common.ebay.errors import (
+    EbayPayloadError,
+    EbayQuotaError,
+    EbayRequestError,
+    EbayTransientError,
+)
+from common.families import Family
+from common.redelivery import MAX_DELAY_SECONDS, retry_delay
+from common.streams import BUCKETS, ensure_topology
+from fetcher.ledger import (
+    FAMILY_APIS,
+    CallCounter,
+    CallLedger,
+    EbayApi,
+    Go,
+    Usage,
+    Wait,
+    api_of,
+    calls_for,
+    decide,
+)
+from fetcher.service import is_retried_in_page
+from fetcher.settings import CallLedgerSettings, DailyQuotas
+
+RESET = 3600.0
+
+
+class TestDecide:
+    def test_below_the_warning_threshold_everyone_goes(self) -> None:
+        usage = Usage(api_calls=799, account_calls=799, active_accounts=2)
+        assert decide(usage, quota=1000, warn_ratio=0.8, seconds_to_reset=RESET) == Go()
+
+    def test_above_it_an_account_over_its_fair_share_waits_for_the_reset(self) -> None:
+        # 4 accounts share 1,000 calls: 250 each.
+        heavy = Usage(api_calls=850, account_calls=251, active_accounts=4)
+        assert decide(heavy, 1000, 0.8, RESET) == Wait("share", RESET)
+
+    def test_above_it_an_account_within_its_share_goes_on(self) -> None:
+        light = Usage(api_calls=850, account_calls=250, active_accounts=4)
+        assert decide(light, 1000, 0.8, RESET) == Go()
+        newcomer = Usage(api_calls=850, account_calls=0, active_accounts=4)
+        assert decide(newcomer, 1000, 0.8, RESET) == Go()
+
+    def test_a_single_account_may_use_the_whole_quota(self) -> None:
+        alone = Usage(api_calls=999, account_calls=999, active_accounts=1)
+        assert decide(alone, 1000, 0.8, RESET) == Go()
+
+    def test_once_the_quota_is_spent_everyone_waits(self) -> None:
+        usage = Usage(api_calls=1000, account_calls=0, active_accounts=5)
+        assert decide(usage, 1000, 0.8, RESET) == Wait("spent", RESET)
+
+
+@pytest.mark.parametrize(
+    ("path", "api"),
+    [
+        ("/sell/fulfillment/v1/order", EbayApi.FULFILLMENT),
+        ("/sell/fulfillment/v1/payment_dispute_summary", EbayApi.PAYMENT_DISPUTE),
+        ("/sell/finances/v1/transaction", EbayApi.FINANCES),
+        ("/sell/inventory/v1/offer", EbayApi.INVENTORY),
+        ("/ws/api.dll", EbayApi.TRADING),
+        ("/post-order/v2/return/search", EbayApi.POSTORDER),
+        ("/commerce/identity/v1/user/", EbayApi.OTHER),
+    ],
+)
+def test_requests_are_classified_by_path(path: str, api: EbayApi) -> None:
+    assert api_of(path) is api
+
+
+def test_every_family_has_an_api_and_every_api_a_quota_setting() -> None:
+    assert set(FAMILY_APIS) == set(Family)
+    assert set(DailyQuotas.model_fields) == {api.value for api in EbayApi} - {"other"}
+
+
+class TestInPageRetries:
+    def test_5xx_timeouts_drops_and_unreadable_bodies_are_retried_in_the_page(self) -> None:
+        assert is_retried_in_page(EbayTransientError("HTTP 503", status=503))
+        assert is_retried_in_page(EbayTransientError("ReadTimeout calling ..."))
+        assert is_retried_in_page(EbayPayloadError("malformed JSON", status=200))
+
+    def test_429_quota_and_permanent_errors_go_back_to_jetstream(self) -> None:
+        assert not is_retried_in_page(EbayTransientError("HTTP 429", status=429, retry_after=5))
+        assert not is_retried_in_page(EbayQuotaError("518", retry_after=3600))
+        assert not is_retried_in_page(EbayRequestError("HTTP 400", status=400))
+
+
+def test_a_quota_wait_is_honoured_as_it_is_and_backoff_stays_capped() -> None:
+    # Hours until the quota resets are not cut to the backoff cap ...
+    assert retry_delay(1, retry_after=7 * 3600.0) == 7 * 3600.0
+    assert retry_delay(3, retry_after=0.2) == 1.0
+    # ... but a nonsense Retry-After cannot park a window for days.
+    assert retry_delay(1, retry_after=30 * 86400.0) == 25 * 3600.0
+    assert retry_delay(20) == MAX_DELAY_SECONDS
+
+
+# --- shared by replicas, on real NATS -----------------------------------------------------------
+
+TODAY = datetime(2026, 3, 2, 18, 0, tzinfo=UTC)  # 10:00 in California
+
+
+def clock() -> datetime:
+    return TODAY
+
+
+@pytest.fixture
+async def ledger_kv(topology: JetStreamContext) -> KeyValue:
+    """The call ledger bucket, empty."""
+    with contextlib.suppress(NotFoundError):
+        await topology.delete_stream(f"KV_{BUCKETS.call_ledger.bucket}")
+    await ensure_topology(topology)
+    return await topology.key_value(BUCKETS.call_ledger.bucket)
+
+
+async def make_calls(counter: CallCounter, account_id: int, path: str, n: int) -> None:
+    with calls_for(account_id):
+        for _ in range(n):
+            await counter.on_request(httpx.Request("GET", f"https://api.ebay.com{path}"))
+
+
+@pytest.mark.nats
+async def test_two_replicas_share_one_ledger_and_lose_no_count(ledger_kv: KeyValue) -> None:
+    settings = CallLedgerSettings(quotas=DailyQuotas(fulfillment=1_000), warn_ratio=0.8)
+    counters = [CallCounter(clock), CallCounter(clock)]
+    replicas = [CallLedger(ledger_kv, counter, settings, clock) for counter in counters]
+    orders = "/sell/fulfillment/v1/order"
+    # Both replicas count calls for account 1, and flush at the same time, again and again:
+    # compare-and-set must keep every call.
+    for _ in range(5):
+        await make_calls(counters[0], 1, orders, 3)
+        await make_calls(counters[1], 1, orders, 4)
+        await make_calls(counters[1], 2, orders, 1)
+        await asyncio.gather(*(ledger.flush() for ledger in replicas))
+    for ledger in replicas:
+        usage = await ledger.usage(EbayApi.FULFILLMENT, 1, date(2026, 3, 2))
+        assert usage == Usage(api_calls=40, account_calls=35, active_accounts=2)
+    # Counted under today's Pacific date, per API.
+    assert (await ledger_kv.get("2026-03-02.fulfillment.account.2")).value == b"5"
+
+
+@pytest.mark.nats
+async def test_a_heavy_account_waits_for_the_reset_while_the_others_go_on(
+    ledger_kv: KeyValue,
+) -> None:
+    settings = CallLedgerSettings(quotas=DailyQuotas(fulfillment=100), warn_ratio=0.8)
+    counter = CallCounter(clock)
+    ledger = CallLedger(ledger_kv, counter, settings, clock)
+    orders = "/sell/fulfillment/v1/order"
+    await make_calls(counter, 1, orders, 70)
+    await make_calls(counter, 2, orders, 10)
+    await ledger.flush()
+    # Another replica's view: 80 of 100 calls used, fair share 50.
+    other = CallLedger(ledger_kv, CallCounter(clock), settings, clock)
+    assert await other.check(Family.ORDERS, 2) == Go()
+    # Midnight in California is 08:00 UTC, 14 hours after TODAY.
+    assert await other.check(Family.ORDERS, 1) == Wait("share", 14 * 3600.0)
+    # Other APIs' quotas are untouched.
+    assert await other.check(Family.FINANCES, 1) == Go()
+    await make_calls(counter, 2, orders, 20)
+    await ledger.flush()
+    assert await other.check(Family.ORDERS, 2) == Wait("spent", 14 * 3600.0)

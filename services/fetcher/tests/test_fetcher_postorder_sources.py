@@ -1,0 +1,99 @@
+"""Which filters each phase of the Post-Order and payment-dispute sources sends: pure."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from common.ebay.errors import EbayRequestError
+from common.ebay.postorder import CASE_SEARCH, INQUIRY_SEARCH, RETURN_SEARCH, PostOrderSearch
+from common.families import Family
+from common.messages import SyncWindow, Trigger
+from fetcher.sources.postorder import REFRESH_HORIZON, dispute_filters, post_order_filters
+
+NOW = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
+
+
+def window(start: datetime, end: datetime, family: Family = Family.CASES) -> SyncWindow:
+    return SyncWindow(
+        run_id=uuid.uuid4(),
+        account_id=1,
+        family=family,
+        window_from=start,
+        window_to=end,
+        trigger=Trigger.SCHEDULE,
+        issued_at=NOW,
+    )
+
+
+LATEST = window(NOW - timedelta(days=1), NOW - timedelta(minutes=2))
+
+
+def test_the_window_phase_filters_on_the_creation_date() -> None:
+    filters = post_order_filters(CASE_SEARCH, Family.CASES, "window", LATEST, REFRESH_HORIZON)
+    assert filters == {
+        "case_creation_date_range_from": "2026-11-19T12:00:00.000Z",
+        "case_creation_date_range_to": "2026-11-20T11:58:00.000Z",
+    }
+
+
+@pytest.mark.parametrize(
+    ("search", "family", "expected"),
+    [
+        (RETURN_SEARCH, Family.RETURNS, {"return_state": "ALL_OPEN"}),
+        (CASE_SEARCH, Family.CASES, {"case_status_filter": "OPEN"}),
+        (INQUIRY_SEARCH, Family.INQUIRIES, {"inquiry_status": "OPEN"}),
+    ],
+)
+def test_the_open_phase_has_the_open_filter_and_no_dates(
+    search: PostOrderSearch, family: Family, expected: dict[str, str]
+) -> None:
+    assert post_order_filters(search, family, "open", LATEST, REFRESH_HORIZON) == expected
+
+
+def test_the_recent_phase_rereads_what_was_created_within_the_horizon_before_the_window() -> None:
+    filters = post_order_filters(
+        RETURN_SEARCH, Family.RETURNS, "recent", LATEST, timedelta(days=120)
+    )
+    assert filters == {
+        "creation_date_range_from": "2026-07-23T11:58:00.000Z",
+        "creation_date_range_to": "2026-11-19T12:00:00.000Z",
+    }
+
+
+def test_the_recent_phase_never_reaches_past_the_lookback() -> None:
+    filters = post_order_filters(
+        RETURN_SEARCH, Family.RETURNS, "recent", LATEST, timedelta(days=1000)
+    )
+    assert filters is not None
+    assert filters["creation_date_range_from"] == "2025-05-29T12:00:00.000Z"  # NOW - 540 days
+
+
+def test_a_window_longer_than_the_horizon_has_nothing_recent_to_reread() -> None:
+    backfill = window(NOW - timedelta(days=200), NOW - timedelta(days=30))
+    assert (
+        post_order_filters(CASE_SEARCH, Family.CASES, "recent", backfill, timedelta(days=120))
+        is None
+    )
+
+
+def test_disputes_window_then_every_open_and_recently_closed_one() -> None:
+    disputes = window(NOW - timedelta(days=7), NOW, Family.PAYMENT_DISPUTES)
+    assert dispute_filters("window", disputes) == {
+        "open_date_from": "2026-11-13T12:00:00.000Z",
+        "open_date_to": "2026-11-20T12:00:00.000Z",
+    }
+    assert dispute_filters("open", disputes) == {}
+
+
+def test_a_dispute_window_over_90_days_is_a_request_error() -> None:
+    too_long = window(NOW - timedelta(days=91), NOW, Family.PAYMENT_DISPUTES)
+    with pytest.raises(EbayRequestError):
+        dispute_filters("window", too_long)
+
+
+def test_an_unknown_phase_is_a_bug() -> None:
+    with pytest.raises(ValueError, match="unknown phase"):
+        post_order_filters(CASE_SEARCH, Family.CASES, "later", LATEST, REFRESH_HORIZON)

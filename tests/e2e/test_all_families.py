@@ -1,0 +1,188 @@
+"""Every family, twenty sellers, two replicas of fetcher and writer: the mirror equals eBay.
+
+The sandbox's clock is frozen and the scheduler plans in its time, so the sellers hold still
+while the 90-day backfill runs and `ebaysync verify` can demand exact equality. Then the clock
+jumps a day: orders change, listings end, cases close. After the next cycles the mirror equals
+the sandbox again, and the history holds exactly one event per entity that was created,
+changed or ended — none for the rest, none twice.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import httpx
+import pytest
+from nats.js import JetStreamContext
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker, create_async_engine
+
+from common.db.accounts import EbayAccount
+from common.db.events import EbayEvent
+from common.db.sync import SyncRun, SyncState
+from common.families import IMPLEMENTED_FAMILIES, SNAPSHOT_FAMILIES, Family
+from ebaysync.embedded import find_free_port
+from ebaysync.runtime import Runtime, RuntimeOptions
+from ebaysync.truths import TRUTHS
+from ebaysync.verify import PairReport, mirrored_records, verify
+from testkit import servers
+from testkit.servers import DatabaseServer
+from testkit.waiting import eventually
+
+pytestmark = [pytest.mark.e2e, pytest.mark.nats, pytest.mark.postgres]
+
+SELLERS = 20
+SETTLE_LAG = timedelta(seconds=60)
+ADVANCE = timedelta(days=1)
+
+
+@dataclass
+class System:
+    runtime: Runtime
+    sessions: async_sessionmaker[AsyncSession]
+    sandbox: httpx.AsyncClient
+
+    async def now(self) -> datetime:
+        return datetime.fromisoformat((await self.sandbox.get("/sandbox/clock")).json()["now"])
+
+
+@pytest.fixture
+async def system(
+    nats_url: str, database_server: DatabaseServer, tmp_path: Path, topology: JetStreamContext
+) -> AsyncIterator[System]:
+    database_url = database_server.create_database(servers.unique_database_name("families"))
+    options = RuntimeOptions(
+        data_dir=tmp_path / "data",
+        nats_url=nats_url,
+        database_url=database_url,
+        admin_port=find_free_port(),
+        sellers=SELLERS,
+        replicas={"fetcher": 2, "writer": 2},
+        service_env={
+            "SCHEDULER_TICK_SECONDS": "1",
+            # After the backfill nothing is due until the test moves the sandbox's clock.
+            "SCHEDULER_CADENCE_SECONDS": "3600",
+            "SCHEDULER_SNAPSHOT_CADENCE_SECONDS": "3600",
+            "SCHEDULER_SETTLE_LAG_SECONDS": str(SETTLE_LAG.total_seconds()),
+            "SCHEDULER_OVERLAP_SECONDS": "3600",
+            "SCHEDULER_MAX_WINDOW_DAYS": "30",
+            "SCHEDULER_INITIAL_BACKFILL_DAYS": "90",
+            "OTEL_LOG_FORMAT": "text",
+        },
+        sandbox_env={
+            "SANDBOX_CLOCK_FROZEN": "true",
+            # Mixed sizes; sellers 2 and 4 (and every sixth after them) sell on eBay UK and
+            # Germany, so their Finances calls are signed.
+            "SANDBOX_PROFILE": "tiny,small,tiny,small,tiny",
+            "SANDBOX_LISTINGS": "40",
+        },
+    )
+    runtime = Runtime(options)
+    info = await runtime.start()
+    engine = create_async_engine(database_url)
+    sessions = async_sessionmaker(engine, expire_on_commit=False)
+    try:
+        async with httpx.AsyncClient(base_url=info.sandbox_url, timeout=60) as sandbox:
+            yield System(runtime, sessions, sandbox)
+    finally:
+        await runtime.stop()
+        await engine.dispose()
+
+
+async def caught_up(system: System, since: datetime) -> bool:
+    """Every window is caught up to the sandbox's now, every snapshot succeeded since ``since``
+    (the writer's clock: real time), and nothing is in flight."""
+    now = await system.now()
+    async with system.sessions() as session:
+        open_runs = await session.scalar(
+            select(func.count())
+            .select_from(SyncRun)
+            .where(SyncRun.status.in_(["queued", "running"]))
+        )
+        states = list(await session.scalars(select(SyncState)))
+    done = {
+        (s.account_id, s.family)
+        for s in states
+        if (s.family in SNAPSHOT_FAMILIES and s.last_success_at is not None)
+        or (s.cursor is not None and s.cursor >= now - SETTLE_LAG - timedelta(seconds=5))
+    }
+    snapshots_fresh = all(
+        s.last_success_at is not None and s.last_success_at >= since
+        for s in states
+        if s.family in SNAPSHOT_FAMILIES
+    )
+    return open_runs == 0 and len(done) == SELLERS * len(IMPLEMENTED_FAMILIES) and snapshots_fresh
+
+
+def differences(reports: list[PairReport]) -> list[str]:
+    return [
+        f"{r.username} {r.family}: missing {r.missing[:3]} extra {r.extra[:3]} "
+        f"different {[d.key for d in r.different[:3]]} duplicates {r.duplicate_events[:3]}"
+        for r in reports
+        if not r.clean or r.skipped
+    ]
+
+
+Snapshot = dict[tuple[int, Family, str], dict[str, object]]
+
+
+async def mirror_snapshot(system: System) -> Snapshot:
+    """Every live mirrored entity of every account and family, by key."""
+    snapshot: Snapshot = {}
+    async with system.sessions() as session:
+        account_ids = list(await session.scalars(select(EbayAccount.id)))
+    for account_id in account_ids:
+        for family, truth in TRUTHS.items():
+            records = await mirrored_records(system.sessions, truth, account_id, live_only=True)
+            for key, payload in records.items():
+                snapshot[(account_id, family, key)] = payload
+    return snapshot
+
+
+async def test_every_family_of_twenty_sellers_mirrors_the_sandbox_before_and_after_a_day(
+    system: System,
+) -> None:
+    assert set(TRUTHS) == IMPLEMENTED_FAMILIES == set(Family)
+    started = datetime.now(UTC)
+    await eventually(lambda: caught_up(system, started), within=900, what="the backfill")
+    reports = await verify(system.sessions, system.sandbox)
+    assert len(reports) == SELLERS * len(Family)
+    assert differences(reports) == []
+    assert sum(r.compared for r in reports) > 5_000
+
+    before = await mirror_snapshot(system)
+    async with system.sessions() as session:
+        last_event = await session.scalar(select(func.max(EbayEvent.id))) or 0
+
+    advanced = datetime.now(UTC)
+    await system.sandbox.post("/sandbox/clock/advance", json={"seconds": ADVANCE.total_seconds()})
+    await eventually(lambda: caught_up(system, advanced), within=600, what="the next cycles")
+    reports = await verify(system.sessions, system.sandbox)
+    assert differences(reports) == []
+
+    # Exactly the expected history: per entity one `created`, `changed` or `ended` event if
+    # the day created, changed or ended it; none otherwise.
+    after = await mirror_snapshot(system)
+    expected = Counter[tuple[int, str, str, str]]()
+    for (account_id, family, key), payload in after.items():
+        if (account_id, family, key) not in before:
+            expected[(account_id, str(family), key, "created")] += 1
+        elif before[(account_id, family, key)] != payload:
+            expected[(account_id, str(family), key, "changed")] += 1
+    for account_id, family, key in before.keys() - after.keys():
+        if family in SNAPSHOT_FAMILIES:
+            expected[(account_id, str(family), key, "ended")] += 1
+    async with system.sessions() as session:
+        events = await session.execute(
+            select(
+                EbayEvent.account_id, EbayEvent.family, EbayEvent.entity_id, EbayEvent.change_kind
+            ).where(EbayEvent.id > last_event)
+        )
+        recorded = Counter((a, f, e, k) for a, f, e, k in events)
+    assert sum(expected.values()) > 100, "a day should change a lot"
+    assert {k for k in expected if k[3] == "changed"}, "some entities should have changed"
+    assert recorded == expected

@@ -1,0 +1,147 @@
+"""Cases, inquiries, returns and payment disputes through the whole family path.
+
+The mirror holds exactly the sandbox's entities after a 90-day sync; and after the clock moves
+on, a run whose window no longer covers an entity's creation still brings its changes (its
+closure included) through the refresh phases, with a ``changed`` event for each.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from datetime import datetime, timedelta
+from typing import Any
+from uuid import UUID
+
+import pytest
+from faststream.nats import NatsBroker
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from common.db.events import EbayEvent
+from common.families import Family
+from ebay_sandbox.settings import SandboxConfig
+from ebaysync.truths import TRUTHS, FamilyTruth
+from testkit.pipeline import Pipeline, Seller, family_pipeline
+
+pytestmark = [pytest.mark.nats, pytest.mark.postgres]
+
+FAMILIES = (Family.CASES, Family.INQUIRIES, Family.RETURNS, Family.PAYMENT_DISPUTES)
+Records = dict[str, dict[str, Any]]
+
+
+@pytest.fixture
+async def pipeline(
+    nats_url: str,
+    migrated_database_url: str,
+    broker: NatsBroker,
+    sessions: async_sessionmaker[AsyncSession],
+) -> AsyncIterator[Pipeline]:
+    # ~0.4 % of orders get a payment dispute: 40 orders a day give each seller a few dozen.
+    config = SandboxConfig(sellers=2, profile="small", orders_per_day=40, clock_frozen=True)
+    async with family_pipeline(
+        nats_url=nats_url,
+        database_url=migrated_database_url,
+        broker=broker,
+        sessions=sessions,
+        config=config,
+    ) as pipeline:
+        yield pipeline
+
+
+async def truth_records(
+    pipeline: Pipeline, seller: Seller, truth: FamilyTruth, **dates: Any
+) -> Records:
+    body = await pipeline.truth(seller, truth.path, **dates)
+    return {truth.key(r): r for r in truth.records(body.content)}
+
+
+async def mirrored(pipeline: Pipeline, seller: Seller, truth: FamilyTruth) -> Records:
+    table = truth.table
+    async with pipeline.sessions() as session:
+        rows = await session.scalars(select(table).where(table.account_id == seller.account_id))
+        return {getattr(row, truth.key_column): row.payload for row in rows}
+
+
+async def changed_in_run(
+    pipeline: Pipeline, seller: Seller, family: Family, run_id: UUID
+) -> set[str]:
+    async with pipeline.sessions() as session:
+        ids = await session.scalars(
+            select(EbayEvent.entity_id).where(
+                EbayEvent.account_id == seller.account_id,
+                EbayEvent.family == str(family),
+                EbayEvent.run_id == run_id,
+                EbayEvent.change_kind == "changed",
+            )
+        )
+        return set(ids)
+
+
+def status_of(family: Family, record: dict[str, Any]) -> str:
+    field = {
+        Family.CASES: "caseStatusEnum",
+        Family.INQUIRIES: "inquiryStatusEnum",
+        Family.RETURNS: "state",
+        Family.PAYMENT_DISPUTES: "paymentDisputeStatus",
+    }[family]
+    return str(record[field])
+
+
+def created(truth: FamilyTruth, record: dict[str, Any]) -> datetime:
+    assert truth.date is not None
+    moment = truth.date(record)
+    assert moment is not None
+    return moment
+
+
+async def test_open_entities_are_refreshed_after_their_window(pipeline: Pipeline) -> None:
+    first_now = await pipeline.sandbox_now()
+    start = first_now - timedelta(days=90)
+    before: dict[tuple[Family, str], Records] = {}
+    for seller in pipeline.sellers:
+        for family in FAMILIES:
+            truth = TRUTHS[family]
+            await pipeline.sync(seller, family, start, first_now)
+            in_window = await truth_records(
+                pipeline, seller, truth, date_from=start, date_to=first_now
+            )
+            everything = await truth_records(pipeline, seller, truth)
+            mirror = await mirrored(pipeline, seller, truth)
+            # The window's entities, exactly; everything else mirrored is current too.
+            assert {k: v for k, v in mirror.items() if k in in_window} == in_window
+            assert all(everything[key] == payload for key, payload in mirror.items())
+            before[family, seller.username] = mirror
+
+    for family in FAMILIES:
+        counts = [len(before[family, s.username]) for s in pipeline.sellers]
+        assert all(count >= 3 for count in counts), (family, counts)
+
+    await pipeline.advance_clock(20 * 86_400)
+    now = await pipeline.sandbox_now()
+    window_from = now - timedelta(days=1)
+    closed_since: dict[Family, int] = dict.fromkeys(FAMILIES, 0)
+    for seller in pipeline.sellers:
+        for family in FAMILIES:
+            truth = TRUTHS[family]
+            run = await pipeline.sync(seller, family, window_from, now)
+            everything = await truth_records(pipeline, seller, truth)
+            mirror = await mirrored(pipeline, seller, truth)
+            assert mirror == {key: everything[key] for key in mirror}
+            since_start = await truth_records(pipeline, seller, truth, date_from=start, date_to=now)
+            assert since_start.keys() <= mirror.keys()
+
+            old = before[family, seller.username]
+            # Changed, yet created before this run's window: only the refresh phases saw them.
+            refreshed = {
+                key
+                for key, payload in old.items()
+                if everything[key] != payload and created(truth, payload) < window_from
+            }
+            assert refreshed <= await changed_in_run(pipeline, seller, family, run.run_id)
+            closed_since[family] += sum(
+                1
+                for key in refreshed
+                if status_of(family, old[key]) != "CLOSED"
+                and status_of(family, everything[key]).startswith("CLOSED")
+            )
+    assert all(count > 0 for count in closed_since.values()), closed_since
