@@ -41,3 +41,7 @@ down: install ## Stop a system started with `make up` in another terminal
 .PHONY: bench
 bench: install ## Writer rows/s through JetStream vs per-row and raw bulk upserts (artifacts/bench.json)
 	$(UV) run python scripts/bench_writer.py $(BENCH_ARGS)
+
+.PHONY: chaos
+chaos: install ## Crash safety, full: kill -9 services and restart NATS/PostgreSQL during a 20-seller backfill
+	CHAOS_SELLERS=$${CHAOS_SELLERS:-20} CHAOS_ROUNDS=$${CHAOS_ROUNDS:-16} $(UV) run pytest tests/e2e/test_chaos.py -v

@@ -25,7 +25,7 @@ from common.settings import nats_settings, postgres_settings
 log = logging.getLogger("ebaysync.ops")
 
 STREAMS = (streams.WINDOWS, streams.PAGES, streams.DLQ)
-BUCKETS = (streams.BUCKETS.checkpoints, streams.BUCKETS.leases, streams.BUCKETS.control)
+BUCKETS = streams.BUCKETS.all()
 
 
 def stream_names() -> list[str]:

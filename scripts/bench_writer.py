@@ -3,8 +3,8 @@
     uv run python scripts/bench_writer.py [--orders 10000] [--page-size 200] [--writers 2]
     make bench
 
-One run on one database (embedded PostgreSQL and NATS from the test kit's servers, or the
-servers given by ``--nats-url``/``--database-url``). The same realistic orders
+One run on one database (the embedded runtime's PostgreSQL and NATS, as ``make up`` runs them, or
+the servers given by ``--nats-url``/``--database-url``). The same realistic orders
 (``testkit.ebay_samples.make_order``, two line items each) are written three ways, each into a
 fresh account, first as inserts and then again with every order changed (an "update all" pass):
 
@@ -18,8 +18,9 @@ fresh account, first as inserts and then again with every order changed (an "upd
   UPDATE … WHERE … IS DISTINCT FROM`` per table, one transaction per page, no history.
 
 Prints orders/s of each and the ratios pipeline/naive (target >= 8) and pipeline/bulk (target
->= 0.7), and writes them to ``artifacts/bench.json``. Throw-away test servers run with
-``fsync=off``, which favours every variant alike.
+>= 0.7), and writes them to ``artifacts/bench.json``. PostgreSQL keeps its durable
+defaults (each commit waits for its WAL flush), so the naive loop pays per transaction what it
+would in production; a ``--database-url`` with ``fsync=off`` narrows that gap.
 """
 
 from __future__ import annotations
@@ -27,7 +28,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import importlib.util
 import json
 import logging
 import sys
@@ -55,7 +55,7 @@ from common.messages import PageBatch, Trigger, encoded
 from common.metrics import MetricsSettings
 from common.settings import NatsSettings, PostgresSettings
 from common.streams import PAGES_STREAM, ensure_topology
-from testkit import servers
+from ebaysync.embedded import EmbeddedNats, EmbeddedPostgres
 from testkit.ebay_samples import make_order
 from testkit.factories import create_account
 from testkit.waiting import eventually
@@ -172,7 +172,9 @@ async def pipeline_seconds(
     apps: list[FastStream] = [create_app(settings) for _ in range(writers)]
     if quiet:
         # The services log every page at INFO; the bench prints only its results.
-        logging.getLogger().setLevel(logging.WARNING)
+        brokers = [n for n in logging.root.manager.loggerDict if n.startswith("faststream")]
+        for name in ("", *brokers):
+            logging.getLogger(name).setLevel(logging.WARNING)
     started = time.perf_counter()
     for app in apps:
         await app.start()
@@ -328,14 +330,15 @@ async def bulk_seconds(dsn: str, account_id: int, pages: Sequence[list[Order]]) 
 
 
 def peak_fetcher_memory() -> dict[str, Any] | None:
-    """HOOK: the fetcher's peak RSS syncing a 25,000-listing account, from ``testkit.memory``.
+    """HOOK (not wired yet): the fetcher's peak RSS syncing a 25,000-listing account.
 
-    That module is not in the tree yet; once it is, call it here and return its result (the
-    bench prints and stores whatever this returns). None means: not measured.
+    ``testkit.memory.fetch_in_subprocess(pipeline, seller, family, window_from)`` measures it
+    inside a ``testkit.pipeline.family_pipeline`` (a sandbox seller with
+    ``SandboxConfig(listings=25_000)``, the token service, a broker on the topology). Run that
+    here for the listings family and return ``{"peak_rss_mib": report.peak_rss_mib, ...}``;
+    the bench prints and stores whatever this returns. None means: not measured.
     """
-    if importlib.util.find_spec("testkit.memory") is None:
-        return None
-    return None  # TODO(bench): call testkit.memory once its interface lands.
+    return None
 
 
 async def run_bench(
@@ -394,7 +397,7 @@ async def run_bench(
             f"(target >= {TARGET_VS_BULK:.0%})"
         )
     say(
-        "fetcher peak RSS: not measured (testkit.memory is not available yet)"
+        "fetcher peak RSS: not measured (hook peak_fetcher_memory is not wired yet)"
         if memory is None
         else f"fetcher peak RSS: {memory}"
     )
@@ -436,16 +439,15 @@ async def same_rows(engine: AsyncEngine, accounts: dict[str, int], orders: int) 
 async def bench_servers(
     nats_url: str | None, database_url: str | None
 ) -> AsyncIterator[tuple[str, str]]:
-    """The given servers, or the test kit's (TEST_* variables, Docker, else embedded)."""
+    """The given servers, or the embedded runtime's (as ``make up`` runs them), in a temporary
+    directory. Unlike the test kit's throw-away servers, this PostgreSQL keeps its default
+    durability (fsync, synchronous commit): the cost of a commit is part of what is measured."""
     with contextlib.ExitStack() as stack:
         tmp = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="ebaysync-bench-")))
-        (tmp / "nats").mkdir()
-        (tmp / "postgres").mkdir()
         if nats_url is None:
-            nats_url = stack.enter_context(servers.nats_server(tmp / "nats"))
+            nats_url = stack.enter_context(EmbeddedNats(tmp / "nats")).url
         if database_url is None:
-            server = stack.enter_context(servers.database_server(tmp / "postgres"))
-            database_url = await server.acreate_database(prefix="bench")
+            database_url = stack.enter_context(EmbeddedPostgres(tmp / "postgres")).url
         yield nats_url, database_url
 
 

@@ -143,10 +143,7 @@ class PairReport:
     @property
     def count(self) -> int:
         return (
-            len(self.missing)
-            + len(self.extra)
-            + len(self.different)
-            + len(self.duplicate_events)
+            len(self.missing) + len(self.extra) + len(self.different) + len(self.duplicate_events)
         )
 
     @property
@@ -272,12 +269,15 @@ async def mirrored_records(
         return {str(key): payload for key, payload in rows}
 
 
-async def event_count(sessions: async_sessionmaker[AsyncSession], account_id: int) -> int:
-    """How many history events the account has (all families)."""
+async def event_count(
+    sessions: async_sessionmaker[AsyncSession], account_id: int, family: Family | None = None
+) -> int:
+    """How many history events the account has (of one family, or of all)."""
+    query = select(func.count()).select_from(EbayEvent).where(EbayEvent.account_id == account_id)
+    if family is not None:
+        query = query.where(EbayEvent.family == str(family))
     async with sessions() as session:
-        count = await session.scalar(
-            select(func.count()).select_from(EbayEvent).where(EbayEvent.account_id == account_id)
-        )
+        count = await session.scalar(query)
     return int(count or 0)
 
 

@@ -186,7 +186,7 @@ async def admin(connect: Callable[[str], Awaitable[Session]]) -> Session:
     return session
 
 
-BUCKET_NAMES = (BUCKETS.checkpoints.bucket, BUCKETS.leases.bucket, BUCKETS.control.bucket)
+BUCKET_NAMES = tuple(bucket.bucket for bucket in BUCKETS.all())
 
 
 @pytest_asyncio.fixture

@@ -119,6 +119,9 @@ class Buckets:
     control: KeyValueConfig
     call_ledger: KeyValueConfig
 
+    def all(self) -> tuple[KeyValueConfig, ...]:
+        return (self.checkpoints, self.leases, self.control, self.call_ledger)
+
 
 BUCKETS = Buckets(
     # The fetcher's page checkpoint per run: where a redelivered window resumes.
@@ -175,5 +178,5 @@ async def ensure_topology(js: JetStreamContext, replicas: int | None = None) -> 
     await js.add_consumer(WINDOWS_STREAM, FETCHER)
     await js.add_consumer(PAGES_STREAM, WRITER)
     await js.add_consumer(DLQ_STREAM, FAILURES)
-    for bucket in (BUCKETS.checkpoints, BUCKETS.leases, BUCKETS.control, BUCKETS.call_ledger):
+    for bucket in BUCKETS.all():
         await _ensure_bucket(js, bucket, replicas)

@@ -69,7 +69,7 @@ def js(nats_client: NatsClient) -> JetStreamContext:
     return nats_client.jetstream()
 
 
-BUCKET_NAMES = (BUCKETS.checkpoints.bucket, BUCKETS.leases.bucket, BUCKETS.control.bucket)
+BUCKET_NAMES = tuple(bucket.bucket for bucket in BUCKETS.all())
 
 
 async def reset_topology(js: JetStreamContext) -> None:

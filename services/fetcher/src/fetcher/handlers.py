@@ -14,7 +14,13 @@ from faststream.exceptions import NackMessage, RejectMessage
 from faststream.nats import JStream, NatsBroker, NatsMessage, NatsRouter, PullSub
 
 from common.deadletter import dead_letter_of_delivery, publish_dead_letter, reason_of
-from common.ebay.errors import EbayError, EbayPayloadError, EbayRequestError, EbayTransientError
+from common.ebay.errors import (
+    EbayError,
+    EbayPayloadError,
+    EbayQuotaError,
+    EbayRequestError,
+    EbayTransientError,
+)
 from common.messages import SyncWindow, WindowFailed, encoded
 from common.metrics import ERRORS, PAGES, WINDOWS
 from common.redelivery import delivery_attempt, retry_delay
@@ -131,6 +137,13 @@ def build_router(settings: FetcherSettings) -> NatsRouter:
                 # Only the seller can fix it (reconnect); the scheduler stops scheduling them.
                 await dead_letter(window, msg, broker, exc)
             await retry_later(window, msg, broker, exc, retry_delay(attempt))
+        except EbayQuotaError as exc:
+            # Not the account's failure: the window waits for the quota's reset, holding its
+            # pair (and only that pair) until then; the circuit breaker is not told.
+            WINDOWS.labels(family, "waiting_for_quota").inc()
+            delay = retry_delay(attempt, exc.retry_after)
+            log.warning("run %s: %s; waiting %.0fs for the quota", window.run_id, exc, delay)
+            raise NackMessage(delay=delay) from exc
         except EbayTransientError as exc:
             ERRORS.labels(SERVICE, "transient").inc()
             delay = retry_delay(attempt, exc.retry_after)
