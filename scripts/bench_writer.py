@@ -44,6 +44,7 @@ import asyncpg  # type: ignore[import-untyped, unused-ignore]
 import nats
 import orjson
 from faststream import FastStream
+from faststream.nats import NatsBroker
 from pydantic import SecretStr
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
@@ -55,9 +56,13 @@ from common.messages import PageBatch, Trigger, encoded
 from common.metrics import MetricsSettings
 from common.settings import NatsSettings, PostgresSettings
 from common.streams import PAGES_STREAM, ensure_topology
+from ebay_sandbox.settings import SandboxConfig
 from ebaysync.embedded import EmbeddedNats, EmbeddedPostgres
+from fetcher.settings import FetcherSettings
 from testkit.ebay_samples import make_order
 from testkit.factories import create_account
+from testkit.memory import fetch_in_subprocess
+from testkit.pipeline import family_pipeline
 from testkit.waiting import eventually
 from writer.app import create_app
 from writer.mappings.orders import map_order
@@ -329,16 +334,39 @@ async def bulk_seconds(dsn: str, account_id: int, pages: Sequence[list[Order]]) 
 # --- one run -------------------------------------------------------------------------------
 
 
-def peak_fetcher_memory() -> dict[str, Any] | None:
-    """HOOK (not wired yet): the fetcher's peak RSS syncing a 25,000-listing account.
-
-    ``testkit.memory.fetch_in_subprocess(pipeline, seller, family, window_from)`` measures it
-    inside a ``testkit.pipeline.family_pipeline`` (a sandbox seller with
-    ``SandboxConfig(listings=25_000)``, the token service, a broker on the topology). Run that
-    here for the listings family and return ``{"peak_rss_mib": report.peak_rss_mib, ...}``;
-    the bench prints and stores whatever this returns. None means: not measured.
-    """
-    return None
+async def peak_fetcher_memory(
+    nats_url: str, database_url: str, listings: int
+) -> dict[str, Any] | None:
+    """The fetcher's peak RSS (a real ``faststream run`` process) syncing the active listings of
+    one sandbox seller with ``listings`` of them; None when ``listings`` is 0 (skipped)."""
+    if listings <= 0:
+        return None
+    broker = NatsBroker(nats_url)
+    await broker.connect()
+    engine = create_async_engine(database_url)
+    try:
+        async with family_pipeline(
+            nats_url=nats_url,
+            database_url=database_url,
+            broker=broker,
+            sessions=async_sessionmaker(engine, expire_on_commit=False),
+            config=SandboxConfig(sellers=1, profile="huge", listings=listings, clock_frozen=True),
+            fetcher_settings=FetcherSettings(
+                nats=NatsSettings(url=nats_url), metrics=MetricsSettings(port=0)
+            ),
+        ) as pipeline:
+            report = await fetch_in_subprocess(
+                pipeline, pipeline.sellers[0], Family.ACTIVE_INVENTORY, window_from=None
+            )
+    finally:
+        await broker.stop()
+        await engine.dispose()
+    return {
+        "family": str(Family.ACTIVE_INVENTORY),
+        "listings": listings,
+        "pages": report.pages,
+        "peak_rss_mib": round(report.peak_rss_mib, 1),
+    }
 
 
 async def run_bench(
@@ -348,6 +376,7 @@ async def run_bench(
     orders: int,
     page_size: int,
     writers: int,
+    listings: int = 25_000,
     out: Path | None = None,
     say: Callable[[str], None] = print,
     quiet: bool = False,
@@ -379,7 +408,7 @@ async def run_bench(
             await same_rows(engine, accounts, orders)
     finally:
         await engine.dispose()
-    memory = peak_fetcher_memory()
+    memory = await peak_fetcher_memory(nats_url, database_url, listings)
     result = {
         "orders": orders,
         "line_items_per_order": 2,
@@ -397,9 +426,10 @@ async def run_bench(
             f"(target >= {TARGET_VS_BULK:.0%})"
         )
     say(
-        "fetcher peak RSS: not measured (hook peak_fetcher_memory is not wired yet)"
+        "fetcher peak RSS: not measured (--listings 0)"
         if memory is None
-        else f"fetcher peak RSS: {memory}"
+        else f"fetcher peak RSS {memory['peak_rss_mib']} MiB syncing {listings:,} listings "
+        f"({memory['pages']} pages; limit 200 MB)"
     )
     if out is not None:
         await asyncio.to_thread(write_json, out, result)
@@ -456,6 +486,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--orders", type=int, default=10_000)
     parser.add_argument("--page-size", type=int, default=200)
     parser.add_argument("--writers", type=int, default=2, help="writer service instances")
+    parser.add_argument(
+        "--listings", type=int, default=25_000, help="fetcher memory run (0 skips it)"
+    )
     parser.add_argument("--nats-url")
     parser.add_argument("--database-url", help="an empty database (postgresql+asyncpg://…)")
     parser.add_argument("--out", type=Path, default=ROOT / "artifacts" / "bench.json")
@@ -470,6 +503,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 orders=args.orders,
                 page_size=args.page_size,
                 writers=args.writers,
+                listings=args.listings,
                 out=args.out,
                 quiet=True,
             )

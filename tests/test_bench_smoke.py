@@ -42,10 +42,14 @@ async def test_a_tiny_bench_reports_pipeline_naive_and_bulk_rows_per_second(
         orders=24,
         page_size=5,
         writers=2,
+        listings=450,
         out=out,
         say=printed.append,
     )
     assert json.loads(out.read_text()) == result
+    # The fetcher's memory was measured on a real process paging the seller's listings.
+    assert result["fetcher_peak_rss"]["pages"] >= 3
+    assert result["fetcher_peak_rss"]["peak_rss_mib"] > 20
     for name in ("insert", "update"):
         numbers = result["rows_per_second"][name]
         assert all(numbers[k] > 0 for k in ("pipeline", "naive", "bulk")), numbers

@@ -292,7 +292,7 @@ def rotate_tokens_command(
     )
     for line in describe(report):
         typer.echo(line)
-    if report.unreadable:
+    if report.unreadable or report.signing_keys_unreadable:
         raise typer.Exit(1)
 
 

@@ -139,7 +139,10 @@ async def mirror_snapshot(system: System) -> Snapshot:
         account_ids = list(await session.scalars(select(EbayAccount.id)))
     for account_id in account_ids:
         for family, truth in TRUTHS.items():
-            records = await mirrored_records(system.sessions, truth, account_id, live_only=True)
+            live_only = family in SNAPSHOT_FAMILIES
+            records = await mirrored_records(
+                system.sessions, truth, account_id, live_only=live_only
+            )
             for key, payload in records.items():
                 snapshot[(account_id, family, key)] = payload
     return snapshot

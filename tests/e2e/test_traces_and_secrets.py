@@ -254,11 +254,17 @@ def service_of(span: ReadableSpan) -> str:
 
 
 async def first_run(pipeline: Pipeline) -> SyncRun | None:
+    """The first succeeded orders window (every family is scheduled; orders span pages)."""
     async with pipeline.sessions() as session:
         return await session.scalar(
-            select(SyncRun).where(
-                SyncRun.account_id == pipeline.account_id, SyncRun.status == "succeeded"
+            select(SyncRun)
+            .where(
+                SyncRun.account_id == pipeline.account_id,
+                SyncRun.family == "orders",
+                SyncRun.status == "succeeded",
             )
+            .order_by(SyncRun.finished_at)
+            .limit(1)
         )
 
 

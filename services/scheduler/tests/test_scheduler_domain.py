@@ -124,9 +124,9 @@ class TestPlanSnapshot:
         assert planned.trigger is Trigger.CATCH_UP
 
     def test_a_snapshot_waits_for_its_cadence_after_a_success(self) -> None:
-        recent = pair(family=Family.ACTIVE_INVENTORY, last_success_at=NOW - timedelta(minutes=4))
+        recent = pair(family=Family.ACTIVE_INVENTORY, cursor=NOW - timedelta(minutes=4))
         assert plan_pair(recent, NOW, POLICY) is None
-        due = pair(family=Family.ACTIVE_INVENTORY, last_success_at=NOW - timedelta(minutes=5))
+        due = pair(family=Family.ACTIVE_INVENTORY, cursor=NOW - timedelta(minutes=5))
         planned = plan_pair(due, NOW, POLICY)
         assert planned is not None
         assert planned.trigger is Trigger.SCHEDULE

@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker, create_asyn
 from typer.testing import CliRunner
 
 from common.db.migrate import upgrade_async
+from common.db.signing_keys import EbaySigningKey
 from common.db.tokens import EbayToken, StoredTokens, TokenRepository
 from ebaysync.cli import app as cli
 from ebaysync.runtime import TOKEN_KEY_ID, LocalSecrets
@@ -24,6 +25,7 @@ from testkit.factories import create_account
 from testkit.servers import DatabaseServer
 from token_service.crypto import KeyRing, generate_key
 from token_service.rotation import describe, rotate_tokens
+from token_service.signing_keys import NO_ACCOUNT, private_key_purpose
 
 pytestmark = pytest.mark.postgres
 
@@ -183,3 +185,43 @@ async def test_the_command_finds_the_key_of_the_embedded_runtime_in_its_data_dir
     assert f"active key '{TOKEN_KEY_ID}': 0 tokens re-encrypted, 1 already under it" in (
         result.output
     )
+
+
+async def test_rotation_re_encrypts_the_signing_keys_private_keys_too(database: Database) -> None:
+    old_ring = KeyRing({"old": SecretStr(OLD)}, "old")
+    async with database.sessions.begin() as session:
+        for key_id, ring in (
+            ("sig-1", old_ring),
+            ("sig-lost", KeyRing({"old": SecretStr(LOST)}, "old")),
+        ):
+            session.add(
+                EbaySigningKey(
+                    signing_key_id=key_id,
+                    apiz_base_url="https://apiz.example",
+                    cipher="ED25519",
+                    jwe="jwe",
+                    key_id="old",
+                    private_key_ciphertext=ring.encrypt(
+                        f"private-{key_id}",
+                        account_id=NO_ACCOUNT,
+                        purpose=private_key_purpose(key_id),
+                    ),
+                    created_at=NOW,
+                    expires_at=None,
+                )
+            )
+    ring = KeyRing({"old": SecretStr(OLD), "new": SecretStr(NEW)}, "new")
+    report = await rotate_tokens(database.sessions, ring, lambda: NOW)
+    assert (report.signing_keys_rotated, report.signing_keys_unreadable) == (1, ["sig-lost"])
+    async with database.sessions() as session:
+        rotated = await session.get(EbaySigningKey, "sig-1")
+    assert rotated is not None and rotated.key_id == "new"
+    new_only = KeyRing({"new": SecretStr(NEW)}, "new")
+    private = new_only.decrypt(
+        rotated.private_key_ciphertext,
+        key_id="new",
+        account_id=NO_ACCOUNT,
+        purpose=private_key_purpose("sig-1"),
+    )
+    assert private.get_secret_value() == "private-sig-1"
+    assert "private-" not in "\n".join(describe(report))

@@ -21,6 +21,7 @@ from common.settings import EbayApiSettings
 from ebay_sandbox.app import create_app as create_sandbox
 from ebay_sandbox.consent import approve_consent
 from ebay_sandbox.settings import SandboxConfig
+from ebaysync.embedded import find_free_port
 from testkit.factories import create_account
 from token_service.crypto import KeyRing, TokenDecryptionError, generate_key
 from token_service.oauth import OAuthClient
@@ -219,3 +220,32 @@ async def test_no_token_ever_reaches_a_log_line(env: Env, caplog: pytest.LogCapt
     assert "connected" in logged  # the service did log
     for token in tokens:
         assert token.get_secret_value() not in logged
+
+
+async def test_an_unreachable_token_endpoint_is_a_failed_refresh_in_the_log(
+    env: Env, sessions: async_sessionmaker[AsyncSession]
+) -> None:
+    await env.connect()
+    env.clock.now += timedelta(hours=2)
+    nowhere = EbayApiSettings(
+        api_base_url=f"http://127.0.0.1:{find_free_port()}",
+        client_id=CLIENT_ID,
+        client_secret=SecretStr(CLIENT_SECRET),
+        ru_name=RU_NAME,
+    )
+    async with httpx.AsyncClient(timeout=5) as http:
+        service = TokenService(
+            sessions,
+            KeyRing({"k1": SecretStr(KEY)}, "k1"),
+            OAuthClient(http, nowhere),
+            scopes=SCOPE_STRING,
+            refresh_ahead=timedelta(minutes=5),
+            sweep_interval=timedelta(minutes=1),
+            consent_warning=timedelta(days=30),
+            clock=env.clock,
+        )
+        reply = await service.get_access_token(GetAccessToken(account_id=env.account_id))
+    assert reply.error is TokenErrorCode.REFRESH_FAILED
+    assert await env.refresh_log() == [("connect", "ok"), ("expired", "error")]
+    # eBay answers again: the next request refreshes.
+    assert (await env.token()).get_secret_value()

@@ -86,7 +86,7 @@ async def test_the_breaker_opens_with_growing_pauses_and_a_success_closes_it(
         issued_at=T0,
     )
     async with sessions.begin() as session:
-        await SyncRepository(session).complete_run(window, clock.now, advances_cursor=True)
+        await SyncRepository(session).complete_run(window, clock.now)
     async with sessions() as session:
         closed = await SyncRepository(session).get_state(account_id, Family.ORDERS)
     assert closed is not None and closed.paused_until is None

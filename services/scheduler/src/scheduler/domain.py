@@ -47,9 +47,10 @@ def plan_pair(pair: PairState, now: datetime, policy: WindowPolicy) -> PlannedWi
     if pair.paused_until is not None and pair.paused_until > now:
         return None
     if pair.family in SNAPSHOT_FAMILIES:
-        if pair.last_success_at is not None and now - pair.last_success_at < policy.cadence:
+        # A snapshot's cursor is the moment (in the scheduler's time) it was taken as of.
+        if pair.cursor is not None and now - pair.cursor < policy.cadence:
             return None
-        trigger = Trigger.SCHEDULE if pair.last_success_at is not None else Trigger.CATCH_UP
+        trigger = Trigger.SCHEDULE if pair.cursor is not None else Trigger.CATCH_UP
         return PlannedWindow(pair.account_id, pair.family, None, trigger)
     window = plan_window(pair.cursor, now, policy)
     if window is None:

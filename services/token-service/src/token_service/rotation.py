@@ -1,4 +1,5 @@
-"""Key rotation: re-encrypt every stored token with the key ring's active key.
+"""Key rotation: re-encrypt every stored token — and the signing keys' private keys — with the
+key ring's active key.
 
 Run it after the token services were given the new key ring (new key active, old keys still
 listed): from then on refreshes write the new key anyway, and this moves the rest. Each batch
@@ -15,13 +16,16 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from pydantic import SecretStr
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from common.db.engine import build_engine, build_sessionmaker
+from common.db.signing_keys import EbaySigningKey
 from common.db.tokens import EbayToken, TokenRepository
 from token_service.crypto import KeyRing, TokenDecryptionError
 from token_service.service import ACCESS, REFRESH
 from token_service.settings import TokenServiceSettings
+from token_service.signing_keys import NO_ACCOUNT, private_key_purpose
 
 DEFAULT_BATCH_SIZE = 100
 
@@ -40,6 +44,9 @@ class RotationReport:
     already_current: int = 0
     rotated: int = 0
     unreadable: list[UnreadableToken] = field(default_factory=list)
+    # The application's signing keys (Finances signatures), encrypted with the same ring.
+    signing_keys_rotated: int = 0
+    signing_keys_unreadable: list[str] = field(default_factory=list)
 
 
 async def rotate_tokens(
@@ -59,6 +66,7 @@ async def rotate_tokens(
             tokens = TokenRepository(session)
             batch = await tokens.lock_not_under_key(active, after_account_id, batch_size)
             if not batch:
+                await _rotate_signing_keys(sessions, keyring, report)
                 return report
             now = clock()
             for row in batch:
@@ -76,6 +84,34 @@ async def rotate_tokens(
                 )
                 report.rotated += 1
             after_account_id = batch[-1].account_id
+
+
+async def _rotate_signing_keys(
+    sessions: async_sessionmaker[AsyncSession], keyring: KeyRing, report: RotationReport
+) -> None:
+    """Re-encrypt the signing keys' private keys (a handful of rows: one transaction)."""
+    active = keyring.active_key_id
+    async with sessions.begin() as session:
+        rows = await session.scalars(
+            select(EbaySigningKey).where(EbaySigningKey.key_id != active).with_for_update()
+        )
+        for row in rows:
+            purpose = private_key_purpose(row.signing_key_id)
+            try:
+                private_key = keyring.decrypt(
+                    row.private_key_ciphertext,
+                    key_id=row.key_id,
+                    account_id=NO_ACCOUNT,
+                    purpose=purpose,
+                )
+            except TokenDecryptionError:
+                report.signing_keys_unreadable.append(row.signing_key_id)
+                continue
+            row.private_key_ciphertext = keyring.encrypt(
+                private_key.get_secret_value(), account_id=NO_ACCOUNT, purpose=purpose
+            )
+            row.key_id = active
+            report.signing_keys_rotated += 1
 
 
 def _decrypt_both(keyring: KeyRing, row: EbayToken) -> tuple[SecretStr, SecretStr | None]:
@@ -120,4 +156,9 @@ def describe(report: RotationReport) -> list[str]:
         f"{report.already_current} already under it, {len(report.unreadable)} unreadable"
     ]
     lines += [f"  account {u.account_id} (key {u.key_id!r}): {u.reason}" for u in report.unreadable]
+    lines.append(
+        f"{report.signing_keys_rotated} signing keys re-encrypted, "
+        f"{len(report.signing_keys_unreadable)} unreadable"
+    )
+    lines += [f"  signing key {key}: does not decrypt" for key in report.signing_keys_unreadable]
     return lines

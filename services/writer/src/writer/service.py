@@ -70,7 +70,7 @@ class PageWriter:
                         complete=bool(progress.snapshot_complete),
                     )
                     log.info("run %s ended %s rows no longer in the snapshot", page.run_id, ended)
-                cursor = await sync.complete_run(page, now, advances_cursor=not spec.snapshot)
+                cursor = await sync.complete_run(page, now)
                 completed = WindowCompleted(
                     run_id=page.run_id,
                     account_id=page.account_id,

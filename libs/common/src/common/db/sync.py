@@ -291,9 +291,7 @@ class SyncRepository:
         ).one()
         return RunProgress(row.pages_written, row.pages_expected, row.status, row.snapshot_complete)
 
-    async def complete_run(
-        self, run: RunMessage, now: datetime, advances_cursor: bool
-    ) -> datetime | None:
+    async def complete_run(self, run: RunMessage, now: datetime) -> datetime | None:
         """Mark the run succeeded and move the pair's cursor to the window's end.
 
         ``GREATEST`` keeps the cursor forward-only even when an older window (a manual re-run)
@@ -306,7 +304,7 @@ class SyncRepository:
             ),
             {"run_id": run.run_id, "now": now},
         )
-        cursor_value = run.window_to if advances_cursor else None
+        cursor_value = run.window_to
         row = (
             await self.session.execute(
                 text(

@@ -9,6 +9,7 @@ skipped: they were published already.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 
 from common.ebay.errors import EbayPayloadError
 from common.ebay.trading import (
@@ -21,8 +22,9 @@ from common.ebay.trading import (
 )
 from common.ebay.xml import Record
 from common.families import Family
+from common.windows import LOOKBACK_LIMITS
 from fetcher.domain import PageShape
-from fetcher.sources.base import PageRequest, SourcePage
+from fetcher.sources.base import PageRequest, SourcePage, refresh_range
 
 
 def page_number(offset: int, page_size: int) -> int:
@@ -45,6 +47,11 @@ def reaches_everything(total_entries: int, total_pages: int, page_size: int) -> 
     return total_entries <= total_pages * page_size
 
 
+# How long after arriving a message may still change (read, replied): days at eBay and in the
+# sandbox.
+MESSAGES_REFRESH = timedelta(days=7)
+
+
 @dataclass(frozen=True)
 class MessagesSource:
     """GetMyMessages, on receive date: headers of a page first, then their bodies.
@@ -54,22 +61,31 @@ class MessagesSource:
     full messages as ``ReturnMessages`` returns them. There is no PaginationResult: a short page
     of headers is the last. The listing is newest first and the window ends before "now", so
     messages arriving or expiring meanwhile do not shift the entries still to be read.
+
+    A message changes after it arrives (read, replied), while its receive date stays, so each
+    run also re-reads the ``recent`` messages received within ``refresh_horizon`` before it.
     """
 
     client: TradingClient
     page_size: int = MAX_ENTRIES_PER_PAGE
     family: Family = Family.MESSAGES
-    phases: tuple[str, ...] = ("window",)
+    phases: tuple[str, ...] = ("window", "recent")
+    refresh_horizon: timedelta = MESSAGES_REFRESH
 
     async def page(self, request: PageRequest) -> SourcePage:
         window, account = request.window, request.account
         assert window.window_from is not None, "messages are fetched in windows"
+        span: tuple[datetime, datetime] | None = (window.window_from, window.window_to)
+        if request.phase == "recent":
+            span = refresh_range(window, self.refresh_horizon, LOOKBACK_LIMITS[self.family])
+        if span is None:
+            return SourcePage([], PageShape(consumed=0, total=0, has_next=False))
         page_no = page_number(request.offset, self.page_size)
         headers = await self.client.message_headers(
             account.token,
             account.site_id,
-            start=window.window_from,
-            end=window.window_to,
+            start=span[0],
+            end=span[1],
             page_number=page_no,
             entries_per_page=self.page_size,
         )
