@@ -9,6 +9,7 @@ changed or ended — none for the rest, none twice.
 
 from __future__ import annotations
 
+import json
 from collections import Counter
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -36,6 +37,7 @@ from testkit.waiting import eventually
 pytestmark = [pytest.mark.e2e, pytest.mark.nats, pytest.mark.postgres]
 
 SELLERS = 20
+ARTIFACTS = Path(__file__).resolve().parents[2] / "artifacts"
 SETTLE_LAG = timedelta(seconds=60)
 CADENCE = timedelta(hours=1)
 ADVANCE = timedelta(days=1)
@@ -156,7 +158,8 @@ async def test_every_family_of_twenty_sellers_mirrors_the_sandbox_before_and_aft
     reports = await verify(system.sessions, system.sandbox)
     assert len(reports) == SELLERS * len(Family)
     assert differences(reports) == []
-    assert sum(r.compared for r in reports) > 5_000
+    compared_after_backfill = sum(r.compared for r in reports)
+    assert compared_after_backfill > 5_000
 
     before = await mirror_snapshot(system)
     async with system.sessions() as session:
@@ -167,6 +170,7 @@ async def test_every_family_of_twenty_sellers_mirrors_the_sandbox_before_and_aft
     await eventually(lambda: caught_up(system, advanced), within=600, what="the next cycles")
     reports = await verify(system.sessions, system.sandbox)
     assert differences(reports) == []
+    compared_after_a_day = sum(r.compared for r in reports)
 
     # Exactly the expected history: per entity one `created`, `changed` or `ended` event if
     # the day created, changed or ended it; none otherwise.
@@ -190,3 +194,18 @@ async def test_every_family_of_twenty_sellers_mirrors_the_sandbox_before_and_aft
     assert sum(expected.values()) > 100, "a day should change a lot"
     assert {k for k in expected if k[3] == "changed"}, "some entities should have changed"
     assert recorded == expected
+    # The figures of this run, for the record (artifacts/ is not versioned).
+    kinds = Counter(kind for (_, _, _, kind), n in expected.items() for _ in range(n))
+    ARTIFACTS.mkdir(exist_ok=True)
+    (ARTIFACTS / "all-families-e2e.json").write_text(
+        json.dumps(
+            {
+                "sellers": SELLERS,
+                "families": len(Family),
+                "compared_after_backfill": compared_after_backfill,
+                "compared_after_a_day": compared_after_a_day,
+                "events_after_a_day": dict(kinds),
+            },
+            indent=2,
+        )
+    )

@@ -217,7 +217,12 @@ async def test_a_fault_that_outlasts_the_retries_hands_the_window_back(harness: 
 
 @pytest.mark.parametrize(
     ("kind", "options", "retry_after"),
-    [("http_429", {}, None), ("retry_after_429", {"retry_after": 42}, 42.0)],
+    [
+        ("http_429", {}, None),
+        ("retry_after_429", {"retry_after": 42}, 42.0),
+        # A REST quota answers 429 2001 as well: the window waits outside the worker too.
+        ("quota_2001", {"count": 1}, None),
+    ],
 )
 async def test_a_429_hands_the_window_back_at_once_with_ebays_delay(
     harness: Harness, kind: str, options: dict[str, Any], retry_after: float | None
@@ -236,6 +241,29 @@ async def test_a_429_hands_the_window_back_at_once_with_ebays_delay(
         # The handler NAKs with this delay: Retry-After when sent, else backoff.
         assert retry_delay(1, raised.value.retry_after) == (retry_after or 2.0)
         await fetcher.fetch(window)
+    await assert_whole_window_once(harness, window)
+
+
+async def test_a_slow_answer_within_the_client_timeout_is_simply_waited_for(
+    harness: Harness,
+) -> None:
+    window = await harness.window()
+    await harness.fault("latency", delay_seconds=CLIENT_TIMEOUT / 3, count=2)
+    async with harness.http() as http:
+        await (await harness.fetcher(http)).fetch(window)
+    assert harness.offsets[:2] == [0, PAGE_SIZE]  # no retry
+    await assert_whole_window_once(harness, window)
+
+
+async def test_an_oversized_page_is_taken_whole_and_split_under_the_message_limit(
+    harness: Harness,
+) -> None:
+    window = await harness.window()
+    # eBay answers far more than the limit asked for; paging continues after what it sent.
+    await harness.fault("oversized_page", page_items=5 * PAGE_SIZE, count=1)
+    async with harness.http() as http:
+        await (await harness.fetcher(http)).fetch(window)
+    assert harness.offsets[:2] == [0, 5 * PAGE_SIZE]
     await assert_whole_window_once(harness, window)
 
 
