@@ -139,14 +139,14 @@ class TestRunNow:
         await client.patch(worker, headers=org.operator, json={"enabled": True})
         assert (await client.post(f"{worker}/run", headers=org.operator)).status_code == 202
 
-    async def test_a_family_without_a_fetcher_is_refused(
+    async def test_every_family_can_be_run_including_snapshots(
         self, client: httpx.AsyncClient, org: Org, account: EbayAccount
     ) -> None:
-        response = await client.post(
-            f"/api/accounts/{account.id}/workers/returns/run", headers=org.operator
-        )
-        assert response.status_code == 409
-        assert "not synced yet" in response.json()["detail"]
+        for family in ("returns", "offers"):
+            response = await client.post(
+                f"/api/accounts/{account.id}/workers/{family}/run", headers=org.operator
+            )
+            assert response.status_code == 202, response.text
 
     async def test_an_account_that_needs_reauth_is_refused(
         self,
@@ -176,10 +176,17 @@ class TestRunNow:
             f"/api/accounts/{account.id}/workers/run", headers=org.operator
         )
         assert response.status_code == 202
-        [orders] = response.json()
-        assert orders["family"] == "orders" and orders["outcome"] == "queued"
+        results = response.json()
+        assert sorted(r["family"] for r in results) == sorted(map(str, Family))
+        assert {r["outcome"] for r in results} == {"queued"}
         again = await client.post(f"/api/accounts/{account.id}/workers/run", headers=org.operator)
-        assert again.json()[0]["outcome"] == "in_flight" and again.json()[0]["run"] is None
+        orders = by_family(again.json(), "orders")
+        assert orders["outcome"] == "in_flight" and orders["run"] is None
+
+
+def by_family(items: list[dict[str, Any]], family: str) -> dict[str, Any]:
+    [item] = [i for i in items if i["family"] == family]
+    return item
 
 
 class TestPauseAll:
@@ -224,9 +231,10 @@ class TestWorkerState:
             consecutive_failures=5,
             last_error="HTTP 500 from /sell/fulfillment/v1/order",
         )
-        worker = (
-            await client.get(f"/api/accounts/{account.id}/workers", headers=org.viewer)
-        ).json()[0]
+        worker = by_family(
+            (await client.get(f"/api/accounts/{account.id}/workers", headers=org.viewer)).json(),
+            "orders",
+        )
         assert worker["status"] == "paused"
         assert "after 5 failures" in worker["status_reason"]
         assert "HTTP 500" in worker["status_reason"]
@@ -254,7 +262,8 @@ class TestWorkerState:
             last_error="no access token: needs_reauth",
         )
         workers = (await client.get("/api/workers", headers=org.viewer)).json()
-        assert [(w["house_name"], w["status"]) for w in workers] == [
+        orders = [w for w in workers if w["family"] == "orders"]
+        assert [(w["house_name"], w["status"]) for w in orders] == [
             ("B broken", "failing"),
             ("A fine", "ok"),
         ]
@@ -270,9 +279,10 @@ class TestSchedule:
     ) -> None:
         cursor = datetime.now(UTC) - timedelta(days=20)
         await set_state(sessions, account.id, cursor=cursor)
-        [orders] = (
-            await client.get(f"/api/accounts/{account.id}/schedule", headers=org.viewer)
-        ).json()
+        orders = by_family(
+            (await client.get(f"/api/accounts/{account.id}/schedule", headers=org.viewer)).json(),
+            "orders",
+        )
         windows = orders["windows"]
         assert len(windows) == 3  # 20 days in windows of at most 7
         assert datetime.fromisoformat(windows[0]["start"]) == cursor - POLICY.overlap
@@ -293,9 +303,10 @@ class TestSchedule:
     ) -> None:
         cursor = datetime.now(UTC) - POLICY.settle_lag - timedelta(seconds=10)
         await set_state(sessions, account.id, cursor=cursor)
-        [orders] = (
-            await client.get(f"/api/accounts/{account.id}/schedule", headers=org.viewer)
-        ).json()
+        orders = by_family(
+            (await client.get(f"/api/accounts/{account.id}/schedule", headers=org.viewer)).json(),
+            "orders",
+        )
         assert datetime.fromisoformat(orders["next_due_at"]) == (
             cursor + POLICY.cadence + POLICY.settle_lag
         )
@@ -304,7 +315,7 @@ class TestSchedule:
         workers = (
             await client.get(f"/api/accounts/{account.id}/workers", headers=org.viewer)
         ).json()
-        assert workers[0]["next_due_at"] == orders["next_due_at"]
+        assert by_family(workers, "orders")["next_due_at"] == orders["next_due_at"]
 
 
 async def test_live_updates_stream_a_snapshot_on_every_change(
@@ -327,7 +338,7 @@ async def test_live_updates_stream_a_snapshot_on_every_change(
             assert stream.headers["content-type"].startswith("text/event-stream")
             events = _snapshots(stream)
             first = await anext(events)
-            assert [w["family"] for w in first["workers"]] == ["orders"]
+            assert sorted(w["family"] for w in first["workers"]) == sorted(map(str, Family))
             assert first["runs"] == []
             # Run now wakes the stream at once (the poll interval is 30 s here).
             run = await client.post(
@@ -335,7 +346,7 @@ async def test_live_updates_stream_a_snapshot_on_every_change(
             )
             second = await anext(events)
             assert second["runs"][0]["run_id"] == run.json()["run_id"]
-            assert second["workers"][0]["status"] == "running"
+            assert by_family(second["workers"], "orders")["status"] == "running"
 
 
 async def _snapshots(stream: httpx.Response) -> AsyncIterator[dict[str, Any]]:
