@@ -287,8 +287,9 @@ async def test_verify_finds_nothing_in_a_faithful_mirror_and_every_kind_of_damag
         migrated_database_url,
         "--sandbox-url",
         pipeline.sandbox_url,
+        # By id: other tests' accounts of this shared database have the same sandbox usernames.
         "--account",
-        seller.username,
+        str(seller.account_id),
         "--family",
         "orders",
         "--json",

@@ -33,6 +33,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker, create_asyn
 from common.db.migrate import upgrade_async
 from common.db.sync import SyncRun
 from common.ebay.scopes import SCOPE_STRING
+from common.families import Family
 from common.messages import ConnectAccount, ConnectAccountReply
 from common.metrics import MetricsSettings
 from common.settings import EbayApiSettings, NatsSettings, PostgresSettings
@@ -210,6 +211,8 @@ async def pipeline(
                     metrics=quiet,
                     telemetry=telemetry,
                     tick_seconds=0.5,
+                    # Orders only: the first window's trace must be the one that meets the 401.
+                    families=frozenset({Family.ORDERS}),
                     settle_lag_seconds=600,
                     initial_backfill_days=20,
                     max_window_days=30,
