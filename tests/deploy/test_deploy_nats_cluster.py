@@ -55,6 +55,7 @@ from ebaysync.runtime import Runtime, RuntimeOptions
 from ebaysync.truths import TRUTHS
 from ebaysync.verify import verify_pair
 from testkit import servers
+from testkit.progress import sandbox_now
 from testkit.servers import DatabaseServer
 from testkit.waiting import eventually
 
@@ -380,7 +381,7 @@ async def test_a_node_killed_mid_sync_loses_nothing(
         lambda: replicated(js, streams, 3), within=90, what="every stream R3", tolerate_errors=True
     )
     # The scheduler plans in the sandbox's (frozen) time.
-    started = datetime.fromisoformat((await system.sandbox.get("/sandbox/clock")).json()["now"])
+    started = await sandbox_now(system.sandbox)
     await PauseSwitch(await js.key_value(BUCKETS.control.bucket)).set(False)
 
     await eventually(

@@ -24,13 +24,13 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker, create_asyn
 
 from common.db.accounts import EbayAccount
 from common.db.events import EbayEvent
-from common.db.sync import SyncRun, SyncState
 from common.families import IMPLEMENTED_FAMILIES, SNAPSHOT_FAMILIES, Family
 from ebaysync.embedded import find_free_port
 from ebaysync.runtime import Runtime, RuntimeOptions
 from ebaysync.truths import TRUTHS
-from ebaysync.verify import PairReport, mirrored_records, verify
+from ebaysync.verify import mirrored_records, verify
 from testkit import servers
+from testkit.progress import caught_up, differences
 from testkit.servers import DatabaseServer
 from testkit.waiting import eventually
 
@@ -49,8 +49,15 @@ class System:
     sessions: async_sessionmaker[AsyncSession]
     sandbox: httpx.AsyncClient
 
-    async def now(self) -> datetime:
-        return datetime.fromisoformat((await self.sandbox.get("/sandbox/clock")).json()["now"])
+    async def caught_up(self, snapshots_since: datetime | None = None) -> bool:
+        return await caught_up(
+            self.sessions,
+            self.sandbox,
+            accounts=SELLERS,
+            settle_lag=SETTLE_LAG,
+            cadence=CADENCE,
+            snapshots_since=snapshots_since,
+        )
 
 
 @pytest.fixture
@@ -96,41 +103,6 @@ async def system(
         await engine.dispose()
 
 
-async def caught_up(system: System, since: datetime | None = None) -> bool:
-    """Every window is caught up to the sandbox's now, every snapshot succeeded since ``since``
-    (the writer's clock: real time), and nothing is in flight."""
-    now = await system.now()
-    async with system.sessions() as session:
-        open_runs = await session.scalar(
-            select(func.count())
-            .select_from(SyncRun)
-            .where(SyncRun.status.in_(["queued", "running"]))
-        )
-        states = list(await session.scalars(select(SyncState)))
-    done = {
-        (s.account_id, s.family)
-        for s in states
-        if (s.family in SNAPSHOT_FAMILIES and s.last_success_at is not None)
-        # The scheduler calls a pair caught up when less than a cadence is left to fetch.
-        or (s.cursor is not None and s.cursor > now - SETTLE_LAG - CADENCE)
-    }
-    snapshots_fresh = all(
-        s.last_success_at is not None and (since is None or s.last_success_at >= since)
-        for s in states
-        if s.family in SNAPSHOT_FAMILIES
-    )
-    return open_runs == 0 and len(done) == SELLERS * len(IMPLEMENTED_FAMILIES) and snapshots_fresh
-
-
-def differences(reports: list[PairReport]) -> list[str]:
-    return [
-        f"{r.username} {r.family}: missing {r.missing[:3]} extra {r.extra[:3]} "
-        f"different {[d.key for d in r.different[:3]]} duplicates {r.duplicate_events[:3]}"
-        for r in reports
-        if not r.clean or r.skipped
-    ]
-
-
 Snapshot = dict[tuple[int, Family, str], dict[str, object]]
 
 
@@ -154,7 +126,7 @@ async def test_every_family_of_twenty_sellers_mirrors_the_sandbox_before_and_aft
     system: System,
 ) -> None:
     assert set(TRUTHS) == IMPLEMENTED_FAMILIES == set(Family)
-    await eventually(lambda: caught_up(system), within=900, what="the backfill")
+    await eventually(lambda: system.caught_up(), within=900, what="the backfill")
     reports = await verify(system.sessions, system.sandbox)
     assert len(reports) == SELLERS * len(Family)
     assert differences(reports) == []
@@ -167,7 +139,7 @@ async def test_every_family_of_twenty_sellers_mirrors_the_sandbox_before_and_aft
 
     advanced = datetime.now(UTC)
     await system.sandbox.post("/sandbox/clock/advance", json={"seconds": ADVANCE.total_seconds()})
-    await eventually(lambda: caught_up(system, advanced), within=600, what="the next cycles")
+    await eventually(lambda: system.caught_up(advanced), within=600, what="the next cycles")
     reports = await verify(system.sessions, system.sandbox)
     assert differences(reports) == []
     compared_after_a_day = sum(r.compared for r in reports)

@@ -22,14 +22,15 @@ from pathlib import Path
 
 import httpx
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker, create_async_engine
 
-from common.db.sync import SyncRun, SyncState
-from common.families import IMPLEMENTED_FAMILIES, SNAPSHOT_FAMILIES
+from common.db.sync import SyncState
+from common.families import IMPLEMENTED_FAMILIES
 from ebaysync.embedded import find_free_port
 from ebaysync.runtime import Runtime, RuntimeOptions
 from ebaysync.verify import verify
+from testkit.progress import caught_up, differences
 from testkit.waiting import eventually
 
 pytestmark = [pytest.mark.e2e, pytest.mark.nats, pytest.mark.postgres]
@@ -99,23 +100,12 @@ async def sample_cursors(sessions: async_sessionmaker[AsyncSession], log_: Curso
         await asyncio.sleep(0.3)
 
 
-async def caught_up(sessions: async_sessionmaker[AsyncSession], sandbox: httpx.AsyncClient) -> bool:
-    now = datetime.fromisoformat((await sandbox.get("/sandbox/clock")).json()["now"])
-    async with sessions() as session:
-        open_runs = await session.scalar(
-            select(func.count())
-            .select_from(SyncRun)
-            .where(SyncRun.status.in_(["queued", "running"]))
-        )
-        states = list(await session.scalars(select(SyncState)))
-    done = [
-        s
-        for s in states
-        if (s.family in SNAPSHOT_FAMILIES and s.last_success_at is not None)
-        # The scheduler calls a pair caught up when less than a cadence is left to fetch.
-        or (s.cursor is not None and s.cursor > now - SETTLE_LAG - CADENCE)
-    ]
-    return open_runs == 0 and len(done) == SELLERS * len(IMPLEMENTED_FAMILIES)
+async def backfill_done(
+    sessions: async_sessionmaker[AsyncSession], sandbox: httpx.AsyncClient
+) -> bool:
+    return await caught_up(
+        sessions, sandbox, accounts=SELLERS, settle_lag=SETTLE_LAG, cadence=CADENCE
+    )
 
 
 async def havoc(
@@ -161,12 +151,14 @@ async def test_kill_9_and_server_restarts_during_a_backfill_lose_and_double_noth
         async with httpx.AsyncClient(base_url=runtime.info.sandbox_url, timeout=60) as sandbox:
             started = time.monotonic()
             actions = await havoc(
-                runtime, random.Random(SEED), lambda: caught_up(sessions, sandbox)
+                runtime, random.Random(SEED), lambda: backfill_done(sessions, sandbox)
             )
             havoc_seconds = time.monotonic() - started
             assert sum(a.startswith("kill") for a in actions) >= len(VICTIMS)
             await eventually(
-                lambda: caught_up(sessions, sandbox), within=900, what="recovery and catch-up"
+                lambda: backfill_done(sessions, sandbox),
+                within=900,
+                what="recovery and catch-up",
             )
             recovered_seconds = time.monotonic() - started
             reports = await verify(sessions, sandbox)
@@ -175,13 +167,7 @@ async def test_kill_9_and_server_restarts_during_a_backfill_lose_and_double_noth
         with contextlib.suppress(asyncio.CancelledError):
             await sampler
         await engine.dispose()
-    dirty = [
-        f"{r.username} {r.family}: missing {r.missing[:3]} extra {r.extra[:3]} "
-        f"different {[d.key for d in r.different[:3]]} duplicates {r.duplicate_events[:3]}"
-        for r in reports
-        if not r.clean or r.skipped
-    ]
-    assert dirty == []
+    assert differences(reports) == []
     assert len(reports) == SELLERS * len(IMPLEMENTED_FAMILIES)
     assert cursors.seen, "the sampler should have seen cursors move"
     assert cursors.moved_back() == []

@@ -31,6 +31,7 @@ from ebaysync.runtime import Runtime, RuntimeOptions
 from ebaysync.truths import TRUTHS
 from ebaysync.verify import Records, event_count, mirrored_records, source_records
 from testkit import servers
+from testkit.progress import sandbox_now
 from testkit.servers import DatabaseServer
 from testkit.waiting import eventually
 
@@ -139,7 +140,7 @@ async def test_a_90_day_backfill_mirrors_the_sandbox_exactly_and_reruns_change_n
     system: System,
 ) -> None:
     # The scheduler plans in the sandbox's (frozen) time.
-    started = datetime.fromisoformat((await system.sandbox.get("/sandbox/clock")).json()["now"])
+    started = await sandbox_now(system.sandbox)
     await eventually(lambda: settled(system, started), within=180, what="backfill caught up")
 
     # Nothing lost, nothing doubled: the mirror is exactly the source from the start of the

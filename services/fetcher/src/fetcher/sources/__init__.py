@@ -27,7 +27,7 @@ from common.families import Family
 from fetcher.settings import FetcherSettings
 from fetcher.signing import SigningKeyCache
 from fetcher.sources.base import PageRequest, Source, SourcePage
-from fetcher.sources.finances import PayoutsSource, TransactionsSource
+from fetcher.sources.finances import PAYOUTS_REFRESH, TRANSACTIONS_REFRESH, FinancesSource
 from fetcher.sources.offers import OffersSource
 from fetcher.sources.orders import OrdersSource
 from fetcher.sources.postorder import PaymentDisputesSource, PostOrderSource
@@ -61,8 +61,14 @@ def build_sources(context: SourceContext) -> Mapping[Family, Source]:
             settings.offers_page_size,
             asyncio.Semaphore(settings.offers_concurrency),
         ),
-        TransactionsSource(finances, signing_keys, MAX_TRANSACTIONS_LIMIT),
-        PayoutsSource(finances, signing_keys, MAX_PAYOUTS_LIMIT),
+        FinancesSource(
+            finances,
+            signing_keys,
+            MAX_TRANSACTIONS_LIMIT,
+            Family.TRANSACTIONS,
+            TRANSACTIONS_REFRESH,
+        ),
+        FinancesSource(finances, signing_keys, MAX_PAYOUTS_LIMIT, Family.FINANCES, PAYOUTS_REFRESH),
         PostOrderSource(post_order, CASE_SEARCH, Family.CASES),
         PostOrderSource(post_order, INQUIRY_SEARCH, Family.INQUIRIES),
         PostOrderSource(post_order, RETURN_SEARCH, Family.RETURNS),

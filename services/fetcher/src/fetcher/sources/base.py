@@ -32,6 +32,18 @@ class SourcePage:
     records: list[dict[str, Any]]
     shape: PageShape
 
+    @classmethod
+    def listed(
+        cls, records: list[dict[str, Any]], *, total: int | None, has_next: bool
+    ) -> SourcePage:
+        """A page of an offset-paged listing: every record returned is one entry consumed."""
+        return cls(records, PageShape(consumed=len(records), total=total, has_next=has_next))
+
+    @classmethod
+    def empty(cls) -> SourcePage:
+        """A phase with nothing to read (e.g. no span left to re-read)."""
+        return cls([], PageShape(consumed=0, total=0, has_next=False))
+
 
 class Source(Protocol):
     """One family's listing calls. Raise ``common.ebay.errors`` exceptions, nothing else."""

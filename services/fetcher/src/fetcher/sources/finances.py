@@ -17,7 +17,6 @@ from datetime import datetime, timedelta
 from common.ebay.finances import FinancesClient, payout_date_filter, transaction_date_filter
 from common.families import Family
 from common.windows import LOOKBACK_LIMITS
-from fetcher.domain import PageShape
 from fetcher.signing import SigningKeyCache
 from fetcher.sources.base import PageRequest, SourcePage, refresh_range
 
@@ -40,58 +39,36 @@ def phase_range(
     return refresh_range(window, horizon, LOOKBACK_LIMITS[family])
 
 
-EMPTY = SourcePage([], PageShape(consumed=0, total=0, has_next=False))
+# Per family: the listing call and its date filter.
+_LISTINGS = {
+    Family.TRANSACTIONS: (FinancesClient.get_transactions, transaction_date_filter),
+    Family.FINANCES: (FinancesClient.get_payouts, payout_date_filter),
+}
 
 
 @dataclass(frozen=True)
-class TransactionsSource:
+class FinancesSource:
+    """getTransactions (``Family.TRANSACTIONS``) or getPayouts (``Family.FINANCES``)."""
+
     client: FinancesClient
     signing_keys: SigningKeyCache
     page_size: int
-    family: Family = Family.TRANSACTIONS
+    family: Family
+    refresh_horizon: timedelta
     phases: tuple[str, ...] = FINANCES_PHASES
-    refresh_horizon: timedelta = TRANSACTIONS_REFRESH
 
     async def page(self, request: PageRequest) -> SourcePage:
         dates = phase_range(request, self.family, self.refresh_horizon)
         if dates is None:
-            return EMPTY
-        page = await self.client.get_transactions(
+            return SourcePage.empty()
+        list_call, date_filter = _LISTINGS[self.family]
+        page = await list_call(
+            self.client,
             request.account.token,
             marketplace_id=request.account.marketplace_id,
             signing_key=await self.signing_keys.get(),
-            date_filter=transaction_date_filter(*dates),
+            date_filter=date_filter(*dates),
             offset=request.offset,
             limit=self.page_size,
         )
-        return SourcePage(
-            page.records,
-            PageShape(consumed=len(page.records), total=page.total, has_next=page.has_next),
-        )
-
-
-@dataclass(frozen=True)
-class PayoutsSource:
-    client: FinancesClient
-    signing_keys: SigningKeyCache
-    page_size: int
-    family: Family = Family.FINANCES
-    phases: tuple[str, ...] = FINANCES_PHASES
-    refresh_horizon: timedelta = PAYOUTS_REFRESH
-
-    async def page(self, request: PageRequest) -> SourcePage:
-        dates = phase_range(request, self.family, self.refresh_horizon)
-        if dates is None:
-            return EMPTY
-        page = await self.client.get_payouts(
-            request.account.token,
-            marketplace_id=request.account.marketplace_id,
-            signing_key=await self.signing_keys.get(),
-            date_filter=payout_date_filter(*dates),
-            offset=request.offset,
-            limit=self.page_size,
-        )
-        return SourcePage(
-            page.records,
-            PageShape(consumed=len(page.records), total=page.total, has_next=page.has_next),
-        )
+        return SourcePage.listed(page.records, total=page.total, has_next=page.has_next)

@@ -6,7 +6,6 @@ from dataclasses import dataclass
 
 from common.ebay.fulfillment import FulfillmentClient, last_modified_filter
 from common.families import Family
-from fetcher.domain import PageShape
 from fetcher.sources.base import PageRequest, SourcePage
 
 
@@ -26,7 +25,4 @@ class OrdersSource:
             offset=request.offset,
             limit=self.page_size,
         )
-        return SourcePage(
-            page.orders,
-            PageShape(consumed=len(page.orders), total=page.total, has_next=page.has_next),
-        )
+        return SourcePage.listed(page.orders, total=page.total, has_next=page.has_next)

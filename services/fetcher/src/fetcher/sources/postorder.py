@@ -29,7 +29,6 @@ from common.ebay.postorder import PostOrderClient, PostOrderSearch
 from common.families import Family
 from common.messages import SyncWindow
 from common.windows import LOOKBACK_LIMITS
-from fetcher.domain import PageShape
 from fetcher.sources.base import PageRequest, SourcePage, refresh_range
 
 POST_ORDER_PHASES = ("window", "open", "recent")
@@ -74,7 +73,7 @@ class PostOrderSource:
             self.search, self.family, request.phase, request.window, self.refresh_horizon
         )
         if filters is None:
-            return SourcePage([], PageShape(consumed=0, total=0, has_next=False))
+            return SourcePage.empty()
         page = await self.client.search(
             self.search,
             request.account.token,
@@ -83,10 +82,7 @@ class PostOrderSource:
             offset=request.offset,
             limit=self.page_size,
         )
-        return SourcePage(
-            page.members,
-            PageShape(consumed=len(page.members), total=page.total, has_next=page.has_next),
-        )
+        return SourcePage.listed(page.members, total=page.total, has_next=page.has_next)
 
 
 def dispute_filters(phase: str, window: SyncWindow) -> Mapping[str, str]:
@@ -112,7 +108,4 @@ class PaymentDisputesSource:
             offset=request.offset,
             limit=self.page_size,
         )
-        return SourcePage(
-            page.disputes,
-            PageShape(consumed=len(page.disputes), total=page.total, has_next=page.has_next),
-        )
+        return SourcePage.listed(page.disputes, total=page.total, has_next=page.has_next)

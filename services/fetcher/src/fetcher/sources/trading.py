@@ -79,7 +79,7 @@ class MessagesSource:
         if request.phase == "recent":
             span = refresh_range(window, self.refresh_horizon, LOOKBACK_LIMITS[self.family])
         if span is None:
-            return SourcePage([], PageShape(consumed=0, total=0, has_next=False))
+            return SourcePage.empty()
         page_no = page_number(request.offset, self.page_size)
         headers = await self.client.message_headers(
             account.token,
