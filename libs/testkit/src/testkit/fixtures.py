@@ -16,13 +16,14 @@ import pytest_asyncio
 from faststream.nats import NatsBroker
 from nats.aio.client import Client as NatsClient
 from nats.js import JetStreamContext
-from nats.js.errors import NotFoundError
+from nats.js.errors import NotFoundError, ServerError
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
     async_sessionmaker,
     create_async_engine,
 )
+from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_attempt, wait_fixed
 
 from common.db.migrate import upgrade
 from common.streams import (
@@ -77,7 +78,16 @@ async def reset_topology(js: JetStreamContext) -> None:
     for stream in (WINDOWS_STREAM, PAGES_STREAM, DLQ_STREAM, *(f"KV_{b}" for b in BUCKET_NAMES)):
         with contextlib.suppress(NotFoundError):
             await js.delete_stream(stream)
-    await ensure_topology(js)
+    # The server may still be removing a deleted stream's files when the stream is created
+    # again ("error creating store for stream", 10049): try again shortly.
+    async for attempt in AsyncRetrying(
+        retry=retry_if_exception_type(ServerError),
+        wait=wait_fixed(0.2),
+        stop=stop_after_attempt(10),
+        reraise=True,
+    ):
+        with attempt:
+            await ensure_topology(js)
 
 
 @pytest_asyncio.fixture
