@@ -1,4 +1,4 @@
-"""Pure decisions: token health, worker status lights, the schedule projection, tokens."""
+"""Pure decisions: token health, worker status lights, tokens."""
 
 from __future__ import annotations
 
@@ -11,7 +11,6 @@ from admin_api.domain import (
     Light,
     TokenHealth,
     WorkerFacts,
-    project_schedule,
     token_verdict,
     worker_verdict,
 )
@@ -26,7 +25,7 @@ from admin_api.security import (
 )
 from common.db.tokens import TokenStatusRow
 from common.ebay.marketplaces import site_id_for
-from common.windows import Window, WindowPolicy, plan_window
+from common.windows import WindowPolicy
 
 NOW = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
 SOON = timedelta(days=14)
@@ -125,31 +124,6 @@ class TestWorkerLight:
         assert verdict.reason == "running, page 2/5 (retrying after: HTTP 429)"
         behind = worker_verdict(facts(cursor=NOW - timedelta(hours=3)), NOW, POLICY)
         assert behind.reason == "cursor 3h behind"
-
-
-class TestScheduleProjection:
-    def test_a_new_pair_backfills_in_a_chain_of_bounded_windows_now(self) -> None:
-        projection = project_schedule(None, NOW, POLICY, limit=20)
-        assert projection.next_due_at == NOW
-        assert projection.windows[0] == plan_window(None, NOW, POLICY)
-        assert projection.windows[-1].end == NOW - POLICY.settle_lag
-        assert all(w.end - w.start <= POLICY.max_window for w in projection.windows)
-        assert len(projection.windows) == 13 and not projection.more_windows
-
-    def test_the_chain_is_cut_at_the_limit(self) -> None:
-        projection = project_schedule(None, NOW, POLICY, limit=3)
-        assert len(projection.windows) == 3 and projection.more_windows
-
-    def test_a_caught_up_pair_waits_for_its_cadence(self) -> None:
-        cursor = NOW - POLICY.settle_lag - timedelta(minutes=1)
-        projection = project_schedule(cursor, NOW, POLICY)
-        due = cursor + POLICY.cadence + POLICY.settle_lag
-        assert projection.next_due_at == due
-        assert projection.windows == [Window(cursor - POLICY.overlap, due - POLICY.settle_lag)]
-
-    def test_a_blocked_pair_has_no_due_time(self) -> None:
-        projection = project_schedule(None, NOW, POLICY, blocked_by="worker disabled")
-        assert projection.next_due_at is None and projection.blocked_by == "worker disabled"
 
 
 class TestSecurity:

@@ -17,8 +17,9 @@ from nats.js.api import PubAck
 from nats.js.errors import APIError, NotFoundError
 from pydantic import ValidationError
 
-from admin_api.commands import MAX_MSGS_PER_SUBJECT_EXCEEDED, BusError, InFlight
+from admin_api.commands import BusError, InFlight
 from common.messages import DeadLetter
+from common.scheduling import MAX_MSGS_PER_SUBJECT_EXCEEDED
 from common.streams import DLQ_STREAM
 
 SUBJECTS = f"{DeadLetter.SUBJECT_PREFIX}.>"

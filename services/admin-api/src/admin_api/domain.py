@@ -1,4 +1,5 @@
-"""Pure decisions of the admin API: token health, a worker's status light, schedule projection.
+"""Pure decisions of the admin API: token health and a worker's status light (the schedule
+projection is the scheduler's own, in :mod:`common.scheduling`).
 
 No I/O and no clock: callers pass ``now``.
 """
@@ -10,7 +11,7 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 
 from common.db.tokens import TokenStatusRow
-from common.windows import Window, WindowPolicy, plan_window
+from common.windows import WindowPolicy
 
 # --- tokens ---------------------------------------------------------------------------------
 
@@ -140,56 +141,3 @@ def format_age(delta: timedelta) -> str:
     if seconds < 172800:
         return f"{seconds // 3600}h"
     return f"{seconds // 86400}d"
-
-
-# --- schedule -------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Projection:
-    """What the scheduler will do next for one pair, by the same planner it uses."""
-
-    next_due_at: datetime | None
-    # The windows it will send back to back from then on, until caught up (at most a limit).
-    windows: list[Window]
-    more_windows: bool
-    blocked_by: str | None
-
-
-def is_due(cursor: datetime | None, window: Window, now: datetime, policy: WindowPolicy) -> bool:
-    """The scheduler's rule: a pair still behind goes at once, a caught-up one after cadence."""
-    if cursor is None:
-        return True
-    behind = window.end < now - policy.settle_lag
-    return behind or window.end - cursor >= policy.cadence
-
-
-def project_schedule(
-    cursor: datetime | None,
-    now: datetime,
-    policy: WindowPolicy,
-    *,
-    blocked_by: str | None = None,
-    limit: int = 10,
-) -> Projection:
-    first = plan_window(cursor, now, policy)
-    if cursor is None or (first is not None and is_due(cursor, first, now, policy)):
-        due_at = now
-    else:
-        # A caught-up pair is due once its next window would span a cadence.
-        due_at = max(now, cursor + policy.cadence + policy.settle_lag)
-    windows: list[Window] = []
-    position = cursor
-    while len(windows) <= limit:
-        window = plan_window(position, due_at, policy)
-        if window is None:
-            break
-        windows.append(window)
-        position = window.end
-    more = len(windows) > limit
-    return Projection(
-        next_due_at=None if blocked_by else due_at,
-        windows=windows[:limit],
-        more_windows=more,
-        blocked_by=blocked_by,
-    )

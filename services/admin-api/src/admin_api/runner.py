@@ -10,14 +10,14 @@ from typing import Literal
 from nats.js.kv import KeyValue
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from admin_api.commands import InFlight, manual_window, publish_window
 from admin_api.context import AdminContext
 from admin_api.views import account_blocked
 from common.control import PauseSwitch
 from common.db.accounts import EbayAccount
 from common.db.sync import SyncRepository
 from common.families import IMPLEMENTED_FAMILIES, SNAPSHOT_FAMILIES, Family
-from common.messages import SyncWindow
+from common.messages import SyncWindow, Trigger
+from common.scheduling import PlannedWindow, PublishOutcome, publish_window, window_command
 from common.streams import BUCKETS
 from common.windows import plan_window
 
@@ -62,13 +62,14 @@ async def run_now(
         window = plan_window(state.cursor if state else None, now, policy)
         if window is None:
             return RunResult("up_to_date", "nothing new to fetch: the cursor is at the settle lag")
-    command = manual_window(account.id, family, window, now)
-    try:
-        await publish_window(
-            context.broker, context.tracer, command, context.settings.nats.publish_timeout_seconds
+    command = window_command(PlannedWindow(account.id, family, window, Trigger.MANUAL), now)
+    outcome = await publish_window(
+        context.broker, context.tracer, command, context.settings.nats.publish_timeout_seconds
+    )
+    if outcome is PublishOutcome.IN_FLIGHT:
+        return RunResult(
+            "in_flight", f"a {family} window of this account is in flight; it must finish first"
         )
-    except InFlight as exc:
-        return RunResult("in_flight", f"{exc}; it must finish first")
     await sync.record_queued(command, now)
     await session.commit()
     context.changes.notify()

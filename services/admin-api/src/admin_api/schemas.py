@@ -204,6 +204,8 @@ class ScheduleOut(Schema):
     cursor: datetime | None
     next_due_at: datetime | None
     blocked_by: str | None
+    # A snapshot family enumerates everything at its due time: no windows.
+    snapshot: bool
     windows: list[WindowOut]
     more_windows: bool
 

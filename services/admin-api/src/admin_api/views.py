@@ -8,13 +8,7 @@ from uuid import UUID
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from admin_api.domain import (
-    SEVERITY,
-    WorkerFacts,
-    project_schedule,
-    token_verdict,
-    worker_verdict,
-)
+from admin_api.domain import SEVERITY, WorkerFacts, token_verdict, worker_verdict
 from admin_api.schemas import (
     PageOut,
     RunDetailOut,
@@ -26,9 +20,10 @@ from admin_api.schemas import (
 )
 from admin_api.settings import AdminApiSettings
 from common.db.accounts import AccountRepository, EbayAccount
-from common.db.sync import RunStatus, SyncRepository, SyncRun, SyncState
+from common.db.sync import PairState, RunStatus, SyncRepository, SyncRun, SyncState
 from common.db.tokens import TokenRepository
 from common.families import IMPLEMENTED_FAMILIES, Family
+from common.scheduling import Projection, project_schedule
 
 # A queued or running run that has not moved for this long is reported as stuck.
 STUCK_AFTER = timedelta(minutes=30)
@@ -82,6 +77,34 @@ def blocked_by(
     return None
 
 
+def projection_for(
+    account: EbayAccount,
+    family: Family,
+    state: SyncState | None,
+    run: SyncRun | None,
+    now: datetime,
+    settings: AdminApiSettings,
+    paused: bool,
+) -> Projection:
+    """The scheduler's own plan for the pair, from what the database says of it."""
+    pair = PairState(
+        account_id=account.id,
+        family=family,
+        enabled=state.enabled if state else True,
+        cursor=state.cursor if state else None,
+        paused_until=state.paused_until if state else None,
+        last_success_at=state.last_success_at if state else None,
+        in_flight=run is not None and run.status in RunStatus.OPEN,
+    )
+    return project_schedule(
+        pair,
+        now,
+        settings.window.policy(family),
+        blocked_by=blocked_by(account, state, run, now, paused),
+        limit=10,
+    )
+
+
 async def workers_for(
     session: AsyncSession,
     accounts: Sequence[EbayAccount],
@@ -105,9 +128,7 @@ async def workers_for(
             policy = settings.window.policy(Family(family))
             verdict = worker_verdict(_facts(account, state, run, now), now, policy)
             cursor = state.cursor if state else None
-            projection = project_schedule(
-                cursor, now, policy, blocked_by=blocked_by(account, state, run, now, paused)
-            )
+            projection = projection_for(account, Family(family), state, run, now, settings, paused)
             workers.append(
                 WorkerOut(
                     account_id=account.id,
@@ -150,18 +171,14 @@ async def schedule_for(
     for family in sorted(map(str, IMPLEMENTED_FAMILIES)):
         state, run = states.get((account.id, family)), runs.get((account.id, family))
         cursor = state.cursor if state else None
-        projection = project_schedule(
-            cursor,
-            now,
-            settings.window.policy(Family(family)),
-            blocked_by=blocked_by(account, state, run, now, paused),
-        )
+        projection = projection_for(account, Family(family), state, run, now, settings, paused)
         out.append(
             ScheduleOut(
                 family=family,
                 cursor=cursor,
                 next_due_at=projection.next_due_at,
                 blocked_by=projection.blocked_by,
+                snapshot=projection.snapshot,
                 windows=[WindowOut(start=w.start, end=w.end) for w in projection.windows],
                 more_windows=projection.more_windows,
             )

@@ -64,13 +64,16 @@ def create_app(
         holder = f"{socket.gethostname()}:{uuid.uuid4().hex[:8]}"
         scheduler = Scheduler(
             build_sessionmaker(engine),
-            window_publisher(broker, settings.nats.publish_timeout_seconds),
+            window_publisher(
+                broker,
+                settings.nats.publish_timeout_seconds,
+                service.tracer_provider.get_tracer(SERVICE),
+            ),
             LeaderLease(leases, SCHEDULER_LEADER_KEY, holder),
             PauseSwitch(control),
             settings.policies(),
             stale_after=timedelta(seconds=settings.stale_run_seconds),
             clock=following.now if following is not None else utc_now,
-            tracer=service.tracer_provider.get_tracer(SERVICE),
         )
         loop_task = asyncio.create_task(run_forever(scheduler))
 

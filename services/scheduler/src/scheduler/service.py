@@ -3,53 +3,44 @@
 from __future__ import annotations
 
 import logging
-import uuid
 from collections.abc import Awaitable, Callable, Mapping
 from datetime import datetime, timedelta
 
 from faststream.nats import NatsBroker
 from nats.js import JetStreamContext
-from nats.js.errors import APIError
 from opentelemetry import trace
-from opentelemetry.trace import SpanKind, Tracer
+from opentelemetry.trace import Tracer
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from common.control import PauseSwitch
 from common.db.sync import SyncRepository
 from common.families import Family
-from common.messages import SyncWindow, encoded
+from common.messages import SyncWindow
 from common.metrics import CONSUMER_PENDING, LAG, WINDOWS_PUBLISHED
+from common.scheduling import PublishOutcome, publish_window, window_command
 from common.streams import (
     FETCHER_DURABLE,
     PAGES_STREAM,
     WINDOWS_STREAM,
     WRITER_DURABLE,
 )
-from common.telemetry import annotate_run
 from scheduler.domain import PlannedWindow, WindowPolicy, plan
 from scheduler.lease import LeaderLease
 
 log = logging.getLogger(__name__)
 
-# JetStream's answer when the subject already holds a window: that pair is in flight.
-MAX_MSGS_PER_SUBJECT_EXCEEDED = 10077
-
-# Publishes a command; returns False when JetStream dropped it as a duplicate.
-PublishWindow = Callable[[SyncWindow], Awaitable[bool]]
+# Publishes a command; says whether JetStream took it, dropped it or holds the pair's window.
+PublishWindow = Callable[[SyncWindow], Awaitable[PublishOutcome]]
 
 
-def window_publisher(broker: NatsBroker, timeout: float) -> PublishWindow:
-    """Publish a window command with its dedup id and wait for JetStream's acknowledgement."""
+def window_publisher(
+    broker: NatsBroker, timeout: float, tracer: Tracer | None = None
+) -> PublishWindow:
+    """The scheduler's way onto the bus: :func:`common.scheduling.publish_window`."""
+    spans = tracer or trace.get_tracer(__name__)
 
-    async def publish(command: SyncWindow) -> bool:
-        ack = await broker.publish(
-            encoded(command),
-            command.subject,
-            stream=WINDOWS_STREAM,
-            headers={"Nats-Msg-Id": command.message_id, "content-type": "application/json"},
-            timeout=timeout,
-        )
-        return not ack.duplicate
+    async def publish(command: SyncWindow) -> PublishOutcome:
+        return await publish_window(broker, spans, command, timeout)
 
     return publish
 
@@ -65,7 +56,6 @@ class Scheduler:
         *,
         stale_after: timedelta,
         clock: Callable[[], datetime],
-        tracer: Tracer | None = None,
     ) -> None:
         self._sessions = sessions
         self._publish = publish
@@ -74,7 +64,6 @@ class Scheduler:
         self._policies = policies
         self._stale_after = stale_after
         self._clock = clock
-        self._tracer = tracer or trace.get_tracer(__name__)
 
     async def tick(self) -> int:
         """Publish the windows that are due; returns how many JetStream accepted."""
@@ -102,27 +91,9 @@ class Scheduler:
         await self._lease.release()
 
     async def _dispatch(self, planned: PlannedWindow, now: datetime) -> int:
-        command = SyncWindow(
-            run_id=uuid.uuid4(),
-            account_id=planned.account_id,
-            family=planned.family,
-            window_from=planned.window.start if planned.window else None,
-            window_to=planned.window.end if planned.window else now,
-            trigger=planned.trigger,
-            issued_at=now,
-        )
-        # The root span of the window's trace: fetcher and writer spans descend from it.
-        with self._tracer.start_as_current_span(
-            f"schedule {command.subject_name}", kind=SpanKind.PRODUCER
-        ):
-            annotate_run(command)
-            try:
-                if not await self._publish(command):
-                    return 0
-            except APIError as exc:
-                if exc.err_code == MAX_MSGS_PER_SUBJECT_EXCEEDED:
-                    return 0  # a window of this pair is still in flight
-                raise
+        command = window_command(planned, now)
+        if await self._publish(command) is not PublishOutcome.ACCEPTED:
+            return 0  # a repeat of a window already sent, or the pair is still in flight
         WINDOWS_PUBLISHED.labels(command.family, command.trigger).inc()
         async with self._sessions.begin() as session:
             await SyncRepository(session).record_queued(command, now)

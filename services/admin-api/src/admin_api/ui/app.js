@@ -349,7 +349,8 @@ function accountView(accountId) {
     schedule.replaceChildren(...items.map((s) => h("div", { class: "card" },
       h("strong", {}, s.family), " ",
       s.blocked_by ? h("span", { class: "muted" }, `— ${s.blocked_by}`) : h("span", { class: "muted" }, "— due ", when(s.next_due_at)),
-      s.windows.length ? h("ol", { class: "small" }, s.windows.map((w) => h("li", {}, windowText(w.start, w.end)))) : h("div", { class: "muted small" }, "nothing to fetch"),
+      s.snapshot ? h("div", { class: "muted small" }, "a snapshot of everything, as of its due time")
+        : s.windows.length ? h("ol", { class: "small" }, s.windows.map((w) => h("li", {}, windowText(w.start, w.end)))) : h("div", { class: "muted small" }, "nothing to fetch"),
       s.more_windows ? h("div", { class: "muted small" }, "… and more, back to back") : null)));
   };
 
