@@ -148,12 +148,15 @@ async def listings(pipeline: Pipeline, seller: Seller) -> list[EbayActiveListing
 
 async def ended_events(pipeline: Pipeline, window: SyncWindow) -> set[str]:
     async with pipeline.sessions() as session:
-        result = await session.scalars(
-            select(EbayEvent.entity_id).where(
+        result = await session.execute(
+            select(EbayEvent.entity_id, EbayEvent.topic).where(
                 EbayEvent.run_id == window.run_id, EbayEvent.change_kind == "ended"
             )
         )
-        return set(result.all())
+        ended = result.all()
+    # Every listing that ended is the business event LISTING_ENDED (common.db.topics).
+    assert {topic for _, topic in ended} <= {"LISTING_ENDED"}
+    return {entity_id for entity_id, _ in ended}
 
 
 async def test_a_complete_snapshot_ends_exactly_the_listings_that_ended(

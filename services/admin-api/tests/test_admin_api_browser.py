@@ -160,3 +160,12 @@ async def test_an_operator_runs_a_worker_and_watches_it_complete_live(
     await run_row.click()
     await expect(page.get_by_test_id("pages-table")).to_contain_text("1")
     await expect(page.get_by_test_id("run-status")).to_have_text("succeeded")
+
+    # The event inbox: the backfill's history, filterable, without reloading.
+    await page.locator("nav").get_by_role("link", name="Events").click()
+    events = page.get_by_test_id("events-table")
+    await expect(events).to_contain_text("created")
+    await page.locator("select[name=family]").select_option("returns")
+    await expect(events).to_contain_text("No events match.")
+    await page.locator("select[name=family]").select_option("orders")
+    await expect(events.locator("tbody tr").first).to_contain_text("orders")

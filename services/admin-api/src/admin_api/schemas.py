@@ -322,3 +322,28 @@ class RetentionOut(Schema):
 
 class PurgeIn(Body):
     older_than_days: int | None = Field(default=None, ge=1, le=3650)
+
+
+class EventOut(Schema):
+    """One history event: what changed on an entity, with old and new values."""
+
+    id: int
+    account_id: int
+    house_name: str | None = None
+    family: str
+    entity_id: str
+    change_kind: str
+    changed_fields: list[str]
+    # Per changed top-level field, {"old": …, "new": …}; null for a created entity.
+    changes: dict[str, Any] | None
+    # The business event this change raised, if any (ORDER_READY_TO_SHIP, …).
+    topic: str | None
+    run_id: UUID
+    page_no: int | None
+    occurred_at: datetime
+
+
+class EventPageOut(Schema):
+    events: list[EventOut]
+    # Pass back as ``cursor`` for the next page; null on the last page.
+    next_cursor: str | None

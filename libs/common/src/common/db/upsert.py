@@ -22,6 +22,7 @@ from sqlalchemy.dialects import postgresql
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from common.db.topics import ENDED_TOPICS, topic_expression
 from common.families import Family
 
 _DIALECT = postgresql.dialect()  # type: ignore[no-untyped-call]
@@ -107,21 +108,26 @@ SELECT count(*) FILTER (WHERE o.{first_key} IS NULL) AS inserted,
        count(*) FILTER (WHERE o.{first_key} IS NOT NULL) AS changed
 FROM up LEFT JOIN old o ON {key_join}"""
         )
-    # changed_fields: the top-level payload keys whose values differ, as eBay names them.
+    # changes: per top-level payload key whose value differs (as eBay names it), the old and
+    # the new value; changed_fields: those keys. The topic names a business event (topics.py).
+    topic = topic_expression(spec.family, new="up.payload", old="o.payload")
     return (
         head
         + f""",
 ev AS (
     INSERT INTO ebay_events (account_id, family, entity_id, change_kind, changed_fields,
-                             run_id, page_no, occurred_at)
+                             changes, topic, run_id, page_no, occurred_at)
     SELECT up.account_id, :family, up.{spec.entity_column},
            CASE WHEN o.{first_key} IS NULL THEN 'created' ELSE 'changed' END,
-           CASE WHEN o.{first_key} IS NULL THEN ARRAY[]::text[] ELSE ARRAY(
-               SELECT coalesce(n.key, p.key)
-               FROM jsonb_each(o.payload) p FULL JOIN jsonb_each(up.payload) n USING (key)
-               WHERE p.value IS DISTINCT FROM n.value ORDER BY 1) END,
-           :run_id, :page_no, :now
+           ARRAY(SELECT k FROM jsonb_object_keys(d.changes) k ORDER BY 1),
+           d.changes, {topic}, :run_id, :page_no, :now
     FROM up LEFT JOIN old o ON {key_join}
+    LEFT JOIN LATERAL (
+        SELECT jsonb_object_agg(coalesce(n.key, p.key),
+                                jsonb_build_object('old', p.value, 'new', n.value)) AS changes
+        FROM jsonb_each(o.payload) p FULL JOIN jsonb_each(up.payload) n USING (key)
+        WHERE p.value IS DISTINCT FROM n.value
+    ) d ON o.{first_key} IS NOT NULL
     RETURNING change_kind
 )
 SELECT count(*) FILTER (WHERE change_kind = 'created') AS inserted,
@@ -178,6 +184,8 @@ async def upsert_rows(
 def _end_unseen_statement(spec: UpsertSpec) -> str:
     assert spec.snapshot and spec.family is not None and spec.entity_column is not None
     entity = spec.entity_column
+    ended_topic = ENDED_TOPICS.get(spec.family)
+    topic = f"'{ended_topic}'" if ended_topic else "NULL"
     return f"""
 WITH ended AS (
     UPDATE {spec.table.name} t SET ended_at = :now, updated_at = :now, last_run_id = :run_id
@@ -187,8 +195,11 @@ WITH ended AS (
     RETURNING t.{entity} AS entity_id
 ), ev AS (
     INSERT INTO ebay_events (account_id, family, entity_id, change_kind, changed_fields,
-                             run_id, page_no, occurred_at)
-    SELECT :account_id, :family, entity_id, 'ended', ARRAY['ended_at'], :run_id, NULL, :now
+                             changes, topic, run_id, page_no, occurred_at)
+    SELECT :account_id, :family, entity_id, 'ended', ARRAY['ended_at'],
+           jsonb_build_object('ended_at', jsonb_build_object(
+               'old', NULL, 'new', to_jsonb(CAST(:now AS timestamptz)))),
+           {topic}, :run_id, NULL, :now
     FROM ended
     RETURNING 1
 )
