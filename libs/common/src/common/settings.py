@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import timedelta
 from urllib.parse import urlsplit
 
-from pydantic import Field, SecretStr
+from pydantic import BaseModel, ConfigDict, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from common.families import IMPLEMENTED_FAMILIES, SNAPSHOT_FAMILIES, Family
@@ -84,6 +84,16 @@ PostgresField = Field(default_factory=postgres_settings)
 EbayField = Field(default_factory=ebay_settings)
 
 
+class FamilyWindow(BaseModel):
+    """One family's own window settings; what is left out comes from the common ones."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    cadence_seconds: float | None = Field(default=None, gt=0)
+    overlap_seconds: float | None = Field(default=None, ge=0)
+    initial_backfill_days: float | None = Field(default=None, gt=0)
+
+
 class WindowSettings(BaseSettings):
     """The window policy (DESIGN §3.4): the scheduler plans with it, the admin API projects it.
 
@@ -103,23 +113,32 @@ class WindowSettings(BaseSettings):
     # The families the scheduler plans (JSON list, e.g. '["orders", "messages"]'); by default
     # every family this build fetches. "Run now" still works for the others.
     families: frozenset[Family] = IMPLEMENTED_FAMILIES
+    # Per-family overrides (JSON), e.g. '{"messages": {"overlap_seconds": 3600},
+    # "orders": {"initial_backfill_days": 30}}'; a family not named uses the settings above.
+    family_overrides: dict[Family, FamilyWindow] = Field(default_factory=dict)
 
     def policy(self, family: Family) -> WindowPolicy:
+        own = self.family_overrides.get(family, FamilyWindow())
+        cadence = (
+            self.snapshot_cadence_seconds if family in SNAPSHOT_FAMILIES else self.cadence_seconds
+        )
         return WindowPolicy(
-            overlap=timedelta(seconds=self.overlap_seconds),
-            initial_backfill=timedelta(days=self.initial_backfill_days),
+            overlap=timedelta(seconds=_first(own.overlap_seconds, self.overlap_seconds)),
+            initial_backfill=timedelta(
+                days=_first(own.initial_backfill_days, self.initial_backfill_days)
+            ),
             lookback_limit=LOOKBACK_LIMITS.get(family, DEFAULT_LOOKBACK),
             max_window=timedelta(days=self.max_window_days),
             settle_lag=timedelta(seconds=self.settle_lag_seconds),
-            cadence=timedelta(
-                seconds=self.snapshot_cadence_seconds
-                if family in SNAPSHOT_FAMILIES
-                else self.cadence_seconds
-            ),
+            cadence=timedelta(seconds=_first(own.cadence_seconds, cadence)),
         )
 
     def policies(self) -> dict[Family, WindowPolicy]:
         return {family: self.policy(family) for family in self.families & IMPLEMENTED_FAMILIES}
+
+
+def _first(own: float | None, common: float) -> float:
+    return common if own is None else own
 
 
 def window_settings() -> WindowSettings:
