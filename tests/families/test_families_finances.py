@@ -7,8 +7,10 @@ also prove the token service's signing key and the fetcher's signatures work end
 from __future__ import annotations
 
 import base64
-from collections.abc import AsyncIterator, Hashable
+from collections import defaultdict
+from collections.abc import AsyncIterator, Hashable, Iterable
 from datetime import timedelta
+from decimal import Decimal
 from typing import Any
 
 import pytest
@@ -19,7 +21,7 @@ from pydantic import SecretStr
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from common.db.finances import EbayPayout, EbayTransaction
+from common.db.finances import EbayPayout, EbayTransaction, EbayTransactionFee
 from common.db.signing_keys import EbaySigningKey
 from common.ebay.errors import EbayRequestError
 from common.ebay.finances import FinancesClient, payout_date_filter, transaction_date_filter
@@ -79,6 +81,28 @@ async def mirrored(pipeline: Pipeline, family: Family, seller: Seller) -> dict[H
         return {r.payout_id: r.payload for r in payouts}
 
 
+def fees_of(transactions: Iterable[dict[str, Any]]) -> dict[Hashable, Decimal]:
+    """Every ``orderLineItems[].marketplaceFees[]`` eBay lists, summed per line item and type."""
+    fees: dict[Hashable, Decimal] = defaultdict(Decimal)
+    for t in transactions:
+        for line in t.get("orderLineItems") or []:
+            for fee in line.get("marketplaceFees") or []:
+                key = (t["transactionId"], t["transactionType"], line["lineItemId"], fee["feeType"])
+                fees[key] += Decimal(str(fee["amount"]["value"]))
+    return dict(fees)
+
+
+async def mirrored_fees(pipeline: Pipeline, seller: Seller) -> dict[Hashable, Decimal | None]:
+    async with pipeline.sessions() as session:
+        rows = await session.scalars(
+            select(EbayTransactionFee).where(EbayTransactionFee.account_id == seller.account_id)
+        )
+        return {
+            (r.transaction_id, r.transaction_type, r.line_item_id, r.fee_type): r.amount_value
+            for r in rows
+        }
+
+
 @pytest.mark.parametrize("family", [Family.TRANSACTIONS, Family.FINANCES])
 async def test_a_window_is_mirrored_exactly_for_us_uk_and_german_sellers(
     pipeline: Pipeline, family: Family
@@ -97,6 +121,10 @@ async def test_a_window_is_mirrored_exactly_for_us_uk_and_german_sellers(
         dates = [truth.date(r) for r in expected.values()]
         assert all(d is not None and start <= d <= now for d in dates)
         assert await mirrored(pipeline, family, seller) == expected, marketplace
+        if family is Family.TRANSACTIONS:
+            fees = fees_of(expected.values())
+            assert fees, marketplace
+            assert await mirrored_fees(pipeline, seller) == fees, marketplace
     # The token service created the app's signing key pair once, for this eBay only.
     async with pipeline.sessions() as session:
         keys = await session.scalar(

@@ -10,7 +10,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from common.db.finances import PAYOUTS, TRANSACTIONS
+from common.db.finances import PAYOUTS, TRANSACTION_FEES, TRANSACTIONS
 from common.db.offers import OFFERS
 from common.db.orders import LINE_ITEMS, ORDERS
 from common.db.postorder import CASES, INQUIRIES, PAYMENT_DISPUTES, RETURNS
@@ -47,7 +47,7 @@ FAMILY_TABLES: dict[Family, FamilyTable] = {
     Family.RETURNS: FamilyTable(RETURNS, map_return),
     Family.PAYMENT_DISPUTES: FamilyTable(PAYMENT_DISPUTES, map_payment_dispute),
     Family.OFFERS: FamilyTable(OFFERS, map_offer),
-    Family.TRANSACTIONS: FamilyTable(TRANSACTIONS, map_transaction),
+    Family.TRANSACTIONS: FamilyTable(TRANSACTIONS, map_transaction, (TRANSACTION_FEES,)),
     Family.FINANCES: FamilyTable(PAYOUTS, map_payout),
     Family.MESSAGES: FamilyTable(MESSAGES, map_message),
     Family.ACTIVE_INVENTORY: FamilyTable(ACTIVE_LISTINGS, map_active_listing),

@@ -10,7 +10,7 @@ from datetime import datetime
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from common.db.sync import PageCounts, SyncRepository
-from common.db.upsert import UpsertSpec, end_unseen, record_seen, upsert_rows
+from common.db.upsert import UpsertSpec, end_unseen, record_seen, replace_children, upsert_rows
 from common.messages import PageBatch, WindowCompleted
 from writer.domain import Row
 from writer.families import FAMILY_TABLES
@@ -95,8 +95,14 @@ class PageWriter:
             session, table.spec, rows, run_id=page.run_id, page_no=page.page_no, now=now
         )
         for spec in table.child_specs:
-            await upsert_rows(
-                session, spec, child_rows[spec], run_id=page.run_id, page_no=page.page_no, now=now
+            await replace_children(
+                session,
+                spec,
+                [spec.parent_of(row) for row in rows],
+                child_rows[spec],
+                run_id=page.run_id,
+                page_no=page.page_no,
+                now=now,
             )
         if table.spec.snapshot:
             await record_seen(session, table.spec, rows, page.run_id)

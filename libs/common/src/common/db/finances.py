@@ -8,7 +8,7 @@ from __future__ import annotations
 from datetime import datetime
 from decimal import Decimal
 
-from sqlalchemy import Integer
+from sqlalchemy import ForeignKeyConstraint, Integer
 from sqlalchemy.orm import Mapped, mapped_column
 
 from common.db.base import Base, MirroredRow, Money
@@ -33,6 +33,30 @@ class EbayTransaction(MirroredRow, Base):
     total_fee_value: Mapped[Decimal | None] = mapped_column(Money)
     total_fee_currency: Mapped[str | None]
     buyer_username: Mapped[str | None]
+
+
+class EbayTransactionFee(MirroredRow, Base):
+    """A fee eBay deducted for one line item of a transaction (``orderLineItems[]
+    .marketplaceFees[]``); several fees of one type on one line item are one row, summed."""
+
+    __tablename__ = "ebay_transaction_fees"
+    __table_args__ = (
+        ForeignKeyConstraint(
+            ["account_id", "transaction_id", "transaction_type"],
+            [
+                "ebay_transactions.account_id",
+                "ebay_transactions.transaction_id",
+                "ebay_transactions.transaction_type",
+            ],
+        ),
+    )
+
+    transaction_id: Mapped[str] = mapped_column(primary_key=True)
+    transaction_type: Mapped[str] = mapped_column(primary_key=True)
+    line_item_id: Mapped[str] = mapped_column(primary_key=True)
+    fee_type: Mapped[str] = mapped_column(primary_key=True)
+    amount_value: Mapped[Decimal | None] = mapped_column(Money)
+    amount_currency: Mapped[str | None]
 
 
 class EbayPayout(MirroredRow, Base):
@@ -65,6 +89,7 @@ TRANSACTION_COLUMNS = (
     "buyer_username",
     "payload",
 )
+FEE_COLUMNS = ("amount_value", "amount_currency", "payload")
 PAYOUT_COLUMNS = (
     "payout_status",
     "payout_date",
@@ -88,4 +113,12 @@ PAYOUTS = UpsertSpec(
     columns=PAYOUT_COLUMNS,
     family=Family.FINANCES,
     entity_column="payout_id",
+)
+# Written with its transaction, in the same transaction; a fee the transaction no longer
+# lists is deleted (the transaction's changed event records the old and new fees).
+TRANSACTION_FEES = UpsertSpec(
+    table=EbayTransactionFee.__table__,  # type: ignore[arg-type]
+    key=("account_id", "transaction_id", "transaction_type", "line_item_id", "fee_type"),
+    columns=FEE_COLUMNS,
+    parent=TRANSACTIONS,
 )

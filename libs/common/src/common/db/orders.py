@@ -86,4 +86,6 @@ LINE_ITEMS = UpsertSpec(
     key=("account_id", "order_id", "line_item_id"),
     columns=LINE_ITEM_COLUMNS,
     version_column="order_last_modified_date",
+    # A line item that leaves the order goes; the order's changed event records it.
+    parent=ORDERS,
 )

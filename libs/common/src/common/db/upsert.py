@@ -46,10 +46,25 @@ class UpsertSpec:
     # A snapshot family's table (with ``ended_at``): an upsert revives an ended row, and a
     # complete snapshot ends the rows it did not contain (:func:`end_unseen`).
     snapshot: bool = False
+    # A child table (an order's line items, a transaction's fees): its parent's spec. The
+    # parent's record is the whole set of its children, so a child the record no longer holds
+    # is deleted (:func:`replace_children`). The child's key starts with the parent's, and its
+    # ``version_column``, if any, copies the parent's.
+    parent: UpsertSpec | None = None
+
+    def parent_of(self, parent_row: Mapping[str, Any]) -> dict[str, Any]:
+        """What :func:`replace_children` needs of one parent row: its key (and version)."""
+        assert self.parent is not None, f"{self.table.name} has no parent"
+        columns = (*self.parent.key, *filter(None, (self.parent.version_column,)))
+        return {c: parent_row[c] for c in columns}
 
     @cached_property
     def statement(self) -> str:
         return _build_statement(self)
+
+    @cached_property
+    def gone_children_statement(self) -> str:
+        return _gone_children_statement(self)
 
 
 @dataclass(frozen=True)
@@ -179,6 +194,57 @@ async def upsert_rows(
         params["family"] = str(spec.family)
     result = (await session.execute(text(spec.statement), params)).one()
     return UpsertOutcome(received=len(unique), inserted=result.inserted, changed=result.changed)
+
+
+def _gone_children_statement(spec: UpsertSpec) -> str:
+    """Delete the children of the given parents that the parents' stored records no longer hold.
+
+    Unversioned, the page's record is the parent's: its children are the set. Versioned, a
+    child older than its parent's stored version is gone, and the page's record decides only
+    when it is that version; so a late redelivery of an old page can neither keep nor bring
+    back a child that a newer version removed.
+    """
+    parent = spec.parent
+    assert parent is not None
+    table, key = spec.table.name, parent.key
+    parent_args = ", ".join(f"CAST(:p_{c} AS {_array_type(parent, c)})" for c in key)
+    keep_args = ", ".join(f"CAST(:k_{c} AS {_array_type(spec, c)})" for c in spec.key)
+    join = " AND ".join(f"t.{c} = p.{c}" for c in key)
+    not_kept = (
+        f"({', '.join(f't.{c}' for c in spec.key)}) NOT IN (SELECT * FROM unnest({keep_args}))"
+    )
+    if parent.version_column is None or spec.version_column is None:
+        gone = not_kept
+    else:
+        v, pv = spec.version_column, parent.version_column
+        gone = f"(t.{v} < p.{pv} OR (p.{pv} = i.{pv} AND {not_kept}))"
+        parent_args += f", CAST(:p_{pv} AS {_array_type(parent, pv)})"
+    columns = ", ".join((*key, *filter(None, (parent.version_column,))))
+    return f"""
+DELETE FROM {table} t
+USING {parent.table.name} p, unnest({parent_args}) AS i({columns})
+WHERE {" AND ".join(f"p.{c} = i.{c}" for c in key)} AND {join} AND {gone}"""
+
+
+async def replace_children(
+    session: AsyncSession,
+    spec: UpsertSpec,
+    parents: Sequence[Mapping[str, Any]],
+    rows: Sequence[Mapping[str, Any]],
+    *,
+    run_id: UUID,
+    page_no: int,
+    now: datetime,
+) -> UpsertOutcome:
+    """Upsert the children of ``parents`` (:meth:`UpsertSpec.parent_of` each) and delete those
+    the parents' records no longer hold."""
+    assert spec.parent is not None, f"{spec.table.name} names no parent"
+    outcome = await upsert_rows(session, spec, rows, run_id=run_id, page_no=page_no, now=now)
+    if parents:
+        params: dict[str, Any] = {f"p_{c}": [p[c] for p in parents] for c in parents[0]}
+        params |= {f"k_{c}": [r[c] for r in rows] for c in spec.key}
+        await session.execute(text(spec.gone_children_statement), params)
+    return outcome
 
 
 def _end_unseen_statement(spec: UpsertSpec) -> str:
