@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -12,15 +11,14 @@ import pytest
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from common.db.accounts import EbayAccount
-from common.families import Family
-from common.messages import PageBatch, Trigger
 from testkit.admin import Org, admin_settings, create_signed_in_org, serve_admin
 from testkit.ebay_samples import make_order
 from testkit.factories import create_account
+from testkit.pages import WINDOW_FROM as T0
+from testkit.pages import single_page
 from writer.service import PageWriter
 
 pytestmark = [pytest.mark.nats, pytest.mark.postgres]
-T0 = datetime(2026, 11, 1, tzinfo=UTC)
 
 
 @pytest.fixture
@@ -45,25 +43,12 @@ async def write(
 ) -> None:
     """One page through the real writer, as the pipeline would commit it."""
     await PageWriter(sessions, lambda: datetime.now(UTC)).write(
-        PageBatch(
-            run_id=uuid.uuid4(),
-            account_id=account_id,
-            family=Family.ORDERS,
-            window_from=T0,
-            window_to=T0 + timedelta(days=1),
-            trigger=Trigger.SCHEDULE,
-            page_no=1,
-            page_count=1,
-            fetched_at=datetime.now(UTC),
-            records=records,
-        ),
-        None,
+        single_page(account_id, records), None
     )
 
 
 def order(order_id: str, minutes: int, **fields: Any) -> dict[str, Any]:
-    raw = make_order(order_id, modified=T0 + timedelta(minutes=minutes), created=T0)
-    return raw | fields
+    return make_order(order_id, modified=T0 + timedelta(minutes=minutes), created=T0, **fields)
 
 
 @pytest.fixture

@@ -3,7 +3,6 @@ its record holds now, written in the page's transaction (issue 15, items 2 and 5
 
 from __future__ import annotations
 
-import uuid
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -15,31 +14,15 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from common.db.finances import EbayTransactionFee
 from common.db.orders import EbayOrderLineItem
 from common.families import Family
-from common.messages import PageBatch, Trigger
 from testkit.ebay_samples import make_order
 from testkit.factories import create_account
+from testkit.pages import WINDOW_FROM as T0
+from testkit.pages import single_page
 from writer.domain import MalformedRecordError
 from writer.mappings.finances import map_transaction
 from writer.service import PageWriter
 
 pytestmark = pytest.mark.postgres
-
-T0 = datetime(2026, 11, 1, tzinfo=UTC)
-
-
-def page(account_id: int, family: Family, records: list[dict[str, Any]]) -> PageBatch:
-    return PageBatch(
-        run_id=uuid.uuid4(),
-        account_id=account_id,
-        family=family,
-        window_from=T0,
-        window_to=T0 + timedelta(days=1),
-        trigger=Trigger.SCHEDULE,
-        page_no=1,
-        page_count=1,
-        fetched_at=datetime.now(UTC),
-        records=records,
-    )
 
 
 @pytest.fixture
@@ -84,18 +67,18 @@ async def test_fees_are_written_with_their_transaction_and_follow_it(
     writer: PageWriter, sessions: async_sessionmaker[AsyncSession], account_id: int
 ) -> None:
     first = sale({"L1": [fee("FINAL_VALUE_FEE", "8.70"), fee("FIXED", "0.30")], "L2": []})
-    await writer.write(page(account_id, Family.TRANSACTIONS, [first]), None)
+    await writer.write(single_page(account_id, [first], Family.TRANSACTIONS), None)
     assert await fees(sessions, account_id) == {
         ("T-1", "L1", "FINAL_VALUE_FEE"): Decimal("8.70"),
         ("T-1", "L1", "FIXED"): Decimal("0.30"),
     }
     # The same page again, and again in a new run: nothing doubles.
     for _ in range(2):
-        await writer.write(page(account_id, Family.TRANSACTIONS, [first]), None)
+        await writer.write(single_page(account_id, [first], Family.TRANSACTIONS), None)
     assert len(await fees(sessions, account_id)) == 2
     # A fee that disappears is removed; one that changes is updated; a new one is added.
     later = sale({"L1": [fee("FINAL_VALUE_FEE", "9.10")], "L2": [fee("FINAL_VALUE_FEE", "1.00")]})
-    await writer.write(page(account_id, Family.TRANSACTIONS, [later]), None)
+    await writer.write(single_page(account_id, [later], Family.TRANSACTIONS), None)
     assert await fees(sessions, account_id) == {
         ("T-1", "L1", "FINAL_VALUE_FEE"): Decimal("9.10"),
         ("T-1", "L2", "FINAL_VALUE_FEE"): Decimal("1.00"),
@@ -103,7 +86,7 @@ async def test_fees_are_written_with_their_transaction_and_follow_it(
     # A transaction that lists no line items any more keeps none; others are untouched.
     other = sale({"X": [fee("FINAL_VALUE_FEE", "2.00")]}, transaction_id="T-2")
     bare = sale({}) | {"orderLineItems": []}
-    await writer.write(page(account_id, Family.TRANSACTIONS, [bare, other]), None)
+    await writer.write(single_page(account_id, [bare, other], Family.TRANSACTIONS), None)
     assert await fees(sessions, account_id) == {("T-2", "X", "FINAL_VALUE_FEE"): Decimal("2.00")}
 
 
@@ -111,7 +94,7 @@ async def test_the_same_fee_type_twice_on_a_line_item_is_one_row_summed(
     writer: PageWriter, sessions: async_sessionmaker[AsyncSession], account_id: int
 ) -> None:
     twice = sale({"L1": [fee("REGULATORY_OPERATING_FEE", "0.20")] * 2})
-    await writer.write(page(account_id, Family.TRANSACTIONS, [twice]), None)
+    await writer.write(single_page(account_id, [twice], Family.TRANSACTIONS), None)
     assert await fees(sessions, account_id) == {
         ("T-1", "L1", "REGULATORY_OPERATING_FEE"): Decimal("0.40")
     }
@@ -135,12 +118,12 @@ async def test_a_line_item_that_leaves_an_order_is_removed_but_never_by_an_older
 ) -> None:
     three = make_order("O-1", modified=T0, line_items=3)
     two = make_order("O-1", modified=T0 + timedelta(hours=1), line_items=2)
-    await writer.write(page(account_id, Family.ORDERS, [three]), None)
+    await writer.write(single_page(account_id, [three], Family.ORDERS), None)
     assert await line_items(sessions, account_id) == {"O-1-L0", "O-1-L1", "O-1-L2"}
-    await writer.write(page(account_id, Family.ORDERS, [two]), None)
+    await writer.write(single_page(account_id, [two], Family.ORDERS), None)
     assert await line_items(sessions, account_id) == {"O-1-L0", "O-1-L1"}
     # A late redelivery of the older version changes nothing.
     one_older = make_order("O-1", modified=T0 - timedelta(hours=1), line_items=1)
-    await writer.write(page(account_id, Family.ORDERS, [one_older]), None)
-    await writer.write(page(account_id, Family.ORDERS, [three]), None)
+    await writer.write(single_page(account_id, [one_older], Family.ORDERS), None)
+    await writer.write(single_page(account_id, [three], Family.ORDERS), None)
     assert await line_items(sessions, account_id) == {"O-1-L0", "O-1-L1"}

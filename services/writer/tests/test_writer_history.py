@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -14,29 +13,13 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from common.db.events import EbayEvent
 from common.db.topics import ENDED_TOPICS, TOPIC_RULES, Topic, topic_expression
 from common.families import Family
-from common.messages import PageBatch, Trigger
 from testkit.ebay_samples import make_order
 from testkit.factories import create_account
+from testkit.pages import WINDOW_FROM as T0
+from testkit.pages import single_page
 from writer.service import PageWriter
 
 pytestmark = pytest.mark.postgres
-
-T0 = datetime(2026, 11, 1, tzinfo=UTC)
-
-
-def page(account_id: int, records: list[dict[str, Any]]) -> PageBatch:
-    return PageBatch(
-        run_id=uuid.uuid4(),
-        account_id=account_id,
-        family=Family.ORDERS,
-        window_from=T0,
-        window_to=T0 + timedelta(days=1),
-        trigger=Trigger.SCHEDULE,
-        page_no=1,
-        page_count=1,
-        fetched_at=datetime.now(UTC),
-        records=records,
-    )
 
 
 @pytest.fixture
@@ -59,9 +42,7 @@ async def events(sessions: async_sessionmaker[AsyncSession], account_id: int) ->
 
 
 def order(order_id: str, minutes: int, **fields: Any) -> dict[str, Any]:
-    raw = make_order(order_id, modified=T0 + timedelta(minutes=minutes), created=T0)
-    raw.update(fields)
-    return raw
+    return make_order(order_id, modified=T0 + timedelta(minutes=minutes), created=T0, **fields)
 
 
 async def test_a_change_keeps_the_old_and_the_new_value_of_each_changed_field(
@@ -69,8 +50,8 @@ async def test_a_change_keeps_the_old_and_the_new_value_of_each_changed_field(
 ) -> None:
     before = order("P-1", 0, pricingSummary={"total": {"value": "10.00", "currency": "USD"}})
     after = order("P-1", 5, pricingSummary={"total": {"value": "12.50", "currency": "USD"}})
-    await writer.write(page(account_id, [before]), None)
-    await writer.write(page(account_id, [after]), None)
+    await writer.write(single_page(account_id, [before]), None)
+    await writer.write(single_page(account_id, [after]), None)
     created, changed = await events(sessions, account_id)
     assert created.change_kind == "created" and created.changes is None
     assert changed.change_kind == "changed"
@@ -89,8 +70,8 @@ async def test_a_field_that_appears_or_disappears_has_null_on_the_other_side(
 ) -> None:
     with_note = order("P-2", 0, buyerCheckoutNotes="leave at the door")
     without = order("P-2", 5)
-    await writer.write(page(account_id, [with_note]), None)
-    await writer.write(page(account_id, [without]), None)
+    await writer.write(single_page(account_id, [with_note]), None)
+    await writer.write(single_page(account_id, [without]), None)
     changed = (await events(sessions, account_id))[-1]
     assert changed.changes is not None
     assert changed.changes["buyerCheckoutNotes"] == {"old": "leave at the door", "new": None}
@@ -104,7 +85,7 @@ async def test_an_order_raises_ready_to_ship_once_when_it_becomes_paid_and_unshi
     paid_with_note = order("R-1", 9, buyerCheckoutNotes="gift wrap please")
     shipped = order("R-1", 20, orderFulfillmentStatus="FULFILLED")
     for raw in (unpaid, paid, paid, paid_with_note, shipped):
-        await writer.write(page(account_id, [raw]), None)
+        await writer.write(single_page(account_id, [raw]), None)
     history = await events(sessions, account_id)
     assert [(e.change_kind, e.topic) for e in history] == [
         ("created", None),
@@ -117,7 +98,7 @@ async def test_an_order_raises_ready_to_ship_once_when_it_becomes_paid_and_unshi
 async def test_an_order_created_ready_to_ship_raises_it_on_creation(
     writer: PageWriter, sessions: async_sessionmaker[AsyncSession], account_id: int
 ) -> None:
-    await writer.write(page(account_id, [order("R-2", 0)]), None)
+    await writer.write(single_page(account_id, [order("R-2", 0)]), None)
     (created,) = await events(sessions, account_id)
     assert (created.change_kind, created.topic) == ("created", "ORDER_READY_TO_SHIP")
 

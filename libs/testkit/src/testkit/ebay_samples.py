@@ -20,9 +20,11 @@ def make_order(
     status: str = "NOT_STARTED",
     total: str = "25.00",
     line_items: int = 1,
+    **fields: Any,
 ) -> dict[str, Any]:
+    """An order; ``fields`` replace or add top-level fields (``orderPaymentStatus="PENDING"``)."""
     created = created or modified
-    return {
+    order = {
         "orderId": order_id,
         "legacyOrderId": f"{order_id}-legacy",
         "creationDate": ebay_time(created),
@@ -46,3 +48,4 @@ def make_order(
             for i in range(line_items)
         ],
     }
+    return order | fields
