@@ -132,17 +132,20 @@ FROM up LEFT JOIN old o ON {key_join}"""
 ev AS (
     INSERT INTO ebay_events (account_id, family, entity_id, change_kind, changed_fields,
                              changes, topic, run_id, page_no, occurred_at)
-    SELECT up.account_id, :family, up.{spec.entity_column},
-           CASE WHEN o.{first_key} IS NULL THEN 'created' ELSE 'changed' END,
-           ARRAY(SELECT k FROM jsonb_object_keys(d.changes) k ORDER BY 1),
-           d.changes, {topic}, :run_id, :page_no, :now
-    FROM up LEFT JOIN old o ON {key_join}
-    LEFT JOIN LATERAL (
-        SELECT jsonb_object_agg(coalesce(n.key, p.key),
-                                jsonb_build_object('old', p.value, 'new', n.value)) AS changes
-        FROM jsonb_each(o.payload) p FULL JOIN jsonb_each(up.payload) n USING (key)
-        WHERE p.value IS DISTINCT FROM n.value
-    ) d ON o.{first_key} IS NOT NULL
+    SELECT c.account_id, :family, c.entity_id, c.change_kind,
+           ARRAY(SELECT k FROM jsonb_object_keys(c.changes) k ORDER BY 1),
+           c.changes, c.topic, :run_id, :page_no, :now
+    FROM (
+        SELECT up.account_id, up.{spec.entity_column} AS entity_id, {topic} AS topic,
+               CASE WHEN o.{first_key} IS NULL THEN 'created' ELSE 'changed' END AS change_kind,
+               -- A scalar subquery under CASE: a created entity does not pay for the diff.
+               CASE WHEN o.{first_key} IS NOT NULL THEN (
+                   SELECT jsonb_object_agg(coalesce(n.key, p.key),
+                                           jsonb_build_object('old', p.value, 'new', n.value))
+                   FROM jsonb_each(o.payload) p FULL JOIN jsonb_each(up.payload) n USING (key)
+                   WHERE p.value IS DISTINCT FROM n.value) END AS changes
+        FROM up LEFT JOIN old o ON {key_join}
+    ) c
     RETURNING change_kind
 )
 SELECT count(*) FILTER (WHERE change_kind = 'created') AS inserted,
@@ -210,8 +213,11 @@ def _gone_children_statement(spec: UpsertSpec) -> str:
     parent_args = ", ".join(f"CAST(:p_{c} AS {_array_type(parent, c)})" for c in key)
     keep_args = ", ".join(f"CAST(:k_{c} AS {_array_type(spec, c)})" for c in spec.key)
     join = " AND ".join(f"t.{c} = p.{c}" for c in key)
+    # An anti-join (hashable), not a row-wise NOT IN, so a 200-order page stays cheap.
+    kept_key = " AND ".join(f"k.{c} = t.{c}" for c in spec.key)
     not_kept = (
-        f"({', '.join(f't.{c}' for c in spec.key)}) NOT IN (SELECT * FROM unnest({keep_args}))"
+        f"NOT EXISTS (SELECT 1 FROM unnest({keep_args}) AS k({', '.join(spec.key)}) "
+        f"WHERE {kept_key})"
     )
     if parent.version_column is None or spec.version_column is None:
         gone = not_kept
