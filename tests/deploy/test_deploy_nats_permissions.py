@@ -29,10 +29,13 @@ from nats.js.errors import NotFoundError
 
 from common.settings import NatsSettings
 from common.streams import (
+    ADVISORIES_STREAM,
+    ADVISORY_SUBJECTS,
     BUCKETS,
     DLQ_STREAM,
     FAILURES_DURABLE,
     FETCHER_DURABLE,
+    MOVER_DURABLE,
     PAGES_STREAM,
     WINDOWS_STREAM,
     WRITER_DURABLE,
@@ -179,7 +182,8 @@ async def admin(connect: Callable[[str], Awaitable[Session]]) -> Session:
     """The deploy user, on a freshly declared topology (as deploy/ops.py declares it)."""
     session = await connect("admin")
     js = session.nc.jetstream()
-    for stream in [WINDOWS_STREAM, PAGES_STREAM, DLQ_STREAM, *(f"KV_{b}" for b in BUCKET_NAMES)]:
+    streams = [WINDOWS_STREAM, PAGES_STREAM, DLQ_STREAM, ADVISORIES_STREAM]
+    for stream in [*streams, *(f"KV_{b}" for b in BUCKET_NAMES)]:
         with contextlib.suppress(NotFoundError):
             await js.delete_stream(stream)
     await load_ops().apply_topology(js, 1)
@@ -564,9 +568,17 @@ async def test_the_writer_records_dead_letters_and_moves_what_ran_out_of_deliver
     # reports failed attempts.
     writer = await connect("writer")
     js = writer.nc.jetstream(timeout=5)
-    for stream, consumer in ((WINDOWS_STREAM, FETCHER_DURABLE), (PAGES_STREAM, WRITER_DURABLE)):
-        advisory = f"$JS.EVENT.ADVISORY.CONSUMER.MAX_DELIVERIES.{stream}.{consumer}"
-        await writer.allowed(lambda: writer.nc.subscribe(advisory, queue="writer"))  # noqa: B023
+    # The advisories come from their stream (ADR 0008), through the durable "mover".
+    for subject in ADVISORY_SUBJECTS:
+        await admin.nc.jetstream().publish(subject, b"{}", stream=ADVISORIES_STREAM)
+    advisories = await writer.allowed(
+        lambda: js.pull_subscribe(
+            ADVISORY_SUBJECTS[0], durable=MOVER_DURABLE, stream=ADVISORIES_STREAM
+        )
+    )
+    for advisory in await writer.allowed(lambda: advisories.fetch(2, timeout=5)):
+        await writer.allowed(advisory.ack_sync)
+    assert await stream_messages(admin, ADVISORIES_STREAM) == 0
     await writer.allowed(lambda: writer.nc.subscribe("sync.run.failed.>", queue="writer"))
     stored = await admin.nc.jetstream().publish(WINDOW_SUBJECT, b"window", stream=WINDOWS_STREAM)
     original = await writer.allowed(lambda: js.get_msg(WINDOWS_STREAM, stored.seq))
@@ -588,11 +600,8 @@ async def test_the_writer_records_dead_letters_and_moves_what_ran_out_of_deliver
         f"$JS.API.STREAM.MSG.DELETE.{DLQ_STREAM}",
         lambda: writer.nc.jetstream(timeout=API_TIMEOUT).delete_msg(DLQ_STREAM, ack.seq),
     )
-    await writer.denied(
-        "subscription",
-        "$JS.EVENT.ADVISORY.>",
-        lambda: writer.nc.subscribe("$JS.EVENT.ADVISORY.>"),
-    )
+    for subject in ("$JS.EVENT.ADVISORY.>", *ADVISORY_SUBJECTS):
+        await writer.denied("subscription", subject, subscriber(writer, subject))
 
 
 async def test_the_fetcher_reports_failures_but_moves_nothing_off_the_work_queue(
@@ -624,3 +633,44 @@ async def test_the_fetcher_reports_failures_but_moves_nothing_off_the_work_queue
             f"$JS.API.CONSUMER.MSG.NEXT.{DLQ_STREAM}.{FAILURES_DURABLE}", b"1"
         ),
     )
+
+
+@pytest.mark.parametrize("user", ["scheduler", "token-service", "writer", "admin-api"])
+async def test_only_the_fetcher_publishes_pages(
+    connect: Callable[[str], Awaitable[Session]], admin: Session, user: str
+) -> None:
+    # The writer takes the pair from a page's subject (ADR 0008): whoever may publish there
+    # could write into any account's mirror.
+    fetcher = await connect("fetcher")
+    ack = await fetcher.allowed(
+        lambda: fetcher.nc.jetstream(timeout=5).publish(PAGE_SUBJECT, b"page")
+    )
+    assert ack.stream == PAGES_STREAM
+    other = await connect(user)
+    quick = other.nc.jetstream(timeout=API_TIMEOUT)
+    await other.denied("publish", PAGE_SUBJECT, lambda: quick.publish(PAGE_SUBJECT, b"forged"))
+    await other.denied("publish", PAGE_SUBJECT, lambda: other.nc.publish(PAGE_SUBJECT, b"forged"))
+    assert await stream_messages(admin, PAGES_STREAM) == 1
+
+
+@pytest.mark.parametrize("user", ["scheduler", "admin-api"])
+async def test_the_scheduler_and_the_admin_api_publish_windows(
+    connect: Callable[[str], Awaitable[Session]], admin: Session, user: str
+) -> None:
+    session = await connect(user)
+    js = session.nc.jetstream(timeout=5)
+    ack = await session.allowed(lambda: js.publish(WINDOW_SUBJECT, b"window"))
+    assert ack.stream == WINDOWS_STREAM
+
+
+@pytest.mark.parametrize("user", ["token-service", "fetcher", "writer"])
+async def test_nobody_else_publishes_windows(
+    connect: Callable[[str], Awaitable[Session]], admin: Session, user: str
+) -> None:
+    other = await connect(user)
+    quick = other.nc.jetstream(timeout=API_TIMEOUT)
+    await other.denied("publish", WINDOW_SUBJECT, lambda: quick.publish(WINDOW_SUBJECT, b"forged"))
+    await other.denied(
+        "publish", WINDOW_SUBJECT, lambda: other.nc.publish(WINDOW_SUBJECT, b"forged")
+    )
+    assert await stream_messages(admin, WINDOWS_STREAM) == 0

@@ -147,6 +147,50 @@ class TestDeadLetters:
             assert (await client.request(method, path, headers=org.admin)).status_code == 404
 
 
+class TestDeadLettersOfNoOrg:
+    """A page for an unknown account, or a subject naming none, is no org's: admins see it."""
+
+    async def test_admins_see_a_letter_of_an_unknown_account_viewers_do_not(
+        self, client: httpx.AsyncClient, org: Org, topology: JetStreamContext
+    ) -> None:
+        unknown = 8_000_000_000 + uuid.uuid4().int % 1_000_000
+        seq = await dead_letter(topology, window(unknown), "account does not exist")
+        listed = (await client.get("/api/dead-letters", headers=org.admin)).json()
+        assert [(d["sequence"], d["account_id"]) for d in listed] == [(seq, unknown)]
+        assert (await client.get(f"/api/dead-letters/{seq}", headers=org.admin)).status_code == 200
+        assert (await client.get("/api/dead-letters", headers=org.viewer)).json() == []
+        assert (await client.get(f"/api/dead-letters/{seq}", headers=org.viewer)).status_code == 404
+
+    async def test_admins_see_a_letter_that_names_no_account(
+        self, client: httpx.AsyncClient, org: Org, topology: JetStreamContext
+    ) -> None:
+        letter = DeadLetter.of(
+            "sync.page.orders.99999999999999999999",
+            b"{}",
+            reason="PageBatch does not validate",
+            failed_at=datetime.now(UTC),
+        )
+        ack = await topology.publish(letter.subject, encoded(letter), stream=DLQ_STREAM)
+        listed = (await client.get("/api/dead-letters", headers=org.admin)).json()
+        assert [d["sequence"] for d in listed] == [ack.seq]
+
+    async def test_a_dead_page_is_fetched_again_not_replayed(
+        self, client: httpx.AsyncClient, org: Org, account: EbayAccount, topology: JetStreamContext
+    ) -> None:
+        # Only the fetcher publishes pages (ADR 0008); the answer points to repair.
+        letter = DeadLetter.of(
+            f"sync.page.orders.{account.id}",
+            b"{}",
+            account_id=account.id,
+            reason="RefusedPageError: window_to lies beyond now",
+            failed_at=datetime.now(UTC),
+        )
+        ack = await topology.publish(letter.subject, encoded(letter), stream=DLQ_STREAM)
+        response = await client.post(f"/api/dead-letters/{ack.seq}/replay", headers=org.admin)
+        assert response.status_code == 409 and "repair" in response.json()["detail"]
+        assert (await topology.stream_info(PAGES_STREAM)).state.messages == 0
+
+
 async def test_service_health_shows_heartbeats_and_consumer_backlog(
     client: httpx.AsyncClient,
     org: Org,

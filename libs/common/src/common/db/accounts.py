@@ -98,6 +98,15 @@ class AccountRepository:
     async def get(self, account_id: int) -> EbayAccount | None:
         return await self.session.get(EbayAccount, account_id)
 
+    async def owned_ids(self, account_ids: set[int]) -> set[int]:
+        """Which of these ids name an account (of any org)."""
+        if not account_ids:
+            return set()
+        result = await self.session.scalars(
+            select(EbayAccount.id).where(EbayAccount.id.in_(sorted(account_ids)))
+        )
+        return set(result.all())
+
     async def list_active(self) -> Sequence[EbayAccount]:
         result = await self.session.scalars(
             select(EbayAccount).where(EbayAccount.active).order_by(EbayAccount.id)
