@@ -9,6 +9,7 @@ from fastapi import APIRouter, HTTPException, status
 
 from admin_api.dependencies import (
     AccountDep,
+    AdminUser,
     ContextDep,
     CurrentUser,
     NowDep,
@@ -16,11 +17,20 @@ from admin_api.dependencies import (
     SessionDep,
 )
 from admin_api.runner import RunResult, pause_all, run_now
-from admin_api.schemas import RunAllItem, RunQueuedOut, ScheduleOut, WorkerOut, WorkerPatch
+from admin_api.schemas import (
+    RepairIn,
+    RepairOut,
+    RunAllItem,
+    RunQueuedOut,
+    ScheduleOut,
+    WorkerOut,
+    WorkerPatch,
+)
 from admin_api.views import by_severity, schedule_for, workers_for
 from common.db.accounts import AccountRepository, EbayAccount
 from common.db.sync import SyncRepository
 from common.families import IMPLEMENTED_FAMILIES, Family
+from common.repair import repair_pair
 
 router = APIRouter(tags=["workers"])
 
@@ -124,6 +134,47 @@ async def run_all_workers(
             )
         )
     return items
+
+
+@router.post(
+    "/api/accounts/{account_id}/families/{family}/repair",
+    status_code=status.HTTP_202_ACCEPTED,
+    responses={404: {}, **CONFLICT},
+)
+async def repair_worker(
+    family: Family,
+    account: AccountDep,
+    user: AdminUser,
+    session: SessionDep,
+    now: NowDep,
+    context: ContextDep,
+    body: RepairIn | None = None,
+) -> RepairOut:
+    """After a bad page: move the pair's cursor back to ``since`` (default: the family's
+    backfill start) and re-sync from there, as ``ebaysync repair`` does; recorded as a run
+    with trigger ``repair`` and your email."""
+    result = await repair_pair(
+        session,
+        context.broker,
+        context.tracer,
+        account=account,
+        family=family,
+        since=body.since if body else None,
+        now=now,
+        policy=context.settings.window.policy(family),
+        paused_all=await (await pause_all(context)).is_on(),
+        requested_by=user.email,
+        publish_timeout=context.settings.nats.publish_timeout_seconds,
+    )
+    if result.outcome in ("blocked", "in_flight"):
+        raise HTTPException(status.HTTP_409_CONFLICT, result.detail)
+    context.changes.notify()
+    return RepairOut(
+        outcome="queued" if result.command else "reset",
+        detail=result.detail,
+        cursor=result.cursor,
+        run=_queued(RunResult("queued", result.detail, result.command)) if result.command else None,
+    )
 
 
 @router.get("/api/accounts/{account_id}/schedule", responses={404: {}})
