@@ -312,6 +312,13 @@ function accountView(accountId) {
   const setEnabled = (family, enabled) => act(enabled ? `${family} enabled` : `${family} disabled`,
     () => api(`/api/accounts/${accountId}/workers/${family}`, { method: "PATCH", body: { enabled } }));
   const resume = (family) => act(`${family} resumed`, () => api(`/api/accounts/${accountId}/workers/${family}/resume`, { method: "POST" }));
+  // After a bad page (a cursor or data from the future): move the cursor back and re-sync.
+  const repair = async (family) => {
+    const since = prompt(`Repair ${family}: re-sync from (ISO time, e.g. 2026-11-01T00:00:00Z; empty: the backfill start)`, "");
+    if (since === null) return;
+    if (!confirm(`Move the ${family} cursor back to ${since || "the backfill start"} and re-sync from there?`)) return;
+    await act((r) => r.detail, () => api(`/api/accounts/${accountId}/families/${family}/repair`, { method: "POST", body: since ? { since } : {} }));
+  };
 
   const drawWorkers = (workers) => {
     workersBody.replaceChildren(...workers.map((w) => {
@@ -321,7 +328,7 @@ function accountView(accountId) {
         h("td", {}, h("strong", {}, w.family), w.enabled ? null : h("div", { class: "muted small" }, "disabled")),
         h("td", {}, w.cursor ? [h("div", { title: stamp(w.cursor) }, new Date(w.cursor).toLocaleString()), h("div", { class: "muted small" }, `lag ${age(w.lag_seconds)}`)] : h("span", { class: "muted" }, "never synced")),
         h("td", { "data-testid": "last-run" }, run ? [
-          h("div", {}, h("a", { href: `#/runs/${run.run_id}`, "data-run-id": run.run_id }, badge(run.status)), " ", h("span", { class: "muted small" }, run.trigger)),
+          h("div", {}, h("a", { href: `#/runs/${run.run_id}`, "data-run-id": run.run_id }, badge(run.status)), " ", h("span", { class: "muted small" }, run.requested_by ? `${run.trigger} by ${run.requested_by}` : run.trigger)),
           h("div", { class: "small" }, windowText(run.window_from, run.window_to)),
           h("div", { class: "small" }, progress(run)),
           h("div", { class: "small muted" }, `fetched ${run.rows_received} · stored ${run.rows_inserted} · changed ${run.rows_changed} · ${duration(run.duration_seconds)}`),
@@ -332,7 +339,8 @@ function accountView(accountId) {
         h("td", {}, can("operator") ? h("div", { class: "toolbar" },
           h("button", { class: "primary", onclick: () => runNow(w.family) }, "Run now"),
           h("button", { onclick: () => setEnabled(w.family, !w.enabled) }, w.enabled ? "Disable" : "Enable"),
-          w.paused_until ? h("button", { onclick: () => resume(w.family) }, "Resume") : null) : null));
+          w.paused_until ? h("button", { onclick: () => resume(w.family) }, "Resume") : null,
+          can("admin") ? h("button", { class: "danger", title: "Reset the cursor and re-sync", onclick: () => repair(w.family) }, "Repair") : null) : null));
     }));
   };
   const drawRuns = (runs) => {
