@@ -12,6 +12,7 @@ from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
+import httpx
 import orjson
 import pytest
 from faststream import FastStream
@@ -36,9 +37,11 @@ from common.streams import (
     WINDOWS_STREAM,
     WRITER_DURABLE,
 )
+from ebay_sandbox.settings import SandboxConfig
 from testkit.ebay_samples import make_order
 from testkit.factories import create_account
 from testkit.pages import single_page
+from testkit.sandbox import serve_sandbox
 from testkit.waiting import eventually
 from writer.app import create_app
 from writer.settings import WriterSettings
@@ -313,3 +316,42 @@ class TestTheMover:
         assert letter.original_subject == subject and letter.original_data == body
         assert letter.reason == "exhausted 10 deliveries" and letter.account_id is None
         assert (await topology.stream_info(ADVISORIES_STREAM)).state.messages == 0
+
+
+async def test_the_bound_follows_the_deployments_clock_when_it_moves_ahead(
+    nats_url: str,
+    migrated_database_url: str,
+    topology: JetStreamContext,
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    # Under `ebaysync up` "now" is the sandbox's, which tests move days ahead: a page of that
+    # future is genuine, even when the writer read the clock before it moved.
+    async with serve_sandbox(SandboxConfig(sellers=1, profile="tiny")) as sandbox:
+        app = create_app(
+            WriterSettings(
+                nats=NatsSettings(url=nats_url),
+                database=PostgresSettings(url=SecretStr(migrated_database_url)),
+                metrics=MetricsSettings(port=0),
+                clock_url=f"{sandbox}/sandbox/clock",
+            )
+        )
+        await app.start()
+        try:
+            async with httpx.AsyncClient() as http:
+                moved = await http.post(
+                    f"{sandbox}/sandbox/clock/advance", json={"seconds": 2 * 86_400}
+                )
+                moved.raise_for_status()
+            account = await new_account(sessions)
+            ahead = datetime.now(UTC) + timedelta(days=2)
+            page = single_page(
+                account,
+                [make_order(f"ahead-{uuid.uuid4().hex[:8]}", modified=ahead - timedelta(hours=1))],
+                window_from=ahead - timedelta(days=1),
+                window_to=ahead - timedelta(minutes=2),
+            )
+            await topology.publish(page.subject, encoded(page), stream=PAGES_STREAM)
+            await written(sessions, page)
+        finally:
+            await app.stop()
+    assert await letters(topology) == []

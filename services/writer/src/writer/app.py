@@ -44,6 +44,7 @@ def create_app(
             sessions,
             following.now if following else utc_now,
             timedelta(seconds=settings.future_skew_seconds),
+            following.sync if following else None,
         ),
     )
     app.context.set_global("failure_recorder", FailureRecorder(sessions, utc_now, settings.breaker))

@@ -12,7 +12,7 @@ The decisions are pure; :class:`PageGate` only loads the account and reads the c
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -63,11 +63,18 @@ class PageGate:
     sessions: async_sessionmaker[AsyncSession]
     clock: Callable[[], datetime]
     future_skew: timedelta
+    # Re-reads a remote clock (common.clock.FollowingClock.sync): a sandbox clock moved ahead
+    # since the last reading must not make genuine pages look forged.
+    resync_clock: Callable[[], Awaitable[None]] | None = None
 
     async def refusal(self, page: PageBatch) -> str | None:
         """Why the page must be dead-lettered instead of written, or None to write it."""
         async with self.sessions() as session:
             account = await AccountRepository(session).get(page.account_id)
-        return account_refusal(page.account_id, account) or future_refusal(
-            page, self.clock(), self.future_skew
-        )
+        if refused := account_refusal(page.account_id, account):
+            return refused
+        refused = future_refusal(page, self.clock(), self.future_skew)
+        if refused is not None and self.resync_clock is not None:
+            await self.resync_clock()
+            refused = future_refusal(page, self.clock(), self.future_skew)
+        return refused
