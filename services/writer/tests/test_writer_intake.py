@@ -32,6 +32,7 @@ from common.streams import (
     ADVISORIES_STREAM,
     ADVISORY_SUBJECTS,
     DLQ_STREAM,
+    FAILURES_DURABLE,
     FETCHER_DURABLE,
     PAGES_STREAM,
     WINDOWS_STREAM,
@@ -221,6 +222,15 @@ class TestForgedPages:
         letter = await one_letter(topology)
         assert letter.reason == f"RefusedPageError: account {unknown} does not exist"
         assert letter.account_id == unknown  # no org owns it: admins see it
+
+        async def recorded() -> bool:
+            info = await topology.consumer_info(DLQ_STREAM, FAILURES_DURABLE)
+            return bool(info.ack_floor.stream_seq >= 1)
+
+        # Recorded once (no run to fail, no pair to count), not retried.
+        await eventually(recorded, within=10, what="the letter recorded")
+        info = await topology.consumer_info(DLQ_STREAM, FAILURES_DURABLE)
+        assert info.num_redelivered == 0 and info.num_ack_pending == 0
 
     async def test_a_page_for_a_deactivated_account_is_dead_lettered_at_once(
         self,

@@ -23,6 +23,7 @@ from nats.js.errors import NotFoundError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from common.breaker import BreakerSettings, pause_for
+from common.db.accounts import AccountRepository
 from common.db.sync import SyncRepository
 from common.deadletter import (
     MaxDeliveriesAdvisory,
@@ -56,6 +57,10 @@ class FailureRecorder:
             return False
         now = self.clock()
         async with self.sessions.begin() as session:
+            if await AccountRepository(session).get(run.account_id) is None:
+                # A page for an unknown account (ADR 0008): no run or pair to fail.
+                log.warning("dead letter from %s names no known account", letter.original_subject)
+                return False
             sync = SyncRepository(session)
             if not await sync.fail_run(run, letter.reason, now):
                 return False
