@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from pydantic import SecretStr
 
+from admin_api.deadletters import may_see
 from admin_api.domain import (
     Light,
     TokenHealth,
@@ -163,3 +164,17 @@ def test_the_challenge_digest_covers_code_token_and_endpoint_in_order() -> None:
 def test_only_ecdsa_sha1_signatures_are_accepted(header: str) -> None:
     with pytest.raises(BadSignature, match="unsupported"):
         parse_signature_header(header)
+
+
+class TestWhoSeesADeadLetter:
+    def test_its_org_sees_it_whatever_the_role(self) -> None:
+        assert may_see(7, {7}, set(), is_admin=False)
+
+    def test_another_orgs_letter_is_hidden_even_from_admins(self) -> None:
+        assert not may_see(8, {7}, {7, 8}, is_admin=True)
+
+    def test_admins_see_letters_no_org_owns(self) -> None:
+        assert may_see(9, {7}, {7, 8}, is_admin=True)
+        assert may_see(None, {7}, {7, 8}, is_admin=True)
+        assert not may_see(9, {7}, {7, 8}, is_admin=False)
+        assert not may_see(None, {7}, {7, 8}, is_admin=False)

@@ -413,7 +413,7 @@ function runsView(params) {
     h("select", { name: "account_id" }, h("option", { value: "" }, "all accounts")),
     h("select", { name: "family" }, h("option", { value: "" }, "all families"), ...FAMILIES.map((f) => h("option", { value: f }, f))),
     h("select", { name: "status" }, h("option", { value: "" }, "any status"), ...["queued", "running", "succeeded", "failed"].map((s) => h("option", { value: s }, s))),
-    h("select", { name: "trigger" }, h("option", { value: "" }, "any trigger"), ...["schedule", "catch_up", "manual"].map((s) => h("option", { value: s }, s))));
+    h("select", { name: "trigger" }, h("option", { value: "" }, "any trigger"), ...["schedule", "catch_up", "manual", "repair"].map((s) => h("option", { value: s }, s))));
   const body = h("tbody");
   const more = h("button", { onclick: () => load(false) }, "Load more");
   render(h("h1", {}, "Runs"), h("div", { class: "sub" }, "Every window fetched, newest first. Click a run for its pages."), filters,
