@@ -3,7 +3,8 @@
 Every service runs as its own process (``ebaysync.runtime``); headless Chromium (Debian's
 ``chromium`` package, installed here when missing) signs in, opens the account's workers,
 presses Run now and watches that run complete through live updates, without reloading. The
-workers page is saved as ``artifacts/admin-ui-workers.png``.
+workers page is saved as ``artifacts/admin-ui-workers.png``. An admin presses Repair and the
+re-sync shows up as a "repair" run by that admin.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from typing import Any
 import httpx
 import pytest
 from nats.js import JetStreamContext
-from playwright.async_api import Browser, Page, async_playwright, expect
+from playwright.async_api import Browser, Dialog, Page, async_playwright, expect
 from sqlalchemy.ext.asyncio import async_sessionmaker, create_async_engine
 
 from common.db.accounts import AccountRepository
@@ -33,6 +34,7 @@ pytestmark = [pytest.mark.e2e, pytest.mark.nats, pytest.mark.postgres]
 
 ARTIFACTS = Path(__file__).resolve().parents[3] / "artifacts"
 EMAIL = "browser-operator@example.com"
+ADMIN_EMAIL = "browser-admin@example.com"
 CHROMIUM_FLAGS = [
     "--no-sandbox",
     "--disable-gpu",
@@ -96,6 +98,7 @@ async def system(
         async with async_sessionmaker(engine).begin() as session:
             org = await AccountRepository(session).get_or_create_org(DEMO_ORG)
             await create_user(session, org.id, "operator", email=EMAIL)
+            await create_user(session, org.id, "admin", email=ADMIN_EMAIL)
         async with httpx.AsyncClient(base_url=info.admin_url, timeout=30) as client:
             credentials = {"email": EMAIL, "password": PASSWORD}
             login = await client.post("/api/auth/login", json=credentials)
@@ -127,15 +130,20 @@ async def browser() -> AsyncIterator[Browser]:
             await browser.close()
 
 
-async def test_an_operator_runs_a_worker_and_watches_it_complete_live(
-    system: System, browser: Browser
-) -> None:
+async def sign_in(browser: Browser, url: str, email: str) -> Page:
     page: Page = await browser.new_page(viewport={"width": 1440, "height": 900})
-    await page.goto(system.admin_url)
-    await page.get_by_label("Email").fill(EMAIL)
+    await page.goto(url)
+    await page.get_by_label("Email").fill(email)
     await page.get_by_label("Password").fill(PASSWORD)
     await page.get_by_role("button", name="Sign in").click()
     await expect(page.get_by_test_id("overview-table")).to_contain_text("orders")
+    return page
+
+
+async def test_an_operator_runs_a_worker_and_watches_it_complete_live(
+    system: System, browser: Browser
+) -> None:
+    page = await sign_in(browser, system.admin_url, EMAIL)
 
     await page.get_by_test_id("overview-table").get_by_role("link").first.click()
     workers = page.get_by_test_id("workers-table")
@@ -171,3 +179,21 @@ async def test_an_operator_runs_a_worker_and_watches_it_complete_live(
     await expect(events).to_contain_text("No events match.")
     await page.locator("select[name=family]").select_option("orders")
     await expect(events.locator("tbody tr").first).to_contain_text("orders")
+
+
+async def test_an_admin_repairs_a_worker_and_the_history_says_who(
+    system: System, browser: Browser
+) -> None:
+    page = await sign_in(browser, system.admin_url, ADMIN_EMAIL)
+
+    async def accept(dialog: Dialog) -> None:
+        await dialog.accept()  # the prompt's default (empty: the backfill start), then confirm
+
+    page.on("dialog", accept)
+    await page.get_by_test_id("overview-table").get_by_role("link").first.click()
+    orders = page.get_by_test_id("workers-table").locator("tr[data-family=orders]")
+    await orders.get_by_role("button", name="Repair").click()
+    await expect(page.locator("#toast")).to_contain_text("cursor reset to", timeout=10_000)
+    last_run = orders.get_by_test_id("last-run")
+    await expect(last_run).to_contain_text(f"repair by {ADMIN_EMAIL}", timeout=30_000)
+    await expect(last_run).to_contain_text("succeeded", timeout=60_000)
