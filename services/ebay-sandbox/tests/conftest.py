@@ -309,9 +309,11 @@ def sandbox_now(client: httpx.AsyncClient) -> Callable[[], Awaitable[str]]:
 
 @pytest.fixture
 def walk_pages(client: httpx.AsyncClient) -> Callable[..., Awaitable[list[Json]]]:
-    """Fetch every page by following ``next``; checks paging invariants on the way."""
+    """Fetch every page by following ``next``; checks paging invariants on the way. Asks for
+    the tax breakdown, as ebaysync does and the ground truth renders orders."""
 
     async def run(headers: dict[str, str], **params: Any) -> list[Json]:
+        params.setdefault("fieldGroups", "TAX_BREAKDOWN")
         resp = await client.get("/sell/fulfillment/v1/order", params=params, headers=headers)
         assert resp.status_code == 200, resp.text
         pages = [resp.json()]

@@ -89,7 +89,7 @@ def _orders(sandbox: Sandbox, world: SellerWorld, request: Request, bounds: Boun
     now_ms = sandbox.clock.now_ms()
     selected = select_orders(world, OrderFilter(modified=Range(*bounds)), Horizon(now_ms))
     base = base_url(request)
-    items = [dumps(order_json(r, n, base, full=False)) for r, n in selected]
+    items = [dumps(order_json(r, n, base, full=False, tax_breakdown=True)) for r, n in selected]
     return _json(collection({}, "orders", items))
 
 
