@@ -490,9 +490,12 @@ class XmlShape:
 
 
 # Documented elements the samples do not show (GetMyMessagesResponseType): message bodies
-# (the sample's comment: "each Message also carries <Text>") and the ReturnSummary counts.
+# (the sample's comment: "each Message also carries <Text>"), the ReturnSummary counts and the
+# names of custom folders (MyMessagesFolderType, MyMessagesFolderSummaryType FolderName).
 TRADING_EXTRAS = {
     "Response/Messages/Message/Text": "text",
+    "Response/Messages/Message/Folder/FolderName": "text",
+    "Response/Summary/FolderSummary/FolderName": "text",
     "Response/Summary": "node",
     "Response/Summary/FolderSummary": "node",
     "Response/Summary/FolderSummary/FolderID": "int",

@@ -42,6 +42,9 @@ MAX_WON_DURATION_DAYS = 60
 
 # Where each call's records are, below the response root.
 MESSAGE_PATH = ("Messages", "Message")
+FOLDER_SUMMARY_PATH = ("Summary", "FolderSummary")
+# The custom folder My Messages archives into: a message filed there is archived.
+ARCHIVE_FOLDER_NAME = "Archive"
 ACTIVE_ITEM_PATH = ("ActiveList", "ItemArray", "Item")
 WON_TRANSACTION_PATH = ("WonList", "OrderTransactionArray", "OrderTransaction")
 
@@ -198,17 +201,37 @@ class TradingClient:
             raise error
         return TradingResponse(records + rest, envelope)
 
+    async def message_folders(self, token: SecretStr, site_id: int) -> list[int]:
+        """GetMyMessages ``ReturnSummary``: the ids of the seller's folders (Inbox 0, Sent 1
+        and the custom ones), ascending."""
+        response = await self.call(
+            "GetMyMessages",
+            token,
+            site_id,
+            {"DetailLevel": "ReturnSummary"},
+            FOLDER_SUMMARY_PATH,
+        )
+        folders = set()
+        for summary in response.records:
+            folder_id = summary.get("FolderID")
+            if not isinstance(folder_id, str) or not folder_id.isdigit():
+                raise EbayPayloadError("GetMyMessages answered a FolderSummary without FolderID")
+            folders.add(int(folder_id))
+        return sorted(folders)
+
     async def message_headers(
         self,
         token: SecretStr,
         site_id: int,
         *,
+        folder_id: int,
         start: datetime,
         end: datetime,
         page_number: int,
         entries_per_page: int,
     ) -> list[Record]:
-        """GetMyMessages ``ReturnHeaders``: messages received in ``[start, end]``, newest first.
+        """GetMyMessages ``ReturnHeaders``: messages of one folder dated in ``[start, end]``,
+        newest first.
 
         There is no PaginationResult: a page shorter than ``entries_per_page`` is the last one.
         """
@@ -218,6 +241,7 @@ class TradingClient:
             site_id,
             {
                 "DetailLevel": "ReturnHeaders",
+                "FolderID": str(folder_id),
                 "StartTime": ebay_timestamp(start),
                 "EndTime": ebay_timestamp(end),
                 "Pagination": {
