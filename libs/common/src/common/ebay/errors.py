@@ -10,18 +10,32 @@ EbayError
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 
 class EbayError(Exception):
-    def __init__(self, message: str, *, status: int | None = None) -> None:
-        super().__init__(message)
+    """``request_id``: eBay's id of the failed call (``X-EBAY-C-REQUEST-ID``, else ``rlogid``,
+    else Trading's ``CorrelationID``), which eBay support asks for; it ends the message, so it
+    reaches the run's error, the dead letter's reason and the span's exception event."""
+
+    def __init__(
+        self, message: str, *, status: int | None = None, request_id: str | None = None
+    ) -> None:
+        super().__init__(f"{message} (eBay request id {request_id})" if request_id else message)
         self.status = status
+        self.request_id = request_id
 
 
 class EbayTransientError(EbayError):
     def __init__(
-        self, message: str, *, status: int | None = None, retry_after: float | None = None
+        self,
+        message: str,
+        *,
+        status: int | None = None,
+        retry_after: float | None = None,
+        request_id: str | None = None,
     ) -> None:
-        super().__init__(message, status=status)
+        super().__init__(message, status=status, request_id=request_id)
         self.retry_after = retry_after
 
 
@@ -35,6 +49,11 @@ class EbayRequestError(EbayError):
 
 class EbayPayloadError(EbayError):
     pass
+
+
+def request_id_of(headers: Mapping[str, str]) -> str | None:
+    """eBay's id of a call from its response headers (REST and Trading alike)."""
+    return headers.get("x-ebay-c-request-id") or headers.get("rlogid") or None
 
 
 class EbayQuotaError(EbayTransientError):

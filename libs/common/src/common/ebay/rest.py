@@ -15,6 +15,7 @@ from common.ebay.errors import (
     EbayPayloadError,
     EbayRequestError,
     EbayTransientError,
+    request_id_of,
 )
 
 
@@ -51,9 +52,17 @@ async def get_json(
     try:
         body = orjson.loads(response.content)
     except orjson.JSONDecodeError as exc:
-        raise EbayPayloadError(f"malformed JSON from {url}", status=response.status_code) from exc
+        raise EbayPayloadError(
+            f"malformed JSON from {url}",
+            status=response.status_code,
+            request_id=request_id_of(response.headers),
+        ) from exc
     if not isinstance(body, dict):
-        raise EbayPayloadError(f"expected a JSON object from {url}", status=response.status_code)
+        raise EbayPayloadError(
+            f"expected a JSON object from {url}",
+            status=response.status_code,
+            request_id=request_id_of(response.headers),
+        )
     return body
 
 
@@ -62,11 +71,14 @@ def raise_for_status(response: httpx.Response) -> None:
     if status < 400:
         return
     detail = f"HTTP {status} from {response.request.url.path}: {_first_error(response)}"
+    request_id = request_id_of(response.headers)
     if status == 401:
-        raise EbayAuthError(detail, status=status)
+        raise EbayAuthError(detail, status=status, request_id=request_id)
     if status == 429 or status >= 500:
-        raise EbayTransientError(detail, status=status, retry_after=_retry_after(response))
-    raise EbayRequestError(detail, status=status)
+        raise EbayTransientError(
+            detail, status=status, retry_after=_retry_after(response), request_id=request_id
+        )
+    raise EbayRequestError(detail, status=status, request_id=request_id)
 
 
 def _first_error(response: httpx.Response) -> str:
