@@ -11,7 +11,17 @@ from common.ebay.errors import EbayRequestError
 from common.ebay.postorder import CASE_SEARCH, INQUIRY_SEARCH, RETURN_SEARCH, PostOrderSearch
 from common.families import Family
 from common.messages import SyncWindow, Trigger
-from fetcher.sources.postorder import REFRESH_HORIZON, dispute_filters, post_order_filters
+from fetcher.sources.postorder import (
+    REFRESH_HORIZON,
+    STRIDE,
+    PhaseQuery,
+    chunk_at,
+    dispute_filters,
+    lookback_span,
+    phase_query,
+    post_order_filters,
+    searched_range,
+)
 
 NOW = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
 
@@ -97,3 +107,35 @@ def test_a_dispute_window_over_90_days_is_a_request_error() -> None:
 def test_an_unknown_phase_is_a_bug() -> None:
     with pytest.raises(ValueError, match="unknown phase"):
         post_order_filters(CASE_SEARCH, Family.CASES, "later", LATEST, REFRESH_HORIZON)
+
+
+# --- chunked phases: a date range longer than eBay accepts --------------------------------
+
+SPAN = (NOW - timedelta(days=10), NOW)
+
+
+def test_a_chunked_phase_walks_its_span_in_pieces_of_the_learned_range() -> None:
+    first = chunk_at(SPAN, timedelta(days=4), 0)
+    assert (first.span, first.local) == ((SPAN[0], SPAN[0] + timedelta(days=4)), 0)
+    assert first.following == 4 * 24 * 60 * STRIDE
+    inside = chunk_at(SPAN, timedelta(days=4), first.following + 7)
+    assert inside.span == (SPAN[0] + timedelta(days=4), SPAN[0] + timedelta(days=8))
+    assert inside.local == 7
+    last = chunk_at(SPAN, timedelta(days=4), 8 * 24 * 60 * STRIDE)
+    assert (last.span, last.following) == ((SPAN[0] + timedelta(days=8), NOW), None)
+
+
+def test_a_smaller_range_learned_mid_phase_keeps_the_chunk_start() -> None:
+    position = 4 * 24 * 60 * STRIDE
+    assert chunk_at(SPAN, timedelta(days=1), position).span == (
+        SPAN[0] + timedelta(days=4),
+        SPAN[0] + timedelta(days=5),
+    )
+
+
+def test_the_date_less_open_phase_is_the_whole_lookback_once_dates_are_needed() -> None:
+    query = phase_query(CASE_SEARCH, Family.CASES, "open", LATEST, REFRESH_HORIZON)
+    assert query == PhaseQuery({"case_status_filter": "OPEN"}, None)
+    assert searched_range(query, LATEST, Family.CASES, None) == timedelta(days=540)
+    assert searched_range(query, LATEST, Family.CASES, timedelta(days=30)) == timedelta(days=30)
+    assert lookback_span(LATEST, Family.CASES) == (NOW - timedelta(days=540), NOW)
