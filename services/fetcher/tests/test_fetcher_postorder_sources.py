@@ -5,16 +5,28 @@ from __future__ import annotations
 import uuid
 from datetime import UTC, datetime, timedelta
 
+import httpx
 import pytest
+from pydantic import SecretStr
 
 from common.ebay.errors import EbayRequestError
-from common.ebay.postorder import CASE_SEARCH, INQUIRY_SEARCH, RETURN_SEARCH, PostOrderSearch
+from common.ebay.learned import MemoryLimits
+from common.ebay.postorder import (
+    CASE_SEARCH,
+    INQUIRY_SEARCH,
+    RETURN_SEARCH,
+    PostOrderClient,
+    PostOrderSearch,
+    RangeRefusedError,
+)
 from common.families import Family
 from common.messages import SyncWindow, Trigger
+from fetcher.sources.base import PageRequest
 from fetcher.sources.postorder import (
     REFRESH_HORIZON,
     STRIDE,
     PhaseQuery,
+    PostOrderSource,
     chunk_at,
     dispute_filters,
     lookback_span,
@@ -22,6 +34,7 @@ from fetcher.sources.postorder import (
     post_order_filters,
     searched_range,
 )
+from fetcher.tokens import AccountToken
 
 NOW = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
 
@@ -139,3 +152,57 @@ def test_the_date_less_open_phase_is_the_whole_lookback_once_dates_are_needed() 
     assert searched_range(query, LATEST, Family.CASES, None) == timedelta(days=540)
     assert searched_range(query, LATEST, Family.CASES, timedelta(days=30)) == timedelta(days=30)
     assert lookback_span(LATEST, Family.CASES) == (NOW - timedelta(days=540), NOW)
+
+
+def refusing(days: float | None, seen: list[dict[str, str]]) -> PostOrderClient:
+    """A case search that refuses a range over ``days`` (None: every dated range) and answers one
+    member per accepted call."""
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        params = dict(request.url.params)
+        seen.append(params)
+        start = params.get("case_creation_date_range_from")
+        end = params.get("case_creation_date_range_to")
+        too_long = start is None or days is None
+        if start is not None and end is not None and days is not None:
+            span = datetime.fromisoformat(end) - datetime.fromisoformat(start)
+            too_long = span > timedelta(days=days)
+        if too_long:
+            message = f"The value of case_creation_date_range_from is invalid ({start})."
+            return httpx.Response(400, json={"error": [{"errorId": 1003, "message": message}]})
+        return httpx.Response(200, json={"members": [{"caseId": len(seen)}]})
+
+    http = httpx.AsyncClient(transport=httpx.MockTransport(handler))
+    return PostOrderClient(http, "https://api", MemoryLimits())
+
+
+def request(phase: str, offset: int = 0) -> PageRequest:
+    account = AccountToken(SecretStr("t"), "EBAY_US", 0)
+    return PageRequest(LATEST, account, phase, offset)
+
+
+async def test_a_refused_open_search_learns_a_range_and_reads_the_lookback_in_chunks() -> None:
+    seen: list[dict[str, str]] = []
+    client = refusing(200, seen)
+    source = PostOrderSource(client, CASE_SEARCH, Family.CASES, page_size=1)
+    page = await source.page(request("open"))
+    # Date-less (540 days) refused, then 270 days refused; 135 days accepted and recorded.
+    assert [("case_creation_date_range_from" in p) for p in seen] == [False, True, True]
+    assert await client.max_range(CASE_SEARCH) == timedelta(days=135)
+    assert seen[-1]["case_status_filter"] == "OPEN"
+    assert (page.shape.consumed, page.shape.total, page.shape.has_next) == (1, None, True)
+    seen.clear()
+    # The next page asks with the learned range at once: no refused call.
+    await source.page(request("open", page.shape.consumed))
+    assert len(seen) == 1
+
+
+async def test_a_range_refused_at_every_length_fails_and_learns_nothing() -> None:
+    seen: list[dict[str, str]] = []
+    client = refusing(None, seen)
+    source = PostOrderSource(client, CASE_SEARCH, Family.CASES)
+    with pytest.raises(RangeRefusedError):
+        await source.page(request("window"))
+    assert await client.max_range(CASE_SEARCH) is None
+    # 1,438 minutes, then 719, 359, 179 and 89; 44 would be under an hour: given up.
+    assert len(seen) == 5
