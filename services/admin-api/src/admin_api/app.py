@@ -18,6 +18,7 @@ from prometheus_client import make_asgi_app
 import common.metrics  # noqa: F401  (the ebaysync_* families, for one vocabulary everywhere)
 from admin_api.bootstrap import bootstrap_admin
 from admin_api.context import AdminContext
+from admin_api.headers import SecurityHeaders
 from admin_api.live import ChangeFeed, Heartbeats, subscribe
 from admin_api.notifications import NotificationKeys
 from admin_api.routes import (
@@ -38,6 +39,7 @@ from admin_api.routes import (
     webhooks,
     workers,
 )
+from admin_api.routes.docs import SWAGGER_UI_DIR
 from admin_api.routes.ui import UI_DIR
 from admin_api.settings import AdminApiSettings
 from common.bus import build_broker
@@ -76,7 +78,11 @@ def create_app(
             heartbeats=Heartbeats(),
             changes=ChangeFeed(),
             notification_keys=NotificationKeys(
-                http, settings.ebay, settings.notification_key_cache_seconds
+                http,
+                settings.ebay,
+                settings.notification_key_cache_seconds,
+                settings.notification_key_negative_cache_seconds,
+                settings.notification_key_lookups_per_minute,
             ),
             tracer=tracer_provider.get_tracer(SERVICE),
         )
@@ -105,6 +111,10 @@ def create_app(
         description="Operators' API of ebaysync; the web UI at / uses it. Sign in with "
         "POST /api/auth/login and send the token as Authorization: Bearer.",
         lifespan=lifespan,
+        # /docs is our own page on pinned, local assets (routes/docs.py); ReDoc would load
+        # its script from a CDN.
+        docs_url=None,
+        redoc_url=None,
     )
     for module in (
         health,
@@ -126,6 +136,7 @@ def create_app(
     ):
         app.include_router(module.router)
     app.mount("/ui", StaticFiles(directory=UI_DIR), name="ui")
+    app.mount("/docs/assets", StaticFiles(directory=SWAGGER_UI_DIR), name="swagger-ui")
     # Prometheus text, like every other service's METRICS_PORT, but on the API's own port.
     app.mount("/metrics", make_asgi_app())
     FastAPIInstrumentor.instrument_app(
@@ -134,4 +145,6 @@ def create_app(
         excluded_urls="healthz,readyz,live,ui",
         exclude_spans=["send", "receive"],
     )
+    # Outermost, so every response gets the headers, errors and mounted apps included.
+    app.add_middleware(SecurityHeaders)
     return app

@@ -1,15 +1,35 @@
-"""The message contracts as AsyncAPI, beside the OpenAPI document at /openapi.json."""
+"""API documents: the OpenAPI browser at /docs and the message contracts as AsyncAPI.
+
+/docs is Swagger UI from the pinned ``swagger-ui-bundle`` package, served from this origin
+(``/docs/assets``) so the page the bearer token lives beside loads no third-party script.
+"""
 
 from __future__ import annotations
 
 from importlib.resources import files
 
 from fastapi import APIRouter, Response
+from fastapi.responses import HTMLResponse
+from swagger_ui_bundle import swagger_ui_path
 
 router = APIRouter(tags=["docs"])
 
+SWAGGER_UI_DIR: str = swagger_ui_path
 # Generated from the services' routers by scripts/gen_asyncapi.py; a test keeps it current.
 ASYNCAPI = files("common").joinpath("asyncapi.yaml")
+
+DOCS_PAGE = """<!doctype html>
+<html><head><meta charset="utf-8"><title>ebaysync admin API</title>
+<link rel="stylesheet" href="/docs/assets/swagger-ui.css"></head>
+<body><div id="swagger-ui"></div>
+<script src="/docs/assets/swagger-ui-bundle.js"></script>
+<script src="/ui/docs.js"></script></body></html>
+"""
+
+
+@router.get("/docs", response_class=HTMLResponse, include_in_schema=False)
+async def swagger_ui() -> HTMLResponse:
+    return HTMLResponse(DOCS_PAGE)
 
 
 @router.get("/asyncapi.yaml", response_class=Response)
