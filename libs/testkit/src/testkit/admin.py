@@ -42,6 +42,10 @@ def admin_settings(nats_url: str, database_url: str, **overrides: Any) -> AdminA
         "database": PostgresSettings(url=SecretStr(database_url)),
         "jwt_secret": JWT_SECRET,
         "live_poll_seconds": 0.2,
+        # Every in-process client signs in from 127.0.0.1 and the database is shared by the
+        # session: unrelated tests' wrong passwords must not throttle each other. The
+        # throttling tests set their own limits and addresses.
+        "login_max_failures_per_address": 10_000,
     }
     values.update(overrides)
     return AdminApiSettings(**values)
@@ -103,7 +107,7 @@ async def create_signed_in_org(
 
 def bearer(user: User) -> dict[str, str]:
     token = issue_login_token(
-        JWT_SECRET, user.id, user.org_id, datetime.now(UTC), timedelta(hours=1)
+        JWT_SECRET, user.id, user.org_id, datetime.now(UTC), timedelta(hours=1), user.token_version
     )
     return {"Authorization": f"Bearer {token}"}
 

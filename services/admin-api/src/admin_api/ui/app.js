@@ -602,6 +602,10 @@ async function route() {
   state.stop = stop;
 }
 
-document.getElementById("signout").addEventListener("click", signOut);
+// The button revokes the user's tokens on the server too (every session of theirs ends).
+document.getElementById("signout").addEventListener("click", async () => {
+  if (state.token) await api("/api/auth/logout", { method: "POST" }).catch(() => null);
+  signOut();
+});
 window.addEventListener("hashchange", route);
 route();
