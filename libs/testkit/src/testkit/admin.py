@@ -89,13 +89,23 @@ async def sign_in(
 
 
 async def create_signed_in_org(
-    client: httpx.AsyncClient, sessions: async_sessionmaker[AsyncSession]
+    client: httpx.AsyncClient,
+    sessions: async_sessionmaker[AsyncSession],
+    admin_email: str | None = None,
 ) -> Org:
     """An org with a user of each role, signed in with tokens minted as login does (Argon2 is
     slow on purpose; the sign-in itself has tests of its own)."""
     async with sessions.begin() as session:
         org = await create_org(session)
-        users = {role: await create_user(session, org.id, role) for role in ROLES}
+        users = {
+            role: await create_user(
+                session,
+                org.id,
+                role,
+                **({"email": admin_email} if admin_email and role == "admin" else {}),
+            )
+            for role in ROLES
+        }
     return Org(
         id=org.id,
         admin=bearer(users["admin"]),

@@ -19,7 +19,7 @@ import common.metrics  # noqa: F401  (the ebaysync_* families, for one vocabular
 from admin_api.bootstrap import bootstrap_admin
 from admin_api.context import AdminContext
 from admin_api.headers import SecurityHeaders
-from admin_api.live import ChangeFeed, Heartbeats, subscribe
+from admin_api.live import ChangeFeed, Heartbeats, StreamSlots, subscribe
 from admin_api.notifications import NotificationKeys
 from admin_api.routes import (
     accounts,
@@ -85,6 +85,7 @@ def create_app(
                 settings.notification_key_lookups_per_minute,
             ),
             tracer=tracer_provider.get_tracer(SERVICE),
+            streams=StreamSlots(settings.live_streams_per_user),
         )
         app.state.sessions = sessions
         app.state.broker = broker
