@@ -16,8 +16,16 @@ pytestmark = [pytest.mark.nats, pytest.mark.postgres]
 
 @pytest.fixture
 async def client(migrated_database_url: str, nats_url: str) -> AsyncIterator[httpx.AsyncClient]:
-    async with serve_admin(admin_settings(nats_url, migrated_database_url)) as (_, client):
-        yield client
+    async with serve_admin(admin_settings(nats_url, migrated_database_url)) as (app, _):
+
+        @app.get("/test-only/crash")
+        async def crash() -> None:
+            raise RuntimeError("a bug")
+
+        # Starlette's own 500 page, as a server would send it (not re-raised in the client).
+        transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+        async with httpx.AsyncClient(transport=transport, base_url="http://admin") as client:
+            yield client
 
 
 @pytest.mark.parametrize(
@@ -35,6 +43,7 @@ async def client(migrated_database_url: str, nats_url: str) -> AsyncIterator[htt
         ("/healthz", 200),
         ("/metrics/", 200),
         ("/no/such/page", 404),
+        ("/test-only/crash", 500),
     ],
 )
 async def test_every_response_carries_the_security_headers(

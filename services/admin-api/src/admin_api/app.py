@@ -14,6 +14,7 @@ from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
 from opentelemetry.instrumentation.httpx import HTTPXClientInstrumentor
 from opentelemetry.sdk.trace import TracerProvider
 from prometheus_client import make_asgi_app
+from starlette.types import ASGIApp
 
 import common.metrics  # noqa: F401  (the ebaysync_* families, for one vocabulary everywhere)
 from admin_api.bootstrap import bootstrap_admin
@@ -52,6 +53,14 @@ SERVICE = "admin-api"
 
 def utc_now() -> datetime:
     return datetime.now(UTC)
+
+
+class AdminApp(FastAPI):
+    """FastAPI with the security headers outside everything, Starlette's own 500 page
+    included (a middleware added the usual way sits inside that one)."""
+
+    def build_middleware_stack(self) -> ASGIApp:
+        return SecurityHeaders(super().build_middleware_stack())
 
 
 def create_app(
@@ -106,7 +115,7 @@ def create_app(
             await broker.stop()
             await engine.dispose()
 
-    app = FastAPI(
+    app = AdminApp(
         title="ebaysync admin API",
         version="0.2.0",
         description="Operators' API of ebaysync; the web UI at / uses it. Sign in with "
@@ -146,6 +155,4 @@ def create_app(
         excluded_urls="healthz,readyz,live,ui",
         exclude_spans=["send", "receive"],
     )
-    # Outermost, so every response gets the headers, errors and mounted apps included.
-    app.add_middleware(SecurityHeaders)
     return app
