@@ -77,6 +77,13 @@ class LoginThrottleRepository:
     ) -> None:
         """Count one failure under each key; a window that began before ``window_start`` is
         over, and the count starts again at 1. One atomic upsert per key."""
+        # Rows of ended windows count for nothing: dropping them keeps the table as small as
+        # one window's failures, whatever emails an attacker makes up.
+        await self.session.execute(
+            delete(LoginThrottle).where(
+                LoginThrottle.window_started_at < window_start, LoginThrottle.key.not_in(keys)
+            )
+        )
         for key in keys:
             statement = insert(LoginThrottle).values(key=key, window_started_at=now, failures=1)
             over = LoginThrottle.window_started_at < window_start
