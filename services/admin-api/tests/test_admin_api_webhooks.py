@@ -29,7 +29,7 @@ from common.db.tokens import StoredTokens, TokenRepository
 from common.families import Family
 from common.messages import PageBatch, Trigger
 from common.settings import EbayApiSettings
-from testkit.admin import admin_settings, serve_admin
+from testkit.admin import admin_settings, serve_admin, serve_admin_http
 from testkit.ebay_samples import make_order
 from testkit.factories import create_account
 from writer.service import PageWriter
@@ -418,3 +418,25 @@ async def test_50_random_key_ids_make_a_bounded_number_of_ebay_calls(
             headers={"x-ebay-signature": forged_header(calls[0])},
         )
     assert len(calls) == 10
+
+
+@pytest.mark.parametrize("declared", [True, False])
+async def test_over_real_http_a_50_mib_body_is_a_quick_413(
+    migrated_database_url: str, nats_url: str, declared: bool
+) -> None:
+    """As uvicorn serves it: the API answers before the upload ends and drops the rest."""
+    settings = admin_settings(
+        nats_url,
+        migrated_database_url,
+        deletion_verification_token=SecretStr(CHALLENGE["verificationToken"]),
+        deletion_endpoint=CHALLENGE["endpoint"],
+    )
+    async with (
+        serve_admin_http(settings) as url,
+        httpx.AsyncClient(base_url=url, timeout=30) as client,
+    ):
+        body: bytes | Chunks = b"[" * (50 * MiB) if declared else Chunks(50)
+        started = time.monotonic()
+        response = await client.post(PATH, content=body)
+        assert response.status_code == 413
+        assert time.monotonic() - started < 10
