@@ -146,6 +146,8 @@ BUCKETS = Buckets(
 )
 
 PAUSE_ALL_KEY = "pause_all"
+# The orgs an org admin paused, as a JSON list of org ids (one key, updated compare-and-set).
+PAUSED_ORGS_KEY = "paused_orgs"
 SCHEDULER_LEADER_KEY = "scheduler_leader"
 
 
