@@ -62,7 +62,7 @@ async def repair(
                     now=now or datetime.now(UTC),
                     # The scheduler's own settings (SCHEDULER_*), as Run now uses them.
                     policy=WindowSettings().policy(family),
-                    paused_all=await PauseSwitch(kv).is_on(),
+                    paused=await PauseSwitch(kv).applies_to(matches[0].org_id),
                     requested_by=requested_by or operator(),
                     publish_timeout=NatsSettings(url=nats_url).publish_timeout_seconds,
                 )

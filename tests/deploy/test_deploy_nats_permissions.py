@@ -256,6 +256,10 @@ async def test_the_fetcher_requests_tokens_consumes_windows_publishes_pages_and_
     await fetcher.allowed(lambda: kv.put("run-1", b"page 3"))
     entry = await fetcher.allowed(lambda: kv.get("run-1"))
     assert entry.value == b"page 3"
+    # limits learned from eBay's refusals, shared by every fetcher (common.ebay.learned)
+    learned = await fetcher.allowed(lambda: js.key_value(BUCKETS.learned_limits.bucket))
+    await fetcher.allowed(lambda: learned.put("postorder.inquiry.limit", b"50"))
+    assert (await fetcher.allowed(lambda: learned.get("postorder.inquiry.limit"))).value == b"50"
 
 
 async def test_the_fetcher_can_neither_answer_nor_intercept_token_requests(
@@ -375,6 +379,11 @@ async def test_the_writer_consumes_pages_and_announces_completions_but_cannot_sc
         "publish",
         "$KV.fetch_checkpoints.run-1",
         lambda: writer.nc.publish("$KV.fetch_checkpoints.run-1", b"page 1"),
+    )
+    await writer.denied(
+        "publish",
+        "$KV.learned_limits.postorder.inquiry.limit",
+        lambda: writer.nc.publish("$KV.learned_limits.postorder.inquiry.limit", b"1"),
     )
 
 

@@ -22,7 +22,7 @@ def refusal(**overrides: object) -> str | None:
         "state": None,
         "since": None,
         "now": NOW,
-        "paused_all": False,
+        "paused": False,
     }
     values.update(overrides)
     return repair_refusal(**values)  # type: ignore[arg-type]
@@ -39,7 +39,7 @@ def test_run_nows_rules_apply() -> None:
     )
     assert "reconnect" in (refusal(account=EbayAccount(id=7, active=True, needs_reauth=True)) or "")
     assert "disabled" in (refusal(state=SyncState(enabled=False)) or "")
-    assert "pause-all" in (refusal(paused_all=True) or "")
+    assert "pause is on" in (refusal(paused=True) or "")
 
 
 def test_a_start_in_the_future_is_refused() -> None:

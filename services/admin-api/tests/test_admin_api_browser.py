@@ -27,7 +27,13 @@ from common.db.accounts import AccountRepository
 from ebaysync.embedded import find_free_port
 from ebaysync.runtime import DEMO_ORG, Runtime, RuntimeOptions
 from testkit import servers
-from testkit.admin import PASSWORD, create_user, find_or_install_chromium
+from testkit.admin import (
+    PASSWORD,
+    admin_settings,
+    create_user,
+    find_or_install_chromium,
+    serve_admin_http,
+)
 from testkit.servers import DatabaseServer
 
 pytestmark = [pytest.mark.e2e, pytest.mark.nats, pytest.mark.postgres]
@@ -197,3 +203,28 @@ async def test_an_admin_repairs_a_worker_and_the_history_says_who(
     last_run = orders.get_by_test_id("last-run")
     await expect(last_run).to_contain_text(f"repair by {ADMIN_EMAIL}", timeout=30_000)
     await expect(last_run).to_contain_text("succeeded", timeout=60_000)
+
+
+async def test_docs_render_from_local_assets_under_the_csp(
+    browser: Browser, migrated_database_url: str, nats_url: str
+) -> None:
+    """Swagger UI runs under the API's own CSP: no violation, no request off this origin."""
+    async with serve_admin_http(admin_settings(nats_url, migrated_database_url)) as url:
+        page = await browser.new_page()
+        problems: list[str] = []
+        requests: list[str] = []
+        page.on("console", lambda m: problems.append(m.text) if m.type == "error" else None)
+        page.on("pageerror", lambda e: problems.append(str(e)))
+        page.on("request", lambda r: requests.append(r.url))
+        page.on(
+            "response",
+            lambda r: problems.append(f"{r.status} {r.url}") if r.status >= 400 else None,
+        )
+        await page.goto(f"{url}/docs")
+        await expect(page.locator(".swagger-ui .info .title")).to_contain_text(
+            "ebaysync admin API", timeout=30_000
+        )
+        await expect(page.locator(".opblock").first).to_be_visible()
+        await page.close()
+    assert problems == []
+    assert requests and all(r.startswith(url) for r in requests), requests

@@ -51,7 +51,7 @@ def repair_refusal(
     since: datetime | None,
     now: datetime,
     *,
-    paused_all: bool,
+    paused: bool,
 ) -> str | None:
     """Why the pair cannot be repaired now, or None (Run now's rules, and no future start)."""
     if family not in IMPLEMENTED_FAMILIES:
@@ -62,8 +62,8 @@ def repair_refusal(
         return "eBay refused the refresh token: reconnect the account"
     if state is not None and not state.enabled:
         return f"the {family} worker is disabled: enable it first"
-    if paused_all:
-        return "pause-all is on: no new windows start"
+    if paused:
+        return "pause is on: no new windows start"
     if since is not None and since > now:
         return f"--since {since.isoformat()} lies in the future"
     return None
@@ -109,14 +109,17 @@ async def repair_pair(
     since: datetime | None,
     now: datetime,
     policy: WindowPolicy,
-    paused_all: bool,
+    paused: bool,
     requested_by: str,
     publish_timeout: float,
 ) -> RepairResult:
-    """Reset the pair's cursor and queue its re-sync; commits ``session`` unless refused."""
+    """Reset the pair's cursor and queue its re-sync; commits ``session`` unless refused.
+
+    ``paused``: the platform-wide or the account's org's pause is on.
+    """
     sync = SyncRepository(session)
     state = await sync.get_state(account.id, family)
-    refusal = repair_refusal(account, family, state, since, now, paused_all=paused_all)
+    refusal = repair_refusal(account, family, state, since, now, paused=paused)
     if refusal is not None:
         return RepairResult("blocked", refusal)
     start = repair_start(since, now, policy)

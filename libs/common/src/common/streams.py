@@ -147,9 +147,16 @@ class Buckets:
     leases: KeyValueConfig
     control: KeyValueConfig
     call_ledger: KeyValueConfig
+    learned_limits: KeyValueConfig
 
     def all(self) -> tuple[KeyValueConfig, ...]:
-        return (self.checkpoints, self.leases, self.control, self.call_ledger)
+        return (
+            self.checkpoints,
+            self.leases,
+            self.control,
+            self.call_ledger,
+            self.learned_limits,
+        )
 
 
 BUCKETS = Buckets(
@@ -162,9 +169,14 @@ BUCKETS = Buckets(
     # eBay calls per day, API and account, shared by every fetcher replica (fetcher.ledger);
     # a day's keys outlive it by a day, then expire.
     call_ledger=KeyValueConfig(bucket="call_ledger", ttl=2 * DAY, storage=StorageType.FILE),
+    # Page sizes and date ranges learned from eBay's refusals (common.ebay.learned), kept for
+    # good: an operator deletes a key to let the fetcher try the documented value again.
+    learned_limits=KeyValueConfig(bucket="learned_limits", storage=StorageType.FILE),
 )
 
 PAUSE_ALL_KEY = "pause_all"
+# The orgs an org admin paused, as a JSON list of org ids (one key, updated compare-and-set).
+PAUSED_ORGS_KEY = "paused_orgs"
 SCHEDULER_LEADER_KEY = "scheduler_leader"
 
 

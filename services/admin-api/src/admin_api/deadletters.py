@@ -63,16 +63,17 @@ class StoredDeadLetter:
 
 
 def may_see(
-    account_id: int | None, org_ids: set[int], owned_ids: set[int], *, is_admin: bool
+    account_id: int | None, org_ids: set[int], owned_ids: set[int], *, is_superadmin: bool
 ) -> bool:
     """Whether a caller sees a dead letter of ``account_id``.
 
     The org that owns the letter's account sees it; a letter that names no account, or one no
-    org owns (a page for an unknown account), would be invisible to all, so admins see it.
+    org owns (a page for an unknown account), would be invisible to all, so superadmins (the
+    platform's operators, ``ADMIN_API_SUPERADMIN_EMAILS``) see it.
     """
     if account_id is not None and account_id in org_ids:
         return True
-    return is_admin and (account_id is None or account_id not in owned_ids)
+    return is_superadmin and (account_id is None or account_id not in owned_ids)
 
 
 class DeadLetterStore:

@@ -264,11 +264,16 @@ class RunAllItem(Schema):
 
 
 class PauseOut(Schema):
+    # Whether the caller's org starts no new windows: its own pause or the platform's.
     paused: bool
+    org: bool = False
+    platform: bool = False
 
 
 class PauseIn(Body):
     paused: bool
+    # "org": the caller's org only (its admins); "platform": every org (superadmins only).
+    scope: Literal["org", "platform"] = "org"
 
 
 # --- operations ---------------------------------------------------------------------------

@@ -23,16 +23,16 @@ def _store(context: AdminContext) -> DeadLetterStore:
 
 
 async def _visible(
-    session: SessionDep, user: User, letters: list[StoredDeadLetter]
+    session: SessionDep, user: User, context: AdminContext, letters: list[StoredDeadLetter]
 ) -> list[StoredDeadLetter]:
     """The letters the caller may see (:func:`admin_api.deadletters.may_see`)."""
     accounts = AccountRepository(session)
     org_ids = {a.id for a in await accounts.list_for_org(user.org_id)}
-    is_admin = Role(user.role).allows(Role.ADMIN)
+    superadmin = Role(user.role).allows(Role.ADMIN) and context.settings.is_superadmin(user.email)
     named = {s.account_id for s in letters if s.account_id is not None}
     # Ids beyond a bigint name no row (and would fail the query).
-    owned = await accounts.owned_ids({i for i in named if i <= MAX_ID}) if is_admin else set()
-    return [s for s in letters if may_see(s.account_id, org_ids, owned, is_admin=is_admin)]
+    owned = await accounts.owned_ids({i for i in named if i <= MAX_ID}) if superadmin else set()
+    return [s for s in letters if may_see(s.account_id, org_ids, owned, is_superadmin=superadmin)]
 
 
 def _summary(stored: StoredDeadLetter) -> DeadLetterOut:
@@ -54,7 +54,7 @@ async def _org_letter(
     sequence: int, user: User, session: SessionDep, context: AdminContext
 ) -> StoredDeadLetter:
     stored = await _store(context).get(sequence)
-    if stored is None or not await _visible(session, user, [stored]):
+    if stored is None or not await _visible(session, user, context, [stored]):
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"dead letter {sequence} not found")
     return stored
 
@@ -66,9 +66,9 @@ async def list_dead_letters(
     context: ContextDep,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
 ) -> list[DeadLetterOut]:
-    """The newest dead letters of the org's accounts; for admins also those of no org's
+    """The newest dead letters of the org's accounts; for superadmins also those of no org's
     account (an unknown account, an unreadable subject)."""
-    letters = await _visible(session, user, await _store(context).list())
+    letters = await _visible(session, user, context, await _store(context).list())
     return [_summary(s) for s in letters[:limit]]
 
 

@@ -16,7 +16,7 @@ from admin_api.dependencies import (
     OperatorUser,
     SessionDep,
 )
-from admin_api.runner import RunResult, pause_all, run_now
+from admin_api.runner import RunResult, paused_for, run_now
 from admin_api.schemas import (
     RepairIn,
     RepairOut,
@@ -46,7 +46,7 @@ async def all_workers(
     """Every worker of the org's active accounts, most urgent first (failing, paused, behind,
     running, idle, disabled, ok)."""
     accounts = await AccountRepository(session).list_active_for_org(user.org_id)
-    paused = await (await pause_all(context)).is_on()
+    paused = await paused_for(context, user.org_id)
     return by_severity(await workers_for(session, accounts, now, context.settings, paused))
 
 
@@ -55,7 +55,7 @@ async def list_workers(
     account: AccountDep, session: SessionDep, now: NowDep, context: ContextDep
 ) -> list[WorkerOut]:
     """Per family: status light and why, cursor, lag, last run, last error, paused until."""
-    paused = await (await pause_all(context)).is_on()
+    paused = await paused_for(context, account.org_id)
     return await workers_for(session, [account], now, context.settings, paused)
 
 
@@ -162,7 +162,7 @@ async def repair_worker(
         since=body.since if body else None,
         now=now,
         policy=context.settings.window.policy(family),
-        paused_all=await (await pause_all(context)).is_on(),
+        paused=await paused_for(context, account.org_id),
         requested_by=user.email,
         publish_timeout=context.settings.nats.publish_timeout_seconds,
     )
@@ -183,14 +183,14 @@ async def schedule(
 ) -> list[ScheduleOut]:
     """When each worker is due next and the windows it will fetch from then on, planned by
     the scheduler's own planner and settings."""
-    paused = await (await pause_all(context)).is_on()
+    paused = await paused_for(context, account.org_id)
     return await schedule_for(session, account, now, context.settings, paused)
 
 
 async def _worker(
     session: SessionDep, account: EbayAccount, family: Family, now: NowDep, context: ContextDep
 ) -> WorkerOut:
-    paused = await (await pause_all(context)).is_on()
+    paused = await paused_for(context, account.org_id)
     workers = await workers_for(session, [account], now, context.settings, paused)
     return next(w for w in workers if w.family == family)
 

@@ -371,7 +371,7 @@ function accountView(accountId) {
   const timer = setInterval(loadSchedule, 15000);
   const stop = live(`/api/accounts/${accountId}/live`, (snapshot) => {
     setPaused(snapshot.paused);
-    banner.replaceChildren(snapshot.paused ? h("div", { class: "banner" }, "Pause-all is on: no new windows start anywhere; running ones finish.") : "");
+    banner.replaceChildren(snapshot.paused ? h("div", { class: "banner" }, "Pause is on: no new windows start for this org's accounts; running ones finish.") : "");
     drawWorkers(snapshot.workers);
     drawRuns(snapshot.runs);
   });
@@ -610,6 +610,10 @@ async function route() {
   state.stop = stop;
 }
 
-document.getElementById("signout").addEventListener("click", signOut);
+// The button revokes the user's tokens on the server too (every session of theirs ends).
+document.getElementById("signout").addEventListener("click", async () => {
+  if (state.token) await api("/api/auth/logout", { method: "POST" }).catch(() => null);
+  signOut();
+});
 window.addEventListener("hashchange", route);
 route();

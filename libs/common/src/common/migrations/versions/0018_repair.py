@@ -1,7 +1,7 @@
 """repair: who asked for a run, and a cursor an operator may move back
 
 Revision ID: 0018
-Revises: 0015
+Revises: 0019
 Create Date: 2026-12-03 13:10:00
 """
 
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0018"
-down_revision: str | None = "0015"
+down_revision: str | None = "0019"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
