@@ -89,7 +89,7 @@ def build_router(settings: WriterSettings) -> NatsRouter:
             result = await writer.write(page, current_trace_id())
         except (MalformedRecordError, UnsupportedFamilyError, RefusedPageError) as exc:
             # Retrying cannot fix the data: straight to the dead letters, where operators see
-            # it and can replay it once a fixed writer is deployed.
+            # it; once the cause is fixed, repairing the pair fetches it again (ADR 0008).
             ERRORS.labels("writer", "malformed").inc()
             log.error("page %s of run %s refused: %s", page.page_no, page.run_id, exc)
             letter = dead_letter_of_delivery(
