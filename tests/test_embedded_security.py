@@ -38,6 +38,7 @@ from ebaysync.runtime import (
     RuntimeOptions,
     embedded_nats,
     embedded_postgres,
+    refuse_unauthenticated_data_dir,
 )
 from testkit.waiting import eventually
 
@@ -319,15 +320,30 @@ def test_an_older_secrets_file_keeps_its_values_and_gains_the_new_ones(tmp_path:
     assert local.postgres_password and local.postgres_superuser_password
 
 
-async def test_a_data_dir_of_an_older_version_is_refused_with_a_way_out(tmp_path: Path) -> None:
+@pytest.mark.parametrize("server", ["postgres", "nats"])
+async def test_a_data_dir_of_an_older_version_is_refused_with_a_way_out(
+    tmp_path: Path, server: str
+) -> None:
     data_dir = tmp_path / "data"
-    (data_dir / "postgres" / "pgdata").mkdir(parents=True)
-    (data_dir / "secrets.json").write_text(json.dumps({"token_key": "old"}))
+    if server == "postgres":  # what the older version wrote on every start
+        (data_dir / "postgres" / "pgdata").mkdir(parents=True)
+        (data_dir / "postgres" / "pgdata" / "pg_hba.conf").write_text(
+            "local all all trust\nhost  all all 127.0.0.1/32 trust\n"
+        )
+    else:  # a JetStream store, no config
+        (data_dir / "nats" / "jetstream").mkdir(parents=True)
+    # An operator's CLI may have completed secrets.json meanwhile: no matter.
+    LocalSecrets.load_or_create(data_dir / "secrets.json")
+    before = (data_dir / "secrets.json").read_text()
     runtime = Runtime(RuntimeOptions(data_dir=data_dir))
     with pytest.raises(DataDirError, match=r"older ebaysync.*remove"):
         await runtime.start()
     assert runtime.nats is None and runtime.postgres is None
-    assert json.loads((data_dir / "secrets.json").read_text()) == {"token_key": "old"}
+    assert (data_dir / "secrets.json").read_text() == before
+
+
+def test_a_data_dir_of_this_version_is_not_refused(embedded: Embedded) -> None:
+    refuse_unauthenticated_data_dir(embedded.data_dir)
 
 
 # --- the whole system ------------------------------------------------------------------------

@@ -18,6 +18,7 @@ import base64
 import json
 import logging
 import os
+import re
 import secrets
 import signal
 import sys
@@ -169,16 +170,20 @@ class DataDirError(RuntimeError):
     """The data directory was made by a version whose servers took anyone."""
 
 
-def refuse_unauthenticated_data_dir(data_dir: Path, stored: dict[str, object]) -> None:
+def refuse_unauthenticated_data_dir(data_dir: Path) -> None:
     """Refuse servers that an older ``ebaysync up`` created without credentials.
 
     Their PostgreSQL superuser is the services' role and trusts every local connection, and
     their JetStream data lives outside the account that the users of accounts.conf see; neither
     can be fixed in place (the bootstrap superuser keeps its rights), so the operator starts
-    afresh.
+    afresh. Told by what only such a version leaves: a ``trust`` pg_hba.conf, a JetStream store
+    without the NATS config written before every start.
     """
-    servers = [data_dir / "postgres" / "pgdata", data_dir / "nats" / "jetstream"]
-    if any(d.exists() for d in servers) and "postgres_password" not in stored:
+    hba = data_dir / "postgres" / "pgdata" / "pg_hba.conf"
+    trusting = hba.is_file() and re.search(r"\strust\s*$", hba.read_text(), re.MULTILINE)
+    nats_dir = data_dir / "nats"
+    unconfigured = (nats_dir / "jetstream").exists() and not (nats_dir / "nats.conf").exists()
+    if trusting or unconfigured:
         raise DataDirError(
             f"{data_dir} was created by an older ebaysync whose NATS and PostgreSQL took any "
             "local connection without a password. This version generates credentials and "
@@ -216,7 +221,7 @@ class Runtime:
     async def _start(self) -> RuntimeInfo:
         self.data_dir.mkdir(parents=True, exist_ok=True)
         secrets_file = self.data_dir / "secrets.json"
-        refuse_unauthenticated_data_dir(self.data_dir, LocalSecrets.stored(secrets_file))
+        refuse_unauthenticated_data_dir(self.data_dir)
         local = LocalSecrets.load_or_create(secrets_file)
         nats_url, database_url = await asyncio.to_thread(self._start_servers, local)
         # As the database's owner: the schema belongs to the role the services use.
