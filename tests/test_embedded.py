@@ -325,6 +325,50 @@ async def test_servers_and_children_die_with_a_killed_parent(tmp_path: Path) -> 
     await eventually(all_gone, within=60, what=f"the parent's servers and child {pids} ended")
 
 
+# Hangs where no signal reaches it (as a test stuck in C code would): only pytest-timeout's
+# thread method ends it, with os._exit, so no cleanup code stops its server either.
+_HANGING_TEST = """
+import signal, threading
+from pathlib import Path
+from ebaysync.embedded import EmbeddedNats
+
+def test_hangs(tmp_path):
+    server = EmbeddedNats(tmp_path).start()
+    Path(__file__).with_name("pid").write_text(str(server.pid))
+    signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGALRM})
+    threading.Event().wait()
+"""
+ROOT = Path(__file__).resolve().parents[1]
+
+
+async def test_a_hung_test_ends_at_its_timeout_and_leaves_no_server(tmp_path: Path) -> None:
+    (tmp_path / "test_hanging.py").write_text(_HANGING_TEST)
+    run = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "pytest",
+        *("-c", str(ROOT / "pyproject.toml"), "--rootdir", str(ROOT), "-p", "no:cacheprovider"),
+        *("-o", "timeout=5", str(tmp_path / "test_hanging.py")),
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.STDOUT,
+    )
+    try:
+        out, _ = await asyncio.wait_for(run.communicate(), 120)
+    finally:
+        if run.returncode is None:  # still hung: the timeout did not end it
+            run.kill()
+            await run.wait()
+    # Our configuration (the thread method) ends the run, with the stacks.
+    assert run.returncode != 0
+    assert b"Timeout" in out, out.decode()[-2000:]
+    pid = int((tmp_path / "pid").read_text())
+
+    async def gone() -> bool:
+        return not _alive(pid)
+
+    await eventually(gone, within=30, what=f"the hung test's nats-server {pid} ended")
+
+
 def _alive(pid: int) -> bool:
     try:
         state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[-1].split()[0]
