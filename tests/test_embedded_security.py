@@ -352,7 +352,9 @@ def test_a_data_dir_of_this_version_is_not_refused(embedded: Embedded) -> None:
 @pytest.mark.e2e
 @pytest.mark.nats
 @pytest.mark.postgres
-async def test_every_service_and_the_cli_work_as_their_own_users(tmp_path: Path) -> None:
+async def test_every_service_and_the_cli_work_as_their_own_users(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     data_dir = tmp_path / "data"
     runtime = Runtime(RuntimeOptions(data_dir=data_dir, admin_port=find_free_port(), sellers=1))
     await runtime.start()
@@ -388,3 +390,19 @@ async def test_every_service_and_the_cli_work_as_their_own_users(tmp_path: Path)
         await runtime.stop()
     info = json.loads((data_dir / "runtime.json").read_text())
     assert ":***@" in info["nats_url"] and ":***@" in info["database_url"]
+    # No password in what the services printed, the servers logged or runtime.json holds.
+    local = LocalSecrets.load_or_create(data_dir / "secrets.json")
+    passwords = [
+        *local.nats_passwords.values(),
+        local.postgres_password,
+        local.postgres_superuser_password,
+    ]
+    written = [
+        capsys.readouterr().out,
+        runtime.nats.log_path.read_text(),
+        (data_dir / "postgres" / "postgres.log").read_text(),
+        (data_dir / "runtime.json").read_text(),
+    ]
+    assert "FastStream app starting" in written[0]  # the services' output was captured
+    leaked = [p for p in passwords if any(p in text for text in written)]
+    assert leaked == []
