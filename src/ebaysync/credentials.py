@@ -16,6 +16,7 @@ Every password lives in ``<data-dir>/secrets.json`` (see ``ebaysync.runtime.Loca
 
 from __future__ import annotations
 
+import os
 import re
 import secrets
 from pathlib import Path
@@ -30,6 +31,7 @@ __all__ = [
     "nats_users",
     "new_password",
     "render_nats_config",
+    "write_private",
 ]
 
 ACCOUNTS_CONF = Path(__file__).resolve().parents[2] / "deploy" / "nats" / "accounts.conf"
@@ -91,3 +93,13 @@ def nats_user_url(url: str, user: str, password: str) -> str:
     parts = urlsplit(url)
     netloc = f"{quote(user, safe='')}:{quote(password, safe='')}@{parts.netloc.rsplit('@')[-1]}"
     return parts._replace(netloc=netloc).geturl()
+
+
+def write_private(path: Path, text: str) -> None:
+    """Write ``path`` readable by its owner only: created 0600, never readable by others even
+    for a moment, and tightened back to 0600 if it existed looser."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as fh:
+        fh.write(text)
+    path.chmod(0o600)

@@ -51,6 +51,7 @@ from ebaysync.credentials import (
     nats_users,
     new_password,
     render_nats_config,
+    write_private,
 )
 from ebaysync.embedded import EmbeddedNats, EmbeddedPostgres, find_free_port
 from ebaysync.supervisor import ProcessSpec, Supervisor, wait_for_http
@@ -150,12 +151,8 @@ class LocalSecrets:
             user: known.get(user) or new_password() for user in nats_users()
         }
         if values != stored:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            # Created 0600: the secrets are never readable by others, not even for a moment.
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-            with os.fdopen(fd, "w") as fh:
-                json.dump(values, fh)
-        if path.stat().st_mode & 0o077:
+            write_private(path, json.dumps(values))
+        elif path.stat().st_mode & 0o077:
             path.chmod(0o600)  # an older version's, or loosened by hand
         return cls(**values)  # type: ignore[arg-type]
 
@@ -450,14 +447,9 @@ def embedded_nats(data_dir: Path, local: LocalSecrets) -> EmbeddedNats:
 
     The config is written on every start, so it follows accounts.conf as the code changes.
     """
-    nats_dir = data_dir / "nats"
-    nats_dir.mkdir(parents=True, exist_ok=True)
-    config = nats_dir / "nats.conf"
-    fd = os.open(config, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w") as fh:
-        fh.write(render_nats_config(local.nats_passwords))
-    config.chmod(0o600)
-    return EmbeddedNats(nats_dir, config_file=config)
+    config = data_dir / "nats" / "nats.conf"
+    write_private(config, render_nats_config(local.nats_passwords))
+    return EmbeddedNats(config.parent, config_file=config)
 
 
 def embedded_postgres(data_dir: Path, local: LocalSecrets) -> EmbeddedPostgres:
