@@ -40,6 +40,7 @@ from ebaysync.runtime import (
     embedded_postgres,
     refuse_unauthenticated_data_dir,
 )
+from ebaysync.verify import AddressError, resolve_database_url
 from testkit.waiting import eventually
 
 SERVICES = ("scheduler", "token-service", "fetcher", "writer", "admin-api")
@@ -358,6 +359,18 @@ async def test_a_data_dir_of_an_older_version_is_refused_with_a_way_out(
 
 def test_a_data_dir_of_this_version_is_not_refused(embedded: Embedded) -> None:
     refuse_unauthenticated_data_dir(embedded.data_dir)
+
+
+def test_the_cli_takes_the_embedded_database_password_from_secrets_json(tmp_path: Path) -> None:
+    local = LocalSecrets.load_or_create(tmp_path / "secrets.json")
+    redacted = "postgresql+asyncpg://ebaysync:***@127.0.0.1:5/ebaysync"
+    runtime_file = tmp_path / "runtime.json"
+    runtime_file.write_text(json.dumps({"database_url": redacted, "embedded_database": True}))
+    assert resolve_database_url(None, tmp_path) == redacted.replace("***", local.postgres_password)
+    # An external database's password is not ours to fill in.
+    runtime_file.write_text(json.dumps({"database_url": redacted, "embedded_database": False}))
+    with pytest.raises(AddressError, match="needs a password"):
+        resolve_database_url(None, tmp_path)
 
 
 # --- the whole system ------------------------------------------------------------------------
