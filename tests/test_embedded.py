@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import io
+import json
 import logging
 import os
 import signal
@@ -18,6 +19,7 @@ import pytest
 from ebaysync.embedded import EmbeddedNats, EmbeddedPostgres, EmbeddedServerError
 from ebaysync.supervisor import ProcessSpec, Supervisor, wait_for_http, wait_for_port
 from testkit.servers import DatabaseServer
+from testkit.waiting import eventually
 
 logger = logging.getLogger(__name__)
 
@@ -271,6 +273,108 @@ async def test_supervisor_kills_children_that_ignore_sigterm() -> None:
     assert sup.children["stubborn"].last_exit_code == -signal.SIGKILL
     assert sup.children["polite"].last_exit_code == -signal.SIGTERM
     await sup.wait()  # returns at once after stop()
+
+
+# --------------------------------------------------------------------------- dying parents
+
+# Starts both servers (NATS from a thread that then ends, as asyncio.to_thread would) and a
+# supervised child, prints their pids, and waits to be killed.
+_PARENT = """
+import asyncio, json, sys, threading
+from pathlib import Path
+from ebaysync.embedded import EmbeddedNats, EmbeddedPostgres
+from ebaysync.supervisor import ProcessSpec, Supervisor
+
+data = Path(sys.argv[1])
+started = []
+thread = threading.Thread(target=lambda: started.append(EmbeddedNats(data / "nats").start()))
+thread.start()
+thread.join()
+pg = EmbeddedPostgres(data / "pg", settings={"fsync": "off"}).start()
+
+async def main():
+    sup = Supervisor([ProcessSpec("sleeper", ["sleep", "600"])])
+    await sup.start()
+    pids = [started[0].pid, pg.pid, sup.children["sleeper"].pid]
+    print(json.dumps(pids), flush=True)
+    await asyncio.sleep(600)
+
+asyncio.run(main())
+"""
+
+
+@pytest.mark.nats
+@pytest.mark.postgres
+async def test_servers_and_children_die_with_a_killed_parent(tmp_path: Path) -> None:
+    parent = await asyncio.create_subprocess_exec(
+        sys.executable, "-c", _PARENT, str(tmp_path), stdout=asyncio.subprocess.PIPE
+    )
+    try:
+        assert parent.stdout is not None
+        line = await asyncio.wait_for(parent.stdout.readline(), 120)
+        pids: list[int] = json.loads(line)
+        await asyncio.sleep(1)  # the starting thread has ended: the servers still run
+        assert all(_alive(pid) for pid in pids), pids
+    finally:
+        parent.kill()  # as a timed-out test run's os._exit, no cleanup code runs
+        await parent.wait()
+
+    async def all_gone() -> bool:
+        return not any(_alive(pid) for pid in pids)
+
+    await eventually(all_gone, within=60, what=f"the parent's servers and child {pids} ended")
+
+
+# Hangs where no signal reaches it (as a test stuck in C code would): only pytest-timeout's
+# thread method ends it, with os._exit, so no cleanup code stops its server either.
+_HANGING_TEST = """
+import signal, threading
+from pathlib import Path
+from ebaysync.embedded import EmbeddedNats
+
+def test_hangs(tmp_path):
+    server = EmbeddedNats(tmp_path).start()
+    Path(__file__).with_name("pid").write_text(str(server.pid))
+    signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGALRM})
+    threading.Event().wait()
+"""
+ROOT = Path(__file__).resolve().parents[1]
+
+
+async def test_a_hung_test_ends_at_its_timeout_and_leaves_no_server(tmp_path: Path) -> None:
+    (tmp_path / "test_hanging.py").write_text(_HANGING_TEST)
+    run = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "pytest",
+        *("-c", str(ROOT / "pyproject.toml"), "--rootdir", str(ROOT), "-p", "no:cacheprovider"),
+        *("-o", "timeout=5", str(tmp_path / "test_hanging.py")),
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.STDOUT,
+    )
+    try:
+        out, _ = await asyncio.wait_for(run.communicate(), 120)
+    finally:
+        if run.returncode is None:  # still hung: the timeout did not end it
+            run.kill()
+            await run.wait()
+    # Our configuration (the thread method) ends the run, with the stacks.
+    assert run.returncode != 0
+    assert b"Timeout" in out, out.decode()[-2000:]
+    pid = int((tmp_path / "pid").read_text())
+
+    async def gone() -> bool:
+        return not _alive(pid)
+
+    await eventually(gone, within=30, what=f"the hung test's nats-server {pid} ended")
+
+
+def _alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[-1].split()[0]
+    except (OSError, IndexError):
+        return False
+    return state != "Z"  # a zombie has ended; nobody reaps it in a container without init
 
 
 # --------------------------------------------------------------------------- testkit plugin

@@ -32,7 +32,7 @@ def up(
     sellers: Annotated[int, typer.Option(help="Sandbox sellers to generate.")] = 3,
 ) -> None:
     """Run the whole system on this machine: NATS, PostgreSQL, the eBay sandbox, every service."""
-    from ebaysync.runtime import RuntimeOptions, run_until_signalled
+    from ebaysync.runtime import DataDirError, RuntimeOptions, run_until_signalled
 
     options = RuntimeOptions(
         data_dir=data_dir,
@@ -41,7 +41,11 @@ def up(
         admin_port=admin_port,
         sellers=sellers,
     )
-    asyncio.run(run_until_signalled(options))
+    try:
+        asyncio.run(run_until_signalled(options))
+    except DataDirError as exc:
+        typer.echo(str(exc), err=True)
+        raise typer.Exit(2) from None
 
 
 @app.command()

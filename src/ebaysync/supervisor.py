@@ -11,7 +11,8 @@ Each line a child writes to stdout or stderr is written to our stdout as
 after a delay that starts at 1 s and doubles up to 30 s; the delay resets once
 a child has stayed up for ``backoff_reset`` seconds. ``stop()`` sends SIGTERM to
 every child, waits up to ``stop_timeout`` seconds, then SIGKILLs the process
-group of whatever is left.
+group of whatever is left. On Linux a child also gets SIGTERM when the supervising
+process dies without stopping it.
 """
 
 from __future__ import annotations
@@ -30,6 +31,8 @@ from pathlib import Path
 from types import TracebackType
 from typing import TextIO
 from urllib.parse import urlsplit
+
+from ebaysync.embedded import die_with_parent
 
 __all__ = [
     "ChildState",
@@ -253,6 +256,9 @@ class Supervisor:
                     env=spec.child_env(),
                     cwd=spec.cwd,
                     start_new_session=True,
+                    # A supervisor killed outright (kill -9, a test run's os._exit) takes
+                    # its children along instead of leaving them running.
+                    preexec_fn=die_with_parent(signal.SIGTERM),
                 )
             except OSError as exc:
                 state.starts += 1

@@ -42,6 +42,7 @@ from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import httpx
 from sqlalchemy import func, select, text
@@ -83,9 +84,22 @@ def resolve_database_url(database_url: str | None, data_dir: Path) -> str:
             f"started with `ebaysync up` ({data_dir / 'runtime.json'} does not exist)"
         )
     if ":***@" in url:
-        # runtime.json never holds a password; an external database's must be given again.
-        raise AddressError("the database in runtime.json needs a password: pass --database-url")
+        # runtime.json never holds a password: the embedded database's is in secrets.json (as
+        # the services' role); an external database's must be given again.
+        password = _embedded_database_password(data_dir)
+        if password is None:
+            raise AddressError("the database in runtime.json needs a password: pass --database-url")
+        url = url.replace(":***@", f":{quote(password, safe='')}@", 1)
     return url
+
+
+def _embedded_database_password(data_dir: Path) -> str | None:
+    if runtime_info(data_dir).get("embedded_database") is not True:
+        return None
+    from ebaysync.runtime import LocalSecrets
+
+    password = LocalSecrets.stored(data_dir / "secrets.json").get("postgres_password")
+    return password if isinstance(password, str) else None
 
 
 def resolve_sandbox_url(sandbox_url: str | None, data_dir: Path) -> str | None:

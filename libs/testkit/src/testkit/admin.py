@@ -29,6 +29,7 @@ from common.db.accounts import User
 from common.settings import NatsSettings, PostgresSettings
 from ebaysync.embedded import find_free_port
 from testkit.factories import create_org
+from testkit.waiting import stop_within
 
 JWT_SECRET = SecretStr("test-only-jwt-secret-0123456789abcdef")
 PASSWORD = "correct horse battery staple"
@@ -153,7 +154,8 @@ async def serve_admin_http(settings: AdminApiSettings) -> AsyncIterator[str]:
         yield f"http://127.0.0.1:{port}"
     finally:
         server.should_exit = True
-        await task
+        # Open live streams would keep a graceful shutdown waiting; the wait is bounded.
+        await stop_within(task, within=30, what="the admin API's HTTP server")
 
 
 def find_or_install_chromium() -> str | None:

@@ -36,6 +36,7 @@ from common.streams import (
 )
 from testkit import servers
 from testkit.servers import DatabaseServer
+from testkit.waiting import stop_within
 
 
 @pytest.fixture(scope="session")
@@ -51,7 +52,7 @@ def migrated_database_url(database_server: DatabaseServer) -> str:
 async def engine(migrated_database_url: str) -> AsyncIterator[AsyncEngine]:
     engine = create_async_engine(migrated_database_url, pool_size=10)
     yield engine
-    await engine.dispose()
+    await stop_within(engine.dispose(), within=30, what="the test engine")
 
 
 @pytest.fixture(scope="session")
@@ -63,7 +64,7 @@ def sessions(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
 async def nats_client(nats_url: str) -> AsyncIterator[NatsClient]:
     client = await nats.connect(nats_url, name=f"test-{uuid.uuid4().hex[:6]}")
     yield client
-    await client.drain()
+    await stop_within(client.drain(), within=30, what="the test NATS client")
 
 
 @pytest.fixture
@@ -105,4 +106,4 @@ async def broker(nats_url: str, topology: JetStreamContext) -> AsyncIterator[Nat
     broker = NatsBroker(nats_url)
     await broker.connect()
     yield broker
-    await broker.stop()
+    await stop_within(broker.stop(), within=30, what="the test broker")

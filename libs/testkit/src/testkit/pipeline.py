@@ -42,6 +42,7 @@ from fetcher.sources import Source, SourceContext, build_sources
 from fetcher.tokens import TokenClient
 from testkit.factories import create_account
 from testkit.sandbox import serve_sandbox
+from testkit.waiting import stop_within
 from token_service.app import create_app as create_token_service
 from token_service.crypto import generate_key
 from token_service.settings import TokenServiceSettings
@@ -201,7 +202,7 @@ async def family_pipeline(
                     TokenClient(broker, timeout=10),
                 )
         finally:
-            await token_app.stop()
+            await stop_within(token_app.stop(), within=30, what="the token service")
 
 
 async def _connect(

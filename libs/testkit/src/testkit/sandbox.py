@@ -12,6 +12,7 @@ import uvicorn
 from ebay_sandbox.app import create_app
 from ebay_sandbox.settings import SandboxConfig
 from ebaysync.embedded import find_free_port
+from testkit.waiting import stop_within
 
 
 @asynccontextmanager
@@ -28,7 +29,8 @@ async def serve_asgi(app: Any) -> AsyncIterator[str]:
         yield f"http://127.0.0.1:{port}"
     finally:
         server.should_exit = True
-        await task
+        # Open streams would keep a graceful shutdown waiting; the wait is bounded.
+        await stop_within(task, within=30, what="an ASGI server of the test")
 
 
 @asynccontextmanager
