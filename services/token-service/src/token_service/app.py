@@ -12,11 +12,15 @@ from opentelemetry.instrumentation.httpx import HTTPXClientInstrumentor
 from opentelemetry.sdk.trace import TracerProvider
 
 from common.db.engine import build_engine, build_sessionmaker
+from common.jobs import HEALTH_CHECK, TOKEN_SWEEP, Job, JobRunner
 from common.service import build_service
+from common.streams import BUCKETS
+from fetcher.ledger import CallCounter, CallLedger
 from token_service.crypto import KeyRing
 from token_service.handlers import router
+from token_service.health import HealthChecker
 from token_service.oauth import OAuthClient
-from token_service.service import TokenService, sweep_forever
+from token_service.service import TokenService
 from token_service.settings import TokenServiceSettings
 from token_service.signing_keys import SigningKeyService
 
@@ -58,25 +62,59 @@ def create_app(
             clock=utc_now,
         ),
     )
-    sweeping: asyncio.Task[None] | None = None
+    # The health check's own client: its request hook counts every call for the ledger.
+    calls = CallCounter()
+    health_http = httpx.AsyncClient(
+        timeout=settings.ebay.request_timeout_seconds,
+        event_hooks={"request": [calls.on_request]},
+    )
+    HTTPXClientInstrumentor.instrument_client(health_http, tracer_provider=service.tracer_provider)
+    running: asyncio.Task[None] | None = None
+
+    async def sweep() -> str:
+        return (await tokens.sweep()).summary()
 
     @app.after_startup
-    async def start_sweeping() -> None:
-        nonlocal sweeping
+    async def start_jobs() -> None:
+        nonlocal running
+        jobs = []
         if settings.sweep_seconds > 0:
-            interval = timedelta(seconds=settings.sweep_seconds)
-            sweeping = asyncio.create_task(sweep_forever(tokens, interval))
+            jobs.append(Job(TOKEN_SWEEP, timedelta(seconds=settings.sweep_seconds), sweep))
+        if settings.health_check_seconds > 0:
+            ledger = CallLedger(
+                await service.broker.key_value(BUCKETS.call_ledger.bucket, declare=False),
+                calls,
+                settings.call_ledger,
+            )
+            checker = HealthChecker(
+                build_sessionmaker(engine),
+                tokens,
+                health_http,
+                settings.ebay.apiz_base_url,
+                ledger,
+                utc_now,
+            )
+            interval = timedelta(seconds=settings.health_check_seconds)
+            jobs.append(Job(HEALTH_CHECK, interval, checker.check_all))
+        runner = JobRunner(
+            build_sessionmaker(engine),
+            jobs,
+            utc_now,
+            poll=timedelta(seconds=settings.jobs_poll_seconds),
+        )
+        running = asyncio.create_task(runner.run_forever())
 
     @app.on_shutdown
-    async def stop_sweeping() -> None:
-        if sweeping is not None:
-            sweeping.cancel()
+    async def stop_jobs() -> None:
+        if running is not None:
+            running.cancel()
             with contextlib.suppress(asyncio.CancelledError):
-                await sweeping
+                await running
 
     @app.after_shutdown
     async def close() -> None:
         await http.aclose()
+        await health_http.aclose()
         await engine.dispose()
 
     return app
