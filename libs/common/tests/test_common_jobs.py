@@ -55,7 +55,7 @@ async def test_two_replicas_run_a_due_job_once_and_then_wait_for_its_interval(
     sessions: async_sessionmaker[AsyncSession],
 ) -> None:
     clock, work = Clock(), Counting()
-    job = Job(RETENTION_PURGE, timedelta(hours=1), work)
+    job = Job(RETENTION_PURGE, timedelta(hours=1), work, run_at_once=True)
     replicas = [JobRunner(sessions, [job], clock), JobRunner(sessions, [job], clock)]
     for replica in replicas:
         await replica.register()
@@ -109,6 +109,8 @@ async def test_a_failing_job_records_its_error_and_runs_again_next_interval(
     clock, work = Clock(), Counting(fail=True)
     runner = JobRunner(sessions, [Job(RETENTION_PURGE, timedelta(minutes=10), work)], clock)
     await runner.register()
+    assert await runner.tick() == []  # first due one interval after registration
+    clock.now += timedelta(minutes=10)
     assert await runner.tick() == [RETENTION_PURGE]
     row = await job_row(sessions)
     assert row.last_ok is False and row.last_result == "RuntimeError: database gone"

@@ -42,6 +42,8 @@ class Job:
     interval: timedelta
     # Does the work and answers a one-line summary for the jobs card (no secret in it).
     run: Callable[[], Awaitable[str]]
+    # A newly registered job runs at once, else one interval after its registration.
+    run_at_once: bool = False
 
 
 class JobRunner:
@@ -65,7 +67,9 @@ class JobRunner:
         async with self._sessions.begin() as session:
             repo = JobRepository(session)
             for job in self._jobs:
-                await repo.register(job.name, JOB_OWNERS[job.name], job.interval, self._clock())
+                now = self._clock()
+                first = now if job.run_at_once else now + job.interval
+                await repo.register(job.name, JOB_OWNERS[job.name], job.interval, first)
 
     async def tick(self) -> list[str]:
         """Run every job this replica could claim; answers their names."""

@@ -79,7 +79,9 @@ def create_app(
         nonlocal running
         jobs = []
         if settings.sweep_seconds > 0:
-            jobs.append(Job(TOKEN_SWEEP, timedelta(seconds=settings.sweep_seconds), sweep))
+            interval = timedelta(seconds=settings.sweep_seconds)
+            # At once: tokens may have expired while the service was down.
+            jobs.append(Job(TOKEN_SWEEP, interval, sweep, run_at_once=True))
         if settings.health_check_seconds > 0:
             ledger = CallLedger(
                 await service.broker.key_value(BUCKETS.call_ledger.bucket, declare=False),

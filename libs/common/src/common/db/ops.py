@@ -112,15 +112,17 @@ class JobRepository:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
 
-    async def register(self, name: str, service: str, interval: timedelta, now: datetime) -> None:
-        """Insert the job (enabled, due now) or take the interval from the owner's settings;
-        the operators' switch and the run history stay."""
+    async def register(
+        self, name: str, service: str, interval: timedelta, first_run_at: datetime
+    ) -> None:
+        """Insert the job (enabled, first due then) or take the interval from the owner's
+        settings; the operators' switch, the next run and the history stay."""
         stmt = insert(BackgroundJob).values(
             name=name,
             service=service,
             interval_seconds=interval.total_seconds(),
             enabled=True,
-            next_run_at=now,
+            next_run_at=first_run_at,
         )
         await self.session.execute(
             stmt.on_conflict_do_update(
