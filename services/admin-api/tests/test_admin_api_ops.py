@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import httpx
 import pytest
@@ -72,7 +73,7 @@ async def store_token(
     account_id: int,
     *,
     granted: str | None = None,
-    failure: dict[str, object] | None = None,
+    failure: dict[str, Any] | None = None,
 ) -> None:
     now = datetime.now(UTC)
     async with sessions.begin() as session:
