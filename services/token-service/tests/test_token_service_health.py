@@ -4,6 +4,7 @@ against the eBay sandbox, a real PostgreSQL and the call ledger on a real NATS."
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -11,6 +12,10 @@ from datetime import UTC, datetime, timedelta
 import httpx
 import pytest
 from nats.js import JetStreamContext
+from opentelemetry.instrumentation.httpx import HTTPXClientInstrumentor
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from pydantic import SecretStr
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -47,6 +52,17 @@ class Env:
     sessions: async_sessionmaker[AsyncSession]
     account_id: int
     username: str
+    spans: InMemorySpanExporter
+
+    def span_text(self) -> str:
+        """Every attribute and event of the health client's spans, as text."""
+        return json.dumps(
+            [
+                {"name": s.name, "attributes": dict(s.attributes or {}), "events": str(s.events)}
+                for s in self.spans.get_finished_spans()
+            ],
+            default=str,
+        )
 
     async def connect(self, grant_scopes: str | None = None) -> None:
         code = await approve_consent(
@@ -92,6 +108,10 @@ async def env(
             transport=transport, event_hooks={"request": [calls.on_request]}
         ) as health_http,
     ):
+        spans = InMemorySpanExporter()
+        tracing = TracerProvider()
+        tracing.add_span_processor(SimpleSpanProcessor(spans))
+        HTTPXClientInstrumentor.instrument_client(health_http, tracer_provider=tracing)
         username = (await http.get("/sandbox/sellers")).json()[0]["username"]
         async with sessions.begin() as session:
             account_id = (await create_account(session, username=username)).id
@@ -117,7 +137,7 @@ async def env(
         checker = HealthChecker(
             sessions, service, health_http, "http://sandbox", ledger, lambda: datetime.now(UTC)
         )
-        yield Env(service, checker, ledger, http, sessions, account_id, username)
+        yield Env(service, checker, ledger, http, sessions, account_id, username, spans)
 
 
 async def events(env: Env) -> list[tuple[bool, int | None, str | None, str | None]]:
@@ -127,8 +147,9 @@ async def events(env: Env) -> list[tuple[bool, int | None, str | None, str | Non
 
 
 async def test_a_health_check_calls_get_user_records_the_username_and_is_charged_to_the_ledger(
-    env: Env,
+    env: Env, caplog: pytest.LogCaptureFixture
 ) -> None:
+    caplog.set_level(logging.DEBUG)
     await env.connect()
     before = await env.ledger.usage(EbayApi.OTHER, env.account_id)
     check = await env.checker.check(env.account_id)
@@ -146,6 +167,11 @@ async def test_a_health_check_calls_get_user_records_the_username_and_is_charged
     failed = await env.checker.check(env.account_id)
     assert not failed.ok and failed.http_status == 401 and failed.username is None
     assert failed.error and token not in failed.error
+    # No token or credential in a log line or a span of the checks.
+    assert [s.name for s in env.spans.get_finished_spans()].count("GET") >= 2
+    for secret in (token, CLIENT_SECRET):
+        assert secret not in caplog.text
+        assert secret not in env.span_text()
 
 
 async def test_an_account_that_needs_reauth_is_recorded_unhealthy_without_calling_ebay(
@@ -182,7 +208,10 @@ async def test_a_full_grant_sends_no_scope_field_and_stores_none(env: Env) -> No
     assert not [n for n in scope_needs(stored.scopes) if not n.granted]
 
 
-async def test_a_failed_refresh_keeps_a_masked_capture_without_any_secret(env: Env) -> None:
+async def test_a_failed_refresh_keeps_a_masked_capture_without_any_secret(
+    env: Env, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
     await env.connect()
     # The refresh token itself, revoked at eBay: the next refresh is refused (invalid_grant).
     async with env.sessions() as session:
@@ -209,3 +238,6 @@ async def test_a_failed_refresh_keeps_a_masked_capture_without_any_secret(env: E
     dumped = json.dumps(capture)
     for secret in (refresh_token, access, CLIENT_SECRET, CLIENT_ID):
         assert secret not in dumped
+    # The client id is public (it is in every consent URL); the rest never reaches a log line.
+    for secret in (refresh_token, access, CLIENT_SECRET):
+        assert secret not in caplog.text
