@@ -11,7 +11,7 @@ from sqlalchemy import delete
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from common.db.ops import BackgroundJob, JobRepository
-from common.jobs import RETENTION_PURGE, Job, JobRunner
+from common.jobs import RETENTION_PURGE, Job, JobRunner, stuck_after
 
 pytestmark = pytest.mark.postgres
 
@@ -122,3 +122,21 @@ async def test_a_failing_job_records_its_error_and_runs_again_next_interval(
 def test_only_registered_job_names_run() -> None:
     with pytest.raises(ValueError, match="JOB_OWNERS"):
         JobRunner(None, [Job("nightly_surprise", timedelta(hours=1), Counting())], Clock())  # type: ignore[arg-type]
+
+
+@pytest.mark.usefixtures("fresh")
+async def test_a_run_whose_replica_died_blocks_the_job_only_until_it_counts_as_stuck(
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    clock, work = Clock(), Counting()
+    interval = timedelta(minutes=1)
+    runner = JobRunner(sessions, [Job(RETENTION_PURGE, interval, work, run_at_once=True)], clock)
+    await runner.register()
+    async with sessions.begin() as session:  # a replica claims the run and is killed
+        assert await JobRepository(session).claim(RETENTION_PURGE, clock.now, stuck_after(interval))
+    clock.now += timedelta(minutes=9)
+    assert await runner.tick() == []  # still "running" elsewhere
+    clock.now += timedelta(minutes=1, seconds=1)
+    assert await runner.tick() == [RETENTION_PURGE]
+    assert work.runs == 1 and (await job_row(sessions)).running_since is None
+    assert stuck_after(timedelta(hours=1)) == timedelta(hours=2)

@@ -32,8 +32,13 @@ JOB_OWNERS: dict[str, str] = {
     HEALTH_CHECK: "token-service",
     RETENTION_PURGE: "admin-api",
 }
-# A run that has not finished after this long is taken to have crashed with its replica.
-STUCK_AFTER = timedelta(hours=1)
+# A run that has not finished after this long (at least; or two intervals, if longer) is
+# taken to have crashed with its replica, so a kill -9 mid-run stalls the job only that long.
+STUCK_AFTER = timedelta(minutes=10)
+
+
+def stuck_after(interval: timedelta) -> timedelta:
+    return max(STUCK_AFTER, 2 * interval)
 
 
 @dataclass(frozen=True)
@@ -77,7 +82,9 @@ class JobRunner:
         for job in self._jobs:
             now = self._clock()
             async with self._sessions.begin() as session:
-                claimed = await JobRepository(session).claim(job.name, now, STUCK_AFTER)
+                claimed = await JobRepository(session).claim(
+                    job.name, now, stuck_after(job.interval)
+                )
             if not claimed:
                 continue
             ran.append(job.name)
