@@ -10,6 +10,7 @@ disable and "run now" set through the admin API hold across all replicas within 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from collections.abc import Awaitable, Callable, Sequence
@@ -67,6 +68,8 @@ class JobRunner:
         self._jobs = list(jobs)
         self._clock = clock
         self._poll = poll
+        self._stopping = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
 
     async def register(self) -> None:
         async with self._sessions.begin() as session:
@@ -101,7 +104,7 @@ class JobRunner:
 
     async def run_forever(self) -> None:
         registered = False
-        while True:
+        while not self._stopping.is_set():
             try:
                 if not registered:
                     await self.register()
@@ -109,4 +112,21 @@ class JobRunner:
                 await self.tick()
             except Exception:  # the database restarting must not end the jobs
                 log.exception("background jobs: tick failed")
-            await asyncio.sleep(self._poll.total_seconds())
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stopping.wait(), self._poll.total_seconds())
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self.run_forever())
+
+    async def stop(self, grace: timedelta = timedelta(seconds=10)) -> None:
+        """Let the run under way finish (up to ``grace``), then cancel it: cancelling a
+        database call midway would leave its connection broken behind the pool's back."""
+        self._stopping.set()
+        if self._task is None:
+            return
+        try:
+            await asyncio.wait_for(asyncio.shield(self._task), grace.total_seconds())
+        except TimeoutError:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 from collections.abc import Callable
 from datetime import datetime, timedelta
 
@@ -59,12 +57,12 @@ def start_jobs(
     sessions: async_sessionmaker[AsyncSession],
     settings: AdminApiSettings,
     clock: Callable[[], datetime],
-) -> asyncio.Task[None]:
-    return asyncio.create_task(job_runner(sessions, settings, clock).run_forever())
+) -> JobRunner:
+    runner = job_runner(sessions, settings, clock)
+    runner.start()
+    return runner
 
 
-async def stop_jobs(task: asyncio.Task[None] | None) -> None:
-    if task is not None:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
+async def stop_jobs(runner: JobRunner | None) -> None:
+    if runner is not None:
+        await runner.stop()

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 from datetime import UTC, datetime, timedelta
 
 import httpx
@@ -69,14 +67,14 @@ def create_app(
         event_hooks={"request": [calls.on_request]},
     )
     HTTPXClientInstrumentor.instrument_client(health_http, tracer_provider=service.tracer_provider)
-    running: asyncio.Task[None] | None = None
+    runner: JobRunner | None = None
 
     async def sweep() -> str:
         return (await tokens.sweep()).summary()
 
     @app.after_startup
     async def start_jobs() -> None:
-        nonlocal running
+        nonlocal runner
         jobs = []
         if settings.sweep_seconds > 0:
             interval = timedelta(seconds=settings.sweep_seconds)
@@ -104,14 +102,12 @@ def create_app(
             utc_now,
             poll=timedelta(seconds=settings.jobs_poll_seconds),
         )
-        running = asyncio.create_task(runner.run_forever())
+        runner.start()
 
     @app.on_shutdown
     async def stop_jobs() -> None:
-        if running is not None:
-            running.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await running
+        if runner is not None:
+            await runner.stop()
 
     @app.after_shutdown
     async def close() -> None:
