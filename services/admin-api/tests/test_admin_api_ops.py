@@ -147,8 +147,18 @@ async def test_a_health_check_seeing_another_username_is_flagged(
 
 
 async def test_jobs_are_listed_switched_and_run_now_by_their_owner(
-    client: httpx.AsyncClient, org: Org
+    client: httpx.AsyncClient,
+    org: Org,
+    account: EbayAccount,
+    sessions: async_sessionmaker[AsyncSession],
 ) -> None:
+    now = datetime.now(UTC)
+    async with sessions.begin() as session:
+        health = HealthRepository(session)
+        await health.record(
+            HealthCheck(account.id, now - timedelta(days=3651), True, 200, None, 1, "old")
+        )
+        await health.record(HealthCheck(account.id, now, True, 200, None, 1, "new"))
     jobs = {j["name"]: j for j in (await client.get("/api/jobs", headers=org.viewer)).json()}
     purge = jobs[RETENTION_PURGE]
     assert purge["service"] == "admin-api" and purge["enabled"]
@@ -177,6 +187,10 @@ async def test_jobs_are_listed_switched_and_run_now_by_their_owner(
     purge = jobs[RETENTION_PURGE]
     assert purge["last_ok"] is True and purge["run_requested_at"] is None
     assert "orgs:" in purge["last_result"] and "purged" in purge["last_result"]
+    # Health checks past retention go with the other logs; recent ones stay.
+    async with sessions() as session:
+        kept = await HealthRepository(session).latest(account.id)
+    assert [e.username for e in kept] == ["new"]
 
 
 async def test_scopes_show_what_was_granted_and_warn_about_what_a_family_misses(

@@ -11,13 +11,15 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from admin_api.settings import AdminApiSettings
 from common.db.accounts import Org
 from common.db.admin import PurgeCounts, RetentionRepository
+from common.db.ops import HealthRepository
 from common.jobs import RETENTION_PURGE, Job, JobRunner
 
 
 async def purge_all_orgs(
     sessions: async_sessionmaker[AsyncSession], retention: timedelta, now: datetime
 ) -> str:
-    """What ``POST /api/retention/purge`` does for one org, for each org in turn."""
+    """What ``POST /api/retention/purge`` does for one org, for each org in turn; then the
+    health checks past retention (they are logs too, of the whole deployment)."""
     cutoff = now - retention
     total = PurgeCounts(sync_pages=0, sync_runs=0, token_refresh_log=0)
     async with sessions() as session:
@@ -30,9 +32,11 @@ async def purge_all_orgs(
             sync_runs=total.sync_runs + counts.sync_runs,
             token_refresh_log=total.token_refresh_log + counts.token_refresh_log,
         )
+    async with sessions.begin() as session:
+        checks = await HealthRepository(session).purge(cutoff)
     return (
         f"{len(orgs)} orgs: {total.sync_runs} runs, {total.sync_pages} page receipts, "
-        f"{total.token_refresh_log} refresh log entries purged"
+        f"{total.token_refresh_log} refresh log entries, {checks} health checks purged"
     )
 
 

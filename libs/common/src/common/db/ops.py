@@ -20,6 +20,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    delete,
     literal_column,
     or_,
     select,
@@ -97,6 +98,13 @@ class HealthRepository:
                 username=check.username,
             )
         )
+
+    async def purge(self, before: datetime) -> int:
+        """Drop the checks older than ``before`` (all accounts); answers how many."""
+        result = await self.session.execute(
+            delete(HealthEvent).where(HealthEvent.checked_at < before).returning(HealthEvent.id)
+        )
+        return len(result.all())
 
     async def latest(self, account_id: int, limit: int = 50) -> list[HealthEvent]:
         result = await self.session.scalars(
