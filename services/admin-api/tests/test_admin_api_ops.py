@@ -159,7 +159,8 @@ async def test_jobs_are_listed_switched_and_run_now_by_their_owner(
             HealthCheck(account.id, now - timedelta(days=3651), True, 200, None, 1, "old")
         )
         await health.record(HealthCheck(account.id, now, True, 200, None, 1, "new"))
-    jobs = {j["name"]: j for j in (await client.get("/api/jobs", headers=org.viewer)).json()}
+    assert (await client.get("/api/jobs", headers=org.operator)).status_code == 403
+    jobs = {j["name"]: j for j in (await client.get("/api/jobs", headers=org.admin)).json()}
     purge = jobs[RETENTION_PURGE]
     assert purge["service"] == "admin-api" and purge["enabled"]
     assert purge["interval_seconds"] == 86400 and purge["last_run_at"] is None
@@ -175,12 +176,12 @@ async def test_jobs_are_listed_switched_and_run_now_by_their_owner(
     asked = await client.post(f"/api/jobs/{RETENTION_PURGE}/run", headers=org.admin)
     assert asked.json()["run_requested_at"] is not None
     await asyncio.sleep(0.5)  # several polls of the runner: a disabled job does not run
-    job = await client.get("/api/jobs", headers=org.viewer)
+    job = await client.get("/api/jobs", headers=org.admin)
     assert next(j for j in job.json() if j["name"] == RETENTION_PURGE)["last_run_at"] is None
 
     await client.post(f"/api/jobs/{RETENTION_PURGE}/enable", headers=org.admin)
     for _ in range(100):
-        jobs = {j["name"]: j for j in (await client.get("/api/jobs", headers=org.viewer)).json()}
+        jobs = {j["name"]: j for j in (await client.get("/api/jobs", headers=org.admin)).json()}
         if jobs[RETENTION_PURGE]["last_run_at"] is not None:
             break
         await asyncio.sleep(0.05)

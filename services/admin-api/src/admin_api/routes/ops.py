@@ -12,7 +12,6 @@ from fastapi import APIRouter, HTTPException, Query, status
 from admin_api.dependencies import (
     AccountDep,
     AdminUser,
-    CurrentUser,
     NowDep,
     OperatorUser,
     SessionDep,
@@ -105,8 +104,9 @@ async def account_health(
 
 
 @router.get("/api/jobs")
-async def list_jobs(user: CurrentUser, session: SessionDep) -> list[JobOut]:
-    """Every registered background job with its interval, switch, last and next run."""
+async def list_jobs(admin: AdminUser, session: SessionDep) -> list[JobOut]:
+    """Every registered background job with its interval, switch, last and next run. Admins
+    only: jobs and their results span every org of the deployment."""
     return [JobOut.model_validate(j) for j in await JobRepository(session).list()]
 
 
