@@ -683,3 +683,26 @@ async def test_nobody_else_publishes_windows(
         "publish", WINDOW_SUBJECT, lambda: other.nc.publish(WINDOW_SUBJECT, b"forged")
     )
     assert await stream_messages(admin, WINDOWS_STREAM) == 0
+
+
+async def test_the_token_service_counts_its_health_checks_in_the_call_ledger_only(
+    connect: Callable[[str], Awaitable[Session]], admin: Session
+) -> None:
+    service = await connect("token-service")
+    js = service.nc.jetstream(timeout=API_TIMEOUT)
+    ledger = await service.allowed(lambda: js.key_value(BUCKETS.call_ledger.bucket))
+    key = "2026-12-03.other.account.1"
+    await service.allowed(lambda: ledger.create(key, b"1"))
+    entry = await service.allowed(lambda: ledger.get(key))
+    await service.allowed(lambda: ledger.update(key, b"2", last=entry.revision))
+    assert (await ledger.get(key)).value == b"2"
+    await service.denied(
+        "publish",
+        "$KV.control.pause_all",
+        lambda: service.nc.publish("$KV.control.pause_all", b"on"),
+    )
+    await service.denied(
+        "publish",
+        "$KV.fetch_checkpoints.run-1",
+        lambda: service.nc.publish("$KV.fetch_checkpoints.run-1", b"page 1"),
+    )

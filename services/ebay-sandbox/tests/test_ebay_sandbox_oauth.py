@@ -2,6 +2,7 @@
 
 from collections.abc import Awaitable, Callable
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
 import httpx
 import pytest
@@ -280,3 +281,34 @@ async def test_client_credentials_grant(
     assert (resp.status_code, resp.json()["error"]) == (400, "invalid_scope")
     resp = await client.post(TOKEN, data=form)
     assert resp.status_code == 401
+
+
+async def test_a_narrowed_grant_names_its_scopes_in_the_token_response(
+    client: httpx.AsyncClient, config: SandboxConfig, client_auth: dict[str, str]
+) -> None:
+    # RFC 6749 §5.1: scope is in the response only when the grant differs from the request.
+    asked = f"{SCOPE}/sell.fulfillment.readonly {SCOPE}/commerce.identity.readonly"
+    granted = f"{SCOPE}/sell.fulfillment.readonly"
+    params = _consent_params(config, scope=asked, seller="sandbox_seller_1", grant_scope=granted)
+    redirect = await client.get("/oauth2/authorize", params=params)
+    assert redirect.status_code == 302
+    code = parse_qs(urlsplit(redirect.headers["location"]).query)["code"][0]
+    form = {"grant_type": "authorization_code", "code": code, "redirect_uri": config.ru_name}
+    resp = await client.post(TOKEN, data=form, headers=client_auth)
+    assert resp.status_code == 200
+    assert resp.json()["scope"] == granted
+    headers = {"Authorization": f"Bearer {resp.json()['access_token']}"}
+    assert (await client.get(ORDERS, headers=headers)).status_code == 200
+    assert (await client.get("/commerce/identity/v1/user/", headers=headers)).status_code == 403
+    # A refresh may not ask for the scope the seller withheld.
+    refresh = {"grant_type": "refresh_token", "refresh_token": resp.json()["refresh_token"]}
+    wider = await client.post(TOKEN, data={**refresh, "scope": asked}, headers=client_auth)
+    assert wider.status_code == 400 and wider.json()["error"] == "invalid_scope"
+    same = await client.post(TOKEN, data={**refresh, "scope": granted}, headers=client_auth)
+    assert same.status_code == 200 and "scope" not in same.json()
+
+    beyond = _consent_params(
+        config, scope=granted, seller="sandbox_seller_1", grant_scope=f"{SCOPE}/sell.finances"
+    )
+    refused = await client.get("/oauth2/authorize", params=beyond)
+    assert refused.status_code == 400 and refused.json()["error"] == "invalid_scope"

@@ -20,6 +20,7 @@ import common.metrics  # noqa: F401  (the ebaysync_* families, for one vocabular
 from admin_api.bootstrap import bootstrap_admin
 from admin_api.context import AdminContext
 from admin_api.headers import SecurityHeaders
+from admin_api.jobs import start_jobs, stop_jobs
 from admin_api.live import ChangeFeed, Heartbeats, StreamSlots, subscribe
 from admin_api.notifications import NotificationKeys
 from admin_api.routes import (
@@ -32,6 +33,7 @@ from admin_api.routes import (
     health,
     live,
     oauth,
+    ops,
     retention,
     runs,
     tokens,
@@ -100,14 +102,17 @@ def create_app(
         app.state.broker = broker
         app.state.context = context
         subscriptions = []
+        jobs = None
         try:
             await ensure_topology(context.js)
             await bootstrap_admin(sessions, settings)
             subscriptions = await subscribe(
                 broker.connection, context.heartbeats, context.changes, utc_now
             )
+            jobs = start_jobs(sessions, settings, utc_now)
             yield
         finally:
+            await stop_jobs(jobs)
             for subscription in subscriptions:
                 with contextlib.suppress(Exception):
                     await subscription.unsubscribe()
@@ -140,6 +145,7 @@ def create_app(
         live,
         deadletters,
         retention,
+        ops,
         webhooks,
         docs,
         ui,

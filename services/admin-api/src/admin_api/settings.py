@@ -55,6 +55,10 @@ class AdminApiSettings(BaseSettings):
 
     # Log retention: runs, their page receipts and token refresh logs older than this go.
     retention_days: int = Field(default=30, ge=1)
+    # The background job retention_purge applies it to every org this often (0: never; the
+    # purge button works either way). Replicas look for due jobs every jobs_poll_seconds.
+    retention_purge_seconds: float = Field(default=86400.0, ge=0)
+    jobs_poll_seconds: float = Field(default=5.0, gt=0)
 
     # Live updates poll the database this often (a completed run wakes them at once).
     live_poll_seconds: float = Field(default=2.0, gt=0)

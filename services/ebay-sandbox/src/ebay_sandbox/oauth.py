@@ -62,8 +62,11 @@ async def authorize(
     state: str | None = None,
     prompt: str | None = None,
     seller: str | None = None,
+    grant_scope: str | None = None,
 ) -> HTMLResponse | RedirectResponse:
-    """eBay consent page; the ``seller`` extension parameter approves immediately."""
+    """eBay consent page; the ``seller`` extension parameter approves immediately, and the
+    ``grant_scope`` extension (a subset of ``scope``) approves only those scopes, as a seller
+    or an eBay policy narrowing the grant would."""
     config = sandbox.config
     if client_id != config.client_id:
         raise OAuthError(400, "invalid_client", INVALID_CLIENT)
@@ -77,7 +80,14 @@ async def authorize(
     account = sandbox.seller(seller)
     if account is None:
         raise OAuthError(400, "invalid_request", f"unknown sandbox seller {seller!r}")
-    code = sandbox.tokens.issue_code(account, scopes, sandbox.clock.now_ms())
+    granted = scopes
+    if grant_scope is not None:
+        granted = _parse_scopes(grant_scope)
+        if not granted <= scopes:
+            raise OAuthError(400, "invalid_scope", INVALID_SCOPE)
+    code = sandbox.tokens.issue_code(
+        account, granted, sandbox.clock.now_ms(), narrowed=granted != scopes
+    )
     params = [("state", state)] if state is not None else []
     params += [("code", code), ("expires_in", str(CODE_TTL_S))]
     separator = "&" if "?" in config.accept_url else "?"
@@ -118,15 +128,17 @@ def _code_grant(sandbox: Sandbox, form: dict[str, str], now_ms: int) -> JSONResp
     assert grant.seller is not None  # codes are only issued to sellers
     refresh = sandbox.tokens.issue_refresh(grant.seller, grant.scopes, now_ms)
     access = sandbox.tokens.issue_access(grant.seller, grant.scopes, now_ms, refresh)
-    return _token_response(
-        {
-            "access_token": access,
-            "expires_in": ACCESS_TTL_S,
-            "refresh_token": refresh,
-            "refresh_token_expires_in": REFRESH_TTL_S,
-            "token_type": TOKEN_TYPE,
-        }
-    )
+    body: dict[str, object] = {
+        "access_token": access,
+        "expires_in": ACCESS_TTL_S,
+        "refresh_token": refresh,
+        "refresh_token_expires_in": REFRESH_TTL_S,
+        "token_type": TOKEN_TYPE,
+    }
+    if grant.narrowed:
+        # RFC 6749 §5.1: the scope field is required when the grant differs from the request.
+        body["scope"] = " ".join(sorted(grant.scopes))
+    return _token_response(body)
 
 
 def _refresh_grant(sandbox: Sandbox, form: dict[str, str], now_ms: int) -> JSONResponse:

@@ -29,6 +29,8 @@ class Grant:
     expires_ms: int
     revoked: bool = False
     parent: str | None = None  # refresh token an access token was minted from
+    # A code whose seller granted fewer scopes than the application asked for.
+    narrowed: bool = False
 
     def valid(self, now_ms: int) -> bool:
         """Not revoked and not expired at ``now_ms``."""
@@ -43,10 +45,12 @@ class TokenStore:
         self._refresh: dict[str, Grant] = {}
         self._access: dict[str, Grant] = {}
 
-    def issue_code(self, seller: Seller, scopes: frozenset[str], now_ms: int) -> str:
+    def issue_code(
+        self, seller: Seller, scopes: frozenset[str], now_ms: int, *, narrowed: bool = False
+    ) -> str:
         """New authorization code valid for 299 s."""
         code = opaque_token("code")
-        self._codes[code] = Grant(seller, scopes, now_ms + CODE_TTL_S * 1000)
+        self._codes[code] = Grant(seller, scopes, now_ms + CODE_TTL_S * 1000, narrowed=narrowed)
         return code
 
     def redeem_code(self, code: str, now_ms: int) -> Grant | None:

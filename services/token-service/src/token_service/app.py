@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 from datetime import UTC, datetime, timedelta
 
 import httpx
@@ -12,11 +10,15 @@ from opentelemetry.instrumentation.httpx import HTTPXClientInstrumentor
 from opentelemetry.sdk.trace import TracerProvider
 
 from common.db.engine import build_engine, build_sessionmaker
+from common.jobs import HEALTH_CHECK, TOKEN_SWEEP, Job, JobRunner
 from common.service import build_service
+from common.streams import BUCKETS
+from fetcher.ledger import CallCounter, CallLedger
 from token_service.crypto import KeyRing
 from token_service.handlers import router
+from token_service.health import HealthChecker
 from token_service.oauth import OAuthClient
-from token_service.service import TokenService, sweep_forever
+from token_service.service import TokenService
 from token_service.settings import TokenServiceSettings
 from token_service.signing_keys import SigningKeyService
 
@@ -58,25 +60,59 @@ def create_app(
             clock=utc_now,
         ),
     )
-    sweeping: asyncio.Task[None] | None = None
+    # The health check's own client: its request hook counts every call for the ledger.
+    calls = CallCounter()
+    health_http = httpx.AsyncClient(
+        timeout=settings.ebay.request_timeout_seconds,
+        event_hooks={"request": [calls.on_request]},
+    )
+    HTTPXClientInstrumentor.instrument_client(health_http, tracer_provider=service.tracer_provider)
+    runner: JobRunner | None = None
+
+    async def sweep() -> str:
+        return (await tokens.sweep()).summary()
 
     @app.after_startup
-    async def start_sweeping() -> None:
-        nonlocal sweeping
+    async def start_jobs() -> None:
+        nonlocal runner
+        jobs = []
         if settings.sweep_seconds > 0:
             interval = timedelta(seconds=settings.sweep_seconds)
-            sweeping = asyncio.create_task(sweep_forever(tokens, interval))
+            # At once: tokens may have expired while the service was down.
+            jobs.append(Job(TOKEN_SWEEP, interval, sweep, run_at_once=True))
+        if settings.health_check_seconds > 0:
+            ledger = CallLedger(
+                await service.broker.key_value(BUCKETS.call_ledger.bucket, declare=False),
+                calls,
+                settings.call_ledger,
+            )
+            checker = HealthChecker(
+                build_sessionmaker(engine),
+                tokens,
+                health_http,
+                settings.ebay.apiz_base_url,
+                ledger,
+                utc_now,
+            )
+            interval = timedelta(seconds=settings.health_check_seconds)
+            jobs.append(Job(HEALTH_CHECK, interval, checker.check_all))
+        runner = JobRunner(
+            build_sessionmaker(engine),
+            jobs,
+            utc_now,
+            poll=timedelta(seconds=settings.jobs_poll_seconds),
+        )
+        runner.start()
 
     @app.on_shutdown
-    async def stop_sweeping() -> None:
-        if sweeping is not None:
-            sweeping.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await sweeping
+    async def stop_jobs() -> None:
+        if runner is not None:
+            await runner.stop()
 
     @app.after_shutdown
     async def close() -> None:
         await http.aclose()
+        await health_http.aclose()
         await engine.dispose()
 
     return app

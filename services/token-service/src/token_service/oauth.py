@@ -4,22 +4,32 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 import httpx
 from pydantic import SecretStr
 
+from common.ebay.oauth_requests import TOKEN_PATH, failure_capture, refresh_form, token_url
 from common.settings import EbayApiSettings
 
-TOKEN_PATH = "/identity/v1/oauth2/token"
+__all__ = ["TOKEN_PATH", "AccessGrant", "OAuthClient", "OAuthError", "UserGrant"]
 
 
 class OAuthError(Exception):
     """The token endpoint refused or failed; ``error`` is eBay's OAuth error code."""
 
-    def __init__(self, error: str, description: str, status: int) -> None:
+    def __init__(
+        self,
+        error: str,
+        description: str,
+        status: int,
+        capture: dict[str, Any] | None = None,
+    ) -> None:
         super().__init__(f"{error}: {description} (HTTP {status})")
         self.error = error
         self.status = status
+        # The request and eBay's answer, masked (common.ebay.oauth_requests.failure_capture).
+        self.capture = capture
 
     @property
     def is_invalid_grant(self) -> bool:
@@ -31,6 +41,9 @@ class OAuthError(Exception):
 class AccessGrant:
     access_token: SecretStr
     expires_at: datetime
+    # The response's ``scope`` field: eBay sends it only when it granted other scopes than
+    # asked for (RFC 6749 §5.1); None means "what was asked".
+    scope: str | None
 
 
 @dataclass(frozen=True)
@@ -50,34 +63,33 @@ class OAuthClient:
                 "grant_type": "authorization_code",
                 "code": code.get_secret_value(),
                 "redirect_uri": self._settings.ru_name,
-            }
+            },
+            now,
         )
         return UserGrant(
             access_token=SecretStr(body["access_token"]),
             expires_at=now + timedelta(seconds=int(body["expires_in"])),
             refresh_token=SecretStr(body["refresh_token"]),
             refresh_token_expires_at=now + timedelta(seconds=int(body["refresh_token_expires_in"])),
+            scope=body.get("scope"),
         )
 
     async def refresh(self, refresh_token: SecretStr, scopes: str, now: datetime) -> AccessGrant:
-        body = await self._post(
-            {
-                "grant_type": "refresh_token",
-                "refresh_token": refresh_token.get_secret_value(),
-                "scope": scopes,
-            }
-        )
+        body = await self._post(refresh_form(refresh_token.get_secret_value(), scopes), now)
         return AccessGrant(
             access_token=SecretStr(body["access_token"]),
             expires_at=now + timedelta(seconds=int(body["expires_in"])),
+            scope=body.get("scope"),
         )
 
-    async def _post(self, form: dict[str, str]) -> dict[str, str]:
+    async def _post(self, form: dict[str, str], now: datetime) -> dict[str, Any]:
+        url = token_url(self._settings.api_base_url)
+        client_id = self._settings.client_id
         try:
             response = await self._http.post(
-                f"{self._settings.api_base_url}{TOKEN_PATH}",
+                url,
                 data=form,
-                auth=(self._settings.client_id, self._settings.client_secret.get_secret_value()),
+                auth=(client_id, self._settings.client_secret.get_secret_value()),
             )
         except httpx.HTTPError as exc:
             # Unreachable or timed out: a failed refresh like any other (logged, retried later),
@@ -88,10 +100,25 @@ class OAuthClient:
                 error = response.json()
             except ValueError:
                 error = {}
+            if not isinstance(error, dict):
+                error = {}
+            code = str(error.get("error", "http_error"))
             raise OAuthError(
-                str(error.get("error", "http_error")),
+                code,
                 str(error.get("error_description", response.reason_phrase)),
                 response.status_code,
+                failure_capture(
+                    at=now,
+                    method=response.request.method,
+                    url=url,
+                    request_headers=response.request.headers,
+                    form=form,
+                    client_id=client_id,
+                    status=response.status_code,
+                    response_headers=response.headers,
+                    response_text=response.text,
+                    error=code,
+                ),
             )
-        payload: dict[str, str] = response.json()
+        payload: dict[str, Any] = response.json()
         return payload

@@ -62,6 +62,12 @@ class SweepReport:
     # Accounts named in a consent-ending warning by this sweep.
     consent_warnings: int = 0
 
+    def summary(self) -> str:
+        return (
+            f"{self.refreshed} of {self.due} due tokens refreshed, {self.failed} failed, "
+            f"{self.skipped} skipped, {self.consent_warnings} consent warnings"
+        )
+
 
 class TokenService:
     def __init__(
@@ -156,7 +162,9 @@ class TokenService:
                             grant.access_token, account_id, ACCESS
                         ),
                         access_token_expires_at=grant.expires_at,
-                        scopes=self._scopes,
+                        # A refresh may ask only for what was granted (else invalid_scope).
+                        scopes=grant.scope or self._scopes,
+                        granted_scopes=grant.scope,
                     ),
                     now,
                 )
@@ -245,7 +253,7 @@ class TokenService:
             outcome = "invalid_grant" if exc.is_invalid_grant else "error"
             TOKEN_REFRESHES.labels(reason, outcome).inc()
             await tokens.log_refresh(account_id, now, reason, outcome, exc.error)
-            await tokens.record_refresh_error(account_id, exc.error, now)
+            await tokens.record_refresh_error(account_id, exc.error, now, exc.capture)
             if exc.is_invalid_grant:
                 # Retrying cannot help: the seller must consent again. The scheduler skips the
                 # account and fetchers drop its windows until it reconnects.
@@ -263,7 +271,8 @@ class TokenService:
                 refresh_token_expires_at=stored.refresh_token_expires_at,
                 access_token_ciphertext=self._encrypt(grant.access_token, account_id, ACCESS),
                 access_token_expires_at=grant.expires_at,
-                scopes=stored.scopes,
+                scopes=grant.scope or stored.scopes,
+                granted_scopes=grant.scope or stored.granted_scopes,
             ),
             now,
         )
@@ -292,16 +301,6 @@ class TokenService:
         except TokenDecryptionError:
             log.error("token of account %s does not decrypt: check the key ring", stored.account_id)
             raise
-
-
-async def sweep_forever(service: TokenService, interval: timedelta) -> None:
-    """Sweep now and then every ``interval`` until cancelled."""
-    while True:
-        try:
-            await service.sweep()
-        except Exception:  # one failed sweep (database restarting) must not end sweeping
-            log.exception("token sweep failed")
-        await asyncio.sleep(interval.total_seconds())
 
 
 def _with_account(reply: AccessTokenReply, account: EbayAccount) -> AccessTokenReply:

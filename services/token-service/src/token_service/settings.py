@@ -16,6 +16,7 @@ from common.settings import (
     PostgresSettings,
 )
 from common.telemetry import TelemetryField, TelemetrySettings
+from fetcher.settings import CallLedgerSettings
 
 
 class TokenServiceSettings(BaseSettings):
@@ -43,6 +44,13 @@ class TokenServiceSettings(BaseSettings):
     # Warn (log, metric) when a seller's refresh token expires within this many days.
     refresh_token_warning_days: float = Field(default=30.0, gt=0)
     scopes: str = SCOPE_STRING
+    # Every this many seconds an Identity getUser per active account checks that the account
+    # still answers at eBay (ebay_health_events); the calls count in the call ledger (0: off).
+    health_check_seconds: float = Field(default=900.0, ge=0)
+    # How often each replica looks for a due background job or an operator's "run now".
+    jobs_poll_seconds: float = Field(default=5.0, gt=0)
+    # The fetchers' ledger settings; only its bucket is used here (the health check counts).
+    call_ledger: CallLedgerSettings = Field(default_factory=CallLedgerSettings)
     queue_group: str = "token-service"
 
     @model_validator(mode="after")

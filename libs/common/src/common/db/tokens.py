@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import ForeignKey, LargeBinary, func, or_, select, update
 from sqlalchemy.dialects.postgresql import insert
@@ -33,6 +34,12 @@ class EbayToken(Base):
     # When the token service last warned that the seller's consent (the refresh token) ends
     # soon: claimed atomically, so replicas warn once per account per day between them.
     expiry_warned_at: Mapped[datetime | None]
+    # The scopes eBay granted, verbatim from a token response's ``scope`` field; None while
+    # eBay sent none (it omits the field when it granted what was asked: RFC 6749 §5.1).
+    granted_scopes: Mapped[str | None]
+    # The last failed refresh as sent and answered, masked (common.ebay.oauth_requests):
+    # status, headers, eBay's error body. Never a token or the client secret.
+    last_refresh_failure: Mapped[dict[str, Any] | None]
 
 
 class TokenRefreshLog(Base):
@@ -53,7 +60,9 @@ class StoredTokens:
     refresh_token_expires_at: datetime
     access_token_ciphertext: bytes | None
     access_token_expires_at: datetime | None
+    # What a refresh asks for: the granted scopes when eBay named them, else those consented.
     scopes: str
+    granted_scopes: str | None = None
 
 
 class TokenRepository:
@@ -179,6 +188,7 @@ class TokenRepository:
             "access_token_ciphertext": tokens.access_token_ciphertext,
             "access_token_expires_at": tokens.access_token_expires_at,
             "scopes": tokens.scopes,
+            "granted_scopes": tokens.granted_scopes,
             "last_refresh_at": now,
             "refresh_error": None,
             "updated_at": now,
@@ -190,11 +200,21 @@ class TokenRepository:
         )
         await self.session.execute(stmt)
 
-    async def record_refresh_error(self, account_id: int, detail: str, now: datetime) -> None:
+    async def record_refresh_error(
+        self,
+        account_id: int,
+        detail: str,
+        now: datetime,
+        capture: dict[str, Any] | None = None,
+    ) -> None:
+        """Keep the error, and the masked HTTP capture when the call reached eBay (a failure
+        without one, e.g. eBay unreachable, keeps the previous capture)."""
         token = await self.get(account_id)
         if token is not None:
             token.refresh_error = detail
             token.updated_at = now
+            if capture is not None:
+                token.last_refresh_failure = capture
 
     async def log_refresh(
         self, account_id: int, at: datetime, reason: str, outcome: str, detail: str | None = None

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
+from common.families import Family
+
 _BASE = "https://api.ebay.com/oauth/api_scope"
 
 SCOPES: tuple[str, ...] = (
@@ -15,3 +19,40 @@ SCOPES: tuple[str, ...] = (
 
 # As the consent URL and the refresh grant carry them: space-separated.
 SCOPE_STRING = " ".join(SCOPES)
+
+# The scope each family's calls need (any one of a tuple suffices; the first is the one asked
+# for above). Trading and Post-Order take any user token with the base scope.
+FAMILY_SCOPES: dict[Family, tuple[str, ...]] = {
+    Family.ORDERS: (f"{_BASE}/sell.fulfillment.readonly", f"{_BASE}/sell.fulfillment"),
+    Family.TRANSACTIONS: (f"{_BASE}/sell.finances",),
+    Family.FINANCES: (f"{_BASE}/sell.finances",),
+    Family.OFFERS: (f"{_BASE}/sell.inventory.readonly", f"{_BASE}/sell.inventory"),
+    Family.MESSAGES: (_BASE,),
+    Family.ACTIVE_INVENTORY: (_BASE,),
+    Family.PURCHASES: (_BASE,),
+    Family.CASES: (_BASE,),
+    Family.INQUIRIES: (_BASE,),
+    Family.RETURNS: (_BASE,),
+    Family.PAYMENT_DISPUTES: (f"{_BASE}/sell.payment.dispute",),
+}
+# The health check's Identity getUser.
+HEALTH_CHECK_SCOPES: tuple[str, ...] = (f"{_BASE}/commerce.identity.readonly",)
+
+
+@dataclass(frozen=True)
+class ScopeNeed:
+    """One user of the token (a family or the health check), what it needs, and whether the
+    granted scopes cover it."""
+
+    needed_by: str
+    scopes: tuple[str, ...]
+    granted: bool
+
+
+def scope_needs(granted: str) -> list[ScopeNeed]:
+    """For each family and the health check: is one of its scopes among ``granted`` (a
+    space-separated scope string as eBay sends it)?"""
+    have = set(granted.split())
+    uses: list[tuple[str, tuple[str, ...]]] = [(f.value, s) for f, s in FAMILY_SCOPES.items()]
+    uses.append(("health_check", HEALTH_CHECK_SCOPES))
+    return [ScopeNeed(name, scopes, any(s in have for s in scopes)) for name, scopes in uses]

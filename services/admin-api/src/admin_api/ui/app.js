@@ -275,7 +275,7 @@ function accountView(accountId) {
   render(header, banner, h("h2", {}, "Workers"), legend(), workersTable,
     h("h2", {}, "Schedule"), h("div", { class: "sub" }, "When each worker is due and the windows it will fetch, by the scheduler's own planner."), schedule,
     h("h2", {}, "Recent runs"), runsTable,
-    h("p", {}, h("a", { href: `#/runs?account_id=${accountId}` }, "All runs of this account →")));
+    h("p", {}, h("a", { href: `#/runs?account_id=${accountId}` }, "All runs of this account →")), opsAccountPanel(accountId));
 
   let account = null;
   let token = null;
@@ -542,7 +542,7 @@ function servicesView() {
     h("h2", {}, "Work queues"),
     h("table", {}, h("thead", {}, h("tr", {}, ["Stream", "Consumer", "Pending", "In flight", "Redelivered", "Waiting pulls"].map((t) => h("th", {}, t)))), consumers),
     h("div", { class: "grid", style: "margin-top:16px" }, pauseBox, retentionBox),
-    usersBox);
+    opsJobsCard(), usersBox);
   const load = async () => {
     const data = await api("/api/services");
     setPaused(data.paused);
