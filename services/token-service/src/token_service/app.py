@@ -42,6 +42,9 @@ def create_app(
         KeyRing(settings.keys, settings.active_key_id),
         OAuthClient(http, settings.ebay),
         scopes=settings.scopes,
+        oauth_for=lambda environment: OAuthClient(
+            http, settings.environments.keyset(environment, settings.ebay)
+        ),
         refresh_ahead=timedelta(seconds=settings.refresh_ahead_seconds),
         sweep_interval=timedelta(seconds=settings.sweep_seconds),
         consent_warning=timedelta(days=settings.refresh_token_warning_days),
@@ -56,6 +59,7 @@ def create_app(
             http,
             settings.ebay,
             clock=utc_now,
+            keysets=lambda environment: settings.environments.keyset(environment, settings.ebay),
         ),
     )
     sweeping: asyncio.Task[None] | None = None

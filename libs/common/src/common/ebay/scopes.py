@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from common.families import Purpose
+
 _BASE = "https://api.ebay.com/oauth/api_scope"
 
 SCOPES: tuple[str, ...] = (
@@ -15,3 +17,12 @@ SCOPES: tuple[str, ...] = (
 
 # As the consent URL and the refresh grant carry them: space-separated.
 SCOPE_STRING = " ".join(SCOPES)
+
+# A buyer-only account needs no sell.* scope: purchases (Trading) take the base scope, and
+# connect reads the user through Identity.
+BUYER_SCOPES: tuple[str, ...] = (_BASE, f"{_BASE}/commerce.identity.readonly")
+
+
+def scopes_for(purpose: Purpose) -> str:
+    """The scopes a connect for this purpose asks for (seller and both: all of them)."""
+    return " ".join(BUYER_SCOPES) if purpose is Purpose.BUYER else SCOPE_STRING
