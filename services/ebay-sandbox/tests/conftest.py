@@ -345,6 +345,7 @@ class TradingReply:
     status: int
     body: bytes
     root: ET.Element
+    headers: httpx.Headers
 
     def find(self, path: str) -> ET.Element | None:
         return self.root.find("/".join(f"{NS}{p}" for p in path.split("/")))
@@ -405,7 +406,9 @@ def trading(client: httpx.AsyncClient) -> TradingFn:
             headers=trading_headers(call, token, **headers),
         )
         assert resp.headers["content-type"].startswith("text/xml"), resp.text
-        return TradingReply(resp.status_code, resp.content, ET.fromstring(resp.content))
+        return TradingReply(
+            resp.status_code, resp.content, ET.fromstring(resp.content), resp.headers
+        )
 
     return run
 
@@ -493,6 +496,7 @@ class XmlShape:
 # (the sample's comment: "each Message also carries <Text>"), the ReturnSummary counts and the
 # names of custom folders (MyMessagesFolderType, MyMessagesFolderSummaryType FolderName).
 TRADING_EXTRAS = {
+    "Response/CorrelationID": "text",  # AbstractResponseType; the sandbox sends it on failures
     "Response/Messages/Message/Text": "text",
     "Response/Messages/Message/Folder/FolderName": "text",
     "Response/Summary/FolderSummary/FolderName": "text",

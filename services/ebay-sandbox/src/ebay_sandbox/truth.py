@@ -142,7 +142,8 @@ def _flows(kind: FlowKind, key: str) -> Truth:
             elif kind is FlowKind.CASE:
                 members.append(case_member(plan, flow, now_ms))
             else:
-                members.append(inquiry_member(plan, flow, now_ms))
+                last_modified = sandbox.config.strict.inquiry_last_modified
+                members.append(inquiry_member(plan, flow, now_ms, last_modified=last_modified))
         return _json(dumps({key: members}))
 
     return truth

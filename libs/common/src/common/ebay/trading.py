@@ -24,6 +24,7 @@ from common.ebay.errors import (
     EbayQuotaError,
     EbayRequestError,
     EbayTransientError,
+    request_id_of,
 )
 from common.ebay.fulfillment import ebay_timestamp
 from common.ebay.quota import seconds_until_quota_reset
@@ -90,22 +91,27 @@ def _as_list(value: object) -> list[Record]:
     return []
 
 
-def trading_error(envelope: Mapping[str, object], call: str, now: datetime) -> EbayError | None:
+def trading_error(
+    envelope: Mapping[str, object], call: str, now: datetime, *, request_id: str | None = None
+) -> EbayError | None:
     """The exception for a response's ``Ack``/``Errors``, or None when it succeeded.
 
     Warnings (``Ack=Warning``, ``SeverityCode=Warning``) are not failures. When several errors
     come back, the one a client can act on first wins: auth (refresh), quota (wait for the
-    reset), transient (retry), then anything else (our request is wrong).
+    reset), transient (retry), then anything else (our request is wrong). The error names the
+    call for eBay support: the response's request id header, else its ``CorrelationID``.
     """
+    correlation = envelope.get("CorrelationID")
+    rid = request_id or (correlation if isinstance(correlation, str) and correlation else None)
     ack = envelope.get("Ack")
     if not isinstance(ack, str):
-        return EbayPayloadError(f"{call} answered without an Ack")
+        return EbayPayloadError(f"{call} answered without an Ack", request_id=rid)
     if ack not in FAILED_ACKS:
         return None
     errors = _as_list(envelope.get("Errors"))
     failures = [e for e in errors if e.get("SeverityCode") != "Warning"] or errors
     if not failures:
-        return EbayPayloadError(f"{call} answered Ack={ack} without Errors")
+        return EbayPayloadError(f"{call} answered Ack={ack} without Errors", request_id=rid)
     codes = [str(e.get("ErrorCode", "")).strip() for e in failures]
 
     def detail(code: str) -> str:
@@ -114,13 +120,14 @@ def trading_error(envelope: Mapping[str, object], call: str, now: datetime) -> E
 
     for code in codes:
         if code in AUTH_ERROR_CODES:
-            return EbayAuthError(detail(code))
+            return EbayAuthError(detail(code), request_id=rid)
     if QUOTA_ERROR_CODE in codes:
-        return EbayQuotaError(detail(QUOTA_ERROR_CODE), retry_after=seconds_until_quota_reset(now))
+        reset = seconds_until_quota_reset(now)
+        return EbayQuotaError(detail(QUOTA_ERROR_CODE), retry_after=reset, request_id=rid)
     for code in codes:
         if code in TRANSIENT_ERROR_CODES:
-            return EbayTransientError(detail(code))
-    return EbayRequestError(detail(codes[0]))
+            return EbayTransientError(detail(code), request_id=rid)
+    return EbayRequestError(detail(codes[0]), request_id=rid)
 
 
 def list_pagination(envelope: Record, container: str, call: str) -> tuple[int, int]:
@@ -181,10 +188,12 @@ class TradingClient:
         }
         stream = RecordStream(record_path)
         records: list[Record] = []
+        request_id: str | None = None
         try:
             async with self._http.stream(
                 "POST", self._url, content=request_xml(call, fields), headers=headers
             ) as response:
+                request_id = request_id_of(response.headers)
                 if response.status_code >= 400:
                     # 429 and 5xx (with or without a Trading body) are transient, like REST.
                     await response.aread()
@@ -195,8 +204,10 @@ class TradingClient:
         except httpx.TransportError as exc:  # timeouts, refused and dropped connections
             raise EbayTransientError(f"{type(exc).__name__} calling {call}") from exc
         except MalformedXmlError as exc:
-            raise EbayPayloadError(f"malformed XML from {call}: {exc}") from exc
-        error = trading_error(envelope, call, self._clock())
+            raise EbayPayloadError(
+                f"malformed XML from {call}: {exc}", request_id=request_id
+            ) from exc
+        error = trading_error(envelope, call, self._clock(), request_id=request_id)
         if error is not None:
             raise error
         return TradingResponse(records + rest, envelope)

@@ -1,7 +1,7 @@
 """messages in every folder: flagged, replied and archived as typed columns; 64-bit folder ids
 
 Revision ID: 0019
-Revises: 0015
+Revises: 0016
 Create Date: 2026-12-03 13:00:00
 """
 
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0019"
-down_revision: str | None = "0015"
+down_revision: str | None = "0016"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

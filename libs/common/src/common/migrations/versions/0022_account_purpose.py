@@ -1,7 +1,7 @@
 """account purpose: which families an account syncs (seller, buyer, both), chosen at connect
 
 Revision ID: 0022
-Revises: 0019
+Revises: 0018
 Create Date: 2026-12-03 13:30:00
 """
 
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0022"
-down_revision: str | None = "0019"
+down_revision: str | None = "0018"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
