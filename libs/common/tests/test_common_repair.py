@@ -12,7 +12,7 @@ from common.repair import repair_refusal, repair_start, versioned_specs
 from common.settings import WindowSettings
 
 NOW = datetime(2026, 12, 1, tzinfo=UTC)
-ACTIVE = EbayAccount(id=7, active=True, needs_reauth=False)
+ACTIVE = EbayAccount(id=7, active=True, needs_reauth=False, purpose="both")
 
 
 def refusal(**overrides: object) -> str | None:
@@ -34,10 +34,11 @@ def test_a_healthy_pair_may_be_repaired() -> None:
 
 
 def test_run_nows_rules_apply() -> None:
-    assert refusal(account=EbayAccount(id=7, active=False, needs_reauth=False)) == (
+    assert refusal(account=EbayAccount(id=7, active=False, needs_reauth=False, purpose="both")) == (
         "account deactivated"
     )
-    assert "reconnect" in (refusal(account=EbayAccount(id=7, active=True, needs_reauth=True)) or "")
+    reauth = EbayAccount(id=7, active=True, needs_reauth=True, purpose="both")
+    assert "reconnect" in (refusal(account=reauth) or "")
     assert "disabled" in (refusal(state=SyncState(enabled=False)) or "")
     assert "pause is on" in (refusal(paused=True) or "")
 
@@ -55,3 +56,8 @@ def test_the_start_is_since_or_the_backfill_start() -> None:
 def test_orders_and_their_line_items_have_versions_payouts_none() -> None:
     assert versioned_specs(Family.ORDERS) == (ORDERS, LINE_ITEMS)
     assert versioned_specs(Family.FINANCES) == ()
+
+
+def test_a_family_the_accounts_purpose_does_not_sync_is_refused() -> None:
+    buyer = EbayAccount(id=7, active=True, needs_reauth=False, purpose="buyer")
+    assert refusal(account=buyer) == "a buyer account does not sync orders"

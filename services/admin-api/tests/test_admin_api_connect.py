@@ -248,3 +248,90 @@ async def test_without_a_token_service_a_forced_refresh_is_a_503(
         )
         assert response.status_code == 503
         assert "token service" in response.json()["detail"]
+
+
+def account_id_of(callback: httpx.Response) -> int:
+    assert callback.status_code == 303, callback.text
+    return int(callback.headers["location"].split("/accounts/")[1].split("?")[0])
+
+
+BASE = "https://api.ebay.com/oauth/api_scope"
+BUYER_SCOPES = {BASE, f"{BASE}/commerce.identity.readonly"}
+
+
+@pytest.mark.parametrize(
+    ("purpose", "scopes"),
+    [
+        ("buyer", BUYER_SCOPES),
+        ("seller", set(SCOPE_STRING.split())),
+        ("both", set(SCOPE_STRING.split())),
+    ],
+)
+async def test_the_connect_url_asks_for_the_purposes_scopes(
+    env: Env, purpose: str, scopes: set[str]
+) -> None:
+    start = await env.client.post(
+        "/api/accounts/connect",
+        headers=env.org.operator,
+        json={"house_name": f"Scoped {purpose}", "purpose": purpose},
+    )
+    assert start.status_code == 200, start.text
+    query = parse_qs(urlsplit(start.json()["authorize_url"]).query)
+    assert set(query["scope"][0].split()) == scopes
+
+
+async def test_a_buyer_account_keeps_its_consent_and_shows_only_purchases(env: Env) -> None:
+    start = await env.client.post(
+        "/api/accounts/connect",
+        headers=env.org.operator,
+        json={"house_name": "Buyer", "purpose": "buyer"},
+    )
+    redirect = await env.consent(start.json()["authorize_url"], env.sellers[0]["username"])
+    account_id = account_id_of(await env.client.get(redirect))
+    account = (await env.client.get(f"/api/accounts/{account_id}", headers=env.org.viewer)).json()
+    assert account["purpose"] == "buyer"
+    token = (
+        await env.client.get(f"/api/accounts/{account_id}/token", headers=env.org.viewer)
+    ).json()
+    assert set(token["scopes"]) == BUYER_SCOPES
+    # eBay refuses a refresh asking for more than was consented: the stored scopes are right.
+    refreshed = await env.client.post(
+        f"/api/accounts/{account_id}/token/refresh", headers=env.org.operator
+    )
+    assert refreshed.status_code == 200 and refreshed.json()["refreshed"] is True, refreshed.text
+    workers = await env.client.get(f"/api/accounts/{account_id}/workers", headers=env.org.viewer)
+    assert [w["family"] for w in workers.json()] == ["purchases"]
+    schedule = await env.client.get(f"/api/accounts/{account_id}/schedule", headers=env.org.viewer)
+    assert [s["family"] for s in schedule.json()] == ["purchases"]
+    everyone = await env.client.get("/api/workers", headers=env.org.viewer)
+    assert {w["family"] for w in everyone.json() if w["account_id"] == account_id} == {"purchases"}
+    run = await env.client.post(
+        f"/api/accounts/{account_id}/workers/orders/run", headers=env.org.operator
+    )
+    assert run.status_code == 409 and "does not sync orders" in run.text
+
+
+async def test_an_admin_changes_the_purpose_and_learns_what_to_reconnect_for(env: Env) -> None:
+    start = await env.client.post(
+        "/api/accounts/connect",
+        headers=env.org.operator,
+        json={"house_name": "Turns seller", "purpose": "buyer"},
+    )
+    redirect = await env.consent(start.json()["authorize_url"], env.sellers[1]["username"])
+    account_id = account_id_of(await env.client.get(redirect))
+    url = f"/api/accounts/{account_id}/purpose"
+    refused = await env.client.put(url, headers=env.org.operator, json={"purpose": "seller"})
+    assert refused.status_code == 403
+    changed = await env.client.put(url, headers=env.org.admin, json={"purpose": "seller"})
+    assert changed.status_code == 200, changed.text
+    assert changed.json()["purpose"] == "seller"
+    assert set(changed.json()["missing_scopes"]) == set(SCOPE_STRING.split()) - BUYER_SCOPES
+    workers = await env.client.get(f"/api/accounts/{account_id}/workers", headers=env.org.viewer)
+    families = {w["family"] for w in workers.json()}
+    assert "purchases" not in families and {"orders", "offers", "messages"} <= families
+    # Reconnect asks for what the new purpose needs.
+    again = await env.client.post(f"/api/accounts/{account_id}/reconnect", headers=env.org.operator)
+    query = parse_qs(urlsplit(again.json()["authorize_url"]).query)
+    assert set(query["scope"][0].split()) == set(SCOPE_STRING.split())
+    back = await env.client.put(url, headers=env.org.admin, json={"purpose": "buyer"})
+    assert back.json()["missing_scopes"] == []

@@ -38,3 +38,26 @@ IMPLEMENTED_FAMILIES: frozenset[Family] = frozenset(
 
 # Snapshot families enumerate everything each run and have no time window.
 SNAPSHOT_FAMILIES: frozenset[Family] = frozenset({Family.OFFERS, Family.ACTIVE_INVENTORY})
+
+
+class Purpose(StrEnum):
+    """What an account is connected for (chosen at connect, changeable by an admin)."""
+
+    SELLER = "seller"
+    BUYER = "buyer"
+    BOTH = "both"
+
+
+# A buyer's side of eBay is what it bought; everything else is the seller's.
+BUYER_FAMILIES: frozenset[Family] = frozenset({Family.PURCHASES})
+
+# The families each purpose syncs: the scheduler plans, and the admin API shows, only these.
+PURPOSE_FAMILIES: dict[Purpose, frozenset[Family]] = {
+    Purpose.SELLER: frozenset(Family) - BUYER_FAMILIES,
+    Purpose.BUYER: BUYER_FAMILIES,
+    Purpose.BOTH: frozenset(Family),
+}
+
+
+def families_of(purpose: str) -> frozenset[Family]:
+    return PURPOSE_FAMILIES[Purpose(purpose)]

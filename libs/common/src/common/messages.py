@@ -191,6 +191,9 @@ class AccessTokenReply(Message):
     # Where the account sells: Trading, Post-Order and Finances calls are addressed with it.
     marketplace_id: str | None = None
     site_id: int | None = None
+    # The account's eBay environment: its calls go to that environment's hosts
+    # (``common.environments``); None from a token service that predates it.
+    environment: str | None = None
     error: TokenErrorCode | None = None
     error_detail: str | None = None
 
@@ -202,6 +205,9 @@ class ConnectAccount(Message):
 
     account_id: int
     authorization_code: WireSecret
+    # The scopes the consent asked for (space-separated), kept to refresh with; None: the
+    # token service's configured scopes.
+    scopes: str | None = None
 
 
 class ConnectAccountReply(Message):
@@ -219,6 +225,9 @@ class GetSigningKey(Message):
     """
 
     SUBJECT: ClassVar[str] = "token.signing_key"
+
+    # Whose keyset's key pair (``common.environments``); None: the ``EBAY_*`` keyset's.
+    environment: str | None = None
 
 
 class SigningKeyReply(Message):

@@ -23,7 +23,9 @@ from common.db.accounts import AccountRepository, EbayAccount, User
 from common.db.admin import OAuthState, OAuthStateRepository
 from common.ebay.errors import EbayError
 from common.ebay.marketplaces import site_id_for
-from common.ebay.scopes import SCOPE_STRING
+from common.ebay.scopes import scopes_for
+from common.environments import ENVIRONMENTS
+from common.families import Purpose
 from common.messages import ConnectAccount
 
 log = logging.getLogger(__name__)
@@ -44,14 +46,22 @@ async def start(
     *,
     house_name: str | None,
     environment: str | None,
+    purpose: Purpose = Purpose.BOTH,
     account: EbayAccount | None = None,
 ) -> tuple[str, datetime]:
-    """Store a nonce and return eBay's consent URL with its signed state, and when it lapses."""
+    """Store a nonce and return eBay's consent URL with its signed state, and when it lapses.
+
+    The consent goes to the chosen environment's keyset and asks for the purpose's scopes.
+    """
     settings = context.settings
-    if environment is not None and environment != settings.ebay_environment:
+    environment = environment or settings.ebay_environment
+    if environment not in connectable_environments(context):
         raise ConnectError(
-            422, f"this deployment connects to eBay {settings.ebay_environment} only"
+            422,
+            f"this deployment has no keyset for eBay {environment}: it connects to "
+            f"{' and '.join(connectable_environments(context))}",
         )
+    keyset = settings.environments.keyset(environment, settings.ebay)
     if house_name is not None and await AccountRepository(session).house_name_taken(
         user.org_id, house_name
     ):
@@ -68,7 +78,8 @@ async def start(
             user_id=user.id,
             account_id=account.id if account else None,
             house_name=house_name,
-            environment=settings.ebay_environment,
+            environment=environment,
+            purpose=purpose,
             created_at=now,
             expires_at=expires_at,
         )
@@ -76,14 +87,25 @@ async def start(
     await session.commit()
     query = urlencode(
         {
-            "client_id": settings.ebay.client_id,
-            "redirect_uri": settings.ebay.ru_name,
+            "client_id": keyset.client_id,
+            "redirect_uri": keyset.ru_name,
             "response_type": "code",
-            "scope": SCOPE_STRING,
+            "scope": scopes_for(purpose),
             "state": issue_state(settings.jwt_secret, nonce, expires_at),
         }
     )
-    return f"{settings.ebay.auth_base_url}/oauth2/authorize?{query}", expires_at
+    return f"{keyset.auth_base_url}/oauth2/authorize?{query}", expires_at
+
+
+def connectable_environments(context: AdminContext) -> list[str]:
+    """The ``EBAY_*`` keyset's environment, and any with a keyset of its own."""
+    settings = context.settings
+    return [
+        environment
+        for environment in ENVIRONMENTS
+        if environment == settings.ebay_environment
+        or settings.environments.has_own_keyset(environment)
+    ]
 
 
 async def finish(
@@ -107,7 +129,9 @@ async def finish(
         account = await accounts.add(_provisional(started, now))
         await session.commit()
     provisional = started.account_id is None
-    ebay_user = await _exchange(context, session, account, code, provisional=provisional)
+    ebay_user = await _exchange(
+        context, session, account, code, Purpose(started.purpose), provisional=provisional
+    )
     if started.account_id is not None:
         await _complete_reconnect(session, account, ebay_user)
     else:
@@ -128,6 +152,7 @@ def _provisional(started: OAuthState, now: datetime) -> EbayAccount:
         marketplace_id="",
         site_id=0,
         environment=started.environment,
+        purpose=started.purpose,
         active=False,
         created_at=now,
     )
@@ -138,14 +163,20 @@ async def _exchange(
     session: AsyncSession,
     account: EbayAccount,
     code: str,
+    purpose: Purpose,
     *,
     provisional: bool,
 ) -> EbayUser:
-    timeout = context.settings.token_request_timeout_seconds
+    settings = context.settings
+    timeout = settings.token_request_timeout_seconds
     try:
         reply = await request_connect(
             context.broker,
-            ConnectAccount(account_id=account.id, authorization_code=SecretStr(code)),
+            ConnectAccount(
+                account_id=account.id,
+                authorization_code=SecretStr(code),
+                scopes=scopes_for(purpose),
+            ),
             timeout,
         )
     except BusError as exc:
@@ -158,7 +189,8 @@ async def _exchange(
         token = await request_access_token(context.broker, account.id, timeout)
         if token.access_token is None:
             raise ConnectError(502, f"no access token after connecting: {token.error_detail}")
-        return await get_user(context.http, context.settings.ebay.apiz_base_url, token.access_token)
+        keyset = settings.environments.keyset(account.environment, settings.ebay)
+        return await get_user(context.http, keyset.apiz_base_url, token.access_token)
     except (BusError, EbayError) as exc:
         raise ConnectError(502, f"connected, but eBay's user could not be read: {exc}") from exc
 

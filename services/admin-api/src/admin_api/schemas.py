@@ -10,6 +10,7 @@ from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field
 
 from admin_api.domain import Light, TokenHealth
 from admin_api.security import Role
+from common.families import Purpose
 
 
 class Schema(BaseModel):
@@ -93,6 +94,7 @@ class AccountOut(Schema):
     marketplace_id: str
     site_id: int
     environment: str
+    purpose: Purpose
     active: bool
     needs_reauth: bool
     created_at: datetime
@@ -106,6 +108,17 @@ class AccountPatch(Body):
 class ConnectIn(Body):
     house_name: Text = HouseName
     environment: Literal["production", "sandbox"] | None = None
+    # Which families the account syncs; "both" (everything) unless chosen.
+    purpose: Purpose = Purpose.BOTH
+
+
+class PurposeIn(Body):
+    purpose: Purpose
+
+
+class PurposeOut(AccountOut):
+    # Scopes the new purpose needs that the seller has not granted: Reconnect asks for them.
+    missing_scopes: list[str]
 
 
 class ConnectOut(Schema):

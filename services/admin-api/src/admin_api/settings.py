@@ -8,6 +8,7 @@ from typing import Literal
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from common.environments import EbayEnvironments, EnvironmentsField
 from common.settings import (
     EbayApiSettings,
     EbayField,
@@ -30,6 +31,8 @@ class AdminApiSettings(BaseSettings):
     database: PostgresSettings = PostgresField
     telemetry: TelemetrySettings = TelemetryField
     ebay: EbayApiSettings = EbayField
+    # The keysets and hosts of production and sandbox accounts (EBAY_PRODUCTION_*, EBAY_SANDBOX_*).
+    environments: EbayEnvironments = EnvironmentsField
     # The scheduler's window policy: "run now" and the schedule projection plan with it.
     window: WindowSettings = WindowField
 

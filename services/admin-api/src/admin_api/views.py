@@ -22,7 +22,7 @@ from admin_api.settings import AdminApiSettings
 from common.db.accounts import AccountRepository, EbayAccount
 from common.db.sync import PairState, RunStatus, SyncRepository, SyncRun, SyncState
 from common.db.tokens import TokenRepository
-from common.families import IMPLEMENTED_FAMILIES, Family
+from common.families import IMPLEMENTED_FAMILIES, Family, families_of
 from common.scheduling import Projection, project_schedule
 
 # A queued or running run that has not moved for this long is reported as stuck.
@@ -118,11 +118,13 @@ async def workers_for(
     runs = await sync.latest_runs_for_accounts(ids)
     workers = []
     for account in accounts:
-        families = sorted(
+        # Only the families the account's purpose syncs, even those it synced before a change.
+        known = (
             {*map(str, IMPLEMENTED_FAMILIES)}
             | {f for (a, f) in states if a == account.id}
             | {f for (a, f) in runs if a == account.id}
         )
+        families = sorted(known & set(map(str, families_of(account.purpose))))
         for family in families:
             state, run = states.get((account.id, family)), runs.get((account.id, family))
             policy = settings.window.policy(Family(family))
@@ -168,7 +170,7 @@ async def schedule_for(
     states = await sync.states_for_accounts([account.id])
     runs = await sync.latest_runs_for_accounts([account.id])
     out = []
-    for family in sorted(map(str, IMPLEMENTED_FAMILIES)):
+    for family in sorted(map(str, IMPLEMENTED_FAMILIES & families_of(account.purpose))):
         state, run = states.get((account.id, family)), runs.get((account.id, family))
         cursor = state.cursor if state else None
         projection = projection_for(account, Family(family), state, run, now, settings, paused)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pydantic import BaseModel, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from common.environments import EbayEnvironments, EnvironmentsField
 from common.metrics import MetricsField, MetricsSettings
 from common.settings import EbayApiSettings, EbayField, NatsField, NatsSettings
 from common.telemetry import TelemetryField, TelemetrySettings
@@ -52,6 +53,8 @@ class FetcherSettings(BaseSettings):
 
     nats: NatsSettings = NatsField
     ebay: EbayApiSettings = EbayField
+    # The keysets and hosts of production and sandbox accounts (EBAY_PRODUCTION_*, EBAY_SANDBOX_*).
+    environments: EbayEnvironments = EnvironmentsField
     telemetry: TelemetrySettings = TelemetryField
     metrics: MetricsSettings = MetricsField
     # How often this instance announces itself on svc.heartbeat.<service>.

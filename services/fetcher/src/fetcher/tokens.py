@@ -26,6 +26,8 @@ class AccountToken:
     token: SecretStr
     marketplace_id: str
     site_id: int
+    # Its eBay environment: which hosts its calls go to (None: the EBAY_* ones).
+    environment: str | None = None
 
 
 class TokenUnavailableError(Exception):
@@ -73,12 +75,14 @@ class TokenClient:
             token=reply.access_token,
             marketplace_id=reply.marketplace_id or "EBAY_US",
             site_id=reply.site_id if reply.site_id is not None else 0,
+            environment=reply.environment,
         )
 
-    async def signing_key(self) -> SigningKey:
-        """The application's key pair for signing eBay calls (the token service holds it)."""
+    async def signing_key(self, environment: str | None = None) -> SigningKey:
+        """The application's key pair for signing eBay calls (the token service holds it), of
+        the keyset of ``environment``."""
         response = await self._broker.request(
-            GetSigningKey(), GetSigningKey.SUBJECT, timeout=self._timeout
+            GetSigningKey(environment=environment), GetSigningKey.SUBJECT, timeout=self._timeout
         )
         reply = SigningKeyReply.model_validate_json(response.body)
         if (

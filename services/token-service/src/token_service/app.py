@@ -44,6 +44,9 @@ def create_app(
         KeyRing(settings.keys, settings.active_key_id),
         OAuthClient(http, settings.ebay),
         scopes=settings.scopes,
+        oauth_for=lambda environment: OAuthClient(
+            http, settings.environments.keyset(environment, settings.ebay)
+        ),
         refresh_ahead=timedelta(seconds=settings.refresh_ahead_seconds),
         sweep_interval=timedelta(seconds=settings.sweep_seconds),
         consent_warning=timedelta(days=settings.refresh_token_warning_days),
@@ -58,6 +61,7 @@ def create_app(
             http,
             settings.ebay,
             clock=utc_now,
+            keysets=lambda environment: settings.environments.keyset(environment, settings.ebay),
         ),
     )
     # The health check's own client: its request hook counts every call for the ledger.

@@ -81,10 +81,13 @@ class TokenService:
         sweep_interval: timedelta,
         consent_warning: timedelta,
         clock: Callable[[], datetime],
+        oauth_for: Callable[[str], OAuthClient] | None = None,
     ) -> None:
         self._sessions = sessions
         self._keyring = keyring
         self._oauth = oauth
+        # The token endpoint and keyset of an account's environment; by default ``oauth``'s.
+        self._oauth_for = oauth_for or (lambda _environment: oauth)
         self._scopes = scopes
         self._refresh_ahead = refresh_ahead
         self._sweep_horizon = sweep_horizon(refresh_ahead, sweep_interval)
@@ -135,15 +138,23 @@ class TokenService:
             return None
         else:
             reason = refresh_reason(stored.access_token_expires_at, now, forced=forced)
-            reply = await self._refresh(session, stored, now, reason)
+            reply = await self._refresh(session, stored, now, reason, account.environment)
         return _with_account(reply, account)
 
     async def connect(self, request: ConnectAccount) -> ConnectAccountReply:
         account_id = request.account_id
         now = self._clock()
+        async with self._sessions() as session:
+            account = await AccountRepository(session).get(account_id)
+        if account is None:
+            return ConnectAccountReply(
+                account_id=account_id, connected=False, error_detail="unknown account"
+            )
         async with self._locks[account_id]:
             try:
-                grant = await self._oauth.exchange_code(request.authorization_code, now)
+                grant = await self._oauth_for(account.environment).exchange_code(
+                    request.authorization_code, now
+                )
             except OAuthError as exc:
                 log.warning("code exchange for account %s failed: %s", account_id, exc.error)
                 return ConnectAccountReply(
@@ -163,7 +174,7 @@ class TokenService:
                         ),
                         access_token_expires_at=grant.expires_at,
                         # A refresh may ask only for what was granted (else invalid_scope).
-                        scopes=grant.scope or self._scopes,
+                        scopes=grant.scope or request.scopes or self._scopes,
                         granted_scopes=grant.scope,
                     ),
                     now,
@@ -222,7 +233,7 @@ class TokenService:
                 stored.access_token_expires_at, now, self._sweep_horizon, forced=False
             ):
                 return "skipped"  # refreshed since the sweep listed it
-            reply = await self._refresh(session, stored, now, SWEEP)
+            reply = await self._refresh(session, stored, now, SWEEP, account.environment)
             return "failed" if reply.access_token is None else "refreshed"
 
     async def warn_consent_ending(self) -> int:
@@ -241,14 +252,14 @@ class TokenService:
     # --- refreshing -----------------------------------------------------------------------
 
     async def _refresh(
-        self, session: AsyncSession, stored: EbayToken, now: datetime, reason: str
+        self, session: AsyncSession, stored: EbayToken, now: datetime, reason: str, environment: str
     ) -> AccessTokenReply:
         """Refresh at eBay and store the result; the caller holds the row lock."""
         account_id = stored.account_id
         tokens = TokenRepository(session)
         refresh_token = self._decrypt(stored, stored.refresh_token_ciphertext, REFRESH)
         try:
-            grant = await self._oauth.refresh(refresh_token, stored.scopes, now)
+            grant = await self._oauth_for(environment).refresh(refresh_token, stored.scopes, now)
         except OAuthError as exc:
             outcome = "invalid_grant" if exc.is_invalid_grant else "error"
             TOKEN_REFRESHES.labels(reason, outcome).inc()
@@ -307,7 +318,11 @@ def _with_account(reply: AccessTokenReply, account: EbayAccount) -> AccessTokenR
     if reply.access_token is None:
         return reply
     return reply.model_copy(
-        update={"marketplace_id": account.marketplace_id, "site_id": account.site_id}
+        update={
+            "marketplace_id": account.marketplace_id,
+            "site_id": account.site_id,
+            "environment": account.environment,
+        }
     )
 
 

@@ -6,6 +6,7 @@ from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from common.ebay.scopes import SCOPE_STRING
+from common.environments import EbayEnvironments, EnvironmentsField
 from common.metrics import MetricsField, MetricsSettings
 from common.settings import (
     EbayApiSettings,
@@ -27,6 +28,8 @@ class TokenServiceSettings(BaseSettings):
     nats: NatsSettings = NatsField
     database: PostgresSettings = PostgresField
     ebay: EbayApiSettings = EbayField
+    # The keysets and hosts of production and sandbox accounts (EBAY_PRODUCTION_*, EBAY_SANDBOX_*).
+    environments: EbayEnvironments = EnvironmentsField
     telemetry: TelemetrySettings = TelemetryField
     metrics: MetricsSettings = MetricsField
     # How often this instance announces itself on svc.heartbeat.<service>.

@@ -50,21 +50,24 @@ class SigningKeyService:
         cipher: str = ED25519,
         # A pair this close to its expiry is replaced, so no fetcher signs with a dying key.
         renew_before: timedelta = timedelta(days=30),
+        # The keyset of an environment a fetcher names (common.environments); else ``ebay``.
+        keysets: Callable[[str | None], EbayApiSettings] | None = None,
     ) -> None:
         self._sessions = sessions
         self._keyring = keyring
         self._http = http
-        self._ebay = ebay
-        self._key_management = KeyManagementClient(http, ebay.apiz_base_url)
+        self._keysets = keysets or (lambda _environment: ebay)
         self._clock = clock
         self._cipher = cipher
         self._renew_before = renew_before
         self._lock = asyncio.Lock()
 
-    async def get_signing_key(self, _request: GetSigningKey) -> SigningKeyReply:
+    async def get_signing_key(self, request: GetSigningKey) -> SigningKeyReply:
         now = self._clock()
         valid_until = now + self._renew_before
-        apiz = self._ebay.apiz_base_url
+        # Key pairs belong to an environment's application: they are kept by its apiz host.
+        ebay = self._keysets(request.environment)
+        apiz = ebay.apiz_base_url
         async with self._lock, self._sessions.begin() as session:
             keys = SigningKeyRepository(session)
             stored = await keys.usable(apiz, valid_until)
@@ -74,7 +77,7 @@ class SigningKeyService:
                 stored = await keys.usable(apiz, valid_until)
             if stored is None:
                 try:
-                    stored = await self._create(keys, now)
+                    stored = await self._create(keys, now, ebay)
                 except (OAuthError, EbayError) as exc:
                     log.warning("creating a signing key failed: %s", exc)
                     return SigningKeyReply(error_detail=f"creating a signing key failed: {exc}")
@@ -96,14 +99,16 @@ class SigningKeyService:
             expires_at=stored.expires_at,
         )
 
-    async def _create(self, keys: SigningKeyRepository, now: datetime) -> EbaySigningKey:
-        created = await self._key_management.create_signing_key(
-            await self._application_token(), self._cipher
+    async def _create(
+        self, keys: SigningKeyRepository, now: datetime, ebay: EbayApiSettings
+    ) -> EbaySigningKey:
+        created = await KeyManagementClient(self._http, ebay.apiz_base_url).create_signing_key(
+            await self._application_token(ebay), self._cipher
         )
         stored = await keys.add(
             NewSigningKey(
                 signing_key_id=created.signing_key_id,
-                apiz_base_url=self._ebay.apiz_base_url,
+                apiz_base_url=ebay.apiz_base_url,
                 cipher=created.cipher,
                 jwe=created.jwe,
                 key_id=self._keyring.active_key_id,
@@ -119,9 +124,8 @@ class SigningKeyService:
         log.info("created signing key %s (%s)", created.signing_key_id, created.cipher)
         return stored
 
-    async def _application_token(self) -> SecretStr:
+    async def _application_token(self, settings: EbayApiSettings) -> SecretStr:
         """An application access token (client-credentials grant)."""
-        settings = self._ebay
         try:
             response = await self._http.post(
                 f"{settings.api_base_url}{TOKEN_PATH}",

@@ -64,6 +64,8 @@ class EbayAccount(Base):
     marketplace_id: Mapped[str]
     site_id: Mapped[int] = mapped_column(Integer)
     environment: Mapped[str]  # production | sandbox
+    # seller | buyer | both: which families it syncs (common.families.PURPOSE_FAMILIES).
+    purpose: Mapped[str] = mapped_column(server_default=text("'both'"))
     active: Mapped[bool] = mapped_column(server_default=text("true"))
     needs_reauth: Mapped[bool] = mapped_column(server_default=text("false"))
     created_at: Mapped[datetime] = created_at_column()

@@ -32,6 +32,7 @@ class OAuthState(Base):
     account_id: Mapped[int | None] = mapped_column(ForeignKey("ebay_accounts.id"))
     house_name: Mapped[str | None]
     environment: Mapped[str]
+    purpose: Mapped[str] = mapped_column(server_default=text("'both'"))
     created_at: Mapped[datetime]
     expires_at: Mapped[datetime]
     used_at: Mapped[datetime | None]

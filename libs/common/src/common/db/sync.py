@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
 
 from common.db.base import Base
-from common.families import Family
+from common.families import Family, families_of
 from common.messages import RunMessage
 
 
@@ -144,7 +144,8 @@ class SyncRepository:
     async def pair_states(
         self, families: Sequence[Family], now: datetime, stale_after: timedelta
     ) -> list[PairState]:
-        """Every syncable pair: active accounts that need no reauth, times the given families.
+        """Every syncable pair: active accounts that need no reauth, times the given families
+        that the account's purpose syncs (``common.families.PURPOSE_FAMILIES``).
 
         A pair is in flight while it has a queued or running run that moved recently; a run
         that stopped moving for ``stale_after`` no longer blocks its pair.
@@ -152,7 +153,8 @@ class SyncRepository:
         rows = await self.session.execute(
             text(
                 """
-                SELECT a.id AS account_id, f.family, coalesce(s.enabled, true) AS enabled,
+                SELECT a.id AS account_id, a.purpose, f.family,
+                       coalesce(s.enabled, true) AS enabled,
                        s.cursor, s.paused_until, s.last_success_at,
                        EXISTS (SELECT 1 FROM sync_runs r
                                WHERE r.account_id = a.id AND r.family = f.family
@@ -178,6 +180,7 @@ class SyncRepository:
                 in_flight=r.in_flight,
             )
             for r in rows
+            if Family(r.family) in families_of(r.purpose)
         ]
 
     async def record_queued(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from common.families import Family
+from common.families import Family, Purpose
 
 _BASE = "https://api.ebay.com/oauth/api_scope"
 
@@ -56,3 +56,13 @@ def scope_needs(granted: str) -> list[ScopeNeed]:
     uses: list[tuple[str, tuple[str, ...]]] = [(f.value, s) for f, s in FAMILY_SCOPES.items()]
     uses.append(("health_check", HEALTH_CHECK_SCOPES))
     return [ScopeNeed(name, scopes, any(s in have for s in scopes)) for name, scopes in uses]
+
+
+# A buyer-only account needs no sell.* scope: purchases (Trading) take the base scope, and
+# connect reads the user through Identity.
+BUYER_SCOPES: tuple[str, ...] = (_BASE, f"{_BASE}/commerce.identity.readonly")
+
+
+def scopes_for(purpose: Purpose) -> str:
+    """The scopes a connect for this purpose asks for (seller and both: all of them)."""
+    return " ".join(BUYER_SCOPES) if purpose is Purpose.BUYER else SCOPE_STRING

@@ -15,8 +15,18 @@ from admin_api.dependencies import (
     OperatorUser,
     SessionDep,
 )
-from admin_api.schemas import AccountOut, AccountPatch, ConnectIn, ConnectOut
+from admin_api.schemas import (
+    AccountOut,
+    AccountPatch,
+    ConnectIn,
+    ConnectOut,
+    PurposeIn,
+    PurposeOut,
+)
 from common.db.accounts import AccountRepository
+from common.db.tokens import TokenRepository
+from common.ebay.scopes import scopes_for
+from common.families import Purpose
 
 router = APIRouter(prefix="/api/accounts", tags=["accounts"])
 
@@ -74,6 +84,23 @@ async def deactivate_account(
     return AccountOut.model_validate(account)
 
 
+@router.put("/{account_id}/purpose", responses={404: {}})
+async def set_purpose(
+    body: PurposeIn, account: AccountDep, admin: AdminUser, session: SessionDep, context: ContextDep
+) -> PurposeOut:
+    """Choose which families the account syncs (seller, buyer, both); the scheduler follows at
+    its next tick. ``missing_scopes``: what the seller's grant lacks for it (Reconnect)."""
+    account.purpose = body.purpose
+    await session.commit()
+    context.changes.notify()
+    granted = await TokenRepository(session).statuses([account.id])
+    have = set(granted[account.id].scopes.split()) if account.id in granted else set()
+    return PurposeOut(
+        **AccountOut.model_validate(account).model_dump(),
+        missing_scopes=[s for s in scopes_for(body.purpose).split() if s not in have],
+    )
+
+
 @router.post("/connect", responses={409: {}, 422: {}})
 async def start_connect(
     body: ConnectIn, user: OperatorUser, session: SessionDep, now: NowDep, context: ContextDep
@@ -88,6 +115,7 @@ async def start_connect(
             now,
             house_name=body.house_name.strip(),
             environment=body.environment,
+            purpose=body.purpose,
         )
     except connect.ConnectError as exc:
         raise HTTPException(exc.status_code, exc.detail) from exc
@@ -107,6 +135,7 @@ async def start_reconnect(
             now,
             house_name=None,
             environment=account.environment,
+            purpose=Purpose(account.purpose),
             account=account,
         )
     except connect.ConnectError as exc:

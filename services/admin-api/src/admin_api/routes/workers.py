@@ -29,7 +29,7 @@ from admin_api.schemas import (
 from admin_api.views import by_severity, schedule_for, workers_for
 from common.db.accounts import AccountRepository, EbayAccount
 from common.db.sync import SyncRepository
-from common.families import IMPLEMENTED_FAMILIES, Family
+from common.families import IMPLEMENTED_FAMILIES, Family, families_of
 from common.repair import repair_pair
 
 router = APIRouter(tags=["workers"])
@@ -123,7 +123,7 @@ async def run_all_workers(
 ) -> list[RunAllItem]:
     """Run now every synced family of the account; says per family what happened."""
     items = []
-    for family in sorted(IMPLEMENTED_FAMILIES):
+    for family in sorted(IMPLEMENTED_FAMILIES & families_of(account.purpose)):
         result = await run_now(context, session, account, family, now)
         items.append(
             RunAllItem(

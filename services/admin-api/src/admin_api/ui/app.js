@@ -284,13 +284,22 @@ function accountView(accountId) {
     header.replaceChildren(h("div", { class: "headline" },
       h("div", {},
         h("h1", {}, account.house_name),
-        h("div", { class: "sub" }, `${account.username} · ${account.marketplace_id} (site ${account.site_id}) · ${account.environment}`, account.active ? "" : " · deactivated"),
+        h("div", { class: "sub" }, `${account.username} · ${account.marketplace_id} (site ${account.site_id}) · ${account.environment} · ${account.purpose}`, account.active ? "" : " · deactivated"),
         token ? h("div", {}, "Token: ", badge(token.status), " ", h("span", { class: "muted small" }, token.reason)) : null),
       h("div", { class: "toolbar" },
         can("operator") ? h("button", { class: "primary", onclick: () => act((items) => items.map((i) => `${i.family}: ${i.detail}`).join("; "), () => api(`/api/accounts/${accountId}/workers/run`, { method: "POST" })) }, "Run all") : null,
         can("operator") ? h("button", { onclick: () => rename() }, "Rename") : null,
         can("operator") ? h("button", { onclick: () => reconnect() }, "Reconnect") : null,
+        can("admin") ? h("button", { onclick: () => changePurpose() }, "Purpose") : null,
         can("admin") && account.active ? h("button", { class: "danger", onclick: () => deactivate() }, "Deactivate") : null)));
+  };
+  const changePurpose = async () => {
+    const purpose = prompt("Purpose: seller, buyer or both", account.purpose);
+    if (!purpose) return;
+    const updated = await act(
+      (a) => a.missing_scopes.length ? `Purpose ${a.purpose}: reconnect to grant ${a.missing_scopes.length} more scopes` : `Purpose ${a.purpose}`,
+      () => api(`/api/accounts/${accountId}/purpose`, { method: "PUT", body: { purpose: purpose.trim() } }));
+    if (updated) { account = updated; drawHeader(); }
   };
   const rename = async () => {
     const name = prompt("New house name", account.house_name);
@@ -384,17 +393,25 @@ function accountsView() {
   const showAll = h("input", { type: "checkbox", onchange: () => load() });
   const form = h("form", { class: "toolbar", onsubmit: async (event) => {
     event.preventDefault();
-    const name = new FormData(form).get("house_name");
-    const result = await act(null, () => api("/api/accounts/connect", { method: "POST", body: { house_name: name } }));
+    const data = new FormData(form);
+    const body = { house_name: data.get("house_name"), purpose: data.get("purpose") };
+    if (data.get("environment")) body.environment = data.get("environment");
+    const result = await act(null, () => api("/api/accounts/connect", { method: "POST", body }));
     if (result) location.href = result.authorize_url;
   } },
   h("input", { name: "house_name", placeholder: "House name, e.g. Main store", required: true, maxlength: 100, style: "min-width:280px" }),
+  // The purpose chooses the families synced (buyer: purchases; seller: the rest; both: all).
+  h("select", { name: "purpose", title: "What the account is synced for" },
+    ["both", "seller", "buyer"].map((p) => h("option", { value: p }, p))),
+  h("select", { name: "environment", title: "Which eBay keyset to connect through" },
+    h("option", { value: "" }, "default environment"),
+    ["production", "sandbox"].map((e) => h("option", { value: e }, e))),
   h("button", { class: "primary", type: "submit" }, "Connect an eBay account"));
   render(h("h1", {}, "Accounts"),
     h("div", { class: "sub" }, "Connected eBay seller accounts. Marketplace and site come from eBay when the seller consents."),
     can("operator") ? form : null,
     h("div", { class: "toolbar" }, h("label", {}, showAll, " show deactivated")),
-    h("table", {}, h("thead", {}, h("tr", {}, ["House name", "eBay user", "Marketplace", "Environment", "State", "Connected"].map((t) => h("th", {}, t)))), body));
+    h("table", {}, h("thead", {}, h("tr", {}, ["House name", "eBay user", "Marketplace", "Environment", "Purpose", "State", "Connected"].map((t) => h("th", {}, t)))), body));
   const load = async () => {
     const accounts = await api(`/api/accounts?include_inactive=${showAll.checked}`);
     body.replaceChildren(...(accounts.length ? accounts.map((a) => h("tr", { class: "clickable", onclick: () => { location.hash = `#/accounts/${a.id}`; } },
@@ -402,8 +419,9 @@ function accountsView() {
       h("td", {}, a.username),
       h("td", {}, `${a.marketplace_id} (site ${a.site_id})`),
       h("td", {}, a.environment),
+      h("td", {}, a.purpose),
       h("td", {}, a.active ? (a.needs_reauth ? badge("needs reauth", "needs_reauth") : badge("active", "healthy")) : badge("deactivated", "missing")),
-      h("td", {}, when(a.created_at)))) : [h("tr", {}, h("td", { colspan: 6, class: "empty" }, "No accounts."))]));
+      h("td", {}, when(a.created_at)))) : [h("tr", {}, h("td", { colspan: 7, class: "empty" }, "No accounts."))]));
   };
   load().catch(() => {});
 }
@@ -497,7 +515,7 @@ function tokensView() {
             if (r) load();
           } }, "Force refresh") : null,
           h("button", { onclick: showLog }, "Refresh log")))), log];
-    }) : [h("tr", {}, h("td", { colspan: 6, class: "empty" }, "No accounts."))]));
+    }) : [h("tr", {}, h("td", { colspan: 7, class: "empty" }, "No accounts."))]));
   };
   load().catch(() => {});
 }

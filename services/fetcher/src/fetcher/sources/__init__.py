@@ -24,7 +24,9 @@ from common.ebay.postorder import (
     PostOrderClient,
 )
 from common.ebay.trading import TradingClient
+from common.environments import ENVIRONMENTS
 from common.families import Family
+from common.settings import EbayApiSettings
 from fetcher.settings import FetcherSettings
 from fetcher.signing import SigningKeyCache
 from fetcher.sources.base import PageRequest, Source, SourcePage
@@ -50,19 +52,63 @@ class SourceContext:
 
 
 def build_sources(context: SourceContext) -> Mapping[Family, Source]:
+    """Each family's source; it calls the hosts of the account's environment."""
+    settings = context.settings
+    # One bound on getOffers calls per process, whichever hosts they go to.
+    offers_calls = asyncio.Semaphore(settings.offers_concurrency)
+    by_environment: dict[str, Mapping[Family, Source]] = {}
+    default = _sources(context, settings.ebay, None, offers_calls)
+    for environment in ENVIRONMENTS:
+        by_environment[environment] = _sources(
+            context,
+            settings.environments.keyset(environment, settings.ebay),
+            environment,
+            offers_calls,
+        )
+    return {
+        family: EnvironmentSource(source, {e: s[family] for e, s in by_environment.items()})
+        for family, source in default.items()
+    }
+
+
+@dataclass(frozen=True)
+class EnvironmentSource:
+    """A family's source that pages through the hosts of each account's own environment."""
+
+    default: Source
+    by_environment: Mapping[str, Source]
+
+    @property
+    def family(self) -> Family:
+        return self.default.family
+
+    @property
+    def phases(self) -> tuple[str, ...]:
+        return self.default.phases
+
+    async def page(self, request: PageRequest) -> SourcePage:
+        environment = request.account.environment
+        source = self.by_environment.get(environment, self.default) if environment else None
+        return await (source or self.default).page(request)
+
+
+def _sources(
+    context: SourceContext,
+    ebay: EbayApiSettings,
+    environment: str | None,
+    offers_calls: asyncio.Semaphore,
+) -> Mapping[Family, Source]:
     settings, http = context.settings, context.http
-    ebay = settings.ebay
-    # Finances lives on the apiz host; one signing key per process, asked for on first use.
+    # Finances lives on the apiz host; one signing key per process and keyset, asked for on
+    # first use.
     finances = FinancesClient(http, ebay.apiz_base_url)
-    signing_keys = SigningKeyCache(context.tokens.signing_key)
+    signing_keys = SigningKeyCache(lambda: context.tokens.signing_key(environment))
     post_order = PostOrderClient(http, ebay.api_base_url, context.learned)
     trading = TradingClient(http, ebay.api_base_url)
     sources: list[Source] = [
         OrdersSource(FulfillmentClient(http, ebay.api_base_url), settings.orders_page_size),
         OffersSource(
-            InventoryClient(http, ebay.api_base_url),
-            settings.offers_page_size,
-            asyncio.Semaphore(settings.offers_concurrency),
+            InventoryClient(http, ebay.api_base_url), settings.offers_page_size, offers_calls
         ),
         FinancesSource(
             finances,
