@@ -47,9 +47,7 @@ async def pair(
     sessions: async_sessionmaker[AsyncSession], account_id: int, now: datetime
 ) -> PairState:
     async with sessions() as session:
-        states = await SyncRepository(session).pair_states(
-            [Family.ORDERS], now, timedelta(minutes=30)
-        )
+        states = await SyncRepository(session).pair_states([Family.ORDERS], timedelta(minutes=30))
     [state] = [s for s in states if s.account_id == account_id]
     return state
 
@@ -86,7 +84,7 @@ async def test_the_breaker_opens_with_growing_pauses_and_a_success_closes_it(
         issued_at=T0,
     )
     async with sessions.begin() as session:
-        await SyncRepository(session).complete_run(window, clock.now)
+        await SyncRepository(session).complete_run(window)
     async with sessions() as session:
         closed = await SyncRepository(session).get_state(account_id, Family.ORDERS)
     assert closed is not None and closed.paused_until is None

@@ -56,7 +56,7 @@ class FailureRecorder:
         now = self.clock()
         async with self.sessions.begin() as session:
             sync = SyncRepository(session)
-            if not await sync.fail_run(run, letter.reason, now):
+            if not await sync.fail_run(run, letter.reason):
                 return False
             await self._count(sync, run.account_id, run.family, letter.reason, now)
         RUNS_FAILED.labels(str(run.family)).inc()

@@ -1,0 +1,37 @@
+"""fencing numbers: one per pair, carried by every run (docs/adr/0011-fencing.md)
+
+Revision ID: 0017
+Revises: 0015
+Create Date: 2026-12-03 13:10:00
+"""
+
+from collections.abc import Sequence
+
+import sqlalchemy as sa
+from alembic import op
+
+revision: str = "0017"
+down_revision: str | None = "0015"
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
+
+
+def upgrade() -> None:
+    # One sequence for every pair: fences only need to grow per pair, and nextval() never
+    # hands out a number twice, whoever asks (scheduler replicas, the admin API's run now).
+    op.execute("CREATE SEQUENCE sync_fence AS bigint")
+    # The fence of the pair's newest run; runs from before fencing carry 0.
+    op.add_column(
+        "sync_state",
+        sa.Column("fence", sa.BigInteger(), server_default=sa.text("0"), nullable=False),
+    )
+    op.add_column(
+        "sync_runs",
+        sa.Column("fence", sa.BigInteger(), server_default=sa.text("0"), nullable=False),
+    )
+
+
+def downgrade() -> None:
+    op.drop_column("sync_runs", "fence")
+    op.drop_column("sync_state", "fence")
+    op.execute("DROP SEQUENCE sync_fence")
