@@ -47,7 +47,9 @@ async def pair(
     sessions: async_sessionmaker[AsyncSession], account_id: int, now: datetime
 ) -> PairState:
     async with sessions() as session:
-        states = await SyncRepository(session).pair_states([Family.ORDERS], timedelta(minutes=30))
+        states = await SyncRepository(session).pair_states(
+            [Family.ORDERS], now, timedelta(minutes=30)
+        )
     [state] = [s for s in states if s.account_id == account_id]
     return state
 
@@ -65,7 +67,10 @@ async def test_the_breaker_opens_with_growing_pauses_and_a_success_closes_it(
         clock.now = T0 + timedelta(minutes=attempt)
         await recorder.attempt_failed(failed_attempt(account_id, attempt))
         state = await pair(sessions, account_id, clock.now)
-        pauses.append(None if state.paused_until is None else state.paused_until - clock.now)
+        # Paused on the database clock and rebased onto ours: whole seconds, less what the
+        # statements in between took.
+        left = None if state.paused_until is None else state.paused_until - clock.now
+        pauses.append(None if left is None else timedelta(seconds=round(left.total_seconds())))
     # Below the threshold nothing; then 30 s doubling per failure, capped at 100 s.
     assert pauses == [None, *(timedelta(seconds=s) for s in (30, 60, 100, 100))]
     async with sessions() as session:

@@ -220,7 +220,7 @@ async def test_a_window_that_runs_out_of_deliveries_is_moved_and_frees_its_pair(
         [pair_state] = [
             p
             for p in await SyncRepository(session).pair_states(
-                [Family.ORDERS], timedelta(minutes=30)
+                [Family.ORDERS], datetime.now(UTC), timedelta(minutes=30)
             )
             if p.account_id == account_id
         ]

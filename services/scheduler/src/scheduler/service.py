@@ -72,7 +72,7 @@ class Scheduler:
         now = self._clock()
         async with self._sessions() as session:
             pairs = await SyncRepository(session).pair_states(
-                list(self._policies), self._stale_after
+                list(self._policies), now, self._stale_after
             )
         for pair in pairs:
             if pair.cursor is not None:

@@ -76,7 +76,7 @@ class FailureRecorder:
         pause = pause_for(failures, self.breaker)
         if pause is None:
             return
-        await sync.pause(account_id, family, now + pause, now)
+        await sync.pause(account_id, family, pause)
         BREAKER_PAUSES.labels(str(family)).inc()
         log.warning(
             "account %s %s paused for %s after %s failures in a row",

@@ -151,19 +151,25 @@ class SyncRepository:
     # --- scheduler -------------------------------------------------------------------------
 
     async def pair_states(
-        self, families: Sequence[Family], stale_after: timedelta
+        self, families: Sequence[Family], now: datetime, stale_after: timedelta
     ) -> list[PairState]:
         """Every syncable pair: active accounts that need no reauth, times the given families.
 
         A pair is in flight while it has a queued or running run that moved recently; a run
         that stopped moving for ``stale_after`` (by the database clock that stamped it) no
         longer blocks its pair, and the next run queued for the pair fences it off.
+
+        A breaker's pause is also kept on the database clock; ``paused_until`` is returned
+        rebased onto ``now`` (the planner's clock), and None once the pause is over.
         """
         rows = await self.session.execute(
             text(
                 """
                 SELECT a.id AS account_id, f.family, coalesce(s.enabled, true) AS enabled,
-                       s.cursor, s.paused_until, s.last_success_at,
+                       s.cursor, s.last_success_at,
+                       CASE WHEN s.paused_until > clock_timestamp()
+                            THEN CAST(:now AS timestamptz) + (s.paused_until - clock_timestamp())
+                       END AS paused_until,
                        EXISTS (SELECT 1 FROM sync_runs r
                                WHERE r.account_id = a.id AND r.family = f.family
                                  AND r.status IN ('queued', 'running')
@@ -176,7 +182,11 @@ class SyncRepository:
                 ORDER BY a.id, f.family
                 """
             ),
-            {"families": [str(f) for f in families], "stale_seconds": stale_after.total_seconds()},
+            {
+                "families": [str(f) for f in families],
+                "now": now,
+                "stale_seconds": stale_after.total_seconds(),
+            },
         )
         return [
             PairState(
@@ -504,14 +514,16 @@ class SyncRepository:
         failures: int = row.consecutive_failures
         return failures
 
-    async def pause(self, account_id: int, family: Family, until: datetime, now: datetime) -> None:
-        """Open the pair's circuit breaker: the scheduler skips it until ``until``."""
+    async def pause(self, account_id: int, family: Family, pause: timedelta) -> None:
+        """Open the pair's circuit breaker for ``pause``, by the database clock (the one the
+        scheduler's :meth:`pair_states` reads it with)."""
         await self.session.execute(
             text(
-                "UPDATE sync_state SET paused_until = :until, updated_at = :now "
+                "UPDATE sync_state SET paused_until = clock_timestamp() + :pause, "
+                "updated_at = clock_timestamp() "
                 "WHERE account_id = :account_id AND family = :family"
             ),
-            {"account_id": account_id, "family": str(family), "until": until, "now": now},
+            {"account_id": account_id, "family": str(family), "pause": pause},
         )
 
     async def last_error(self, account_id: int, family: Family) -> str | None:
