@@ -56,6 +56,9 @@ class FailureRecorder:
         now = self.clock()
         async with self.sessions.begin() as session:
             sync = SyncRepository(session)
+            # The pair's row before the run's, as page transactions and the scheduler take
+            # them (docs/adr/0011-fencing.md): the same order everywhere, no deadlock.
+            await sync.lock_pair(run.account_id, run.family)
             if not await sync.fail_run(run, letter.reason):
                 return False
             await self._count(sync, run.account_id, run.family, letter.reason, now)
