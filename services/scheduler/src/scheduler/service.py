@@ -91,7 +91,7 @@ class Scheduler:
         await self._lease.release()
 
     async def _dispatch(self, planned: PlannedWindow, now: datetime) -> int:
-        # One transaction around the publish (docs/adr/0011-fencing.md): the pair's row stays
+        # One transaction around the publish (docs/adr/0011-fencing.md): the pair's fence row stays
         # locked from taking the fence until the run is recorded as its newest, so no page of
         # an older run commits in between; a window JetStream refuses rolls it all back.
         async with self._sessions() as session, session.begin() as transaction:

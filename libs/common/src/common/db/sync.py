@@ -51,7 +51,19 @@ class SyncState(Base):
     consecutive_failures: Mapped[int] = mapped_column(Integer, server_default=text("0"))
     paused_until: Mapped[datetime | None]
     updated_at: Mapped[datetime] = mapped_column(server_default=func.now())
-    # The fencing number of the pair's newest run (docs/adr/0011-fencing.md).
+
+
+class SyncFence(Base):
+    """The fencing number of the pair's newest run (docs/adr/0011-fencing.md).
+
+    A row apart from ``sync_state``: page transactions hold it in SHARE mode, so pages of one
+    run commit in parallel while the run's last page updates the cursor's row.
+    """
+
+    __tablename__ = "sync_fences"
+
+    account_id: Mapped[int] = mapped_column(ForeignKey("ebay_accounts.id"), primary_key=True)
+    family: Mapped[str] = mapped_column(String, primary_key=True)
     fence: Mapped[int] = mapped_column(BigInteger, server_default=text("0"))
 
 
@@ -205,28 +217,30 @@ class SyncRepository:
         """A new fencing number for a run of the pair, or None while a page of the pair is being
         written (the pair is busy: try at the next tick).
 
-        Holds the pair's state row until the transaction ends, so no page of the pair commits
+        Holds the pair's fence row until the transaction ends, so no page of the pair commits
         between this and :meth:`record_queued`: queue the run in the same transaction.
         """
-        await self.session.execute(
-            text(
-                "INSERT INTO sync_state (account_id, family, updated_at) "
-                "VALUES (:account_id, :family, clock_timestamp()) "
-                "ON CONFLICT (account_id, family) DO NOTHING"
-            ),
-            {"account_id": account_id, "family": str(family)},
-        )
+        await self._ensure_fence_row(account_id, family)
         # SKIP LOCKED: a writer holding the row may be stalled for minutes (a paused process);
         # waiting for it would stall every other pair's scheduling with it.
         locked = await self.session.scalar(
             text(
-                "SELECT nextval('sync_fence') FROM sync_state "
+                "SELECT nextval('sync_fence') FROM sync_fences "
                 "WHERE account_id = :account_id AND family = :family "
                 "FOR NO KEY UPDATE SKIP LOCKED"
             ),
             {"account_id": account_id, "family": str(family)},
         )
         return None if locked is None else int(locked)
+
+    async def _ensure_fence_row(self, account_id: int, family: Family) -> None:
+        await self.session.execute(
+            text(
+                "INSERT INTO sync_fences (account_id, family) VALUES (:account_id, :family) "
+                "ON CONFLICT (account_id, family) DO NOTHING"
+            ),
+            {"account_id": account_id, "family": str(family)},
+        )
 
     async def record_queued(self, run: RunMessage) -> None:
         """Record the run as queued and as its pair's newest: older open runs of the pair are
@@ -245,7 +259,7 @@ class SyncRepository:
         pair's older open runs stale (their late pages are refused from now on)."""
         await self.session.execute(
             text(
-                "UPDATE sync_state SET fence = GREATEST(fence, :fence) "
+                "UPDATE sync_fences SET fence = GREATEST(fence, :fence) "
                 "WHERE account_id = :account_id AND family = :family"
             ),
             {"account_id": run.account_id, "family": str(run.family), "fence": run.fence},
@@ -285,27 +299,20 @@ class SyncRepository:
     # --- writer ----------------------------------------------------------------------------
 
     async def lock_pair(self, account_id: int, family: Family) -> int:
-        """Lock the pair's state row for the page's transaction; returns the pair's fence.
+        """Hold the pair's fence row (SHARE) for the page's transaction; returns the fence.
 
-        The first statement of every page transaction: pages of one pair are written one at a
-        time, and the fence read here cannot change (:meth:`take_fence` skips a locked row)
-        until the page commits.
+        The first statement of every page transaction: the fence read here cannot change
+        (:meth:`take_fence` skips a row held in any mode) until the page commits, while pages
+        of the same pair still commit side by side.
         """
         params = {"account_id": account_id, "family": str(family)}
         select_fence = text(
-            "SELECT fence FROM sync_state WHERE account_id = :account_id AND family = :family "
-            "FOR NO KEY UPDATE"
+            "SELECT fence FROM sync_fences WHERE account_id = :account_id AND family = :family "
+            "FOR SHARE"
         )
         fence = await self.session.scalar(select_fence, params)
         if fence is None:  # a pair no scheduler has fenced yet (a page sent before fencing)
-            await self.session.execute(
-                text(
-                    "INSERT INTO sync_state (account_id, family, updated_at) "
-                    "VALUES (:account_id, :family, clock_timestamp()) "
-                    "ON CONFLICT (account_id, family) DO NOTHING"
-                ),
-                params,
-            )
+            await self._ensure_fence_row(account_id, family)
             fence = await self.session.scalar(select_fence, params)
         return int(fence)
 
