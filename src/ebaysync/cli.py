@@ -248,6 +248,50 @@ def status_command(
         asyncio.run(print_status(url, account, chosen, Console()))
 
 
+@app.command("repair")
+def repair_command(
+    account: Annotated[str, typer.Option(help="The account: id, eBay username or house name.")],
+    family: Annotated[str, typer.Option(help="The family to repair, e.g. orders.")],
+    since: Annotated[
+        str | None,
+        typer.Option(help="ISO time the cursor goes back to (default: the backfill start)."),
+    ] = None,
+    data_dir: DataDir = Path(".data"),
+    database_url: DatabaseUrl = None,
+    nats_url: Annotated[
+        str | None,
+        typer.Option(envvar="NATS_URL", help="Default: the NATS of `ebaysync up` (--data-dir)."),
+    ] = None,
+) -> None:
+    """Reset a pair's cursor after a bad page and re-sync from there (recorded as a run with
+    trigger "repair"); exit 1 if it cannot be repaired now."""
+    from ebaysync.repair import RepairError, repair
+    from ebaysync.verify import runtime_info
+
+    [chosen] = _families([family]) or []
+    start = None
+    if since is not None:
+        try:
+            start = datetime.fromisoformat(since)
+        except ValueError as exc:
+            raise typer.BadParameter(f"--since {since!r}: {exc}") from None
+        start = start if start.tzinfo else start.replace(tzinfo=UTC)
+    nats = nats_url or runtime_info(data_dir).get("nats_url")
+    if not isinstance(nats, str):
+        typer.echo("no NATS: pass --nats-url (or NATS_URL), or --data-dir", err=True)
+        raise typer.Exit(2)
+    try:
+        result = asyncio.run(
+            repair(_database_url(database_url, data_dir), nats, account, chosen, start)
+        )
+    except RepairError as exc:
+        typer.echo(str(exc), err=True)
+        raise typer.Exit(2) from None
+    typer.echo(f"{result.outcome}: {result.detail}")
+    if result.outcome in ("blocked", "in_flight"):
+        raise typer.Exit(1)
+
+
 @app.command("rotate-tokens")
 def rotate_tokens_command(
     data_dir: DataDir = Path(".data"),

@@ -285,7 +285,14 @@ class Runtime:
                 {"SCHEDULER_CLOCK_URL": f"{sandbox_url}/sandbox/clock"},
             ),
             *self._replicated(faststream, "fetcher", "fetcher.app"),
-            *self._replicated(faststream, "writer", "writer.app"),
+            # The writer bounds dates by "now" (ADR 0008): the same sandbox time.
+            *self._replicated(
+                lambda name, module: faststream(
+                    name, module, {"WRITER_CLOCK_URL": f"{sandbox_url}/sandbox/clock"}
+                ),
+                "writer",
+                "writer.app",
+            ),
             uvicorn("admin-api", "admin_api.app", self.options.admin_port, admin_env),
         ]
 

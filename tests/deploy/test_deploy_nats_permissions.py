@@ -29,10 +29,13 @@ from nats.js.errors import NotFoundError
 
 from common.settings import NatsSettings
 from common.streams import (
+    ADVISORIES_STREAM,
+    ADVISORY_SUBJECTS,
     BUCKETS,
     DLQ_STREAM,
     FAILURES_DURABLE,
     FETCHER_DURABLE,
+    MOVER_DURABLE,
     PAGES_STREAM,
     WINDOWS_STREAM,
     WRITER_DURABLE,
@@ -179,7 +182,8 @@ async def admin(connect: Callable[[str], Awaitable[Session]]) -> Session:
     """The deploy user, on a freshly declared topology (as deploy/ops.py declares it)."""
     session = await connect("admin")
     js = session.nc.jetstream()
-    for stream in [WINDOWS_STREAM, PAGES_STREAM, DLQ_STREAM, *(f"KV_{b}" for b in BUCKET_NAMES)]:
+    streams = [WINDOWS_STREAM, PAGES_STREAM, DLQ_STREAM, ADVISORIES_STREAM]
+    for stream in [*streams, *(f"KV_{b}" for b in BUCKET_NAMES)]:
         with contextlib.suppress(NotFoundError):
             await js.delete_stream(stream)
     await load_ops().apply_topology(js, 1)
@@ -252,6 +256,10 @@ async def test_the_fetcher_requests_tokens_consumes_windows_publishes_pages_and_
     await fetcher.allowed(lambda: kv.put("run-1", b"page 3"))
     entry = await fetcher.allowed(lambda: kv.get("run-1"))
     assert entry.value == b"page 3"
+    # limits learned from eBay's refusals, shared by every fetcher (common.ebay.learned)
+    learned = await fetcher.allowed(lambda: js.key_value(BUCKETS.learned_limits.bucket))
+    await fetcher.allowed(lambda: learned.put("postorder.inquiry.limit", b"50"))
+    assert (await fetcher.allowed(lambda: learned.get("postorder.inquiry.limit"))).value == b"50"
 
 
 async def test_the_fetcher_can_neither_answer_nor_intercept_token_requests(
@@ -371,6 +379,11 @@ async def test_the_writer_consumes_pages_and_announces_completions_but_cannot_sc
         "publish",
         "$KV.fetch_checkpoints.run-1",
         lambda: writer.nc.publish("$KV.fetch_checkpoints.run-1", b"page 1"),
+    )
+    await writer.denied(
+        "publish",
+        "$KV.learned_limits.postorder.inquiry.limit",
+        lambda: writer.nc.publish("$KV.learned_limits.postorder.inquiry.limit", b"1"),
     )
 
 
@@ -564,9 +577,17 @@ async def test_the_writer_records_dead_letters_and_moves_what_ran_out_of_deliver
     # reports failed attempts.
     writer = await connect("writer")
     js = writer.nc.jetstream(timeout=5)
-    for stream, consumer in ((WINDOWS_STREAM, FETCHER_DURABLE), (PAGES_STREAM, WRITER_DURABLE)):
-        advisory = f"$JS.EVENT.ADVISORY.CONSUMER.MAX_DELIVERIES.{stream}.{consumer}"
-        await writer.allowed(lambda: writer.nc.subscribe(advisory, queue="writer"))  # noqa: B023
+    # The advisories come from their stream (ADR 0008), through the durable "mover".
+    for subject in ADVISORY_SUBJECTS:
+        await admin.nc.jetstream().publish(subject, b"{}", stream=ADVISORIES_STREAM)
+    advisories = await writer.allowed(
+        lambda: js.pull_subscribe(
+            ADVISORY_SUBJECTS[0], durable=MOVER_DURABLE, stream=ADVISORIES_STREAM
+        )
+    )
+    for advisory in await writer.allowed(lambda: advisories.fetch(2, timeout=5)):
+        await writer.allowed(advisory.ack_sync)
+    assert await stream_messages(admin, ADVISORIES_STREAM) == 0
     await writer.allowed(lambda: writer.nc.subscribe("sync.run.failed.>", queue="writer"))
     stored = await admin.nc.jetstream().publish(WINDOW_SUBJECT, b"window", stream=WINDOWS_STREAM)
     original = await writer.allowed(lambda: js.get_msg(WINDOWS_STREAM, stored.seq))
@@ -588,11 +609,8 @@ async def test_the_writer_records_dead_letters_and_moves_what_ran_out_of_deliver
         f"$JS.API.STREAM.MSG.DELETE.{DLQ_STREAM}",
         lambda: writer.nc.jetstream(timeout=API_TIMEOUT).delete_msg(DLQ_STREAM, ack.seq),
     )
-    await writer.denied(
-        "subscription",
-        "$JS.EVENT.ADVISORY.>",
-        lambda: writer.nc.subscribe("$JS.EVENT.ADVISORY.>"),
-    )
+    for subject in ("$JS.EVENT.ADVISORY.>", *ADVISORY_SUBJECTS):
+        await writer.denied("subscription", subject, subscriber(writer, subject))
 
 
 async def test_the_fetcher_reports_failures_but_moves_nothing_off_the_work_queue(
@@ -624,3 +642,44 @@ async def test_the_fetcher_reports_failures_but_moves_nothing_off_the_work_queue
             f"$JS.API.CONSUMER.MSG.NEXT.{DLQ_STREAM}.{FAILURES_DURABLE}", b"1"
         ),
     )
+
+
+@pytest.mark.parametrize("user", ["scheduler", "token-service", "writer", "admin-api"])
+async def test_only_the_fetcher_publishes_pages(
+    connect: Callable[[str], Awaitable[Session]], admin: Session, user: str
+) -> None:
+    # The writer takes the pair from a page's subject (ADR 0008): whoever may publish there
+    # could write into any account's mirror.
+    fetcher = await connect("fetcher")
+    ack = await fetcher.allowed(
+        lambda: fetcher.nc.jetstream(timeout=5).publish(PAGE_SUBJECT, b"page")
+    )
+    assert ack.stream == PAGES_STREAM
+    other = await connect(user)
+    quick = other.nc.jetstream(timeout=API_TIMEOUT)
+    await other.denied("publish", PAGE_SUBJECT, lambda: quick.publish(PAGE_SUBJECT, b"forged"))
+    await other.denied("publish", PAGE_SUBJECT, lambda: other.nc.publish(PAGE_SUBJECT, b"forged"))
+    assert await stream_messages(admin, PAGES_STREAM) == 1
+
+
+@pytest.mark.parametrize("user", ["scheduler", "admin-api"])
+async def test_the_scheduler_and_the_admin_api_publish_windows(
+    connect: Callable[[str], Awaitable[Session]], admin: Session, user: str
+) -> None:
+    session = await connect(user)
+    js = session.nc.jetstream(timeout=5)
+    ack = await session.allowed(lambda: js.publish(WINDOW_SUBJECT, b"window"))
+    assert ack.stream == WINDOWS_STREAM
+
+
+@pytest.mark.parametrize("user", ["token-service", "fetcher", "writer"])
+async def test_nobody_else_publishes_windows(
+    connect: Callable[[str], Awaitable[Session]], admin: Session, user: str
+) -> None:
+    other = await connect(user)
+    quick = other.nc.jetstream(timeout=API_TIMEOUT)
+    await other.denied("publish", WINDOW_SUBJECT, lambda: quick.publish(WINDOW_SUBJECT, b"forged"))
+    await other.denied(
+        "publish", WINDOW_SUBJECT, lambda: other.nc.publish(WINDOW_SUBJECT, b"forged")
+    )
+    assert await stream_messages(admin, WINDOWS_STREAM) == 0

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from datetime import timedelta
+from decimal import Decimal
 
 import pytest
 from faststream.nats import NatsBroker
@@ -46,9 +47,18 @@ async def test_a_window_of_orders_is_mirrored_exactly(pipeline: Pipeline) -> Non
     body = await pipeline.truth(seller, truth.path, date_from=start, date_to=now)
     expected = {truth.key(r): r for r in truth.records(body.content)}
     async with pipeline.sessions() as session:
-        rows = await session.scalars(
-            select(EbayOrder).where(EbayOrder.account_id == seller.account_id)
+        rows = list(
+            await session.scalars(
+                select(EbayOrder).where(EbayOrder.account_id == seller.account_id)
+            )
         )
         mirrored = {row.order_id: row.payload for row in rows}
+        totals = {row.order_id: row.total_value for row in rows}
     assert len(expected) > 10
     assert mirrored == expected
+    # getOrders was asked for TAX_BREAKDOWN: eBay's 'Collect and Remit' tax is in the total.
+    taxed = [o for o in mirrored.values() if "tax" in o["pricingSummary"]]
+    assert taxed
+    for order in taxed:
+        lines = sum(Decimal(line["total"]["value"]) for line in order["lineItems"])
+        assert totals[order["orderId"]] == lines + Decimal(order["pricingSummary"]["tax"]["value"])

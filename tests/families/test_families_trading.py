@@ -118,6 +118,51 @@ async def test_messages_of_a_window_are_mirrored_exactly(pipeline: Pipeline) -> 
         assert len(pipeline.pages[window.run_id]) > 1
 
 
+async def test_messages_of_every_folder_are_mirrored_and_their_moves_are_history(
+    pipeline: Pipeline,
+) -> None:
+    seller = pipeline.sellers[0]
+    source = MessagesSource(trading(pipeline), page_size=5)  # several pages in some folders
+    now = await pipeline.sandbox_now()
+    start = now - timedelta(days=30)
+    await run(pipeline, seller, source, start, now)
+    # Four days on, messages of the last days get read, replied (a Sent message) and filed.
+    await pipeline.advance_clock(4 * 86_400)
+    later = await pipeline.sandbox_now()
+    second = await run(pipeline, seller, source, now, later)  # its ``recent`` phase re-reads
+    expected = await truth(pipeline, seller, Family.MESSAGES, date_from=start, date_to=later)
+    async with pipeline.sessions() as session:
+        rows = (
+            await session.scalars(
+                select(EbayMessage).where(EbayMessage.account_id == seller.account_id)
+            )
+        ).all()
+        events = (
+            await session.scalars(
+                select(EbayEvent).where(
+                    EbayEvent.run_id == second.run_id, EbayEvent.change_kind == "changed"
+                )
+            )
+        ).all()
+    assert {row.message_id: row.payload for row in rows} == expected
+    folders = {row.folder_id for row in rows}
+    assert {0, 1} < folders, "Inbox, Sent and custom folders"
+    archived = [row for row in rows if row.archived]
+    assert archived and all(row.payload["Folder"]["FolderName"] == "Archive" for row in archived)
+    for row in rows:
+        assert row.flagged == (row.payload["Flagged"] == "true")
+        assert row.replied == (row.payload["Replied"] == "true")
+        assert row.is_read == (row.payload["Read"] == "true")
+    moved = [e for e in events if "Folder" in e.changed_fields]
+    assert moved, "a message filed away is a change with its old and new folder"
+    for event in moved:
+        assert event.changes is not None
+        assert (
+            event.changes["Folder"]["old"]["FolderID"] != event.changes["Folder"]["new"]["FolderID"]
+        )
+    assert any("Read" in e.changed_fields for e in events)
+
+
 async def test_purchases_of_the_last_60_days_are_mirrored_whatever_the_window(
     pipeline: Pipeline,
 ) -> None:

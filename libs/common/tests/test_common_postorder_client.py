@@ -21,11 +21,19 @@ from common.ebay.errors import (
     EbayRequestError,
     EbayTransientError,
 )
-from common.ebay.postorder import CASE_SEARCH, RETURN_SEARCH, PostOrderClient
+from common.ebay.learned import MemoryLimits, halved_range
+from common.ebay.postorder import (
+    CASE_SEARCH,
+    RETURN_SEARCH,
+    PostOrderClient,
+    RangeRefusedError,
+    SearchPage,
+)
 
 CONTRACTS = Path(__file__).parents[3] / "services" / "ebay-sandbox" / "tests" / "contracts"
 TOKEN = SecretStr("v^1.1#user-token")
 Handler = Callable[[httpx.Request], httpx.Response]
+Json = dict[str, Any]
 
 
 def contract(name: str) -> Any:
@@ -156,7 +164,13 @@ async def test_a_dropped_connection_is_transient() -> None:
 
 @pytest.mark.parametrize(
     "content",
-    [b'{"members": [{"caseId": 1}', b"[]", b'{"paginationOutput": {}}', b'{"members": {}}'],
+    [
+        b'{"members": [{"caseId": 1}',
+        b"[]",
+        b'{"members": {}}',
+        b'{"paginationOutput": []}',
+        b'{"members": [], "paginationOutput": {"totalEntries": "many"}}',
+    ],
 )
 async def test_an_unreadable_body_is_a_payload_error(content: bytes) -> None:
     def handler(request: httpx.Request) -> httpx.Response:
@@ -164,6 +178,108 @@ async def test_an_unreadable_body_is_a_payload_error(content: bytes) -> None:
 
     with pytest.raises(EbayPayloadError):
         await search_cases(post_order(handler))
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {},
+        {"members": []},
+        {"paginationOutput": {}},
+        {"members": [], "paginationOutput": {"limit": 200, "offset": 0}},
+        {"members": [], "paginationOutput": None},
+    ],
+)
+async def test_an_empty_result_without_paging_fields_is_an_empty_page(body: Json) -> None:
+    page = await search_cases(post_order(lambda request: httpx.Response(200, json=body)))
+    assert (page.members, page.total, page.has_next) == ([], None, False)
+
+
+async def test_members_without_a_total_continue_while_pages_are_full() -> None:
+    def handler(request: httpx.Request) -> httpx.Response:
+        size = 2 if request.url.params["offset"] == "0" else 1
+        return httpx.Response(200, json={"members": [{"caseId": i} for i in range(size)]})
+
+    client = post_order(handler)
+
+    async def at(offset: int) -> SearchPage:
+        return await client.search(
+            CASE_SEARCH, TOKEN, marketplace_id="EBAY_US", filters={}, offset=offset, limit=2
+        )
+
+    first = await at(0)
+    assert (first.total, first.has_next) == (None, True)
+    assert not (await at(2)).has_next
+
+
+def refusing_limits_above(maximum: int, seen: list[int]) -> Handler:
+    """A Post-Order search that refuses a larger ``limit`` as the sandbox's strict variant does."""
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        limit = int(request.url.params["limit"])
+        seen.append(limit)
+        if limit > maximum:
+            error = {
+                "errorId": 1003,
+                "message": "The value of limit is invalid.",
+                "parameter": [{"name": "input", "value": f"limit={limit}"}],
+            }
+            return httpx.Response(400, json={"error": [error]})
+        return httpx.Response(200, json=contract("post_order/case_search.response.json"))
+
+    return handler
+
+
+async def test_a_refused_limit_is_halved_until_accepted_then_remembered() -> None:
+    seen: list[int] = []
+    learned = MemoryLimits()
+    client = PostOrderClient(
+        httpx.AsyncClient(transport=httpx.MockTransport(refusing_limits_above(60, seen))),
+        "https://api",
+        learned,
+    )
+    page = await search_cases(client)
+    assert seen == [200, 100, 50]
+    assert (page.limit, learned.values) == (50, {"postorder.casemanagement.limit": 50})
+    seen.clear()
+    await search_cases(client)
+    assert seen == [50]  # the next search makes no refused call
+
+
+async def test_a_limit_refused_at_every_size_learns_nothing() -> None:
+    seen: list[int] = []
+    learned = MemoryLimits()
+    client = PostOrderClient(
+        httpx.AsyncClient(transport=httpx.MockTransport(refusing_limits_above(0, seen))),
+        "https://api",
+        learned,
+    )
+    with pytest.raises(EbayRequestError):
+        await search_cases(client)
+    assert seen == [200, 100, 50, 25, 12, 6, 3, 1]
+    assert learned.values == {}
+
+
+async def test_a_refused_date_range_is_the_callers_to_split() -> None:
+    def handler(request: httpx.Request) -> httpx.Response:
+        error = {
+            "errorId": 1003,
+            "message": "The value of case_creation_date_range_from is invalid.",
+        }
+        return httpx.Response(400, json={"error": [error]})
+
+    with pytest.raises(RangeRefusedError):
+        await search_cases(post_order(handler))
+
+
+async def test_another_resources_date_parameter_is_not_this_ones() -> None:
+    def handler(request: httpx.Request) -> httpx.Response:
+        error = {"errorId": 1003, "message": "The value of creation_date_range_from is invalid."}
+        return httpx.Response(400, json={"error": [error]})
+
+    with pytest.raises(EbayRequestError) as raised:
+        await search_cases(post_order(handler))
+    assert type(raised.value) is EbayRequestError
 
 
 def disputes(handler: Handler) -> PaymentDisputesClient:
@@ -225,3 +341,9 @@ async def test_a_dispute_answer_without_total_is_a_payload_error() -> None:
 
     with pytest.raises(EbayPayloadError):
         await disputes(handler).get_summaries(TOKEN, filters={}, offset=0, limit=200)
+
+
+def test_a_refused_range_halves_in_whole_minutes_down_to_an_hour() -> None:
+    assert halved_range(timedelta(days=113, seconds=7)) == timedelta(days=56, hours=12)
+    assert halved_range(timedelta(minutes=121)) == timedelta(minutes=60)
+    assert halved_range(timedelta(minutes=119)) is None

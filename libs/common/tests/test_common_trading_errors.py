@@ -105,3 +105,20 @@ def test_pagination_of_a_container() -> None:
         list_pagination(
             {"WonList": {"PaginationResult": {"TotalNumberOfEntries": "many"}}}, "WonList", "X"
         )
+
+
+def test_a_failure_names_the_call_for_ebay_support() -> None:
+    failed = envelope("Failure", "37")
+    by_header = trading_error(failed, "GetMyMessages", NOW, request_id="req-1")
+    assert by_header is not None and by_header.request_id == "req-1"
+    assert str(by_header).endswith("(eBay request id req-1)")
+    # Without the header, the envelope's CorrelationID names it.
+    correlated = parse_document(
+        b'<R xmlns="urn:ebay:apis:eBLBaseComponents"><Ack>Failure</Ack>'
+        b"<CorrelationID>corr-9</CorrelationID><Errors><ShortMessage>m</ShortMessage>"
+        b"<ErrorCode>518</ErrorCode><SeverityCode>Error</SeverityCode></Errors></R>",
+        ("Nothing",),
+    )[1]
+    quota = trading_error(correlated, "GetMyMessages", NOW)
+    assert isinstance(quota, EbayQuotaError) and quota.request_id == "corr-9"
+    assert trading_error(envelope("Success"), "GetMyMessages", NOW, request_id="req-2") is None

@@ -153,17 +153,30 @@ class TestUsers:
         listed = (await client.get("/api/users", headers=org.admin)).json()
         assert email in [u["email"] for u in listed]
 
-    async def test_an_email_in_use_is_a_409(self, client: httpx.AsyncClient, org: Org) -> None:
-        response = await client.post(
-            "/api/users",
-            headers=org.admin,
-            json={
-                "email": org.admin_user.email,
-                "password": "a long enough password",
-                "role": "admin",
-            },
+    @pytest.mark.parametrize("whose", ["own org", "another org"])
+    async def test_an_email_in_use_reads_like_any_other_validation_error(
+        self,
+        client: httpx.AsyncClient,
+        org: Org,
+        sessions: async_sessionmaker[AsyncSession],
+        whose: str,
+    ) -> None:
+        taken = (
+            org.admin_user.email
+            if whose == "own org"
+            else (await create_signed_in_org(client, sessions)).admin_user.email
         )
-        assert response.status_code == 409
+        body = {"email": taken, "password": "a long enough password", "role": "admin"}
+        response = await client.post("/api/users", headers=org.admin, json=body)
+        invalid = await client.post(
+            "/api/users", headers=org.admin, json={**body, "email": "not an email"}
+        )
+        assert response.status_code == invalid.status_code == 422
+        [error] = response.json()["detail"]
+        assert error["loc"] == ["body", "email"] and error["type"] == "value_error"
+        assert "already" not in response.text and "exists" not in response.text
+        # Shaped like FastAPI's own validation errors, wherever the email is used.
+        assert {"type", "loc", "msg", "input"} <= set(invalid.json()["detail"][0]) & set(error)
 
     @pytest.mark.parametrize("role", ["viewer", "operator"])
     async def test_only_admins_manage_users(

@@ -3,7 +3,8 @@
 Every service runs as its own process (``ebaysync.runtime``); headless Chromium (Debian's
 ``chromium`` package, installed here when missing) signs in, opens the account's workers,
 presses Run now and watches that run complete through live updates, without reloading. The
-workers page is saved as ``artifacts/admin-ui-workers.png``.
+workers page is saved as ``artifacts/admin-ui-workers.png``. An admin presses Repair and the
+re-sync shows up as a "repair" run by that admin.
 """
 
 from __future__ import annotations
@@ -19,20 +20,27 @@ from typing import Any
 import httpx
 import pytest
 from nats.js import JetStreamContext
-from playwright.async_api import Browser, Page, async_playwright, expect
+from playwright.async_api import Browser, Dialog, Page, async_playwright, expect
 from sqlalchemy.ext.asyncio import async_sessionmaker, create_async_engine
 
 from common.db.accounts import AccountRepository
 from ebaysync.embedded import find_free_port
 from ebaysync.runtime import DEMO_ORG, Runtime, RuntimeOptions
 from testkit import servers
-from testkit.admin import PASSWORD, create_user, find_or_install_chromium
+from testkit.admin import (
+    PASSWORD,
+    admin_settings,
+    create_user,
+    find_or_install_chromium,
+    serve_admin_http,
+)
 from testkit.servers import DatabaseServer
 
 pytestmark = [pytest.mark.e2e, pytest.mark.nats, pytest.mark.postgres]
 
 ARTIFACTS = Path(__file__).resolve().parents[3] / "artifacts"
 EMAIL = "browser-operator@example.com"
+ADMIN_EMAIL = "browser-admin@example.com"
 CHROMIUM_FLAGS = [
     "--no-sandbox",
     "--disable-gpu",
@@ -96,6 +104,7 @@ async def system(
         async with async_sessionmaker(engine).begin() as session:
             org = await AccountRepository(session).get_or_create_org(DEMO_ORG)
             await create_user(session, org.id, "operator", email=EMAIL)
+            await create_user(session, org.id, "admin", email=ADMIN_EMAIL)
         async with httpx.AsyncClient(base_url=info.admin_url, timeout=30) as client:
             credentials = {"email": EMAIL, "password": PASSWORD}
             login = await client.post("/api/auth/login", json=credentials)
@@ -127,21 +136,28 @@ async def browser() -> AsyncIterator[Browser]:
             await browser.close()
 
 
-async def test_an_operator_runs_a_worker_and_watches_it_complete_live(
-    system: System, browser: Browser
-) -> None:
+async def sign_in(browser: Browser, url: str, email: str) -> Page:
     page: Page = await browser.new_page(viewport={"width": 1440, "height": 900})
-    await page.goto(system.admin_url)
-    await page.get_by_label("Email").fill(EMAIL)
+    await page.goto(url)
+    await page.get_by_label("Email").fill(email)
     await page.get_by_label("Password").fill(PASSWORD)
     await page.get_by_role("button", name="Sign in").click()
     await expect(page.get_by_test_id("overview-table")).to_contain_text("orders")
+    return page
+
+
+async def test_an_operator_runs_a_worker_and_watches_it_complete_live(
+    system: System, browser: Browser
+) -> None:
+    page = await sign_in(browser, system.admin_url, EMAIL)
 
     await page.get_by_test_id("overview-table").get_by_role("link").first.click()
     workers = page.get_by_test_id("workers-table")
     orders = workers.locator("tr[data-family=orders]")
     await expect(orders.get_by_test_id("status")).to_have_text(re.compile("OK|Behind"))
 
+    # Repair (cursor back, re-sync) is for admins only: an operator is not offered it.
+    await expect(orders.get_by_role("button", name="Repair")).to_have_count(0)
     await orders.get_by_role("button", name="Run now").click()
     toast = page.locator("#toast")
     await expect(toast).to_contain_text("queued", timeout=10_000)
@@ -169,3 +185,46 @@ async def test_an_operator_runs_a_worker_and_watches_it_complete_live(
     await expect(events).to_contain_text("No events match.")
     await page.locator("select[name=family]").select_option("orders")
     await expect(events.locator("tbody tr").first).to_contain_text("orders")
+
+
+async def test_an_admin_repairs_a_worker_and_the_history_says_who(
+    system: System, browser: Browser
+) -> None:
+    page = await sign_in(browser, system.admin_url, ADMIN_EMAIL)
+
+    async def accept(dialog: Dialog) -> None:
+        await dialog.accept()  # the prompt's default (empty: the backfill start), then confirm
+
+    page.on("dialog", accept)
+    await page.get_by_test_id("overview-table").get_by_role("link").first.click()
+    orders = page.get_by_test_id("workers-table").locator("tr[data-family=orders]")
+    await orders.get_by_role("button", name="Repair").click()
+    await expect(page.locator("#toast")).to_contain_text("cursor reset to", timeout=10_000)
+    last_run = orders.get_by_test_id("last-run")
+    await expect(last_run).to_contain_text(f"repair by {ADMIN_EMAIL}", timeout=30_000)
+    await expect(last_run).to_contain_text("succeeded", timeout=60_000)
+
+
+async def test_docs_render_from_local_assets_under_the_csp(
+    browser: Browser, migrated_database_url: str, nats_url: str
+) -> None:
+    """Swagger UI runs under the API's own CSP: no violation, no request off this origin."""
+    async with serve_admin_http(admin_settings(nats_url, migrated_database_url)) as url:
+        page = await browser.new_page()
+        problems: list[str] = []
+        requests: list[str] = []
+        page.on("console", lambda m: problems.append(m.text) if m.type == "error" else None)
+        page.on("pageerror", lambda e: problems.append(str(e)))
+        page.on("request", lambda r: requests.append(r.url))
+        page.on(
+            "response",
+            lambda r: problems.append(f"{r.status} {r.url}") if r.status >= 400 else None,
+        )
+        await page.goto(f"{url}/docs")
+        await expect(page.locator(".swagger-ui .info .title")).to_contain_text(
+            "ebaysync admin API", timeout=30_000
+        )
+        await expect(page.locator(".opblock").first).to_be_visible()
+        await page.close()
+    assert problems == []
+    assert requests and all(r.startswith(url) for r in requests), requests

@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from pydantic import SecretStr
 
+from admin_api.deadletters import may_see
 from admin_api.domain import (
     Light,
     TokenHealth,
@@ -14,7 +15,12 @@ from admin_api.domain import (
     token_verdict,
     worker_verdict,
 )
-from admin_api.notifications import BadSignature, challenge_response, parse_signature_header
+from admin_api.notifications import (
+    BadSignature,
+    challenge_response,
+    nesting_exceeds,
+    parse_signature_header,
+)
 from admin_api.security import (
     InvalidToken,
     Role,
@@ -23,6 +29,8 @@ from admin_api.security import (
     read_login_token,
     read_state,
 )
+from admin_api.throttle import retry_after
+from common.db.admin import FailureCount
 from common.db.tokens import TokenStatusRow
 from common.ebay.marketplaces import site_id_for
 from common.windows import WindowPolicy
@@ -163,3 +171,36 @@ def test_the_challenge_digest_covers_code_token_and_endpoint_in_order() -> None:
 def test_only_ecdsa_sha1_signatures_are_accepted(header: str) -> None:
     with pytest.raises(BadSignature, match="unsupported"):
         parse_signature_header(header)
+
+
+class TestWhoSeesADeadLetter:
+    def test_its_org_sees_it_whatever_the_role(self) -> None:
+        assert may_see(7, {7}, set(), is_superadmin=False)
+
+    def test_another_orgs_letter_is_hidden_even_from_superadmins(self) -> None:
+        assert not may_see(8, {7}, {7, 8}, is_superadmin=True)
+
+    def test_superadmins_see_letters_no_org_owns(self) -> None:
+        assert may_see(9, {7}, {7, 8}, is_superadmin=True)
+        assert may_see(None, {7}, {7, 8}, is_superadmin=True)
+        assert not may_see(9, {7}, {7, 8}, is_superadmin=False)
+        assert not may_see(None, {7}, {7, 8}, is_superadmin=False)
+
+
+class TestHardeningDecisions:
+    def test_nesting_is_measured_outside_strings_only(self) -> None:
+        assert not nesting_exceeds(b'{"a": "[[[[[[[[", "b": [1, [2]]}', 3)
+        assert nesting_exceeds(b'{"a": [[1]]}', 2)
+        assert not nesting_exceeds(b'{"a": "\\"[[[[["}', 1)
+
+    def test_throttle_waits_for_the_latest_ending_full_window(self) -> None:
+        now = datetime(2026, 1, 1, 12, tzinfo=UTC)
+        window = timedelta(minutes=15)
+        limits = {"email:a": 5, "addr:b": 50}
+        full = FailureCount("email:a", now - timedelta(minutes=5), 5)
+        assert retry_after([full], limits, now, window) == 600
+        assert retry_after([FailureCount("email:a", now, 4)], limits, now, window) is None
+        ended = FailureCount("email:a", now - timedelta(minutes=20), 99)
+        assert retry_after([ended], limits, now, window) is None
+        busy = FailureCount("addr:b", now - timedelta(minutes=1), 50)
+        assert retry_after([full, busy], limits, now, window) == 840

@@ -147,6 +147,75 @@ class TestDeadLetters:
             assert (await client.request(method, path, headers=org.admin)).status_code == 404
 
 
+class TestDeadLettersOfNoOrg:
+    """A page for an unknown account, or a subject naming none, is no org's: superadmins (the
+    platform's operators) see it, an org's admins do not."""
+
+    @pytest.fixture
+    def superadmin(self) -> str:
+        return f"root-{uuid.uuid4().hex[:8]}@example.com"  # emails are unique per database
+
+    @pytest.fixture
+    async def client(
+        self,
+        migrated_database_url: str,
+        nats_url: str,
+        topology: JetStreamContext,
+        superadmin: str,
+    ) -> AsyncIterator[httpx.AsyncClient]:
+        settings = admin_settings(nats_url, migrated_database_url, superadmin_emails=superadmin)
+        async with serve_admin(settings) as (_, client):
+            yield client
+
+    @pytest.fixture
+    async def root(
+        self, client: httpx.AsyncClient, sessions: async_sessionmaker[AsyncSession], superadmin: str
+    ) -> Org:
+        return await create_signed_in_org(client, sessions, admin_email=superadmin)
+
+    async def test_superadmins_see_a_letter_of_an_unknown_account_org_admins_do_not(
+        self, client: httpx.AsyncClient, org: Org, root: Org, topology: JetStreamContext
+    ) -> None:
+        unknown = 8_000_000_000 + uuid.uuid4().int % 1_000_000
+        seq = await dead_letter(topology, window(unknown), "account does not exist")
+        listed = (await client.get("/api/dead-letters", headers=root.admin)).json()
+        assert [(d["sequence"], d["account_id"]) for d in listed] == [(seq, unknown)]
+        assert (await client.get(f"/api/dead-letters/{seq}", headers=root.admin)).status_code == 200
+        for headers in (org.admin, root.viewer):
+            assert (await client.get("/api/dead-letters", headers=headers)).json() == []
+            detail = await client.get(f"/api/dead-letters/{seq}", headers=headers)
+            assert detail.status_code == 404
+
+    async def test_superadmins_see_a_letter_that_names_no_account(
+        self, client: httpx.AsyncClient, root: Org, topology: JetStreamContext
+    ) -> None:
+        letter = DeadLetter.of(
+            "sync.page.orders.99999999999999999999",
+            b"{}",
+            reason="PageBatch does not validate",
+            failed_at=datetime.now(UTC),
+        )
+        ack = await topology.publish(letter.subject, encoded(letter), stream=DLQ_STREAM)
+        listed = (await client.get("/api/dead-letters", headers=root.admin)).json()
+        assert [d["sequence"] for d in listed] == [ack.seq]
+
+    async def test_a_dead_page_is_fetched_again_not_replayed(
+        self, client: httpx.AsyncClient, org: Org, account: EbayAccount, topology: JetStreamContext
+    ) -> None:
+        # Only the fetcher publishes pages (ADR 0008); the answer points to repair.
+        letter = DeadLetter.of(
+            f"sync.page.orders.{account.id}",
+            b"{}",
+            account_id=account.id,
+            reason="RefusedPageError: window_to lies beyond now",
+            failed_at=datetime.now(UTC),
+        )
+        ack = await topology.publish(letter.subject, encoded(letter), stream=DLQ_STREAM)
+        response = await client.post(f"/api/dead-letters/{ack.seq}/replay", headers=org.admin)
+        assert response.status_code == 409 and "repair" in response.json()["detail"]
+        assert (await topology.stream_info(PAGES_STREAM)).state.messages == 0
+
+
 async def test_service_health_shows_heartbeats_and_consumer_backlog(
     client: httpx.AsyncClient,
     org: Org,

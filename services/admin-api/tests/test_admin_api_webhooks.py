@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import base64
 import json
+import time
 import uuid
 from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime, timedelta
@@ -11,20 +13,23 @@ from typing import Any
 
 import httpx
 import pytest
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
 from fastapi import FastAPI
 from pydantic import SecretStr
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from admin_api.context import AdminContext
 from admin_api.notifications import NotificationKeys
 from common.db.accounts import EbayAccount
+from common.db.admin import DeletionNoticeSeen
 from common.db.orders import EbayOrder
 from common.db.tokens import StoredTokens, TokenRepository
 from common.families import Family
 from common.messages import PageBatch, Trigger
 from common.settings import EbayApiSettings
-from testkit.admin import admin_settings, serve_admin
+from testkit.admin import admin_settings, serve_admin, serve_admin_http
 from testkit.ebay_samples import make_order
 from testkit.factories import create_account
 from writer.service import PageWriter
@@ -65,9 +70,18 @@ async def app(migrated_database_url: str, nats_url: str) -> AsyncIterator[FastAP
         migrated_database_url,
         deletion_verification_token=SecretStr(CHALLENGE["verificationToken"]),
         deletion_endpoint=CHALLENGE["endpoint"],
+        # eBay's test vectors were published in 2021: keep them inside the replay window.
+        deletion_replay_window_seconds=20 * 365 * 86400.0,
     )
     async with serve_admin(settings) as (app, _):
         yield app
+
+
+@pytest.fixture(autouse=True)
+async def forget_seen_notices(sessions: async_sessionmaker[AsyncSession]) -> None:
+    """The vectors' notification ids are fixed, and the database is shared by the session."""
+    async with sessions.begin() as session:
+        await session.execute(delete(DeletionNoticeSeen))
 
 
 @pytest.fixture
@@ -224,3 +238,205 @@ async def write_order(sessions: async_sessionmaker[AsyncSession], account_id: in
         ),
         None,
     )
+
+
+# --- hardening: limits before work, replays, unknown key ids ---------------------------------
+
+MiB = 1024 * 1024
+
+
+class Chunks:
+    """A request body streamed in 1 MiB chunks, counting how many the server pulled."""
+
+    def __init__(self, count: int) -> None:
+        self.count = count
+        self.pulled = 0
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        for _ in range(self.count):
+            self.pulled += 1
+            yield b"[" * MiB
+
+
+@pytest.mark.parametrize("declared", [True, False])
+async def test_a_50_mib_body_is_refused_before_it_is_read(
+    client: httpx.AsyncClient, use_vector: Callable[[dict[str, Any]], list[str]], declared: bool
+) -> None:
+    calls = use_vector(SIGNED["VALID"])
+    body = Chunks(50)
+    headers = {"x-ebay-signature": SIGNED["VALID"]["signature"]}
+    if declared:
+        headers["content-length"] = str(50 * MiB)
+    started = time.monotonic()
+    response = await client.post(PATH, content=body, headers=headers)
+    assert response.status_code == 413
+    # Declared: refused unread; streamed: refused at the first chunk past 64 KiB.
+    assert body.pulled == (0 if declared else 1)
+    assert calls == []  # not even the signature's key was looked up
+    assert time.monotonic() - started < 5
+
+
+async def test_deep_nesting_is_a_400_not_a_server_error(
+    client: httpx.AsyncClient, use_vector: Callable[[dict[str, Any]], list[str]]
+) -> None:
+    use_vector(SIGNED["VALID"])
+    body = b'{"metadata":' + b"[" * 30000 + b"]" * 30000 + b"}"
+    response = await client.post(
+        PATH, content=body, headers={"x-ebay-signature": SIGNED["VALID"]["signature"]}
+    )
+    assert response.status_code == 400
+    assert "nested deeper" in response.json()["detail"]
+
+
+class OwnSigner:
+    """Notices signed with a key of our own, which the fake eBay serves under ``kid``."""
+
+    def __init__(self) -> None:
+        self.kid = str(uuid.uuid4())
+        self._key = ec.generate_private_key(ec.SECP256R1())
+        pem = self._key.public_key().public_bytes(
+            serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+        )
+        self.one_line_pem = pem.decode().replace("\n", "")
+
+    def sign(self, message: dict[str, Any]) -> tuple[bytes, str]:
+        body = compact(message)
+        signature = self._key.sign(body, ec.ECDSA(hashes.SHA1()))
+        header = {
+            "alg": "ecdsa",
+            "kid": self.kid,
+            "signature": base64.b64encode(signature).decode(),
+            "digest": "SHA1",
+        }
+        return body, base64.b64encode(json.dumps(header).encode()).decode()
+
+
+def deletion_message(user_id: str, published: datetime) -> dict[str, Any]:
+    return {
+        "metadata": {"topic": "MARKETPLACE_ACCOUNT_DELETION", "schemaVersion": "1.0"},
+        "notification": {
+            "notificationId": str(uuid.uuid4()),
+            "eventDate": published.isoformat(),
+            "publishDate": published.isoformat().replace("+00:00", "Z"),
+            "publishAttemptCount": 1,
+            "data": {"username": f"u-{user_id}", "userId": user_id, "eiasToken": "x"},
+        },
+    }
+
+
+@pytest.fixture
+def signer(app: FastAPI) -> OwnSigner:
+    own = OwnSigner()
+    context: AdminContext = app.state.context
+    vector = {"response": {"key": own.one_line_pem, "algorithm": "ECDSA", "digest": "SHA1"}}
+    http = httpx.AsyncClient(transport=fake_ebay(vector, []))
+    context.notification_keys = NotificationKeys(http, EBAY, cache_seconds=3600)
+    return own
+
+
+async def is_active(sessions: async_sessionmaker[AsyncSession], account_id: int) -> bool:
+    async with sessions() as session:
+        account = await session.get(EbayAccount, account_id)
+        assert account is not None
+        return account.active
+
+
+async def test_a_replayed_notice_is_acknowledged_without_effect(
+    client: httpx.AsyncClient, signer: OwnSigner, sessions: async_sessionmaker[AsyncSession]
+) -> None:
+    user_id = f"replayed-{uuid.uuid4().hex[:8]}"
+    async with sessions.begin() as session:
+        first = await create_account(session, ebay_user_id=user_id)
+    body, header = signer.sign(deletion_message(user_id, datetime.now(UTC)))
+    response = await client.post(PATH, content=body, headers={"x-ebay-signature": header})
+    assert response.status_code == 204
+    assert not await is_active(sessions, first.id)
+    # The seller connects again (a new account with the same eBay user); the old notice
+    # replayed must not delete it.
+    async with sessions.begin() as session:
+        second = await create_account(session, ebay_user_id=user_id)
+    for _ in range(3):
+        response = await client.post(PATH, content=body, headers={"x-ebay-signature": header})
+        assert response.status_code == 204
+    assert await is_active(sessions, second.id)
+
+
+async def test_a_notice_published_before_the_replay_window_has_no_effect(
+    client: httpx.AsyncClient, signer: OwnSigner, sessions: async_sessionmaker[AsyncSession]
+) -> None:
+    user_id = f"old-{uuid.uuid4().hex[:8]}"
+    async with sessions.begin() as session:
+        account = await create_account(session, ebay_user_id=user_id)
+    # The fixture's window is 20 years (for eBay's 2021 vectors); 21 years is beyond it.
+    old = datetime.now(UTC) - timedelta(days=21 * 365)
+    body, header = signer.sign(deletion_message(user_id, old))
+    response = await client.post(PATH, content=body, headers={"x-ebay-signature": header})
+    assert response.status_code == 204
+    assert await is_active(sessions, account.id)
+
+
+def counting_ebay(key_status: int, calls: list[str]) -> httpx.MockTransport:
+    def handle(request: httpx.Request) -> httpx.Response:
+        if request.url.path == "/identity/v1/oauth2/token":
+            return httpx.Response(200, json={"access_token": "app-token", "expires_in": 7200})
+        calls.append(request.url.path.rsplit("/", 1)[-1])
+        return httpx.Response(key_status, json={"errors": [{"errorId": 195000}]})
+
+    return httpx.MockTransport(handle)
+
+
+def forged_header(kid: str) -> str:
+    fields = {"alg": "ecdsa", "kid": kid, "signature": "AAAA", "digest": "SHA1"}
+    return base64.b64encode(json.dumps(fields).encode()).decode()
+
+
+@pytest.mark.parametrize("key_status", [404, 500])
+async def test_50_random_key_ids_make_a_bounded_number_of_ebay_calls(
+    client: httpx.AsyncClient, app: FastAPI, key_status: int
+) -> None:
+    calls: list[str] = []
+    context: AdminContext = app.state.context
+    http = httpx.AsyncClient(transport=counting_ebay(key_status, calls))
+    context.notification_keys = NotificationKeys(
+        http, EBAY, cache_seconds=3600, negative_cache_seconds=300, lookups_per_minute=10
+    )
+    statuses = set()
+    for _ in range(50):
+        response = await client.post(
+            PATH,
+            content=compact(SIGNED["VALID"]["message"]),
+            headers={"x-ebay-signature": forged_header(str(uuid.uuid4()))},
+        )
+        statuses.add(response.status_code)
+    assert len(calls) == 10  # the per-minute budget; the other 40 never left the API
+    assert statuses <= {412, 503}
+    # A kid already looked up (unknown or failing) is not asked again within the interval.
+    for _ in range(5):
+        await client.post(
+            PATH,
+            content=compact(SIGNED["VALID"]["message"]),
+            headers={"x-ebay-signature": forged_header(calls[0])},
+        )
+    assert len(calls) == 10
+
+
+@pytest.mark.parametrize("declared", [True, False])
+async def test_over_real_http_a_50_mib_body_is_a_quick_413(
+    migrated_database_url: str, nats_url: str, declared: bool
+) -> None:
+    """As uvicorn serves it: the API answers before the upload ends and drops the rest."""
+    settings = admin_settings(
+        nats_url,
+        migrated_database_url,
+        deletion_verification_token=SecretStr(CHALLENGE["verificationToken"]),
+        deletion_endpoint=CHALLENGE["endpoint"],
+    )
+    async with (
+        serve_admin_http(settings) as url,
+        httpx.AsyncClient(base_url=url, timeout=30) as client,
+    ):
+        body: bytes | Chunks = b"[" * (50 * MiB) if declared else Chunks(50)
+        started = time.monotonic()
+        response = await client.post(PATH, content=body)
+        assert response.status_code == 413
+        assert time.monotonic() - started < 10

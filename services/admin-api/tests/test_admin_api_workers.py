@@ -189,27 +189,29 @@ def by_family(items: list[dict[str, Any]], family: str) -> dict[str, Any]:
     return item
 
 
-class TestPauseAll:
+class TestPause:
     async def test_only_admins_switch_it_and_it_stops_run_now(
         self, client: httpx.AsyncClient, org: Org, account: EbayAccount
     ) -> None:
         assert (await client.get("/api/control/pause", headers=org.viewer)).json() == {
-            "paused": False
+            "paused": False,
+            "org": False,
+            "platform": False,
         }
         for headers in (org.viewer, org.operator):
             refused = await client.put("/api/control/pause", headers=headers, json={"paused": True})
             assert refused.status_code == 403
         switched = await client.put("/api/control/pause", headers=org.admin, json={"paused": True})
-        assert switched.json() == {"paused": True}
+        assert switched.json() == {"paused": True, "org": True, "platform": False}
         try:
             response = await client.post(
                 f"/api/accounts/{account.id}/workers/orders/run", headers=org.operator
             )
-            assert response.status_code == 409 and "pause-all" in response.json()["detail"]
+            assert response.status_code == 409 and "pause is on" in response.json()["detail"]
             schedule = (
                 await client.get(f"/api/accounts/{account.id}/schedule", headers=org.viewer)
             ).json()
-            assert schedule[0]["blocked_by"] == "pause-all is on"
+            assert schedule[0]["blocked_by"] == "pause is on"
             assert schedule[0]["next_due_at"] is None
         finally:
             await client.put("/api/control/pause", headers=org.admin, json={"paused": False})

@@ -309,9 +309,11 @@ def sandbox_now(client: httpx.AsyncClient) -> Callable[[], Awaitable[str]]:
 
 @pytest.fixture
 def walk_pages(client: httpx.AsyncClient) -> Callable[..., Awaitable[list[Json]]]:
-    """Fetch every page by following ``next``; checks paging invariants on the way."""
+    """Fetch every page by following ``next``; checks paging invariants on the way. Asks for
+    the tax breakdown, as ebaysync does and the ground truth renders orders."""
 
     async def run(headers: dict[str, str], **params: Any) -> list[Json]:
+        params.setdefault("fieldGroups", "TAX_BREAKDOWN")
         resp = await client.get("/sell/fulfillment/v1/order", params=params, headers=headers)
         assert resp.status_code == 200, resp.text
         pages = [resp.json()]
@@ -343,6 +345,7 @@ class TradingReply:
     status: int
     body: bytes
     root: ET.Element
+    headers: httpx.Headers
 
     def find(self, path: str) -> ET.Element | None:
         return self.root.find("/".join(f"{NS}{p}" for p in path.split("/")))
@@ -403,7 +406,9 @@ def trading(client: httpx.AsyncClient) -> TradingFn:
             headers=trading_headers(call, token, **headers),
         )
         assert resp.headers["content-type"].startswith("text/xml"), resp.text
-        return TradingReply(resp.status_code, resp.content, ET.fromstring(resp.content))
+        return TradingReply(
+            resp.status_code, resp.content, ET.fromstring(resp.content), resp.headers
+        )
 
     return run
 
@@ -488,9 +493,13 @@ class XmlShape:
 
 
 # Documented elements the samples do not show (GetMyMessagesResponseType): message bodies
-# (the sample's comment: "each Message also carries <Text>") and the ReturnSummary counts.
+# (the sample's comment: "each Message also carries <Text>"), the ReturnSummary counts and the
+# names of custom folders (MyMessagesFolderType, MyMessagesFolderSummaryType FolderName).
 TRADING_EXTRAS = {
+    "Response/CorrelationID": "text",  # AbstractResponseType; the sandbox sends it on failures
     "Response/Messages/Message/Text": "text",
+    "Response/Messages/Message/Folder/FolderName": "text",
+    "Response/Summary/FolderSummary/FolderName": "text",
     "Response/Summary": "node",
     "Response/Summary/FolderSummary": "node",
     "Response/Summary/FolderSummary/FolderID": "int",

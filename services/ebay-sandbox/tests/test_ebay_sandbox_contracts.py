@@ -251,6 +251,23 @@ async def test_trading_errors_match_the_samples(
         trading_shape.validate(reply.body)
 
 
+async def test_every_answer_names_its_request_for_ebay_support(
+    client: httpx.AsyncClient, trading: TradingFn, login: Callable[..., Awaitable[Login]]
+) -> None:
+    tokens = await login()
+    answers = [
+        await client.get(ORDERS, headers=tokens.headers),
+        await client.get(ORDERS, params={"limit": "201"}, headers=tokens.headers),
+    ]
+    failed = await trading("GetMyMessages", "", token=tokens.access_token)  # no DetailLevel
+    ids = [answer.headers["x-ebay-c-request-id"] for answer in answers]
+    ids.append(failed.headers["x-ebay-c-request-id"])
+    assert len(set(ids)) == len(ids)
+    assert all(a.headers["rlogid"] for a in answers) and failed.headers["rlogid"]
+    assert failed.ack == "Failure"
+    assert failed.text("CorrelationID") == ids[-1]
+
+
 def test_the_shape_checker_rejects_what_the_samples_do_not_show(trading_shape: XmlShape) -> None:
     sample = (CONTRACTS / "trading" / "example_GetUser.response.xml").read_bytes()
     trading_shape.validate(sample)

@@ -62,7 +62,11 @@ async def test_get_order_matches_spec(
     assert refunded
     assert multi
     for listed in (orders[0], cancelled[0], shipped[0], refunded[0], multi[0]):
-        resp = await client.get(f"{ORDERS}/{listed['orderId']}", headers=tokens.headers)
+        resp = await client.get(
+            f"{ORDERS}/{listed['orderId']}",
+            headers=tokens.headers,
+            params={"fieldGroups": "TAX_BREAKDOWN"},  # as the truth renders it
+        )
         assert resp.status_code == 200, resp.text
         order = resp.json()
         fulfillment_spec.validate("Order", order)
@@ -75,6 +79,46 @@ async def test_get_order_matches_spec(
         stripped = copy.deepcopy(order)
         stripped["cancelStatus"]["cancelRequests"] = []
         assert stripped == listed
+
+
+def cents(amount: Json) -> int:
+    return round(float(amount["value"]) * 100)
+
+
+async def test_tax_breakdown_adds_collect_and_remit_tax_to_the_total(
+    client: httpx.AsyncClient, login: Any, fulfillment_spec: Any
+) -> None:
+    tokens = await login("sandbox_seller_1")  # an EBAY_US seller: eBay collects sales tax
+    pages: dict[str | None, dict[str, Json]] = {}
+    for groups in (None, "TAX_BREAKDOWN"):
+        params: dict[str, str | int] = {"limit": 200}
+        if groups:
+            params["fieldGroups"] = groups
+        resp = await client.get(ORDERS, headers=tokens.headers, params=params)
+        assert resp.status_code == 200, resp.text
+        fulfillment_spec.validate("OrderSearchPagedCollection", resp.json())
+        pages[groups] = {o["orderId"]: o for o in resp.json()["orders"]}
+    plain, broken_down = pages[None], pages["TAX_BREAKDOWN"]
+    assert plain.keys() == broken_down.keys()
+    taxed = untaxed = 0
+    for order_id, order in broken_down.items():
+        lines = order["lineItems"]
+        tax = sum(
+            cents(t["amount"]) for line in lines for t in line.get("ebayCollectAndRemitTaxes", [])
+        )
+        summary, plain_summary = order["pricingSummary"], plain[order_id]["pricingSummary"]
+        assert cents(summary["total"]) == cents(plain_summary["total"]) + tax
+        assert lines == plain[order_id]["lineItems"]  # the tax lines come whatever the groups
+        if tax:
+            taxed += 1
+            assert cents(summary["tax"]) == tax
+            assert {
+                t["collectionMethod"] for line in lines for t in line["ebayCollectAndRemitTaxes"]
+            } == {"NET"}
+        else:
+            untaxed += 1
+            assert "tax" not in summary
+    assert taxed and untaxed  # buyers in states with and without sales tax
 
 
 async def test_strict_schema_catches_misspelled_fields(

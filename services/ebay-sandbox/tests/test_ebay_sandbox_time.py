@@ -268,12 +268,23 @@ async def test_messages_arrive_and_get_read(
     ]
     assert read, "messages get read"
     token = (await login()).access_token
-    inner = (
-        f"<DetailLevel>ReturnHeaders</DetailLevel><StartTime>{then}</StartTime>"
-        "<Pagination><EntriesPerPage>200</EntriesPerPage></Pagination>"
+    summary = await trading(
+        "GetMyMessages", "<DetailLevel>ReturnSummary</DetailLevel>", token=token
     )
-    reply = await trading("GetMyMessages", inner, token=token)
-    assert {m.text for m in reply.findall("Messages/Message/MessageID")} == new
+    folders = [int(f.text or "") for f in summary.findall("Summary/FolderSummary/FolderID")]
+    assert folders[:2] == [0, 1], "Inbox and Sent first, then the custom folders"
+    by_folder: dict[int, set[str]] = {}
+    for folder in folders:
+        inner = (
+            f"<DetailLevel>ReturnHeaders</DetailLevel><FolderID>{folder}</FolderID>"
+            f"<StartTime>{then}</StartTime>"
+            "<Pagination><EntriesPerPage>200</EntriesPerPage></Pagination>"
+        )
+        reply = await trading("GetMyMessages", inner, token=token)
+        by_folder[folder] = {m.text or "" for m in reply.findall("Messages/Message/MessageID")}
+    assert set().union(*by_folder.values()) == new, "every new message is in exactly one folder"
+    assert sum(map(len, by_folder.values())) == len(new)
+    assert all(by_folder.values()), "the seller replies (Sent) and files messages away"
 
 
 async def test_purchases_roll_through_the_sixty_day_window(

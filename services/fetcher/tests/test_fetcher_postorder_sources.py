@@ -5,13 +5,36 @@ from __future__ import annotations
 import uuid
 from datetime import UTC, datetime, timedelta
 
+import httpx
 import pytest
+from pydantic import SecretStr
 
 from common.ebay.errors import EbayRequestError
-from common.ebay.postorder import CASE_SEARCH, INQUIRY_SEARCH, RETURN_SEARCH, PostOrderSearch
+from common.ebay.learned import MemoryLimits
+from common.ebay.postorder import (
+    CASE_SEARCH,
+    INQUIRY_SEARCH,
+    RETURN_SEARCH,
+    PostOrderClient,
+    PostOrderSearch,
+    RangeRefusedError,
+)
 from common.families import Family
 from common.messages import SyncWindow, Trigger
-from fetcher.sources.postorder import REFRESH_HORIZON, dispute_filters, post_order_filters
+from fetcher.sources.base import PageRequest
+from fetcher.sources.postorder import (
+    REFRESH_HORIZON,
+    STRIDE,
+    PhaseQuery,
+    PostOrderSource,
+    chunk_at,
+    dispute_filters,
+    lookback_span,
+    phase_query,
+    post_order_filters,
+    searched_range,
+)
+from fetcher.tokens import AccountToken
 
 NOW = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
 
@@ -97,3 +120,89 @@ def test_a_dispute_window_over_90_days_is_a_request_error() -> None:
 def test_an_unknown_phase_is_a_bug() -> None:
     with pytest.raises(ValueError, match="unknown phase"):
         post_order_filters(CASE_SEARCH, Family.CASES, "later", LATEST, REFRESH_HORIZON)
+
+
+# --- chunked phases: a date range longer than eBay accepts --------------------------------
+
+SPAN = (NOW - timedelta(days=10), NOW)
+
+
+def test_a_chunked_phase_walks_its_span_in_pieces_of_the_learned_range() -> None:
+    first = chunk_at(SPAN, timedelta(days=4), 0)
+    assert (first.span, first.local) == ((SPAN[0], SPAN[0] + timedelta(days=4)), 0)
+    assert first.following == 4 * 24 * 60 * STRIDE
+    inside = chunk_at(SPAN, timedelta(days=4), first.following + 7)
+    assert inside.span == (SPAN[0] + timedelta(days=4), SPAN[0] + timedelta(days=8))
+    assert inside.local == 7
+    last = chunk_at(SPAN, timedelta(days=4), 8 * 24 * 60 * STRIDE)
+    assert (last.span, last.following) == ((SPAN[0] + timedelta(days=8), NOW), None)
+
+
+def test_a_smaller_range_learned_mid_phase_keeps_the_chunk_start() -> None:
+    position = 4 * 24 * 60 * STRIDE
+    assert chunk_at(SPAN, timedelta(days=1), position).span == (
+        SPAN[0] + timedelta(days=4),
+        SPAN[0] + timedelta(days=5),
+    )
+
+
+def test_the_date_less_open_phase_is_the_whole_lookback_once_dates_are_needed() -> None:
+    query = phase_query(CASE_SEARCH, Family.CASES, "open", LATEST, REFRESH_HORIZON)
+    assert query == PhaseQuery({"case_status_filter": "OPEN"}, None)
+    assert searched_range(query, LATEST, Family.CASES, None) == timedelta(days=540)
+    assert searched_range(query, LATEST, Family.CASES, timedelta(days=30)) == timedelta(days=30)
+    assert lookback_span(LATEST, Family.CASES) == (NOW - timedelta(days=540), NOW)
+
+
+def refusing(days: float | None, seen: list[dict[str, str]]) -> PostOrderClient:
+    """A case search that refuses a range over ``days`` (None: every dated range) and answers one
+    member per accepted call."""
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        params = dict(request.url.params)
+        seen.append(params)
+        start = params.get("case_creation_date_range_from")
+        end = params.get("case_creation_date_range_to")
+        too_long = start is None or days is None
+        if start is not None and end is not None and days is not None:
+            span = datetime.fromisoformat(end) - datetime.fromisoformat(start)
+            too_long = span > timedelta(days=days)
+        if too_long:
+            message = f"The value of case_creation_date_range_from is invalid ({start})."
+            return httpx.Response(400, json={"error": [{"errorId": 1003, "message": message}]})
+        return httpx.Response(200, json={"members": [{"caseId": len(seen)}]})
+
+    http = httpx.AsyncClient(transport=httpx.MockTransport(handler))
+    return PostOrderClient(http, "https://api", MemoryLimits())
+
+
+def request(phase: str, offset: int = 0) -> PageRequest:
+    account = AccountToken(SecretStr("t"), "EBAY_US", 0)
+    return PageRequest(LATEST, account, phase, offset)
+
+
+async def test_a_refused_open_search_learns_a_range_and_reads_the_lookback_in_chunks() -> None:
+    seen: list[dict[str, str]] = []
+    client = refusing(200, seen)
+    source = PostOrderSource(client, CASE_SEARCH, Family.CASES, page_size=1)
+    page = await source.page(request("open"))
+    # Date-less (540 days) refused, then 270 days refused; 135 days accepted and recorded.
+    assert [("case_creation_date_range_from" in p) for p in seen] == [False, True, True]
+    assert await client.max_range(CASE_SEARCH) == timedelta(days=135)
+    assert seen[-1]["case_status_filter"] == "OPEN"
+    assert (page.shape.consumed, page.shape.total, page.shape.has_next) == (1, None, True)
+    seen.clear()
+    # The next page asks with the learned range at once: no refused call.
+    await source.page(request("open", page.shape.consumed))
+    assert len(seen) == 1
+
+
+async def test_a_range_refused_at_every_length_fails_and_learns_nothing() -> None:
+    seen: list[dict[str, str]] = []
+    client = refusing(None, seen)
+    source = PostOrderSource(client, CASE_SEARCH, Family.CASES)
+    with pytest.raises(RangeRefusedError):
+        await source.page(request("window"))
+    assert await client.max_range(CASE_SEARCH) is None
+    # 1,438 minutes, then 719, 359, 179 and 89; 44 would be under an hour: given up.
+    assert len(seen) == 5

@@ -16,6 +16,9 @@ from faststream.nats import NatsBroker
 from nats.js import JetStreamContext
 from nats.js.errors import NotFoundError
 from nats.js.kv import KeyValue
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from prometheus_client import REGISTRY
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -25,6 +28,7 @@ from common.families import Family
 from common.messages import PageBatch, SyncWindow, Trigger
 from common.redelivery import retry_delay
 from common.streams import BUCKETS, ensure_topology
+from common.telemetry import EBAY_REQUEST_ID_ATTRIBUTE
 from ebay_sandbox.settings import SandboxConfig
 from ebaysync.truths import TRUTHS
 from fetcher.app import ebay_http_client
@@ -203,11 +207,34 @@ async def test_a_transient_fault_is_retried_inside_the_page(
 async def test_a_fault_that_outlasts_the_retries_hands_the_window_back(harness: Harness) -> None:
     window = await harness.window()
     await harness.fault("http_5xx", status=500, count=FAST_RETRIES.attempts)
+    exporter = InMemorySpanExporter()
+    provider = TracerProvider()
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    request_ids: list[str] = []
+
+    async def keep_request_id(response: httpx.Response) -> None:
+        request_ids.append(response.headers["x-ebay-c-request-id"])
+
     async with harness.http() as http:
+        http.event_hooks["response"].append(keep_request_id)
         fetcher = await harness.fetcher(http)
-        with pytest.raises(EbayTransientError) as raised:
+        with (
+            pytest.raises(EbayTransientError) as raised,
+            provider.get_tracer("test").start_as_current_span("fetch window"),
+        ):
             await fetcher.fetch(window)
         assert raised.value.status == 500
+        # eBay support asks for the failed call's id: the error, its message and the span keep it.
+        assert len(set(request_ids)) == FAST_RETRIES.attempts
+        assert raised.value.request_id == request_ids[-1]
+        assert f"eBay request id {request_ids[-1]}" in str(raised.value)
+        [span] = exporter.get_finished_spans()
+        assert span.attributes is not None
+        assert span.attributes[EBAY_REQUEST_ID_ATTRIBUTE] == request_ids[-1]
+        failed_calls = [e for e in span.events if e.name == "ebay.call_failed"]
+        # Every failed call in order: the three retried, then the last.
+        noted = [(e.attributes or {})[EBAY_REQUEST_ID_ATTRIBUTE] for e in failed_calls]
+        assert noted == request_ids
         assert harness.offsets == [0] * FAST_RETRIES.attempts
         assert harness.published == []
         # The redelivered window starts over at the page that failed, and completes.

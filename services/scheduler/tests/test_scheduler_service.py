@@ -129,6 +129,39 @@ async def test_pause_all_stops_new_windows_until_it_is_switched_off(
     assert await windows_for(topology, account_id) == 1
 
 
+async def test_an_org_pause_stops_only_that_orgs_accounts(
+    broker: NatsBroker,
+    topology: JetStreamContext,
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    async with sessions.begin() as session:
+        paused = await create_account(session)
+        running = await create_account(session)
+    control = PauseSwitch(await broker.key_value(BUCKETS.control.bucket, declare=False))
+    scheduler = await make_scheduler(broker, sessions, "a")
+    await control.set_org(paused.org_id, True)
+    try:
+        assert await scheduler.tick() >= 1
+        assert await windows_for(topology, paused.id) == 0
+        assert await windows_for(topology, running.id) == 1
+        await control.set_org(paused.org_id, False)
+        assert await scheduler.tick() >= 1
+        assert await windows_for(topology, paused.id) == 1
+    finally:
+        await control.set_org(paused.org_id, False)
+
+
+async def test_concurrent_org_pauses_are_all_kept(broker: NatsBroker) -> None:
+    control = PauseSwitch(await broker.key_value(BUCKETS.control.bucket, declare=False))
+    orgs = range(10_000_001, 10_000_011)
+    await asyncio.gather(*(control.set_org(org, True) for org in orgs))
+    try:
+        assert set(orgs) <= await control.paused_orgs()
+    finally:
+        await asyncio.gather(*(control.set_org(org, False) for org in orgs))
+    assert not set(orgs) & await control.paused_orgs()
+
+
 async def test_jetstream_refuses_a_second_window_for_a_pair_in_flight(
     broker: NatsBroker,
     topology: JetStreamContext,

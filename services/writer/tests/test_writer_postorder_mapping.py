@@ -102,7 +102,7 @@ def test_a_payment_dispute_maps_to_typed_columns() -> None:
     ("mapper", "raw", "path", "value"),
     [
         (map_case, example("case"), ("caseId",), None),
-        (map_case, example("case"), ("lastModifiedDate",), None),
+        (map_case, example("case"), ("creationDate",), None),
         (map_case, example("case"), ("creationDate", "value"), "Feb 20, 2026"),
         (map_inquiry, example("inquiry"), ("inquiryId",), ""),
         (map_inquiry, example("inquiry"), ("lastModifiedDate", "value"), "2026-02-18T10:00:00"),
@@ -122,6 +122,28 @@ def test_a_record_without_its_id_or_dates_is_malformed(
     container[path[-1]] = value
     with pytest.raises(MalformedRecordError):
         mapper(7, raw)
+
+
+@pytest.mark.parametrize("mapper", [map_case, map_inquiry])
+def test_a_claim_without_last_modified_date_is_versioned_by_its_newest_date(
+    mapper: Mapper,
+) -> None:
+    raw = example("inquiry" if mapper is map_inquiry else "case")
+    del raw["lastModifiedDate"]
+    created = datetime.fromisoformat(raw["creationDate"]["value"])
+    assert mapper(7, raw).row["last_modified_date"] == created
+    raw["lastModifiedDate"] = None  # sent as null: the same as left out
+    assert mapper(7, raw).row["last_modified_date"] == created
+    raw["history"] = [
+        {"activity": "OPEN", "creationDate": {"value": "2026-02-19T08:00:00.000Z"}},
+        {"activity": "CLOSED", "creationDate": {"value": "2026-02-25T09:30:00.000Z"}},
+        {"activity": "NOTE"},
+    ]
+    newest = datetime(2026, 2, 25, 9, 30, tzinfo=UTC)
+    assert mapper(7, raw).row["last_modified_date"] == newest
+    # The deadline is not a modification.
+    raw["respondByDate"] = {"value": "2027-01-01T00:00:00.000Z"}
+    assert mapper(7, raw).row["last_modified_date"] == newest
 
 
 MAPPERS: dict[str, tuple[Mapper, str, str]] = {

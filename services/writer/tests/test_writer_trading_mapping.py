@@ -38,10 +38,26 @@ def test_a_message_maps_to_its_row() -> None:
         "receive_date": datetime(2026, 3, 1, 8, 0, tzinfo=UTC),
         "folder_id": 0,
         "is_read": False,
+        "flagged": False,
+        "replied": False,
+        "archived": False,
         "item_id": "110000000001",
         "payload": raw,
     }
     assert mapped.children == {}
+
+
+def test_a_message_filed_into_the_archive_folder_is_archived() -> None:
+    [raw] = records("GetMyMessages_ReturnHeaders.response.xml", MESSAGE_PATH)
+    filed = {
+        **raw,
+        "Folder": {"FolderID": "5123456789", "FolderName": "Archive"},
+        "Replied": "true",
+    }
+    row = map_message(7, filed).row
+    assert (row["folder_id"], row["archived"], row["replied"]) == (5_123_456_789, True, True)
+    elsewhere = {**raw, "Folder": {"FolderID": "5123456790", "FolderName": "Follow-up"}}
+    assert map_message(7, elsewhere).row["archived"] is False
 
 
 def test_active_listings_map_with_their_price() -> None:

@@ -20,6 +20,7 @@ from faststream.nats import NatsBroker, NatsMessage
 from nats.js.api import RawStreamMsg
 from pydantic import BaseModel, ConfigDict, ValidationError
 
+from common.intake import identity_refusal, subject_account
 from common.messages import DeadLetter, PageBatch, RunMessage, SyncWindow, encoded
 from common.metrics import DEAD_LETTERS
 from common.streams import DLQ_STREAM
@@ -51,7 +52,8 @@ def reason_of(exc: BaseException) -> str:
 
 
 def run_of(subject: str, data: bytes) -> RunMessage | None:
-    """The run a window or page message belongs to, or None when the body is unreadable."""
+    """The run a window or page message belongs to, or None when the body is unreadable or
+    names another pair than its subject (a forged body must not fail someone else's run)."""
     model: type[RunMessage]
     if subject.startswith(f"{SyncWindow.SUBJECT_PREFIX}."):
         model = SyncWindow
@@ -60,9 +62,12 @@ def run_of(subject: str, data: bytes) -> RunMessage | None:
     else:
         return None
     try:
-        return model.model_validate_json(data)
+        run = model.model_validate_json(data)
     except ValidationError:
         return None
+    if identity_refusal(subject, model.SUBJECT_PREFIX, run.model_dump(mode="json")):
+        return None
+    return run
 
 
 def failed_run(letter: DeadLetter) -> RunMessage | None:
@@ -94,14 +99,14 @@ def dead_letter_of_stored(
 ) -> DeadLetter:
     """A dead letter for a stored message its consumer gave up on."""
     subject, data = stored.subject or "", stored.data or b""
-    run = run_of(subject, data)
     return DeadLetter.of(
         subject,
         data,
         original_headers=dict(stored.headers or {}),
         original_stream=advisory.stream,
         original_sequence=advisory.stream_seq,
-        account_id=run.account_id if run is not None else None,
+        # The subject's account: its org sees the letter, whatever the body claims.
+        account_id=subject_account(subject),
         reason=reason[:MAX_REASON_CHARS],
         deliveries=advisory.deliveries,
         failed_at=now,

@@ -34,6 +34,13 @@ class Trigger(StrEnum):
     SCHEDULE = "schedule"
     CATCH_UP = "catch_up"
     MANUAL = "manual"
+    # An operator reset the pair's cursor and re-syncs from there (``ebaysync repair``).
+    REPAIR = "repair"
+
+
+# Account ids are PostgreSQL bigints: a larger one names no row, and would fail every query.
+MAX_ACCOUNT_ID = 2**63 - 1
+AccountId = Annotated[int, Field(ge=1, le=MAX_ACCOUNT_ID)]
 
 
 # --- sync pipeline ------------------------------------------------------------------------
@@ -42,8 +49,11 @@ class Trigger(StrEnum):
 class RunMessage(Message):
     """What every message of one run carries: the run and the window it fetches."""
 
+    # Its subject is ``<SUBJECT_PREFIX>.<family>.<account>``.
+    SUBJECT_PREFIX: ClassVar[str]
+
     run_id: UUID
-    account_id: int
+    account_id: AccountId
     family: Family
     # None for snapshot families, which enumerate everything.
     window_from: AwareDatetime | None
@@ -78,7 +88,7 @@ class SyncWindow(RunMessage):
     def message_id(self) -> str:
         # A scheduled window is identified by where it starts, so a repeated publish of the same
         # window (retry, second scheduler) is dropped; a manual run is always new.
-        if self.trigger is Trigger.MANUAL or self.window_from is None:
+        if self.trigger in (Trigger.MANUAL, Trigger.REPAIR) or self.window_from is None:
             return f"run:{self.run_id}"
         return f"win:{self.account_id}:{self.family}:{self.window_from.isoformat()}"
 

@@ -148,7 +148,7 @@ async def publish_window(
 
     Its span is the root of the run's trace: fetcher and writer spans descend from it.
     """
-    verb = "run now" if command.trigger is Trigger.MANUAL else "schedule"
+    verb = {Trigger.MANUAL: "run now", Trigger.REPAIR: "repair"}.get(command.trigger, "schedule")
     with tracer.start_as_current_span(f"{verb} {command.subject_name}", kind=SpanKind.PRODUCER):
         annotate_run(command)
         try:

@@ -39,6 +39,15 @@ FETCHER_DURABLE = "fetcher"
 WRITER_DURABLE = "writer"
 # The writer's consumer of SYNC_DLQ: marks each dead letter's run failed (docs/adr/0005).
 FAILURES_DURABLE = "failures"
+# JetStream's advisories that a work queue's consumer gave up on a message, kept in a stream so
+# the writer's mover (durable "mover") cannot lose one to a crash or a failed move (ADR 0008).
+ADVISORIES_STREAM = "SYNC_ADVISORIES"
+MOVER_DURABLE = "mover"
+MAX_DELIVERIES_PREFIX = "$JS.EVENT.ADVISORY.CONSUMER.MAX_DELIVERIES"
+ADVISORY_SUBJECTS = [
+    f"{MAX_DELIVERIES_PREFIX}.{WINDOWS_STREAM}.{FETCHER_DURABLE}",
+    f"{MAX_DELIVERIES_PREFIX}.{PAGES_STREAM}.{WRITER_DURABLE}",
+]
 
 WINDOW_SUBJECTS = f"{SyncWindow.SUBJECT_PREFIX}.>"
 PAGE_SUBJECTS = f"{PageBatch.SUBJECT_PREFIX}.>"
@@ -76,6 +85,14 @@ DLQ = StreamConfig(
     max_age=14 * DAY,
 )
 
+ADVISORIES = StreamConfig(
+    name=ADVISORIES_STREAM,
+    subjects=ADVISORY_SUBJECTS,
+    retention=RetentionPolicy.WORK_QUEUE,
+    storage=StorageType.FILE,
+    max_age=7 * DAY,
+)
+
 FETCHER = ConsumerConfig(
     durable_name=FETCHER_DURABLE,
     filter_subject=WINDOW_SUBJECTS,
@@ -110,6 +127,18 @@ FAILURES = ConsumerConfig(
 )
 
 
+MOVER = ConsumerConfig(
+    durable_name=MOVER_DURABLE,
+    ack_policy=AckPolicy.EXPLICIT,
+    deliver_policy=DeliverPolicy.ALL,
+    ack_wait=60.0,
+    # A move that fails (database, DLQ) is retried with a growing delay for as long as it
+    # takes: the advisory is the only pointer to a message stuck in its work queue.
+    max_deliver=-1,
+    max_ack_pending=64,
+)
+
+
 @dataclass(frozen=True)
 class Buckets:
     """KV bucket names and their configs."""
@@ -118,9 +147,16 @@ class Buckets:
     leases: KeyValueConfig
     control: KeyValueConfig
     call_ledger: KeyValueConfig
+    learned_limits: KeyValueConfig
 
     def all(self) -> tuple[KeyValueConfig, ...]:
-        return (self.checkpoints, self.leases, self.control, self.call_ledger)
+        return (
+            self.checkpoints,
+            self.leases,
+            self.control,
+            self.call_ledger,
+            self.learned_limits,
+        )
 
 
 BUCKETS = Buckets(
@@ -133,9 +169,14 @@ BUCKETS = Buckets(
     # eBay calls per day, API and account, shared by every fetcher replica (fetcher.ledger);
     # a day's keys outlive it by a day, then expire.
     call_ledger=KeyValueConfig(bucket="call_ledger", ttl=2 * DAY, storage=StorageType.FILE),
+    # Page sizes and date ranges learned from eBay's refusals (common.ebay.learned), kept for
+    # good: an operator deletes a key to let the fetcher try the documented value again.
+    learned_limits=KeyValueConfig(bucket="learned_limits", storage=StorageType.FILE),
 )
 
 PAUSE_ALL_KEY = "pause_all"
+# The orgs an org admin paused, as a JSON list of org ids (one key, updated compare-and-set).
+PAUSED_ORGS_KEY = "paused_orgs"
 SCHEDULER_LEADER_KEY = "scheduler_leader"
 
 
@@ -172,11 +213,12 @@ async def ensure_topology(js: JetStreamContext, replicas: int | None = None) -> 
     ``replicas`` sets how many copies each stream keeps (3 on a cluster); None keeps what
     exists and creates missing streams with one. Consumers follow their stream.
     """
-    for stream in (WINDOWS, PAGES, DLQ):
+    for stream in (WINDOWS, PAGES, DLQ, ADVISORIES):
         await _ensure_stream(js, stream, replicas)
     # add_consumer is create-or-update on the server, unlike binding a durable.
     await js.add_consumer(WINDOWS_STREAM, FETCHER)
     await js.add_consumer(PAGES_STREAM, WRITER)
     await js.add_consumer(DLQ_STREAM, FAILURES)
+    await js.add_consumer(ADVISORIES_STREAM, MOVER)
     for bucket in BUCKETS.all():
         await _ensure_bucket(js, bucket, replicas)

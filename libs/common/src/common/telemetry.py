@@ -41,6 +41,7 @@ ACCOUNT_ATTRIBUTE = "ebaysync.account_id"
 FAMILY_ATTRIBUTE = "ebaysync.family"
 RUN_ATTRIBUTE = "ebaysync.run_id"
 PAGE_ATTRIBUTE = "ebaysync.page_no"
+EBAY_REQUEST_ID_ATTRIBUTE = "ebay.request_id"
 ACCOUNT_PLACEHOLDER = "{account}"
 
 
@@ -157,6 +158,15 @@ def annotate_run(run: RunMessage, page_no: int | None = None) -> None:
     span.set_attribute(RUN_ATTRIBUTE, str(run.run_id))
     if page_no is not None:
         span.set_attribute(PAGE_ATTRIBUTE, page_no)
+
+
+def annotate_ebay_failure(request_id: str | None, message: str) -> None:
+    """Keep a failed eBay call's request id on the current span (eBay support asks for it)."""
+    if request_id is None:
+        return
+    span = trace.get_current_span()
+    span.set_attribute(EBAY_REQUEST_ID_ATTRIBUTE, request_id)
+    span.add_event("ebay.call_failed", {EBAY_REQUEST_ID_ATTRIBUTE: request_id, "message": message})
 
 
 def current_trace_id() -> str | None:

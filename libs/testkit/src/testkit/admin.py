@@ -42,6 +42,10 @@ def admin_settings(nats_url: str, database_url: str, **overrides: Any) -> AdminA
         "database": PostgresSettings(url=SecretStr(database_url)),
         "jwt_secret": JWT_SECRET,
         "live_poll_seconds": 0.2,
+        # Every in-process client signs in from 127.0.0.1 and the database is shared by the
+        # session: unrelated tests' wrong passwords must not throttle each other. The
+        # throttling tests set their own limits and addresses.
+        "login_max_failures_per_address": 10_000,
     }
     values.update(overrides)
     return AdminApiSettings(**values)
@@ -85,13 +89,23 @@ async def sign_in(
 
 
 async def create_signed_in_org(
-    client: httpx.AsyncClient, sessions: async_sessionmaker[AsyncSession]
+    client: httpx.AsyncClient,
+    sessions: async_sessionmaker[AsyncSession],
+    admin_email: str | None = None,
 ) -> Org:
     """An org with a user of each role, signed in with tokens minted as login does (Argon2 is
     slow on purpose; the sign-in itself has tests of its own)."""
     async with sessions.begin() as session:
         org = await create_org(session)
-        users = {role: await create_user(session, org.id, role) for role in ROLES}
+        users = {
+            role: await create_user(
+                session,
+                org.id,
+                role,
+                **({"email": admin_email} if admin_email and role == "admin" else {}),
+            )
+            for role in ROLES
+        }
     return Org(
         id=org.id,
         admin=bearer(users["admin"]),
@@ -103,7 +117,7 @@ async def create_signed_in_org(
 
 def bearer(user: User) -> dict[str, str]:
     token = issue_login_token(
-        JWT_SECRET, user.id, user.org_id, datetime.now(UTC), timedelta(hours=1)
+        JWT_SECRET, user.id, user.org_id, datetime.now(UTC), timedelta(hours=1), user.token_version
     )
     return {"Authorization": f"Bearer {token}"}
 

@@ -27,6 +27,7 @@ from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_attempt,
 
 from common.db.migrate import upgrade
 from common.streams import (
+    ADVISORIES_STREAM,
     BUCKETS,
     DLQ_STREAM,
     PAGES_STREAM,
@@ -75,7 +76,8 @@ BUCKET_NAMES = tuple(bucket.bucket for bucket in BUCKETS.all())
 
 async def reset_topology(js: JetStreamContext) -> None:
     """Delete every stream and bucket of ebaysync, then declare them afresh."""
-    for stream in (WINDOWS_STREAM, PAGES_STREAM, DLQ_STREAM, *(f"KV_{b}" for b in BUCKET_NAMES)):
+    streams = (WINDOWS_STREAM, PAGES_STREAM, DLQ_STREAM, ADVISORIES_STREAM)
+    for stream in (*streams, *(f"KV_{b}" for b in BUCKET_NAMES)):
         with contextlib.suppress(NotFoundError):
             await js.delete_stream(stream)
     # The server may still be removing a deleted stream's files when the stream is created

@@ -20,6 +20,7 @@ from faststream.nats import NatsBroker
 from pydantic import SecretStr
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from common.ebay.learned import KvLimits
 from common.ebay.marketplaces import site_id_for
 from common.ebay.scopes import SCOPE_STRING
 from common.families import Family
@@ -68,8 +69,15 @@ class Pipeline:
     # Every page the fetcher published, in order, by run.
     pages: dict[uuid.UUID, list[PageBatch]] = field(default_factory=dict)
 
-    def sources(self) -> Mapping[Family, Source]:
-        return build_sources(SourceContext(self.http, self.fetcher_settings, self.tokens))
+    async def sources(self, http: httpx.AsyncClient | None = None) -> Mapping[Family, Source]:
+        """The fetcher's sources, on ``http`` (default: the pipeline's), learning limits in
+        the real ``learned_limits`` bucket."""
+        learned = KvLimits(
+            await self.broker.key_value(BUCKETS.learned_limits.bucket, declare=False)
+        )
+        return build_sources(
+            SourceContext(http or self.http, self.fetcher_settings, self.tokens, learned)
+        )
 
     async def fetcher(self, sources: Mapping[Family, Source] | None = None) -> WindowFetcher:
         kv = await self.broker.key_value(BUCKETS.checkpoints.bucket, declare=False)
@@ -81,7 +89,7 @@ class Pipeline:
 
         return WindowFetcher(
             self.tokens,
-            sources if sources is not None else self.sources(),
+            sources if sources is not None else await self.sources(),
             CheckpointStore(kv),
             write,
             max_page_bytes=self.fetcher_settings.max_page_bytes,

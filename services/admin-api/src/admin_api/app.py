@@ -14,11 +14,13 @@ from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
 from opentelemetry.instrumentation.httpx import HTTPXClientInstrumentor
 from opentelemetry.sdk.trace import TracerProvider
 from prometheus_client import make_asgi_app
+from starlette.types import ASGIApp
 
 import common.metrics  # noqa: F401  (the ebaysync_* families, for one vocabulary everywhere)
 from admin_api.bootstrap import bootstrap_admin
 from admin_api.context import AdminContext
-from admin_api.live import ChangeFeed, Heartbeats, subscribe
+from admin_api.headers import SecurityHeaders
+from admin_api.live import ChangeFeed, Heartbeats, StreamSlots, subscribe
 from admin_api.notifications import NotificationKeys
 from admin_api.routes import (
     accounts,
@@ -38,6 +40,7 @@ from admin_api.routes import (
     webhooks,
     workers,
 )
+from admin_api.routes.docs import SWAGGER_UI_DIR
 from admin_api.routes.ui import UI_DIR
 from admin_api.settings import AdminApiSettings
 from common.bus import build_broker
@@ -50,6 +53,14 @@ SERVICE = "admin-api"
 
 def utc_now() -> datetime:
     return datetime.now(UTC)
+
+
+class AdminApp(FastAPI):
+    """FastAPI with the security headers outside everything, Starlette's own 500 page
+    included (a middleware added the usual way sits inside that one)."""
+
+    def build_middleware_stack(self) -> ASGIApp:
+        return SecurityHeaders(super().build_middleware_stack())
 
 
 def create_app(
@@ -76,9 +87,14 @@ def create_app(
             heartbeats=Heartbeats(),
             changes=ChangeFeed(),
             notification_keys=NotificationKeys(
-                http, settings.ebay, settings.notification_key_cache_seconds
+                http,
+                settings.ebay,
+                settings.notification_key_cache_seconds,
+                settings.notification_key_negative_cache_seconds,
+                settings.notification_key_lookups_per_minute,
             ),
             tracer=tracer_provider.get_tracer(SERVICE),
+            streams=StreamSlots(settings.live_streams_per_user),
         )
         app.state.sessions = sessions
         app.state.broker = broker
@@ -99,12 +115,16 @@ def create_app(
             await broker.stop()
             await engine.dispose()
 
-    app = FastAPI(
+    app = AdminApp(
         title="ebaysync admin API",
         version="0.2.0",
         description="Operators' API of ebaysync; the web UI at / uses it. Sign in with "
         "POST /api/auth/login and send the token as Authorization: Bearer.",
         lifespan=lifespan,
+        # /docs is our own page on pinned, local assets (routes/docs.py); ReDoc would load
+        # its script from a CDN.
+        docs_url=None,
+        redoc_url=None,
     )
     for module in (
         health,
@@ -126,6 +146,7 @@ def create_app(
     ):
         app.include_router(module.router)
     app.mount("/ui", StaticFiles(directory=UI_DIR), name="ui")
+    app.mount("/docs/assets", StaticFiles(directory=SWAGGER_UI_DIR), name="swagger-ui")
     # Prometheus text, like every other service's METRICS_PORT, but on the API's own port.
     app.mount("/metrics", make_asgi_app())
     FastAPIInstrumentor.instrument_app(

@@ -10,7 +10,7 @@ from nats.js import JetStreamContext
 from opentelemetry.trace import Tracer
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from admin_api.live import ChangeFeed, Heartbeats
+from admin_api.live import ChangeFeed, Heartbeats, StreamSlots
 from admin_api.notifications import NotificationKeys
 from admin_api.settings import AdminApiSettings
 
@@ -26,6 +26,7 @@ class AdminContext:
     changes: ChangeFeed
     notification_keys: NotificationKeys
     tracer: Tracer
+    streams: StreamSlots
 
     @property
     def js(self) -> JetStreamContext:

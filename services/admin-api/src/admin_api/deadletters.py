@@ -18,7 +18,7 @@ from nats.js.errors import APIError, NotFoundError
 from pydantic import ValidationError
 
 from admin_api.commands import BusError, InFlight
-from common.messages import DeadLetter
+from common.messages import DeadLetter, PageBatch
 from common.scheduling import MAX_MSGS_PER_SUBJECT_EXCEEDED
 from common.streams import DLQ_STREAM
 
@@ -62,14 +62,29 @@ class StoredDeadLetter:
             return None
 
 
+def may_see(
+    account_id: int | None, org_ids: set[int], owned_ids: set[int], *, is_superadmin: bool
+) -> bool:
+    """Whether a caller sees a dead letter of ``account_id``.
+
+    The org that owns the letter's account sees it; a letter that names no account, or one no
+    org owns (a page for an unknown account), would be invisible to all, so superadmins (the
+    platform's operators, ``ADMIN_API_SUPERADMIN_EMAILS``) see it.
+    """
+    if account_id is not None and account_id in org_ids:
+        return True
+    return is_superadmin and (account_id is None or account_id not in owned_ids)
+
+
 class DeadLetterStore:
     def __init__(self, js: JetStreamContext, timeout: float, scan_limit: int = 5000) -> None:
         self._js = js
         self._timeout = timeout
         self._scan_limit = scan_limit
 
-    async def list(self, account_ids: set[int], limit: int) -> list[StoredDeadLetter]:
-        """The newest ``limit`` dead letters of these accounts (scanning a bounded window)."""
+    async def list(self) -> list[StoredDeadLetter]:
+        """The dead letters, newest first (scanning a bounded window); the caller filters
+        them with :func:`may_see`."""
         found: list[StoredDeadLetter] = []
         seq = 1
         for _ in range(self._scan_limit):
@@ -80,10 +95,10 @@ class DeadLetterStore:
             if raw.seq is None:
                 break
             stored = _parse(raw.seq, raw.time, raw.data)
-            if stored is not None and stored.account_id in account_ids:
+            if stored is not None:
                 found.append(stored)
             seq = raw.seq + 1
-        return sorted(found, key=lambda s: s.sequence, reverse=True)[:limit]
+        return sorted(found, key=lambda s: s.sequence, reverse=True)
 
     async def get(self, sequence: int) -> StoredDeadLetter | None:
         try:
@@ -96,6 +111,12 @@ class DeadLetterStore:
 
     async def replay(self, stored: StoredDeadLetter) -> PubAck:
         letter = stored.letter
+        if letter.original_subject.startswith(f"{PageBatch.SUBJECT_PREFIX}."):
+            # Only the fetcher may publish pages (docs/adr/0008): a page is fetched again.
+            raise ReplayRefused(
+                "a page is not replayed but fetched again: repair the pair "
+                "(POST /api/accounts/{id}/families/{family}/repair), which re-syncs its window"
+            )
         headers = {
             k: v for k, v in letter.original_headers.items() if not k.startswith("Nats-Expected")
         }

@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 from typing import Annotated
 
 from fastapi import Depends, HTTPException, Path, Request, status
+from fastapi.exceptions import RequestValidationError
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from faststream.nats import NatsBroker
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -81,7 +82,23 @@ async def current_user(
         user = await UserRepository(session).get(claims.user_id)
     if user is None or not user.active or user.org_id != claims.org_id:
         raise _unauthorized("user unknown or deactivated")
+    if claims.version != user.token_version:
+        raise _unauthorized("token revoked (signed out or password changed): sign in again")
     return user
+
+
+def client_address(request: Request) -> str:
+    """The caller's address as the server saw it (behind a proxy, run uvicorn with
+    ``--proxy-headers`` and ``--forwarded-allow-ips`` so this is the client's, not the
+    proxy's)."""
+    return request.client.host if request.client else "unknown"
+
+
+def validation_error(field: str, message: str) -> RequestValidationError:
+    """A 422 shaped exactly like the body validation FastAPI does itself."""
+    return RequestValidationError(
+        [{"type": "value_error", "loc": ("body", field), "msg": message, "input": None}]
+    )
 
 
 def require(role: Role) -> Callable[[User], Awaitable[User]]:

@@ -36,6 +36,45 @@ class ChangeFeed:
             await asyncio.wait_for(event.wait(), at_most)
 
 
+class StreamSlot:
+    """One user's claim on a live stream; releasing twice is harmless (the stream's end and
+    the response's background task both release it)."""
+
+    def __init__(self, slots: StreamSlots, user_id: int) -> None:
+        self._slots, self._user_id, self._held = slots, user_id, True
+
+    def release(self) -> None:
+        if self._held:
+            self._held = False
+            self._slots._release(self._user_id)
+
+
+class StreamSlots:
+    """Live streams open per user in this process: each poll costs the database, so one user
+    cannot open unlimited streams."""
+
+    def __init__(self, per_user: int) -> None:
+        self._per_user = per_user
+        self._open: dict[int, int] = {}
+
+    def acquire(self, user_id: int) -> StreamSlot | None:
+        """A slot, or None when the user holds ``per_user`` streams already."""
+        if self._open.get(user_id, 0) >= self._per_user:
+            return None
+        self._open[user_id] = self._open.get(user_id, 0) + 1
+        return StreamSlot(self, user_id)
+
+    def open_for(self, user_id: int) -> int:
+        return self._open.get(user_id, 0)
+
+    def _release(self, user_id: int) -> None:
+        left = self._open.get(user_id, 0) - 1
+        if left > 0:
+            self._open[user_id] = left
+        else:
+            self._open.pop(user_id, None)
+
+
 @dataclass(frozen=True)
 class SeenHeartbeat:
     heartbeat: ServiceHeartbeat

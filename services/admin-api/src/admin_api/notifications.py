@@ -4,16 +4,20 @@ Endpoint validation answers ``sha256(challengeCode + verificationToken + endpoin
 delivery is signed: header ``x-ebay-signature`` is base64 JSON ``{alg, kid, signature, digest}``;
 the ECDSA (P-256) / SHA-1 signature covers the compact JSON body, under a public key fetched
 from the Notification API by ``kid`` with an application token, cached about an hour.
+Nothing here parses a body on the event loop: :func:`parse_notice` is for a thread.
 """
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import binascii
 import hashlib
 import json
 import re
 import time
+from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -73,50 +77,157 @@ def pem_from_one_line(key: str) -> bytes:
     )
 
 
-def verify_signature(public_key: str, header: SignatureHeader, body: bytes) -> None:
-    """Raise BadSignature unless ``header`` signs ``body``.
+class NotANotice(Exception):
+    """The body is not JSON, or is nested deeper than allowed."""
 
-    eBay's own SDK verifies the body re-serialised as compact JSON (``JSON.stringify``), so
-    that form is tried first, then the bytes as received.
-    """
+
+def nesting_exceeds(body: bytes, max_depth: int) -> bool:
+    """Whether JSON ``body`` opens more than ``max_depth`` arrays or objects at once: a linear
+    scan, so a hostile body can neither recurse the parser nor cost more than its length."""
+    depth, in_string, escaped = 0, False, False
+    for byte in body:
+        if in_string:
+            if escaped:
+                escaped = False
+            elif byte == 0x5C:  # backslash
+                escaped = True
+            elif byte == 0x22:  # quote
+                in_string = False
+        elif byte == 0x22:
+            in_string = True
+        elif byte in (0x5B, 0x7B):  # [ {
+            depth += 1
+            if depth > max_depth:
+                return True
+        elif byte in (0x5D, 0x7D):  # ] }
+            depth -= 1
+    return False
+
+
+def parse_notice(body: bytes, max_depth: int) -> Any:
+    """The JSON value of ``body``; CPU-bound, so callers run it in a thread."""
+    if nesting_exceeds(body, max_depth):
+        raise NotANotice(f"the notification is nested deeper than {max_depth} levels")
+    try:
+        return json.loads(body)
+    except ValueError as exc:  # also invalid UTF-8
+        raise NotANotice("the notification is not JSON") from exc
+
+
+def compact_json(value: Any) -> bytes:
+    """The form eBay signs: its SDK verifies ``JSON.stringify`` of the parsed body."""
+    return json.dumps(value, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+def load_public_key(public_key: str) -> ec.EllipticCurvePublicKey:
     try:
         key = serialization.load_pem_public_key(pem_from_one_line(public_key))
     except ValueError as exc:
         raise BadSignature("eBay's public key does not load") from exc
     if not isinstance(key, ec.EllipticCurvePublicKey):
         raise BadSignature("eBay's public key is not an EC key")
-    candidates = [body]
+    return key
+
+
+def signs(key: ec.EllipticCurvePublicKey, header: SignatureHeader, message: bytes) -> bool:
     try:
-        compact = json.dumps(json.loads(body), separators=(",", ":"), ensure_ascii=False).encode()
-        candidates.insert(0, compact)
-    except ValueError:
-        pass
-    for candidate in candidates:
-        try:
-            key.verify(header.signature, candidate, ec.ECDSA(hashes.SHA1()))
-            return
-        except InvalidSignature:
-            continue
-    raise BadSignature("signature does not match the message")
+        key.verify(header.signature, message, ec.ECDSA(hashes.SHA1()))
+    except InvalidSignature:
+        return False
+    return True
+
+
+class _Budget:
+    """At most ``per_minute`` events in any 60 seconds."""
+
+    def __init__(self, per_minute: int) -> None:
+        self._per_minute = per_minute
+        self._times: deque[float] = deque()
+
+    def take(self, now: float) -> bool:
+        while self._times and self._times[0] <= now - 60:
+            self._times.popleft()
+        if len(self._times) >= self._per_minute:
+            return False
+        self._times.append(now)
+        return True
+
+
+# Remembered misses are capped, so a flood of random key ids cannot grow memory without end.
+MAX_REMEMBERED_MISSES = 4096
 
 
 class NotificationKeys:
-    """eBay's notification public keys by key id, fetched with an application token."""
+    """eBay's notification public keys by key id, fetched with an application token.
+
+    A key id eBay does not know (404), or whose lookup failed, is remembered for
+    ``negative_cache_seconds`` and not asked again meanwhile; and at most
+    ``lookups_per_minute`` lookups reach eBay at all, so random key ids in forged notices
+    cost a bounded number of outbound calls. Lookups run one at a time.
+    """
 
     def __init__(
-        self, http: httpx.AsyncClient, ebay: EbayApiSettings, cache_seconds: float
+        self,
+        http: httpx.AsyncClient,
+        ebay: EbayApiSettings,
+        cache_seconds: float,
+        negative_cache_seconds: float = 300.0,
+        lookups_per_minute: int = 10,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._http = http
         self._ebay = ebay
         self._cache_seconds = cache_seconds
+        self._negative_cache_seconds = negative_cache_seconds
+        self._budget = _Budget(lookups_per_minute)
+        self._clock = clock
         self._keys: dict[str, tuple[float, str]] = {}
+        # kid -> (until, None for "eBay does not know it" or the failure's reason)
+        self._misses: dict[str, tuple[float, str | None]] = {}
+        self._lock = asyncio.Lock()
         self._app_token: tuple[float, str] | None = None
 
     async def get(self, kid: str) -> str | None:
         """The key's one-line PEM; None when eBay does not know the key id."""
+        if (known := self._cached(kid)) is not None:
+            return known[0]
+        async with self._lock:
+            if (known := self._cached(kid)) is not None:
+                return known[0]
+            if not self._budget.take(self._clock()):
+                raise KeyUnavailable("too many unknown key ids lately; retry later")
+            try:
+                key = await self._fetch(kid)
+            except KeyUnavailable as exc:
+                self._remember_miss(kid, str(exc))
+                raise
+            if key is None:
+                self._remember_miss(kid, None)
+                return None
+            self._keys[kid] = (self._clock() + self._cache_seconds, key)
+            return key
+
+    def _cached(self, kid: str) -> tuple[str | None] | None:
+        """``(key,)`` or ``(None,)`` when known either way, else None; raises a cached
+        failure."""
+        now = self._clock()
         cached = self._keys.get(kid)
-        if cached is not None and cached[0] > time.monotonic():
-            return cached[1]
+        if cached is not None and cached[0] > now:
+            return (cached[1],)
+        miss = self._misses.get(kid)
+        if miss is None or miss[0] <= now:
+            return None
+        if miss[1] is not None:
+            raise KeyUnavailable(f"{miss[1]} (remembered)")
+        return (None,)
+
+    def _remember_miss(self, kid: str, reason: str | None) -> None:
+        self._misses.pop(kid, None)
+        while len(self._misses) >= MAX_REMEMBERED_MISSES:
+            self._misses.pop(next(iter(self._misses)))
+        self._misses[kid] = (self._clock() + self._negative_cache_seconds, reason)
+
+    async def _fetch(self, kid: str) -> str | None:
         response = await self._call(
             "GET",
             f"{self._ebay.api_base_url}/commerce/notification/v1/public_key/{kid}",
@@ -126,12 +237,10 @@ class NotificationKeys:
             return None
         if response.status_code != 200:
             raise KeyUnavailable(f"getPublicKey answered HTTP {response.status_code}")
-        key = _field(response, "key")
-        self._keys[kid] = (time.monotonic() + self._cache_seconds, key)
-        return key
+        return _field(response, "key")
 
     async def _token(self) -> str:
-        if self._app_token is not None and self._app_token[0] > time.monotonic():
+        if self._app_token is not None and self._app_token[0] > self._clock():
             return self._app_token[1]
         credentials = f"{self._ebay.client_id}:{self._ebay.client_secret.get_secret_value()}"
         response = await self._call(
@@ -144,7 +253,7 @@ class NotificationKeys:
             raise KeyUnavailable(f"application token request answered {response.status_code}")
         token = _field(response, "access_token")
         expires_in = float(response.json().get("expires_in", 7200))
-        self._app_token = (time.monotonic() + max(0.0, expires_in - 60), token)
+        self._app_token = (self._clock() + max(0.0, expires_in - 60), token)
         return token
 
     async def _call(self, method: str, url: str, **kwargs: Any) -> httpx.Response:

@@ -39,6 +39,11 @@ async def pause_all(context: AdminContext) -> PauseSwitch:
     return PauseSwitch(await control_bucket(context))
 
 
+async def paused_for(context: AdminContext, org_id: int) -> bool:
+    """Whether the org's accounts start no new windows (platform-wide or the org's pause)."""
+    return await (await pause_all(context)).applies_to(org_id)
+
+
 async def run_now(
     context: AdminContext,
     session: AsyncSession,
@@ -54,8 +59,8 @@ async def run_now(
     state = await sync.get_state(account.id, family)
     if state is not None and not state.enabled:
         return RunResult("blocked", f"the {family} worker is disabled: enable it first")
-    if await (await pause_all(context)).is_on():
-        return RunResult("blocked", "pause-all is on: no new windows start")
+    if await paused_for(context, account.org_id):
+        return RunResult("blocked", "pause is on: no new windows start")
     window = None
     if family not in SNAPSHOT_FAMILIES:
         policy = context.settings.window.policy(family)

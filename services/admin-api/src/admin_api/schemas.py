@@ -6,7 +6,7 @@ from datetime import datetime
 from typing import Annotated, Any, Literal
 from uuid import UUID
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, computed_field
+from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, computed_field
 
 from admin_api.domain import Light, TokenHealth
 from admin_api.security import Role
@@ -166,6 +166,8 @@ class RunOut(Schema):
     updated_at: datetime
     trace_id: str | None
     error: str | None
+    # Who queued it by hand (run now, repair); None for the scheduler.
+    requested_by: str | None = None
 
     @computed_field  # type: ignore[prop-decorator]
     @property
@@ -242,6 +244,18 @@ class RunQueuedOut(Schema):
     window_to: datetime
 
 
+class RepairIn(Body):
+    # Where the cursor goes; by default the family's initial backfill start.
+    since: AwareDatetime | None = None
+
+
+class RepairOut(Schema):
+    outcome: Literal["queued", "reset"]
+    detail: str
+    cursor: datetime | None
+    run: RunQueuedOut | None
+
+
 class RunAllItem(Schema):
     family: str
     outcome: Literal["queued", "in_flight", "up_to_date", "blocked"]
@@ -250,11 +264,16 @@ class RunAllItem(Schema):
 
 
 class PauseOut(Schema):
+    # Whether the caller's org starts no new windows: its own pause or the platform's.
     paused: bool
+    org: bool = False
+    platform: bool = False
 
 
 class PauseIn(Body):
     paused: bool
+    # "org": the caller's org only (its admins); "platform": every org (superadmins only).
+    scope: Literal["org", "platform"] = "org"
 
 
 # --- operations ---------------------------------------------------------------------------

@@ -1,8 +1,8 @@
 """Passwords (Argon2id), login tokens and OAuth states (HS256 JWTs, each with its own audience).
 
 A login token can never pass as an OAuth state or the other way round: each has its own
-audience. Roles are read from the database on every request, so a demoted or deactivated user
-loses access at once, whatever their token says.
+audience. Roles and the token version are read from the database on every request, so a
+demoted, deactivated, signed-out or re-passworded user's old tokens stop working at once.
 """
 
 from __future__ import annotations
@@ -74,14 +74,18 @@ class InvalidToken(Exception):
 class LoginClaims:
     user_id: int
     org_id: int
+    # The user's token version at issue; a token whose version is not the user's current one
+    # was revoked (password change, logout).
+    version: int
 
 
 def issue_login_token(
-    secret: SecretStr, user_id: int, org_id: int, now: datetime, ttl: timedelta
+    secret: SecretStr, user_id: int, org_id: int, now: datetime, ttl: timedelta, version: int = 0
 ) -> str:
     claims = {
         "sub": str(user_id),
         "org": org_id,
+        "ver": version,
         "aud": LOGIN_AUDIENCE,
         "iat": int(now.timestamp()),
         "exp": int((now + ttl).timestamp()),
@@ -92,7 +96,11 @@ def issue_login_token(
 def read_login_token(secret: SecretStr, token: str) -> LoginClaims:
     claims = _decode(secret, token, LOGIN_AUDIENCE)
     try:
-        return LoginClaims(user_id=int(str(claims["sub"])), org_id=int(str(claims["org"])))
+        return LoginClaims(
+            user_id=int(str(claims["sub"])),
+            org_id=int(str(claims["org"])),
+            version=int(str(claims.get("ver", 0))),
+        )
     except (KeyError, TypeError, ValueError) as exc:
         raise InvalidToken("malformed token") from exc
 

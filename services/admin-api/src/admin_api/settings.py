@@ -70,3 +70,31 @@ class AdminApiSettings(BaseSettings):
     deletion_endpoint: str | None = None
     # How long a notification signing key fetched from eBay is reused.
     notification_key_cache_seconds: float = Field(default=3600.0, ge=0)
+    # Unknown key ids: each is looked up at most once per this interval (a 404 or a failure
+    # is remembered), and at most this many new ids per minute reach eBay at all.
+    notification_key_negative_cache_seconds: float = Field(default=300.0, ge=0)
+    notification_key_lookups_per_minute: int = Field(default=10, ge=1)
+    # Deletion notices: bodies beyond this are refused unread (eBay's are about 1 KiB) ...
+    webhook_max_body_bytes: int = Field(default=64 * 1024, ge=1024)
+    # ... JSON nested deeper than this is refused before it is parsed ...
+    webhook_max_json_depth: int = Field(default=32, ge=2)
+    # ... and a notification id seen within this window is acknowledged without effect.
+    deletion_replay_window_seconds: float = Field(default=30 * 86400.0, gt=0)
+
+    # Sign-in throttling, counted in the database so every replica sees the same failures:
+    # this many failures per email, or per client address, within the window refuse further
+    # attempts (429 with Retry-After) until the window ends.
+    login_throttle_window_seconds: float = Field(default=900.0, gt=0)
+    login_max_failures_per_email: int = Field(default=5, ge=1)
+    login_max_failures_per_address: int = Field(default=50, ge=1)
+    # New passwords need at least this zxcvbn score (0 to 4).
+    password_min_score: int = Field(default=3, ge=0, le=4)
+
+    # Comma-separated emails of the superadmins: only they switch the platform-wide pause.
+    superadmin_emails: str = ""
+    # Live update streams one user may hold open at once (per replica); beyond: 429.
+    live_streams_per_user: int = Field(default=4, ge=1)
+
+    def is_superadmin(self, email: str) -> bool:
+        wanted = {e.strip().lower() for e in self.superadmin_emails.split(",") if e.strip()}
+        return email.lower() in wanted

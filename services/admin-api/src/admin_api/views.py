@@ -71,7 +71,7 @@ def blocked_by(
     if state is not None and state.paused_until is not None and state.paused_until > now:
         return f"paused until {state.paused_until:%Y-%m-%d %H:%M} UTC"
     if paused:
-        return "pause-all is on"
+        return "pause is on"
     if run is not None and run.status in RunStatus.OPEN:
         return "a run is in flight; the next window follows it"
     return None

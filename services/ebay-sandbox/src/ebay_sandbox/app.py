@@ -19,6 +19,7 @@ from ebay_sandbox.fulfillment import api as fulfillment
 from ebay_sandbox.fulfillment import disputes
 from ebay_sandbox.inventory import api as inventory
 from ebay_sandbox.postorder import api as post_order
+from ebay_sandbox.request_ids import RequestIdMiddleware
 from ebay_sandbox.settings import SandboxConfig
 from ebay_sandbox.state import Sandbox
 from ebay_sandbox.stats import StatsMiddleware
@@ -39,4 +40,5 @@ def create_app(config: SandboxConfig | None = None) -> FastAPI:
     for module in (*routers, post_order, control, truth):
         app.include_router(module.router)
     app.add_middleware(StatsMiddleware, stats=sandbox.stats)
+    app.add_middleware(RequestIdMiddleware)
     return app

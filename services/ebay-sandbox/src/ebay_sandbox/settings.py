@@ -4,6 +4,7 @@ from pydantic import AwareDatetime, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from ebay_sandbox.profiles import Profile, parse_profiles, with_overrides
+from ebay_sandbox.strictness import Strictness, parse_strictness
 
 
 class SandboxConfig(BaseSettings):
@@ -37,12 +38,26 @@ class SandboxConfig(BaseSettings):
     # Memory bounds: generated entities kept per seller and family, rendered pages kept.
     entity_cache: int = Field(default=40_000, ge=100)
     page_cache: int = Field(default=2_000, ge=0)
+    # eBay behaviour the contracts leave open, played the other way (ebay_sandbox.strictness):
+    # "" is the lenient default, e.g. "offers-no-offer-400,postorder-max-limit-50".
+    strictness: str = ""
+
+    @field_validator("strictness")
+    @classmethod
+    def _known_variants(cls, value: str) -> str:
+        parse_strictness(value)
+        return value
 
     @field_validator("profile")
     @classmethod
     def _known_profiles(cls, value: str) -> str:
         parse_profiles(value)
         return value
+
+    @property
+    def strict(self) -> Strictness:
+        """The strictness variant in force."""
+        return parse_strictness(self.strictness)
 
     def seller_profile(self, index: int) -> Profile:
         """The effective profile of seller ``index`` (0-based), overrides applied."""

@@ -89,7 +89,7 @@ def _orders(sandbox: Sandbox, world: SellerWorld, request: Request, bounds: Boun
     now_ms = sandbox.clock.now_ms()
     selected = select_orders(world, OrderFilter(modified=Range(*bounds)), Horizon(now_ms))
     base = base_url(request)
-    items = [dumps(order_json(r, n, base, full=False)) for r, n in selected]
+    items = [dumps(order_json(r, n, base, full=False, tax_breakdown=True)) for r, n in selected]
     return _json(collection({}, "orders", items))
 
 
@@ -142,7 +142,8 @@ def _flows(kind: FlowKind, key: str) -> Truth:
             elif kind is FlowKind.CASE:
                 members.append(case_member(plan, flow, now_ms))
             else:
-                members.append(inquiry_member(plan, flow, now_ms))
+                last_modified = sandbox.config.strict.inquiry_last_modified
+                members.append(inquiry_member(plan, flow, now_ms, last_modified=last_modified))
         return _json(dumps({key: members}))
 
     return truth

@@ -7,6 +7,7 @@ from faststream import FastStream
 from opentelemetry.instrumentation.httpx import HTTPXClientInstrumentor
 from opentelemetry.sdk.trace import TracerProvider
 
+from common.ebay.learned import KvLimits
 from common.messages import PageBatch, encoded
 from common.service import build_service
 from common.streams import BUCKETS, PAGES_STREAM
@@ -57,7 +58,16 @@ def create_app(
             "window_fetcher",
             WindowFetcher(
                 tokens,
-                build_sources(SourceContext(http, settings, tokens)),
+                build_sources(
+                    SourceContext(
+                        http,
+                        settings,
+                        tokens,
+                        KvLimits(
+                            await broker.key_value(BUCKETS.learned_limits.bucket, declare=False)
+                        ),
+                    )
+                ),
                 CheckpointStore(kv),
                 publish_page,
                 max_page_bytes=settings.max_page_bytes,

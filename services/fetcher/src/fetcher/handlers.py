@@ -21,7 +21,8 @@ from common.ebay.errors import (
     EbayRequestError,
     EbayTransientError,
 )
-from common.messages import SyncWindow, WindowFailed, encoded
+from common.intake import refuse_poison
+from common.messages import DeadLetter, SyncWindow, WindowFailed, encoded
 from common.metrics import ERRORS, PAGES, WINDOWS
 from common.redelivery import delivery_attempt, retry_delay
 from common.streams import FETCHER_DURABLE, WINDOW_SUBJECTS, WINDOWS_STREAM
@@ -107,7 +108,13 @@ def build_router(settings: FetcherSettings) -> NatsRouter:
             log.warning("failed attempt of run %s not reported: %s", window.run_id, publish_exc)
         raise NackMessage(delay=delay) from exc
 
-    @router.subscriber(
+    async def store(broker: NatsBroker, letter: DeadLetter) -> None:
+        await publish_dead_letter(broker, letter, settings.nats.publish_timeout_seconds)
+
+    # A body that is no SyncWindow of its subject's pair: dead letter at the first delivery.
+    windows = NatsRouter(middlewares=[refuse_poison(SyncWindow, store, retry_delay)])
+
+    @windows.subscriber(
         WINDOW_SUBJECTS,
         stream=JStream(WINDOWS_STREAM, declare=False),
         durable=FETCHER_DURABLE,
@@ -162,4 +169,5 @@ def build_router(settings: FetcherSettings) -> NatsRouter:
         WINDOWS.labels(family, "fetched").inc()
         PAGES.labels(family, "published").inc(pages)
 
+    router.include_router(windows)
     return router

@@ -22,6 +22,7 @@ from tenacity import (
 
 from common.ebay.errors import (
     EbayAuthError,
+    EbayError,
     EbayPayloadError,
     EbayQuotaError,
     EbayTransientError,
@@ -29,6 +30,7 @@ from common.ebay.errors import (
 from common.families import SNAPSHOT_FAMILIES, Family
 from common.messages import PageBatch, SyncWindow
 from common.metrics import PAGE_RETRIES, QUOTA_WAITS
+from common.telemetry import annotate_ebay_failure
 from fetcher.domain import Checkpoint, after_page, split_records
 from fetcher.ledger import CallLedger, Wait, calls_for
 from fetcher.settings import PageRetrySettings
@@ -291,7 +293,10 @@ class WindowFetcher:
         )
         try:
             return await retrying(source.page, request)
-        except EbayQuotaError as exc:
+        except EbayError as exc:
+            annotate_ebay_failure(exc.request_id, str(exc))
+            if not isinstance(exc, EbayQuotaError):
+                raise
             # The window goes back with the time until the reset; while it waits, its
             # (account, family) pair stays in flight, which pauses exactly this pair.
             QUOTA_WAITS.labels(request.window.family, "ebay").inc()
@@ -307,6 +312,8 @@ class WindowFetcher:
 
     def _log_retry(self, request: PageRequest, state: RetryCallState) -> None:
         exc = state.outcome.exception() if state.outcome else None
+        if isinstance(exc, EbayError):
+            annotate_ebay_failure(exc.request_id, str(exc))
         PAGE_RETRIES.labels(request.window.family, retry_kind(exc)).inc()
         log.warning(
             "run %s: %s page at offset %s failed (%s); attempt %d of %d in %.2fs",

@@ -13,6 +13,7 @@ from opentelemetry.trace import Tracer
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from common.control import PauseSwitch
+from common.db.accounts import AccountRepository
 from common.db.sync import SyncRepository
 from common.families import Family
 from common.messages import SyncWindow
@@ -70,10 +71,14 @@ class Scheduler:
         if not await self._lease.hold() or await self._pause.is_on():
             return 0
         now = self._clock()
+        paused_orgs = await self._pause.paused_orgs()
         async with self._sessions() as session:
             pairs = await SyncRepository(session).pair_states(
                 list(self._policies), now, self._stale_after
             )
+            # An org's admin paused that org: its accounts get no new windows.
+            paused = await AccountRepository(session).ids_in_orgs(sorted(paused_orgs))
+        pairs = [pair for pair in pairs if pair.account_id not in paused]
         for pair in pairs:
             if pair.cursor is not None:
                 LAG.labels(pair.family).observe((now - pair.cursor).total_seconds())

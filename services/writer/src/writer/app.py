@@ -2,19 +2,25 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+import asyncio
+import contextlib
+from datetime import UTC, datetime, timedelta
 
 from faststream import FastStream
 from opentelemetry.sdk.trace import TracerProvider
 
+from common.clock import FollowingClock
 from common.db.engine import build_engine, build_sessionmaker
 from common.service import build_service
 from writer.deadletters import DeadLetterMover, FailureRecorder
 from writer.handlers import build_router
 from writer.service import PageWriter
 from writer.settings import WriterSettings
+from writer.validation import PageGate
 
 SERVICE = "writer"
+# How often the deployment's clock is re-read when it is a remote one.
+CLOCK_SYNC_SECONDS = 10.0
 
 
 def utc_now() -> datetime:
@@ -31,14 +37,44 @@ def create_app(
     engine = build_engine(settings.database)
     sessions = build_sessionmaker(engine)
     app.context.set_global("page_writer", PageWriter(sessions, utc_now))
+    following = FollowingClock(settings.clock_url) if settings.clock_url else None
+    app.context.set_global(
+        "page_gate",
+        PageGate(
+            sessions,
+            following.now if following else utc_now,
+            timedelta(seconds=settings.future_skew_seconds),
+            following.sync if following else None,
+        ),
+    )
     app.context.set_global("failure_recorder", FailureRecorder(sessions, utc_now, settings.breaker))
     app.context.set_global(
         "dead_letter_mover",
         DeadLetterMover(service.broker, sessions, utc_now, settings.nats.publish_timeout_seconds),
     )
 
+    clock_task: asyncio.Task[None] | None = None
+
+    async def follow(clock: FollowingClock) -> None:
+        while True:
+            await asyncio.sleep(CLOCK_SYNC_SECONDS)
+            await clock.sync()
+
+    @app.on_startup
+    async def read_clock() -> None:
+        nonlocal clock_task
+        if following is not None:
+            await following.sync()  # before the first page is judged
+            clock_task = asyncio.create_task(follow(following))
+
     @app.after_shutdown
     async def close() -> None:
+        if clock_task is not None:
+            clock_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await clock_task
+        if following is not None:
+            await following.aclose()
         await engine.dispose()
 
     return app

@@ -1,7 +1,8 @@
 """The writer's part in isolating failures (docs/adr/0005-dead-letters.md).
 
 * :class:`DeadLetterMover` takes a window or page that ran out of deliveries off its work queue
-  and into ``SYNC_DLQ``, which frees the pair's subject for the next window;
+  and into ``SYNC_DLQ``, which frees the pair's subject for the next window; it reads the
+  advisories from the ``SYNC_ADVISORIES`` stream, so a failed move is retried, not lost;
 * :class:`FailureRecorder` marks the run of every dead letter failed and counts failures of a
   pair (dead letters, and failed fetch attempts the fetcher reports) towards its circuit
   breaker, pausing the pair as :func:`common.breaker.pause_for` says.
@@ -22,6 +23,7 @@ from nats.js.errors import NotFoundError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from common.breaker import BreakerSettings, pause_for
+from common.db.accounts import AccountRepository
 from common.db.sync import SyncRepository
 from common.deadletter import (
     MaxDeliveriesAdvisory,
@@ -55,6 +57,10 @@ class FailureRecorder:
             return False
         now = self.clock()
         async with self.sessions.begin() as session:
+            if await AccountRepository(session).get(run.account_id) is None:
+                # A page for an unknown account (ADR 0008): no run or pair to fail.
+                log.warning("dead letter from %s names no known account", letter.original_subject)
+                return False
             sync = SyncRepository(session)
             # The pair's row before the run's, as page transactions and the scheduler take
             # them (docs/adr/0011-fencing.md): the same order everywhere, no deadlock.
@@ -126,9 +132,16 @@ class DeadLetterMover:
         return letter
 
     async def _last_error(self, subject: str, data: bytes) -> str | None:
-        """What the pair last failed with (the fetcher reports every failed attempt)."""
+        """What the pair last failed with (the fetcher reports every failed attempt).
+
+        Only an embellishment of the reason: if the database cannot say, the move goes on.
+        """
         run = run_of(subject, data)
         if run is None:
             return None
-        async with self.sessions() as session:
-            return await SyncRepository(session).last_error(run.account_id, run.family)
+        try:
+            async with self.sessions() as session:
+                return await SyncRepository(session).last_error(run.account_id, run.family)
+        except Exception as exc:
+            log.warning("last error of %s not read: %s", subject, exc)
+            return None

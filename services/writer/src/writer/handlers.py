@@ -13,21 +13,22 @@ from faststream.nats import JStream, NatsBroker, NatsMessage, NatsRouter, PullSu
 from common.deadletter import (
     MaxDeliveriesAdvisory,
     dead_letter_of_delivery,
-    max_deliveries_subject,
     publish_dead_letter,
     reason_of,
 )
+from common.intake import refuse_poison
 from common.messages import DeadLetter, PageBatch, WindowFailed, encoded
 from common.metrics import ERRORS, PAGES, ROWS, RUNS_COMPLETED
 from common.redelivery import delivery_attempt, retry_delay
 from common.streams import (
+    ADVISORIES_STREAM,
     DLQ_STREAM,
     DLQ_SUBJECTS,
     FAILURES_DURABLE,
-    FETCHER_DURABLE,
+    MAX_DELIVERIES_PREFIX,
+    MOVER_DURABLE,
     PAGE_SUBJECTS,
     PAGES_STREAM,
-    WINDOWS_STREAM,
     WRITER_DURABLE,
 )
 from common.telemetry import annotate_run, current_trace_id
@@ -35,6 +36,7 @@ from writer.deadletters import DeadLetterMover, FailureRecorder
 from writer.domain import MalformedRecordError
 from writer.service import PageWriter, UnsupportedFamilyError
 from writer.settings import WriterSettings
+from writer.validation import PageGate
 
 log = logging.getLogger(__name__)
 
@@ -42,15 +44,26 @@ PageWriterDep = Annotated[PageWriter, Context("page_writer")]
 BrokerDep = Annotated[NatsBroker, Context("broker")]
 RecorderDep = Annotated[FailureRecorder, Context("failure_recorder")]
 MoverDep = Annotated[DeadLetterMover, Context("dead_letter_mover")]
+GateDep = Annotated[PageGate, Context("page_gate")]
 
-# One writer replica handles each core event (advisories, failed attempts).
+# One writer replica handles each core event (failed attempts).
 QUEUE_GROUP = "writer"
+
+
+class RefusedPageError(ValueError):
+    """A page :class:`writer.validation.PageGate` refuses (unknown account, future dates)."""
 
 
 def build_router(settings: WriterSettings) -> NatsRouter:
     router = NatsRouter()
 
-    @router.subscriber(
+    async def store(broker: NatsBroker, letter: DeadLetter) -> None:
+        await publish_dead_letter(broker, letter, settings.nats.publish_timeout_seconds)
+
+    # A body that is no PageBatch of its subject's pair: dead letter at the first delivery.
+    pages = NatsRouter(middlewares=[refuse_poison(PageBatch, store, retry_delay)])
+
+    @pages.subscriber(
         PAGE_SUBJECTS,
         stream=JStream(PAGES_STREAM, declare=False),
         durable=WRITER_DURABLE,
@@ -61,22 +74,29 @@ def build_router(settings: WriterSettings) -> NatsRouter:
         inbox_prefix=f"{settings.nats.inbox}.".encode(),
     )
     async def write_page(
-        page: PageBatch, msg: NatsMessage, writer: PageWriterDep, broker: BrokerDep
+        page: PageBatch,
+        msg: NatsMessage,
+        writer: PageWriterDep,
+        gate: GateDep,
+        broker: BrokerDep,
     ) -> None:
         annotate_run(page, page.page_no)
         family = str(page.family)
         try:
+            refusal = await gate.refusal(page)
+            if refusal is not None:
+                raise RefusedPageError(refusal)
             result = await writer.write(page, current_trace_id())
-        except (MalformedRecordError, UnsupportedFamilyError) as exc:
+        except (MalformedRecordError, UnsupportedFamilyError, RefusedPageError) as exc:
             # Retrying cannot fix the data: straight to the dead letters, where operators see
-            # it and can replay it once a fixed writer is deployed.
+            # it; once the cause is fixed, repairing the pair fetches it again (ADR 0008).
             ERRORS.labels("writer", "malformed").inc()
             log.error("page %s of run %s refused: %s", page.page_no, page.run_id, exc)
             letter = dead_letter_of_delivery(
                 msg, reason_of(exc), datetime.now(UTC), account_id=page.account_id
             )
             try:
-                await publish_dead_letter(broker, letter, settings.nats.publish_timeout_seconds)
+                await store(broker, letter)
             except Exception as publish_exc:
                 log.warning(
                     "page %s of run %s not dead-lettered yet: %s",
@@ -108,6 +128,8 @@ def build_router(settings: WriterSettings) -> NatsRouter:
             except Exception as exc:
                 log.warning("run %s completed, but its event was not sent: %s", page.run_id, exc)
 
+    router.include_router(pages)
+
     @router.subscriber(
         DLQ_SUBJECTS,
         stream=JStream(DLQ_STREAM, declare=False),
@@ -132,10 +154,26 @@ def build_router(settings: WriterSettings) -> NatsRouter:
         """A failed fetch attempt counts towards the pair's circuit breaker."""
         await recorder.attempt_failed(event)
 
-    @router.subscriber(max_deliveries_subject(WINDOWS_STREAM, FETCHER_DURABLE), queue=QUEUE_GROUP)
-    @router.subscriber(max_deliveries_subject(PAGES_STREAM, WRITER_DURABLE), queue=QUEUE_GROUP)
-    async def max_deliveries(advisory: MaxDeliveriesAdvisory, mover: MoverDep) -> None:
-        """A window or page its consumer gave up on: dead-letter it and free its pair."""
-        await mover.move(advisory)
+    @router.subscriber(
+        f"{MAX_DELIVERIES_PREFIX}.>",
+        stream=JStream(ADVISORIES_STREAM, declare=False),
+        durable=MOVER_DURABLE,
+        pull_sub=PullSub(batch_size=1, timeout=5.0),
+        ack_policy=AckPolicy.NACK_ON_ERROR,
+        inbox_prefix=f"{settings.nats.inbox}.".encode(),
+    )
+    async def max_deliveries(
+        advisory: MaxDeliveriesAdvisory, msg: NatsMessage, mover: MoverDep
+    ) -> None:
+        """A window or page its consumer gave up on: dead-letter it and free its pair.
+
+        The advisory is stored (``SYNC_ADVISORIES``): a failed move is retried, never lost.
+        """
+        try:
+            await mover.move(advisory)
+        except Exception as exc:
+            ERRORS.labels("writer", type(exc).__name__).inc()
+            log.exception("%s #%s not moved yet", advisory.stream, advisory.stream_seq)
+            raise NackMessage(delay=retry_delay(delivery_attempt(msg))) from exc
 
     return router

@@ -34,6 +34,9 @@ class User(Base):
     role: Mapped[str]  # viewer | operator | admin
     active: Mapped[bool] = mapped_column(server_default=text("true"))
     created_at: Mapped[datetime] = created_at_column()
+    # Login tokens carry the version they were issued at; a bump (password change, logout)
+    # revokes every token issued before it.
+    token_version: Mapped[int] = mapped_column(server_default=text("0"))
 
 
 class EbayAccount(Base):
@@ -98,6 +101,15 @@ class AccountRepository:
     async def get(self, account_id: int) -> EbayAccount | None:
         return await self.session.get(EbayAccount, account_id)
 
+    async def owned_ids(self, account_ids: set[int]) -> set[int]:
+        """Which of these ids name an account (of any org)."""
+        if not account_ids:
+            return set()
+        result = await self.session.scalars(
+            select(EbayAccount.id).where(EbayAccount.id.in_(sorted(account_ids)))
+        )
+        return set(result.all())
+
     async def list_active(self) -> Sequence[EbayAccount]:
         result = await self.session.scalars(
             select(EbayAccount).where(EbayAccount.active).order_by(EbayAccount.id)
@@ -116,6 +128,15 @@ class AccountRepository:
             .where(EbayAccount.id == account_id)
             .values(needs_reauth=needs_reauth)
         )
+
+    async def ids_in_orgs(self, org_ids: Sequence[int]) -> set[int]:
+        """The accounts of these orgs (the scheduler skips those of a paused org)."""
+        if not org_ids:
+            return set()
+        result = await self.session.scalars(
+            select(EbayAccount.id).where(EbayAccount.org_id.in_(list(org_ids)))
+        )
+        return set(result.all())
 
     # --- admin API -------------------------------------------------------------------------
 

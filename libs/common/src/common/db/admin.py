@@ -9,7 +9,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, delete, func, select, text, update
+from sqlalchemy import ForeignKey, case, delete, func, select, text, update
+from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -36,6 +37,94 @@ class OAuthState(Base):
     used_at: Mapped[datetime | None]
 
 
+class LoginThrottle(Base):
+    """Failed sign-ins per key (``email:…`` or ``addr:…``) in the current fixed window; in the
+    database so every replica counts the same failures."""
+
+    __tablename__ = "login_throttle"
+
+    key: Mapped[str] = mapped_column(primary_key=True)
+    window_started_at: Mapped[datetime]
+    failures: Mapped[int]
+
+
+class DeletionNoticeSeen(Base):
+    """A verified account-deletion notification id, kept for the replay window."""
+
+    __tablename__ = "deletion_notices_seen"
+
+    notification_id: Mapped[str] = mapped_column(primary_key=True)
+    received_at: Mapped[datetime] = mapped_column(index=True)
+
+
+@dataclass(frozen=True)
+class FailureCount:
+    key: str
+    window_started_at: datetime
+    failures: int
+
+
+class LoginThrottleRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def counts(self, keys: Sequence[str]) -> list[FailureCount]:
+        rows = await self.session.scalars(select(LoginThrottle).where(LoginThrottle.key.in_(keys)))
+        return [FailureCount(r.key, r.window_started_at, r.failures) for r in rows]
+
+    async def record_failure(
+        self, keys: Sequence[str], now: datetime, window_start: datetime
+    ) -> None:
+        """Count one failure under each key; a window that began before ``window_start`` is
+        over, and the count starts again at 1. One atomic upsert per key."""
+        # Rows of ended windows count for nothing: dropping them keeps the table as small as
+        # one window's failures, whatever emails an attacker makes up.
+        await self.session.execute(
+            delete(LoginThrottle).where(
+                LoginThrottle.window_started_at < window_start, LoginThrottle.key.not_in(keys)
+            )
+        )
+        for key in keys:
+            statement = insert(LoginThrottle).values(key=key, window_started_at=now, failures=1)
+            over = LoginThrottle.window_started_at < window_start
+            await self.session.execute(
+                statement.on_conflict_do_update(
+                    index_elements=[LoginThrottle.key],
+                    set_={
+                        "failures": case((over, 1), else_=LoginThrottle.failures + 1),
+                        "window_started_at": case(
+                            (over, statement.excluded.window_started_at),
+                            else_=LoginThrottle.window_started_at,
+                        ),
+                    },
+                )
+            )
+
+    async def clear(self, key: str) -> None:
+        await self.session.execute(delete(LoginThrottle).where(LoginThrottle.key == key))
+
+
+class DeletionNoticeRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def first_sight(
+        self, notification_id: str, now: datetime, forget_before: datetime
+    ) -> bool:
+        """Remember the id; False when it was already seen (a replay). Ids older than
+        ``forget_before`` are dropped on the way."""
+        await self.session.execute(
+            delete(DeletionNoticeSeen).where(DeletionNoticeSeen.received_at < forget_before)
+        )
+        inserted = await self.session.scalar(
+            insert(DeletionNoticeSeen)
+            .values(notification_id=notification_id, received_at=now)
+            .on_conflict_do_nothing(index_elements=[DeletionNoticeSeen.notification_id])
+            .returning(DeletionNoticeSeen.notification_id)
+        )
+        return inserted is not None
+
+
 class UserRepository:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
@@ -55,6 +144,12 @@ class UserRepository:
         self.session.add(user)
         await self.session.flush()
         return user
+
+    async def bump_token_version(self, user_id: int) -> None:
+        """Revoke every login token of the user issued so far."""
+        await self.session.execute(
+            update(User).where(User.id == user_id).values(token_version=User.token_version + 1)
+        )
 
     async def list_for_org(self, org_id: int) -> Sequence[User]:
         result = await self.session.scalars(

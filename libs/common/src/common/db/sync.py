@@ -93,6 +93,8 @@ class SyncRun(Base):
     error: Mapped[str | None]
     # Snapshot families: whether the fetch enumerated everything (set with the last page).
     snapshot_complete: Mapped[bool | None]
+    # Who queued it by hand (run now, repair); None for the scheduler.
+    requested_by: Mapped[str | None]
     fence: Mapped[int] = mapped_column(BigInteger, server_default=text("0"))
 
 
@@ -242,7 +244,7 @@ class SyncRepository:
             {"account_id": account_id, "family": str(family)},
         )
 
-    async def record_queued(self, run: RunMessage) -> None:
+    async def record_queued(self, run: RunMessage, requested_by: str | None = None) -> None:
         """Record the run as queued and as its pair's newest: older open runs of the pair are
         marked stale in the same transaction, so a pair never has two open runs."""
         # The writer may already have created the run if the pipeline outran us.
@@ -252,6 +254,11 @@ class SyncRepository:
             queued_at=func.clock_timestamp(),
             updated_at=func.clock_timestamp(),
         )
+        if requested_by is not None:
+            await self.session.execute(
+                text("UPDATE sync_runs SET requested_by = :who WHERE run_id = :run_id"),
+                {"who": requested_by, "run_id": run.run_id},
+            )
         await self.advance_fence(run)
 
     async def advance_fence(self, run: RunMessage) -> None:
@@ -583,6 +590,28 @@ class SyncRepository:
         state = await self.get_state(account_id, family)
         assert state is not None
         return state
+
+    async def reset_cursor(
+        self, account_id: int, family: Family, cursor: datetime, now: datetime
+    ) -> None:
+        """Move the pair's cursor to ``cursor``, back if need be, and lift its pause (repair).
+
+        The only way back: the database refuses it unless the transaction says it repairs
+        (migration 0018); the rest of this transaction may move cursors back too.
+        """
+        await self.session.execute(text("SET LOCAL ebaysync.cursor_repair = 'on'"))
+        await self.session.execute(
+            text(
+                """
+                INSERT INTO sync_state (account_id, family, cursor, updated_at)
+                VALUES (:account_id, :family, :cursor, :now)
+                ON CONFLICT (account_id, family) DO UPDATE SET
+                    cursor = EXCLUDED.cursor, paused_until = NULL, consecutive_failures = 0,
+                    updated_at = EXCLUDED.updated_at
+                """
+            ),
+            {"account_id": account_id, "family": str(family), "cursor": cursor, "now": now},
+        )
 
     async def resume(self, account_id: int, family: Family, now: datetime) -> None:
         """Lift a worker's pause (circuit breaker) and forget its failure streak."""

@@ -8,7 +8,7 @@ from __future__ import annotations
 from datetime import datetime
 from decimal import Decimal
 
-from sqlalchemy import Integer
+from sqlalchemy import BigInteger, Index, Integer
 from sqlalchemy.orm import Mapped, mapped_column
 
 from common.db.base import Base, MirroredRow, Money, SnapshotRow
@@ -18,14 +18,20 @@ from common.families import Family
 
 class EbayMessage(MirroredRow, Base):
     __tablename__ = "ebay_messages"
+    # A seller's messages by folder, newest first (the operator's mailbox view).
+    __table_args__ = (Index("ix_ebay_messages_folder", "account_id", "folder_id", "receive_date"),)
 
     message_id: Mapped[str] = mapped_column(primary_key=True)
     sender: Mapped[str | None]
     recipient: Mapped[str | None]
     subject: Mapped[str | None]
     receive_date: Mapped[datetime | None] = mapped_column(index=True)
-    folder_id: Mapped[int | None] = mapped_column(Integer)
+    folder_id: Mapped[int | None] = mapped_column(BigInteger)
     is_read: Mapped[bool | None]
+    flagged: Mapped[bool | None]
+    replied: Mapped[bool | None]
+    # Filed into the folder eBay's My Messages names "Archive" (common.ebay.trading).
+    archived: Mapped[bool | None]
     item_id: Mapped[str | None]
 
 
@@ -68,6 +74,9 @@ MESSAGES = UpsertSpec(
         "receive_date",
         "folder_id",
         "is_read",
+        "flagged",
+        "replied",
+        "archived",
         "item_id",
         "payload",
     ),

@@ -14,6 +14,9 @@ from common.ebay.rest import get_json
 
 ORDERS_PATH = "/sell/fulfillment/v1/order"
 MAX_LIMIT = 200  # the contract rejects more
+# Without it eBay leaves the 'Collect and Remit' tax out of pricingSummary.total and the fee and
+# tax-type breakdown out of the order: the mirror would hold a total the buyer did not pay.
+FIELD_GROUPS = "TAX_BREAKDOWN"
 
 
 @dataclass(frozen=True)
@@ -47,7 +50,12 @@ class FulfillmentClient:
             self._http,
             self._url,
             token=token,
-            params={"filter": order_filter, "limit": str(limit), "offset": str(offset)},
+            params={
+                "filter": order_filter,
+                "limit": str(limit),
+                "offset": str(offset),
+                "fieldGroups": FIELD_GROUPS,
+            },
         )
         orders = body.get("orders", [])
         total = body.get("total")

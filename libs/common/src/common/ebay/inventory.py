@@ -22,7 +22,8 @@ from common.ebay.rest import get_json
 INVENTORY_ITEMS_PATH = "/sell/inventory/v1/inventory_item"
 OFFERS_PATH = "/sell/inventory/v1/offer"
 MAX_ITEMS_LIMIT = 200  # the contract rejects more (400 25706)
-# getOffers answers 404 25713 for a SKU without any offer (an unpublished draft).
+# getOffers answers 25713 for a SKU without any offer (an unpublished draft): 404 in the
+# sandbox, possibly 400 at eBay (its spec lists 25713 under 400); both mean "no offer".
 NO_OFFER_ERROR_ID = 25713
 
 
@@ -97,7 +98,7 @@ class InventoryClient:
                 self._offers_url,
                 token=token,
                 params={"sku": sku, "offset": str(offset)},
-                not_found_as_empty=(NO_OFFER_ERROR_ID,),
+                empty_when=(NO_OFFER_ERROR_ID,),
             )
             page = body.get("offers", [])
             if not isinstance(page, list) or not all(isinstance(o, dict) for o in page):

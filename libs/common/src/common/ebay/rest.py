@@ -15,7 +15,11 @@ from common.ebay.errors import (
     EbayPayloadError,
     EbayRequestError,
     EbayTransientError,
+    request_id_of,
 )
+
+# The statuses an "empty" errorId may come with (``empty_when``).
+NOTHING_HERE_STATUSES = frozenset({400, 404})
 
 
 async def get_json(
@@ -25,13 +29,15 @@ async def get_json(
     token: SecretStr,
     params: Mapping[str, str],
     headers: Mapping[str, str] | None = None,
-    not_found_as_empty: Collection[int] = (),
+    empty_when: Collection[int] = (),
     auth_scheme: str = "Bearer",
 ) -> dict[str, Any]:
     """GET a JSON document, mapping every failure onto the EbayError tree.
 
-    ``not_found_as_empty``: errorIds of a 404 that means "nothing here" rather than a wrong
-    request (getOffers' 25713 for a SKU without offers); such an answer is an empty document.
+    ``empty_when``: errorIds that mean "nothing here" rather than a wrong request (getOffers'
+    25713 for a SKU without offers); such an answer is an empty document. It is accepted as a
+    404 or a 400: the sandbox and our observation say 404, eBay's spec lists 25713 under 400
+    for other Inventory calls, and neither is confirmed (docs/adr/0010).
     """
     # Post-Order wants the same OAuth user token as "IAF <token>" (Bearer gets a 401).
     request_headers = {
@@ -43,7 +49,7 @@ async def get_json(
         response = await http.get(url, params=params, headers=request_headers)
     except httpx.TransportError as exc:  # timeouts, refused and dropped connections
         raise EbayTransientError(f"{type(exc).__name__} calling {url}") from exc
-    if response.status_code == 404 and _error_ids(response) & set(not_found_as_empty):
+    if response.status_code in NOTHING_HERE_STATUSES and _error_ids(response) & set(empty_when):
         return {}
     raise_for_status(response)
     if response.status_code == 204:
@@ -51,9 +57,17 @@ async def get_json(
     try:
         body = orjson.loads(response.content)
     except orjson.JSONDecodeError as exc:
-        raise EbayPayloadError(f"malformed JSON from {url}", status=response.status_code) from exc
+        raise EbayPayloadError(
+            f"malformed JSON from {url}",
+            status=response.status_code,
+            request_id=request_id_of(response.headers),
+        ) from exc
     if not isinstance(body, dict):
-        raise EbayPayloadError(f"expected a JSON object from {url}", status=response.status_code)
+        raise EbayPayloadError(
+            f"expected a JSON object from {url}",
+            status=response.status_code,
+            request_id=request_id_of(response.headers),
+        )
     return body
 
 
@@ -62,11 +76,21 @@ def raise_for_status(response: httpx.Response) -> None:
     if status < 400:
         return
     detail = f"HTTP {status} from {response.request.url.path}: {_first_error(response)}"
+    request_id = request_id_of(response.headers)
     if status == 401:
-        raise EbayAuthError(detail, status=status)
+        raise EbayAuthError(detail, status=status, request_id=request_id)
     if status == 429 or status >= 500:
-        raise EbayTransientError(detail, status=status, retry_after=_retry_after(response))
-    raise EbayRequestError(detail, status=status)
+        raise EbayTransientError(
+            detail, status=status, retry_after=_retry_after(response), request_id=request_id
+        )
+    raise EbayRequestError(detail, status=status, entries=_entries(response), request_id=request_id)
+
+
+def _entries(response: httpx.Response) -> list[Any]:
+    try:
+        return error_entries(response.json())
+    except ValueError:
+        return []
 
 
 def _first_error(response: httpx.Response) -> str:
@@ -94,9 +118,9 @@ def error_entries(body: object) -> list[Any]:
 
 
 def _error_ids(response: httpx.Response) -> set[int]:
-    """The errorIds of an eBay error envelope; none when the body is not one."""
+    """The errorIds of an eBay error envelope (either shape); none when the body is not one."""
     try:
-        errors = response.json().get("errors") or []
+        errors = error_entries(response.json())
         return {e["errorId"] for e in errors if isinstance(e.get("errorId"), int)}
     except (ValueError, AttributeError, TypeError, KeyError):
         return set()

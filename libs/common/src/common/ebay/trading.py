@@ -24,6 +24,7 @@ from common.ebay.errors import (
     EbayQuotaError,
     EbayRequestError,
     EbayTransientError,
+    request_id_of,
 )
 from common.ebay.fulfillment import ebay_timestamp
 from common.ebay.quota import seconds_until_quota_reset
@@ -42,6 +43,9 @@ MAX_WON_DURATION_DAYS = 60
 
 # Where each call's records are, below the response root.
 MESSAGE_PATH = ("Messages", "Message")
+FOLDER_SUMMARY_PATH = ("Summary", "FolderSummary")
+# The custom folder My Messages archives into: a message filed there is archived.
+ARCHIVE_FOLDER_NAME = "Archive"
 ACTIVE_ITEM_PATH = ("ActiveList", "ItemArray", "Item")
 WON_TRANSACTION_PATH = ("WonList", "OrderTransactionArray", "OrderTransaction")
 
@@ -87,22 +91,27 @@ def _as_list(value: object) -> list[Record]:
     return []
 
 
-def trading_error(envelope: Mapping[str, object], call: str, now: datetime) -> EbayError | None:
+def trading_error(
+    envelope: Mapping[str, object], call: str, now: datetime, *, request_id: str | None = None
+) -> EbayError | None:
     """The exception for a response's ``Ack``/``Errors``, or None when it succeeded.
 
     Warnings (``Ack=Warning``, ``SeverityCode=Warning``) are not failures. When several errors
     come back, the one a client can act on first wins: auth (refresh), quota (wait for the
-    reset), transient (retry), then anything else (our request is wrong).
+    reset), transient (retry), then anything else (our request is wrong). The error names the
+    call for eBay support: the response's request id header, else its ``CorrelationID``.
     """
+    correlation = envelope.get("CorrelationID")
+    rid = request_id or (correlation if isinstance(correlation, str) and correlation else None)
     ack = envelope.get("Ack")
     if not isinstance(ack, str):
-        return EbayPayloadError(f"{call} answered without an Ack")
+        return EbayPayloadError(f"{call} answered without an Ack", request_id=rid)
     if ack not in FAILED_ACKS:
         return None
     errors = _as_list(envelope.get("Errors"))
     failures = [e for e in errors if e.get("SeverityCode") != "Warning"] or errors
     if not failures:
-        return EbayPayloadError(f"{call} answered Ack={ack} without Errors")
+        return EbayPayloadError(f"{call} answered Ack={ack} without Errors", request_id=rid)
     codes = [str(e.get("ErrorCode", "")).strip() for e in failures]
 
     def detail(code: str) -> str:
@@ -111,13 +120,14 @@ def trading_error(envelope: Mapping[str, object], call: str, now: datetime) -> E
 
     for code in codes:
         if code in AUTH_ERROR_CODES:
-            return EbayAuthError(detail(code))
+            return EbayAuthError(detail(code), request_id=rid)
     if QUOTA_ERROR_CODE in codes:
-        return EbayQuotaError(detail(QUOTA_ERROR_CODE), retry_after=seconds_until_quota_reset(now))
+        reset = seconds_until_quota_reset(now)
+        return EbayQuotaError(detail(QUOTA_ERROR_CODE), retry_after=reset, request_id=rid)
     for code in codes:
         if code in TRANSIENT_ERROR_CODES:
-            return EbayTransientError(detail(code))
-    return EbayRequestError(detail(codes[0]))
+            return EbayTransientError(detail(code), request_id=rid)
+    return EbayRequestError(detail(codes[0]), request_id=rid)
 
 
 def list_pagination(envelope: Record, container: str, call: str) -> tuple[int, int]:
@@ -178,10 +188,12 @@ class TradingClient:
         }
         stream = RecordStream(record_path)
         records: list[Record] = []
+        request_id: str | None = None
         try:
             async with self._http.stream(
                 "POST", self._url, content=request_xml(call, fields), headers=headers
             ) as response:
+                request_id = request_id_of(response.headers)
                 if response.status_code >= 400:
                     # 429 and 5xx (with or without a Trading body) are transient, like REST.
                     await response.aread()
@@ -192,23 +204,45 @@ class TradingClient:
         except httpx.TransportError as exc:  # timeouts, refused and dropped connections
             raise EbayTransientError(f"{type(exc).__name__} calling {call}") from exc
         except MalformedXmlError as exc:
-            raise EbayPayloadError(f"malformed XML from {call}: {exc}") from exc
-        error = trading_error(envelope, call, self._clock())
+            raise EbayPayloadError(
+                f"malformed XML from {call}: {exc}", request_id=request_id
+            ) from exc
+        error = trading_error(envelope, call, self._clock(), request_id=request_id)
         if error is not None:
             raise error
         return TradingResponse(records + rest, envelope)
+
+    async def message_folders(self, token: SecretStr, site_id: int) -> list[int]:
+        """GetMyMessages ``ReturnSummary``: the ids of the seller's folders (Inbox 0, Sent 1
+        and the custom ones), ascending."""
+        response = await self.call(
+            "GetMyMessages",
+            token,
+            site_id,
+            {"DetailLevel": "ReturnSummary"},
+            FOLDER_SUMMARY_PATH,
+        )
+        folders = set()
+        for summary in response.records:
+            folder_id = summary.get("FolderID")
+            if not isinstance(folder_id, str) or not folder_id.isdigit():
+                raise EbayPayloadError("GetMyMessages answered a FolderSummary without FolderID")
+            folders.add(int(folder_id))
+        return sorted(folders)
 
     async def message_headers(
         self,
         token: SecretStr,
         site_id: int,
         *,
+        folder_id: int,
         start: datetime,
         end: datetime,
         page_number: int,
         entries_per_page: int,
     ) -> list[Record]:
-        """GetMyMessages ``ReturnHeaders``: messages received in ``[start, end]``, newest first.
+        """GetMyMessages ``ReturnHeaders``: messages of one folder dated in ``[start, end]``,
+        newest first.
 
         There is no PaginationResult: a page shorter than ``entries_per_page`` is the last one.
         """
@@ -218,6 +252,7 @@ class TradingClient:
             site_id,
             {
                 "DetailLevel": "ReturnHeaders",
+                "FolderID": str(folder_id),
                 "StartTime": ebay_timestamp(start),
                 "EndTime": ebay_timestamp(end),
                 "Pagination": {

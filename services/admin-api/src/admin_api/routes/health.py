@@ -8,7 +8,7 @@ from fastapi import APIRouter, Response, status
 from sqlalchemy import text
 
 from admin_api.dependencies import BrokerDep, ContextDep, CurrentUser, NowDep, SessionDep
-from admin_api.runner import pause_all
+from admin_api.runner import paused_for
 from admin_api.schemas import ConsumerOut, Health, HeartbeatOut, ServicesOut
 from common.streams import FETCHER_DURABLE, PAGES_STREAM, WINDOWS_STREAM, WRITER_DURABLE
 
@@ -101,7 +101,7 @@ async def services(user: CurrentUser, context: ContextDep, now: NowDep) -> Servi
                 num_waiting=info.num_waiting,
             )
         )
-    paused = await (await pause_all(context)).is_on()
+    paused = await paused_for(context, user.org_id)
     return ServicesOut(
         services=sorted(beats, key=lambda b: (b.service, b.instance or "")),
         consumers=consumers,

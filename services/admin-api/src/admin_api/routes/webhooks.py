@@ -7,25 +7,31 @@ Both answer 404 until the verification token and the registered endpoint are con
 
 from __future__ import annotations
 
-import json
 import logging
+from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
 
+import anyio.to_thread
 from fastapi import APIRouter, Header, HTTPException, Query, Request, Response, status
 from fastapi.responses import JSONResponse
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from admin_api.dependencies import ContextDep, NowDep, SessionDep, SettingsDep
 from admin_api.notifications import (
     DELETION_TOPIC,
     BadSignature,
     KeyUnavailable,
+    NotANotice,
     challenge_response,
+    compact_json,
+    load_public_key,
+    parse_notice,
     parse_signature_header,
-    verify_signature,
+    signs,
 )
 from admin_api.settings import AdminApiSettings
 from common.db.accounts import AccountRepository
-from common.db.admin import AccountDataRepository
+from common.db.admin import AccountDataRepository, DeletionNoticeRepository
 
 router = APIRouter(prefix="/api/ebay", tags=["ebay notifications"])
 log = logging.getLogger(__name__)
@@ -57,10 +63,11 @@ async def deletion_challenge(
     "/account-deletion",
     status_code=status.HTTP_204_NO_CONTENT,
     responses={
-        204: {"description": "Processed (or not ours to process)"},
-        400: {"description": "Not a JSON notification"},
+        204: {"description": "Processed, a replay acknowledged without effect, or not ours"},
+        400: {"description": "Not a JSON notification, or nested too deeply"},
         404: {"description": "Not configured"},
         412: {"description": "The signature does not verify"},
+        413: {"description": "The body is larger than ADMIN_API_WEBHOOK_MAX_BODY_BYTES"},
         503: {"description": "eBay's signing key could not be fetched; eBay will retry"},
     },
 )
@@ -72,23 +79,35 @@ async def deletion_notice(
     now: NowDep,
     x_ebay_signature: Annotated[str | None, Header(max_length=8192)] = None,
 ) -> Response:
+    """In this order, each step bounded: read at most the body limit, check the signature
+    header, fetch the key, verify; only then (or to rebuild the compact form eBay signs)
+    parse, in a thread and depth-limited; refuse a replay; then purge."""
     _configured(settings)
-    body = await request.body()
+    body = await read_bounded(request, settings.webhook_max_body_bytes)
+    parsed: Any = None
     try:
         header = parse_signature_header(x_ebay_signature)
         key = await context.notification_keys.get(header.kid)
         if key is None:
             raise BadSignature(f"eBay does not know key {header.kid}")
-        verify_signature(key, header, body)
+        public_key = load_public_key(key)
+        if not signs(public_key, header, body):
+            parsed = await _parse(body, settings)
+            if not signs(public_key, header, compact_json(parsed)):
+                raise BadSignature("signature does not match the message")
     except BadSignature as exc:
         raise HTTPException(status.HTTP_412_PRECONDITION_FAILED, str(exc)) from exc
     except KeyUnavailable as exc:
         log.warning("cannot verify a deletion notice now: %s", exc)
         raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, str(exc)) from exc
-    notice = _notice(body)
+    notice = _notice(parsed if parsed is not None else await _parse(body, settings))
     if notice.get("metadata", {}).get("topic") != DELETION_TOPIC:
         return Response(status_code=status.HTTP_204_NO_CONTENT)
-    data = notice.get("notification", {}).get("data", {})
+    notification = notice.get("notification", {})
+    window = timedelta(seconds=settings.deletion_replay_window_seconds)
+    if not await _first_sight(session, notification, now, window):
+        return Response(status_code=status.HTTP_204_NO_CONTENT)
+    data = notification.get("data", {})
     accounts = AccountRepository(session)
     found = list(await accounts.find_by_ebay_user_id(str(data.get("userId", ""))))
     if not found and data.get("username"):
@@ -96,17 +115,65 @@ async def deletion_notice(
     for account in found:
         deleted = await AccountDataRepository(session).purge(account, now)
         log.info("eBay user deleted: account %s deactivated, %s rows purged", account.id, deleted)
+    # The id is remembered in the purge's own transaction: a failed purge is retried by eBay.
     await session.commit()
     if found:
         context.changes.notify()
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
-def _notice(body: bytes) -> dict[str, Any]:
+async def read_bounded(request: Request, limit: int) -> bytes:
+    """The body, refused (413) as soon as it is known to exceed ``limit`` bytes: from its
+    Content-Length before reading anything, else while streaming it, never buffering more."""
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > limit:
+        raise HTTPException(status.HTTP_413_CONTENT_TOO_LARGE, f"the body exceeds {limit} bytes")
+    body = bytearray()
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > limit:
+            raise HTTPException(
+                status.HTTP_413_CONTENT_TOO_LARGE, f"the body exceeds {limit} bytes"
+            )
+    return bytes(body)
+
+
+async def _parse(body: bytes, settings: AdminApiSettings) -> Any:
     try:
-        notice = json.loads(body)
-    except ValueError as exc:
-        raise HTTPException(status.HTTP_400_BAD_REQUEST, "the notification is not JSON") from exc
+        return await anyio.to_thread.run_sync(parse_notice, body, settings.webhook_max_json_depth)
+    except NotANotice as exc:
+        raise HTTPException(status.HTTP_400_BAD_REQUEST, str(exc)) from exc
+
+
+async def _first_sight(
+    session: AsyncSession, notification: dict[str, Any], now: datetime, window: timedelta
+) -> bool:
+    """Whether this notice is new: its id unseen within the replay window, and not published
+    before the window (an id older than the window is no longer remembered)."""
+    notification_id = notification.get("notificationId")
+    if not isinstance(notification_id, str) or not 0 < len(notification_id) <= 256:
+        raise HTTPException(status.HTTP_400_BAD_REQUEST, "the notification has no id")
+    published = _published_at(notification.get("publishDate"))
+    if published is not None and published < now - window:
+        log.warning("deletion notice %s is older than the replay window: ignored", notification_id)
+        return False
+    if not await DeletionNoticeRepository(session).first_sight(notification_id, now, now - window):
+        log.info("deletion notice %s seen before: acknowledged without effect", notification_id)
+        return False
+    return True
+
+
+def _published_at(value: object) -> datetime | None:
+    if not isinstance(value, str):
+        return None
+    try:
+        published = datetime.fromisoformat(value)
+    except ValueError:
+        return None
+    return published if published.tzinfo else published.replace(tzinfo=UTC)
+
+
+def _notice(notice: Any) -> dict[str, Any]:
     if not isinstance(notice, dict) or not all(
         isinstance(notice.get(k, {}), dict) for k in ("metadata", "notification")
     ):

@@ -9,18 +9,28 @@ from fastapi import APIRouter, HTTPException, status
 
 from admin_api.dependencies import (
     AccountDep,
+    AdminUser,
     ContextDep,
     CurrentUser,
     NowDep,
     OperatorUser,
     SessionDep,
 )
-from admin_api.runner import RunResult, pause_all, run_now
-from admin_api.schemas import RunAllItem, RunQueuedOut, ScheduleOut, WorkerOut, WorkerPatch
+from admin_api.runner import RunResult, paused_for, run_now
+from admin_api.schemas import (
+    RepairIn,
+    RepairOut,
+    RunAllItem,
+    RunQueuedOut,
+    ScheduleOut,
+    WorkerOut,
+    WorkerPatch,
+)
 from admin_api.views import by_severity, schedule_for, workers_for
 from common.db.accounts import AccountRepository, EbayAccount
 from common.db.sync import SyncRepository
 from common.families import IMPLEMENTED_FAMILIES, Family
+from common.repair import repair_pair
 
 router = APIRouter(tags=["workers"])
 
@@ -36,7 +46,7 @@ async def all_workers(
     """Every worker of the org's active accounts, most urgent first (failing, paused, behind,
     running, idle, disabled, ok)."""
     accounts = await AccountRepository(session).list_active_for_org(user.org_id)
-    paused = await (await pause_all(context)).is_on()
+    paused = await paused_for(context, user.org_id)
     return by_severity(await workers_for(session, accounts, now, context.settings, paused))
 
 
@@ -45,7 +55,7 @@ async def list_workers(
     account: AccountDep, session: SessionDep, now: NowDep, context: ContextDep
 ) -> list[WorkerOut]:
     """Per family: status light and why, cursor, lag, last run, last error, paused until."""
-    paused = await (await pause_all(context)).is_on()
+    paused = await paused_for(context, account.org_id)
     return await workers_for(session, [account], now, context.settings, paused)
 
 
@@ -126,20 +136,61 @@ async def run_all_workers(
     return items
 
 
+@router.post(
+    "/api/accounts/{account_id}/families/{family}/repair",
+    status_code=status.HTTP_202_ACCEPTED,
+    responses={404: {}, **CONFLICT},
+)
+async def repair_worker(
+    family: Family,
+    account: AccountDep,
+    user: AdminUser,
+    session: SessionDep,
+    now: NowDep,
+    context: ContextDep,
+    body: RepairIn | None = None,
+) -> RepairOut:
+    """After a bad page: move the pair's cursor back to ``since`` (default: the family's
+    backfill start) and re-sync from there, as ``ebaysync repair`` does; recorded as a run
+    with trigger ``repair`` and your email."""
+    result = await repair_pair(
+        session,
+        context.broker,
+        context.tracer,
+        account=account,
+        family=family,
+        since=body.since if body else None,
+        now=now,
+        policy=context.settings.window.policy(family),
+        paused=await paused_for(context, account.org_id),
+        requested_by=user.email,
+        publish_timeout=context.settings.nats.publish_timeout_seconds,
+    )
+    if result.outcome in ("blocked", "in_flight"):
+        raise HTTPException(status.HTTP_409_CONFLICT, result.detail)
+    context.changes.notify()
+    return RepairOut(
+        outcome="queued" if result.command else "reset",
+        detail=result.detail,
+        cursor=result.cursor,
+        run=_queued(RunResult("queued", result.detail, result.command)) if result.command else None,
+    )
+
+
 @router.get("/api/accounts/{account_id}/schedule", responses={404: {}})
 async def schedule(
     account: AccountDep, session: SessionDep, now: NowDep, context: ContextDep
 ) -> list[ScheduleOut]:
     """When each worker is due next and the windows it will fetch from then on, planned by
     the scheduler's own planner and settings."""
-    paused = await (await pause_all(context)).is_on()
+    paused = await paused_for(context, account.org_id)
     return await schedule_for(session, account, now, context.settings, paused)
 
 
 async def _worker(
     session: SessionDep, account: EbayAccount, family: Family, now: NowDep, context: ContextDep
 ) -> WorkerOut:
-    paused = await (await pause_all(context)).is_on()
+    paused = await paused_for(context, account.org_id)
     workers = await workers_for(session, [account], now, context.settings, paused)
     return next(w for w in workers if w.family == family)
 

@@ -312,6 +312,13 @@ function accountView(accountId) {
   const setEnabled = (family, enabled) => act(enabled ? `${family} enabled` : `${family} disabled`,
     () => api(`/api/accounts/${accountId}/workers/${family}`, { method: "PATCH", body: { enabled } }));
   const resume = (family) => act(`${family} resumed`, () => api(`/api/accounts/${accountId}/workers/${family}/resume`, { method: "POST" }));
+  // After a bad page (a cursor or data from the future): move the cursor back and re-sync.
+  const repair = async (family) => {
+    const since = prompt(`Repair ${family}: re-sync from (ISO time, e.g. 2026-11-01T00:00:00Z; empty: the backfill start)`, "");
+    if (since === null) return;
+    if (!confirm(`Move the ${family} cursor back to ${since || "the backfill start"} and re-sync from there?`)) return;
+    await act((r) => r.detail, () => api(`/api/accounts/${accountId}/families/${family}/repair`, { method: "POST", body: since ? { since } : {} }));
+  };
 
   const drawWorkers = (workers) => {
     workersBody.replaceChildren(...workers.map((w) => {
@@ -321,7 +328,7 @@ function accountView(accountId) {
         h("td", {}, h("strong", {}, w.family), w.enabled ? null : h("div", { class: "muted small" }, "disabled")),
         h("td", {}, w.cursor ? [h("div", { title: stamp(w.cursor) }, new Date(w.cursor).toLocaleString()), h("div", { class: "muted small" }, `lag ${age(w.lag_seconds)}`)] : h("span", { class: "muted" }, "never synced")),
         h("td", { "data-testid": "last-run" }, run ? [
-          h("div", {}, h("a", { href: `#/runs/${run.run_id}`, "data-run-id": run.run_id }, badge(run.status)), " ", h("span", { class: "muted small" }, run.trigger)),
+          h("div", {}, h("a", { href: `#/runs/${run.run_id}`, "data-run-id": run.run_id }, badge(run.status)), " ", h("span", { class: "muted small" }, run.requested_by ? `${run.trigger} by ${run.requested_by}` : run.trigger)),
           h("div", { class: "small" }, windowText(run.window_from, run.window_to)),
           h("div", { class: "small" }, progress(run)),
           h("div", { class: "small muted" }, `fetched ${run.rows_received} · stored ${run.rows_inserted} · changed ${run.rows_changed} · ${duration(run.duration_seconds)}`),
@@ -332,7 +339,8 @@ function accountView(accountId) {
         h("td", {}, can("operator") ? h("div", { class: "toolbar" },
           h("button", { class: "primary", onclick: () => runNow(w.family) }, "Run now"),
           h("button", { onclick: () => setEnabled(w.family, !w.enabled) }, w.enabled ? "Disable" : "Enable"),
-          w.paused_until ? h("button", { onclick: () => resume(w.family) }, "Resume") : null) : null));
+          w.paused_until ? h("button", { onclick: () => resume(w.family) }, "Resume") : null,
+          can("admin") ? h("button", { class: "danger", title: "Reset the cursor and re-sync", onclick: () => repair(w.family) }, "Repair") : null) : null));
     }));
   };
   const drawRuns = (runs) => {
@@ -363,7 +371,7 @@ function accountView(accountId) {
   const timer = setInterval(loadSchedule, 15000);
   const stop = live(`/api/accounts/${accountId}/live`, (snapshot) => {
     setPaused(snapshot.paused);
-    banner.replaceChildren(snapshot.paused ? h("div", { class: "banner" }, "Pause-all is on: no new windows start anywhere; running ones finish.") : "");
+    banner.replaceChildren(snapshot.paused ? h("div", { class: "banner" }, "Pause is on: no new windows start for this org's accounts; running ones finish.") : "");
     drawWorkers(snapshot.workers);
     drawRuns(snapshot.runs);
   });
@@ -405,7 +413,7 @@ function runsView(params) {
     h("select", { name: "account_id" }, h("option", { value: "" }, "all accounts")),
     h("select", { name: "family" }, h("option", { value: "" }, "all families"), ...FAMILIES.map((f) => h("option", { value: f }, f))),
     h("select", { name: "status" }, h("option", { value: "" }, "any status"), ...["queued", "running", "succeeded", "failed", "stale"].map((s) => h("option", { value: s }, s))),
-    h("select", { name: "trigger" }, h("option", { value: "" }, "any trigger"), ...["schedule", "catch_up", "manual"].map((s) => h("option", { value: s }, s))));
+    h("select", { name: "trigger" }, h("option", { value: "" }, "any trigger"), ...["schedule", "catch_up", "manual", "repair"].map((s) => h("option", { value: s }, s))));
   const body = h("tbody");
   const more = h("button", { onclick: () => load(false) }, "Load more");
   render(h("h1", {}, "Runs"), h("div", { class: "sub" }, "Every window fetched, newest first. Click a run for its pages."), filters,
@@ -602,6 +610,10 @@ async function route() {
   state.stop = stop;
 }
 
-document.getElementById("signout").addEventListener("click", signOut);
+// The button revokes the user's tokens on the server too (every session of theirs ends).
+document.getElementById("signout").addEventListener("click", async () => {
+  if (state.token) await api("/api/auth/logout", { method: "POST" }).catch(() => null);
+  signOut();
+});
 window.addEventListener("hashchange", route);
 route();

@@ -34,17 +34,23 @@ GET_ORDERS = Endpoint(
 GET_ORDER = Endpoint("getOrder", _FAMILIES, ApiStyle.REST, error_id=30500, domain=DOMAIN)
 
 
-def _check_field_groups(raw: str | None) -> None:
-    for group in (raw or "").split(","):
-        if group.strip() and group.strip() not in FIELD_GROUPS:
-            raise bad_request(32800, f"Invalid field group: {group.strip()}", fieldGroups=group)
+def _tax_breakdown(raw: str | None) -> bool:
+    """Whether ``fieldGroups`` asks for TAX_BREAKDOWN; an unknown group is a 400."""
+    groups = {group.strip() for group in (raw or "").split(",") if group.strip()}
+    unknown = sorted(groups - FIELD_GROUPS)
+    if unknown:
+        raise bad_request(32800, f"Invalid field group: {unknown[0]}", fieldGroups=unknown[0])
+    return "TAX_BREAKDOWN" in groups
 
 
-def order_bytes(call: Call, record: OrderRecord, applied: int) -> bytes:
-    """getOrders form of an order, rendered once per state."""
-    key = ("order", call.seller.index, record.plan.index, applied, call.base)
+def order_bytes(call: Call, record: OrderRecord, applied: int, *, tax_breakdown: bool) -> bytes:
+    """getOrders form of an order, rendered once per state and field group."""
+    key = ("order", call.seller.index, record.plan.index, applied, call.base, tax_breakdown)
     return call.sandbox.rendered.get_or_make(
-        key, lambda: dumps(order_json(record, applied, call.base, full=False))
+        key,
+        lambda: dumps(
+            order_json(record, applied, call.base, full=False, tax_breakdown=tax_breakdown)
+        ),
     )
 
 
@@ -95,7 +101,9 @@ def _page(call: Call, params: dict[str, str | None], horizon: Horizon) -> bytes:
         head.pop("next", None)
         head.pop("prev", None)
     tail = {"warnings": warnings} if warnings else None
-    return collection(head, "orders", [order_bytes(call, r, n) for r, n in page], tail)
+    tax_breakdown = _tax_breakdown(field_groups)
+    orders = [order_bytes(call, r, n, tax_breakdown=tax_breakdown) for r, n in page]
+    return collection(head, "orders", orders, tail)
 
 
 @router.get("/order")
@@ -110,7 +118,7 @@ async def get_orders(
 ) -> Response:
     """Orders of the token's seller, newest first, paged with limit/offset."""
     call = await rest_call(sandbox, request, GET_ORDERS, ACCEPTED)
-    _check_field_groups(fieldGroups)
+    _tax_breakdown(fieldGroups)
     params = {
         "filter": filter,
         "limit": limit,
@@ -128,7 +136,7 @@ async def get_order(
 ) -> Response:
     """One order with cancelRequests filled in."""
     call = await rest_call(sandbox, request, GET_ORDER, ACCEPTED)
-    _check_field_groups(fieldGroups)
+    tax_breakdown = _tax_breakdown(fieldGroups)
     found, _missing = select_by_ids(call.world, [order_id], call.now_ms)
     if not found:
         entry = error_entry(
@@ -136,4 +144,6 @@ async def get_order(
         )
         raise EbayApiError(404, [entry])
     record, applied = found[0]
-    return call.respond(dumps(order_json(record, applied, call.base, full=True)))
+    return call.respond(
+        dumps(order_json(record, applied, call.base, full=True, tax_breakdown=tax_breakdown))
+    )

@@ -5,7 +5,7 @@ from typing import Any
 from ebay_sandbox.clock import DAY, iso_ms
 from ebay_sandbox.paging import money
 from ebay_sandbox.world.ledger import marketplace_fee_cents
-from ebay_sandbox.world.model import Contact, EventKind, OrderPlan
+from ebay_sandbox.world.model import Contact, EventKind, LinePlan, OrderPlan
 from ebay_sandbox.world.order_state import (
     OrderRecord,
     OrderState,
@@ -14,6 +14,27 @@ from ebay_sandbox.world.order_state import (
 )
 
 JsonDict = dict[str, Any]
+
+# eBay collects and remits US sales tax on the buyer's behalf (marketplace facilitator laws); the
+# state's base rate in basis points, by the buyer's tax address. Oregon has none, so some US orders
+# are not subject to 'Collect and Remit' tax at all. Other markets: none in the simulator.
+SALES_TAX_BPS = {
+    "TX": 625,
+    "OR": 0,
+    "OH": 575,
+    "CO": 290,
+    "NC": 475,
+    "CA": 725,
+    "WI": 500,
+    "FL": 600,
+}
+
+
+def collect_and_remit_cents(plan: OrderPlan, line: LinePlan) -> int:
+    """US state sales tax eBay collects on one line (item and shipping), rounded half up."""
+    if plan.buyer.country != "US":
+        return 0
+    return (line.total_cents * SALES_TAX_BPS.get(plan.buyer.region, 0) + 5_000) // 10_000
 
 
 def _address(c: Contact) -> JsonDict:
@@ -35,6 +56,21 @@ def _contact(c: Contact) -> JsonDict:
     }
 
 
+def _pricing_summary(plan: OrderPlan, *, tax_breakdown: bool) -> JsonDict:
+    """getOrders adds the 'Collect and Remit' tax into ``total`` only with
+    ``fieldGroups=TAX_BREAKDOWN`` (sell_fulfillment ``PricingSummary.total``)."""
+    cur = plan.currency
+    tax = sum(collect_and_remit_cents(plan, line) for line in plan.lines)
+    summary = {
+        "priceSubtotal": money(plan.subtotal_cents, cur),
+        "deliveryCost": money(plan.delivery_cents, cur),
+        "total": money(plan.total_cents + (tax if tax_breakdown else 0), cur),
+    }
+    if tax:
+        summary["tax"] = money(tax, cur)
+    return summary
+
+
 def _static_parts(plan: OrderPlan) -> JsonDict:
     """Parts of the JSON that never change."""
     cur, created = plan.currency, plan.created_ms
@@ -53,11 +89,6 @@ def _static_parts(plan: OrderPlan) -> JsonDict:
                 "countryCode": b.country,
             },
             "buyerRegistrationAddress": _contact(b),
-        },
-        "pricingSummary": {
-            "priceSubtotal": money(plan.subtotal_cents, cur),
-            "deliveryCost": money(plan.delivery_cents, cur),
-            "total": money(plan.total_cents, cur),
         },
         "fulfillmentStartInstructions": [
             {
@@ -111,9 +142,19 @@ def _line_items(plan: OrderPlan, state: OrderState, static: JsonDict) -> list[Js
                 "properties": {"buyerProtection": True},
                 "lineItemFulfillmentInstructions": static["lineInstructions"],
                 "refunds": refunds,
+                **_collect_and_remit(plan, line),
             }
         )
     return items
+
+
+def _collect_and_remit(plan: OrderPlan, line: LinePlan) -> JsonDict:
+    """``ebayCollectAndRemitTaxes`` of a line subject to it (returned whatever the field groups)."""
+    cents = collect_and_remit_cents(plan, line)
+    if not cents:
+        return {}
+    tax = {"taxType": "STATE_SALES_TAX", "amount": money(cents, plan.currency)}
+    return {"ebayCollectAndRemitTaxes": [{**tax, "collectionMethod": "NET"}]}
 
 
 def _cancel_status(state: OrderState, full: bool) -> JsonDict:
@@ -166,9 +207,11 @@ def _payment_summary(plan: OrderPlan, state: OrderState) -> JsonDict:
     }
 
 
-def order_json(record: OrderRecord, applied: int, base_url: str, *, full: bool) -> JsonDict:
+def order_json(
+    record: OrderRecord, applied: int, base_url: str, *, full: bool, tax_breakdown: bool
+) -> JsonDict:
     """The ``Order`` object once ``applied`` events happened; ``full`` fills cancelRequests
-    like getOrder does."""
+    like getOrder does; ``tax_breakdown`` is ``fieldGroups=TAX_BREAKDOWN``."""
     plan = record.plan
     static = _static_parts(plan)
     state = record.state(applied)
@@ -181,7 +224,7 @@ def order_json(record: OrderRecord, applied: int, base_url: str, *, full: bool) 
         "orderPaymentStatus": payment_status(plan, state),
         "sellerId": plan.seller.username,
         "buyer": static["buyer"],
-        "pricingSummary": static["pricingSummary"],
+        "pricingSummary": _pricing_summary(plan, tax_breakdown=tax_breakdown),
         "cancelStatus": _cancel_status(state, full),
         "paymentSummary": _payment_summary(plan, state),
         "fulfillmentStartInstructions": static["fulfillmentStartInstructions"],

@@ -180,7 +180,9 @@ async def get_offers(
 
     body = call.cached((sku, marketplace_id, format, lim, off), build)
     if not body:
-        raise _error(404, 25713, "This Offer is not available : .", sku=sku)
+        # 404 as observed; the offers-no-offer-400 variant answers 400 as eBay's spec lists it.
+        status = call.sandbox.config.strict.no_offer_status
+        raise _error(status, 25713, "This Offer is not available : .", sku=sku)
     return call.respond(body)
 
 

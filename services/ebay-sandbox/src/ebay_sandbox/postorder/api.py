@@ -26,12 +26,13 @@ from ebay_sandbox.postorder.render import (
     return_member,
 )
 from ebay_sandbox.state import SandboxDep
+from ebay_sandbox.strictness import Strictness
 from ebay_sandbox.world.model import Flow, FlowKind, OrderPlan
 
 router = APIRouter(prefix="/post-order/v2")
 LOOKBACK_MS = 548 * DAY  # 18 months
 WINDOW_MS = 90 * DAY
-DEFAULT_LIMIT, MAX_LIMIT = 25, 200
+DEFAULT_LIMIT = 25  # the maximum (200 unless a strictness variant says less): Strictness
 Json = dict[str, Any]
 Member = Callable[[OrderPlan, Flow, int, str], Json]
 
@@ -179,17 +180,35 @@ def _filters(call: Call, resource: Resource) -> Callable[[OrderPlan, Flow], bool
     return keep
 
 
-def _member(resource: Resource) -> Member:
+def _member(resource: Resource, strict: Strictness) -> Member:
     if resource.kind is FlowKind.RETURN:
         return return_member
     if resource.kind is FlowKind.CASE:
         return lambda plan, flow, now, _base: case_member(plan, flow, now)
-    return lambda plan, flow, now, _base: inquiry_member(plan, flow, now)
+    last_modified = strict.inquiry_last_modified
+    return lambda plan, flow, now, _base: inquiry_member(
+        plan, flow, now, last_modified=last_modified
+    )
+
+
+def _check_range(resource: Resource, params: Any, low: int, high: int, strict: Strictness) -> None:
+    """The ``postorder-max-range-days-N`` variant: a longer range is refused, naming the date
+    parameter; a date-less search is one over the whole lookback."""
+    days = strict.post_order_max_range_days
+    if days is None or high - low <= days * DAY:
+        return
+    raw_from = params.get(resource.date_from)
+    if raw_from is None:
+        raise _invalid(resource.date_from, None, f"is required (a range of at most {days} days)")
+    raise _invalid(resource.date_from, raw_from, f"starts a range longer than {days} days")
 
 
 def _search_page(call: Call, resource: Resource, horizon: Horizon) -> bytes:
     params = call.request.query_params
-    limit = int_param(params.get("limit"), default=DEFAULT_LIMIT, low=1, high=MAX_LIMIT)
+    strict = call.sandbox.config.strict
+    limit = int_param(
+        params.get("limit"), default=DEFAULT_LIMIT, low=1, high=strict.post_order_max_limit
+    )
     offset = int_param(params.get("offset"), default=0, low=0, high=None)
     if limit is None:
         raise _invalid("limit", params.get("limit"))
@@ -198,6 +217,7 @@ def _search_page(call: Call, resource: Resource, horizon: Horizon) -> bytes:
     low, high = date_window(
         params.get(resource.date_from), params.get(resource.date_to), resource, call.now_ms
     )
+    _check_range(resource, params, low, high, strict)
     keep = _filters(call, resource)
     ascending = "ASC" in (params.get("sort") or "").upper()
 
@@ -209,7 +229,9 @@ def _search_page(call: Call, resource: Resource, horizon: Horizon) -> bytes:
     key = tuple((k, v) for k, v in params.multi_items() if k not in ("limit", "offset"))
     chosen = call.selection(key, select, horizon)
     page = chosen[offset : offset + call.page_size(limit)]
-    member = _member(resource)
+    if not page and strict.post_order_empty_without_paging:
+        return dumps({})
+    member = _member(resource, strict)
     body: Json = {
         "members": [member(p, f, call.now_ms, call.base) for p, f in page],
         "paginationOutput": {
@@ -256,7 +278,7 @@ async def _get(request: Request, sandbox: Any, resource: Resource, flow_id: str)
             },
         }
     else:
-        body = _member(resource)(plan, flow, call.now_ms, call.base)
+        body = _member(resource, call.sandbox.config.strict)(plan, flow, call.now_ms, call.base)
         body["caseType" if resource.kind is FlowKind.CASE else "inquiryType"] = (
             "INR" if flow.reason in ("INR", "ITEM_NOT_RECEIVED") else "SNAD"
         )

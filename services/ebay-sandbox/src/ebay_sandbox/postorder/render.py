@@ -83,7 +83,15 @@ def return_member(plan: OrderPlan, flow: Flow, now_ms: int, base: str) -> Json:
     return body
 
 
-def _claim(plan: OrderPlan, flow: Flow, now_ms: int, id_key: str, status_key: str) -> Json:
+def _claim(
+    plan: OrderPlan,
+    flow: Flow,
+    now_ms: int,
+    id_key: str,
+    status_key: str,
+    *,
+    last_modified: bool = True,
+) -> Json:
     step = flow.step(now_ms)
     line = plan.lines[flow.line]
     body: Json = {
@@ -97,6 +105,8 @@ def _claim(plan: OrderPlan, flow: Flow, now_ms: int, id_key: str, status_key: st
         "creationDate": date(flow.created_ms),
         "lastModifiedDate": date(step.at_ms),
     }
+    if not last_modified:
+        del body["lastModifiedDate"]
     due = next((s.due_ms for s in reversed(flow.steps[: flow.applied(now_ms)]) if s.due_ms), None)
     if is_open(flow, now_ms) and due is not None:
         body["respondByDate"] = date(due)
@@ -108,9 +118,10 @@ def case_member(plan: OrderPlan, flow: Flow, now_ms: int) -> Json:
     return _claim(plan, flow, now_ms, "caseId", "caseStatusEnum")
 
 
-def inquiry_member(plan: OrderPlan, flow: Flow, now_ms: int) -> Json:
-    """Inquiry search member."""
-    return _claim(plan, flow, now_ms, "inquiryId", "inquiryStatusEnum")
+def inquiry_member(plan: OrderPlan, flow: Flow, now_ms: int, *, last_modified: bool = True) -> Json:
+    """Inquiry search member; ``last_modified=False`` leaves ``lastModifiedDate`` out (the
+    ``inquiry-no-lastmodified`` variant: no document promises it)."""
+    return _claim(plan, flow, now_ms, "inquiryId", "inquiryStatusEnum", last_modified=last_modified)
 
 
 def history(flow: Flow, now_ms: int) -> list[Json]:

@@ -95,5 +95,9 @@ async def trading_error_handler(request: Request, exc: Exception) -> Response:
         exc.code, exc.short, exc.long, params=exc.params, classification=exc.classification
     )
     now_ms = request.app.state.sandbox.clock.now_ms()
-    body = envelope(call_name(request), now_ms, "", ack="Failure", errors=errors)
+    # A failed call names itself for eBay support: the request id the middleware set.
+    correlation_id = getattr(request.state, "request_id", None)
+    body = envelope(
+        call_name(request), now_ms, "", ack="Failure", errors=errors, correlation_id=correlation_id
+    )
     return Response(body, status_code=exc.http_status, media_type=MEDIA_TYPE, headers=exc.headers)

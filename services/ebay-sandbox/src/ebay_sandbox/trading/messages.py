@@ -5,32 +5,52 @@ from ebay_sandbox.horizon import Horizon
 from ebay_sandbox.trading.errors import invalid_input
 from ebay_sandbox.trading.request import TradingRequest
 from ebay_sandbox.trading.xml import el, node, time_el
-from ebay_sandbox.world.messages import RETENTION_MS, MessagePlan
+from ebay_sandbox.world.messages import (
+    FOLDER_NAMES,
+    INBOX,
+    REPLY_WITHIN_MS,
+    RETENTION_MS,
+    MessagePlan,
+    reply_to,
+)
 from ebay_sandbox.world.seller import SellerWorld
 
 DETAIL_LEVELS = frozenset({"ReturnHeaders", "ReturnMessages", "ReturnSummary"})
 MAX_IDS = 10
 MAX_ENTRIES_PER_PAGE = 200
-INBOX = 0
 
 
 def select_messages(
-    world: SellerWorld, low_ms: int, high_ms: int, horizon: Horizon
+    world: SellerWorld, low_ms: int, high_ms: int, horizon: Horizon, folder: int | None = None
 ) -> list[MessagePlan]:
-    """Messages received in ``[low_ms, high_ms]`` still in the mailbox, newest first."""
+    """Messages dated (received, or sent for replies) in ``[low_ms, high_ms]`` still in the
+    mailbox, in ``folder`` (None: every folder), newest first."""
     now_ms = horizon.now_ms
     low = max(low_ms, now_ms - RETENTION_MS + 1)
-    indexes = world.messages.between(low, min(high_ms, now_ms))
+    high = min(high_ms, now_ms)
+    # Replies are dated up to REPLY_WITHIN_MS after the message they answer arrived.
+    indexes = world.messages.between(low - REPLY_WITHIN_MS, high)
     if high_ms >= now_ms:
         horizon.change_at(world.messages.next_after(now_ms))
     found = []
     for index in indexes:
         message = world.messages.get(index)
         horizon.changes_at(message.change_times)
-        horizon.change_at(message.expires_ms)
-        found.append(message)
+        reply = reply_to(message)
+        for entry in (message, reply):
+            if entry is None or not low <= entry.received_ms <= high:
+                continue
+            horizon.change_at(entry.expires_ms)
+            if folder is None or entry.folder_at(now_ms) == folder:
+                found.append(entry)
     found.sort(key=lambda m: (-m.received_ms, m.message_id))
     return found
+
+
+def folder_xml(folder_id: int) -> str:
+    """``<Folder>``: custom folders carry their name."""
+    name = [] if folder_id <= 1 else [el("FolderName", FOLDER_NAMES[folder_id])]
+    return node("Folder", [el("FolderID", folder_id), *name])
 
 
 def message_xml(message: MessagePlan, now_ms: int, *, with_text: bool) -> str:
@@ -64,7 +84,7 @@ def message_xml(message: MessagePlan, now_ms: int, *, with_text: bool) -> str:
         details.append(el("ResponseURL", url))
     parts += [
         node("ResponseDetails", details),
-        node("Folder", [el("FolderID", INBOX)]),
+        folder_xml(message.folder_at(now_ms)),
         el("Replied", message.is_replied(now_ms)),
     ]
     if message.item is not None:
@@ -74,15 +94,19 @@ def message_xml(message: MessagePlan, now_ms: int, *, with_text: bool) -> str:
 
 
 def summary_xml(messages: list[MessagePlan], now_ms: int) -> str:
-    """``<Summary>`` (DetailLevel ReturnSummary)."""
+    """``<Summary>`` (DetailLevel ReturnSummary): one FolderSummary per folder, Inbox and Sent
+    first, then the custom folders."""
+    folders = []
+    for folder_id in FOLDER_NAMES:
+        held = [m for m in messages if m.folder_at(now_ms) == folder_id]
+        name = [el("FolderName", FOLDER_NAMES[folder_id])] if folder_id > 1 else []
+        new = sum(1 for m in held if not m.is_read(now_ms))
+        counts = [el("NewMessageCount", new), el("TotalMessageCount", len(held))]
+        folders.append(node("FolderSummary", [el("FolderID", folder_id), *name, *counts]))
     new = sum(1 for m in messages if not m.is_read(now_ms))
     flagged = sum(1 for m in messages if m.flagged)
-    folder = node(
-        "FolderSummary",
-        [el("FolderID", INBOX), el("NewMessageCount", new), el("TotalMessageCount", len(messages))],
-    )
     counts = [el("NewMessageCount", new), el("FlaggedMessageCount", flagged)]
-    return node("Summary", [folder, *counts, el("TotalMessageCount", len(messages))])
+    return node("Summary", [*folders, *counts, el("TotalMessageCount", len(messages))])
 
 
 def my_messages(call: Call, request: TradingRequest) -> str:
@@ -96,7 +120,8 @@ def my_messages(call: Call, request: TradingRequest) -> str:
         raise invalid_input("MessageIDs")
     if level == "ReturnMessages" and not ids:
         raise invalid_input("MessageIDs")
-    folder = request.integer("FolderID", default=INBOX, low=0, high=10**6)
+    # Without FolderID eBay lists the Inbox; a folder the seller does not have holds nothing.
+    folder = request.integer("FolderID", default=INBOX, low=0, high=10**12)
     start, end = request.time("StartTime"), request.time("EndTime")
     if start is not None and end is not None and start > end:
         raise invalid_input("EndTime")
@@ -110,9 +135,10 @@ def my_messages(call: Call, request: TradingRequest) -> str:
     def build(horizon: Horizon) -> list[MessagePlan]:
         return select_messages(call.world, low, high, horizon)
 
-    messages = call.selection((start, end), build) if folder == INBOX else []
+    everything = call.selection((start, end), build)
     if level == "ReturnSummary":
-        return summary_xml(messages, now_ms)
+        return summary_xml(everything, now_ms)
+    messages = [m for m in everything if m.folder_at(now_ms) == folder]
     if ids:
         wanted = [call.world.find_message(i, now_ms) for i in ids]
         chosen = [m for m in wanted if m is not None]

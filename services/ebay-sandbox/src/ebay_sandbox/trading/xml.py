@@ -60,12 +60,20 @@ def error_block(
 
 
 def envelope(
-    call: str, now_ms: int, payload: str, *, ack: str = "Success", errors: str = ""
+    call: str,
+    now_ms: int,
+    payload: str,
+    *,
+    ack: str = "Success",
+    errors: str = "",
+    correlation_id: str | None = None,
 ) -> bytes:
-    """A complete ``<{call}Response>`` document."""
+    """A complete ``<{call}Response>`` document (AbstractResponseType order: Timestamp, Ack,
+    CorrelationID, Errors, Version, Build, then the call's own elements)."""
+    correlation = el("CorrelationID", correlation_id) if correlation_id else ""
     head = (
         f'<?xml version="1.0" encoding="UTF-8"?>\n<{call}Response xmlns="{NAMESPACE}">'
-        f"{time_el('Timestamp', now_ms)}{el('Ack', ack)}{errors}"
+        f"{time_el('Timestamp', now_ms)}{el('Ack', ack)}{correlation}{errors}"
         f"{el('Version', VERSION)}{el('Build', BUILDS.get(call, DEFAULT_BUILD))}"
     )
     return f"{head}{payload}</{call}Response>".encode()

@@ -14,7 +14,7 @@ from ebay_sandbox.world.ledger import (
     store_charges,
 )
 from ebay_sandbox.world.listings import ListingBook
-from ebay_sandbox.world.messages import MessagePlan, parse_message_id, plan_message
+from ebay_sandbox.world.messages import MessagePlan, parse_message_id, plan_message, reply_to
 from ebay_sandbox.world.model import Flow, FlowKind, Seller
 from ebay_sandbox.world.order_state import OrderRecord
 from ebay_sandbox.world.orders import MAX_SPAN_MS, PER_SELLER, parse_order_id, plan_order
@@ -98,7 +98,11 @@ class SellerWorld:
         if parsed is None or parsed[0] != self.seller.index:
             return None
         message = self.messages.find(parsed[1], now_ms)
-        return message if message is not None and now_ms < message.expires_ms else None
+        if message is not None and parsed[2]:
+            message = reply_to(message)
+        if message is None or not message.received_ms <= now_ms < message.expires_ms:
+            return None
+        return message
 
     # --- the order-day index ------------------------------------------------------------------
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import httpx
 
@@ -16,6 +16,7 @@ from common.ebay.disputes import PaymentDisputesClient
 from common.ebay.finances import MAX_PAYOUTS_LIMIT, MAX_TRANSACTIONS_LIMIT, FinancesClient
 from common.ebay.fulfillment import FulfillmentClient
 from common.ebay.inventory import InventoryClient
+from common.ebay.learned import LearnedLimits, MemoryLimits
 from common.ebay.postorder import (
     CASE_SEARCH,
     INQUIRY_SEARCH,
@@ -39,11 +40,13 @@ __all__ = ["AccountToken", "PageRequest", "Source", "SourceContext", "SourcePage
 
 @dataclass(frozen=True)
 class SourceContext:
-    """What sources are built from: one HTTP client, the settings, the token service."""
+    """What sources are built from: one HTTP client, the settings, the token service, and
+    where limits learned from eBay's refusals are kept (the ``learned_limits`` bucket)."""
 
     http: httpx.AsyncClient
     settings: FetcherSettings
     tokens: TokenClient
+    learned: LearnedLimits = field(default_factory=MemoryLimits)
 
 
 def build_sources(context: SourceContext) -> Mapping[Family, Source]:
@@ -52,7 +55,7 @@ def build_sources(context: SourceContext) -> Mapping[Family, Source]:
     # Finances lives on the apiz host; one signing key per process, asked for on first use.
     finances = FinancesClient(http, ebay.apiz_base_url)
     signing_keys = SigningKeyCache(context.tokens.signing_key)
-    post_order = PostOrderClient(http, ebay.api_base_url)
+    post_order = PostOrderClient(http, ebay.api_base_url, context.learned)
     trading = TradingClient(http, ebay.api_base_url)
     sources: list[Source] = [
         OrdersSource(FulfillmentClient(http, ebay.api_base_url), settings.orders_page_size),

@@ -11,6 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from pydantic import SecretStr
+
 from common.ebay.errors import EbayPayloadError
 from common.ebay.trading import (
     MAX_ENTRIES_PER_PAGE,
@@ -52,18 +54,35 @@ def reaches_everything(total_entries: int, total_pages: int, page_size: int) -> 
 MESSAGES_REFRESH = timedelta(days=7)
 
 
+# A messages offset is a position in the folders of the seller, in ascending FolderID order:
+# ``folder_id * FOLDER_STRIDE + entries of that folder already consumed``. Keyed by the id, not
+# the folder's rank, so a folder created or deleted mid-window moves no other folder's position.
+FOLDER_STRIDE = 10**6  # far more than one folder holds in one window
+
+
+def folder_position(offset: int) -> tuple[int, int]:
+    """(FolderID, offset within that folder) of a messages offset."""
+    return divmod(offset, FOLDER_STRIDE)
+
+
 @dataclass(frozen=True)
 class MessagesSource:
-    """GetMyMessages, on receive date: headers of a page first, then their bodies.
+    """GetMyMessages, on receive date, folder by folder: headers first, then their bodies.
 
-    A page is one ``ReturnHeaders`` call (``StartTime``/``EndTime`` = the window) followed by
-    ``ReturnMessages`` calls for its ids, at most ten at a time; the published records are the
-    full messages as ``ReturnMessages`` returns them. There is no PaginationResult: a short page
-    of headers is the last. The listing is newest first and the window ends before "now", so
-    messages arriving or expiring meanwhile do not shift the entries still to be read.
+    Each phase lists the folders (one ``ReturnSummary`` call: Inbox 0, Sent 1, custom folders)
+    and reads them in ascending FolderID order; for each, ``ReturnHeaders`` calls with its
+    ``FolderID`` and ``StartTime``/``EndTime`` = the window, then ``ReturnMessages`` calls for
+    the ids, at most ten at a time; the published records are the full messages as
+    ``ReturnMessages`` returns them. One source page reads folders until one has more headers
+    than a page holds (there is no PaginationResult: a short page of headers is a folder's
+    last), so a caught-up account costs one summary and one headers call per folder. The
+    listing is newest first and the window ends before "now", so messages arriving or expiring
+    meanwhile do not shift the entries still to be read.
 
-    A message changes after it arrives (read, replied), while its receive date stays, so each
-    run also re-reads the ``recent`` messages received within ``refresh_horizon`` before it.
+    A message changes after it arrives (read, replied, filed into another folder), while its
+    receive date stays, so each run also re-reads the ``recent`` messages received within
+    ``refresh_horizon`` before it. A message filed away between two folder reads of one pass is
+    caught by that re-read or the next run's.
     """
 
     client: TradingClient
@@ -80,25 +99,41 @@ class MessagesSource:
             span = refresh_range(window, self.refresh_horizon, LOOKBACK_LIMITS[self.family])
         if span is None:
             return SourcePage.empty()
-        page_no = page_number(request.offset, self.page_size)
-        headers = await self.client.message_headers(
-            account.token,
-            account.site_id,
-            start=span[0],
-            end=span[1],
-            page_number=page_no,
-            entries_per_page=self.page_size,
-        )
-        fresh = unseen(headers, request.offset, page_no, self.page_size)
-        ids = [_message_id(header) for header in fresh]
+        start_folder, inner = folder_position(request.offset)
+        folders = await self.client.message_folders(account.token, account.site_id)
+        messages: list[Record] = []
+        for folder in (f for f in folders if f >= start_folder):
+            offset = inner if folder == start_folder else 0
+            page_no = page_number(offset, self.page_size)
+            headers = await self.client.message_headers(
+                account.token,
+                account.site_id,
+                folder_id=folder,
+                start=span[0],
+                end=span[1],
+                page_number=page_no,
+                entries_per_page=self.page_size,
+            )
+            fresh = unseen(headers, offset, page_no, self.page_size)
+            messages += await self._bodies(account.token, account.site_id, fresh)
+            if len(headers) >= self.page_size:  # the folder goes on: stop inside it
+                position = folder * FOLDER_STRIDE + offset + len(fresh)
+                return SourcePage(messages, self._shape(request, position, has_next=True))
+        return SourcePage(messages, self._shape(request, request.offset, has_next=False))
+
+    async def _bodies(self, token: SecretStr, site_id: int, headers: list[Record]) -> list[Record]:
+        ids = [_message_id(header) for header in headers]
         messages: list[Record] = []
         for first in range(0, len(ids), MAX_MESSAGE_IDS):
-            batch = ids[first : first + MAX_MESSAGE_IDS]
-            messages += await self.client.messages(account.token, account.site_id, batch)
-        return SourcePage(
-            messages,
-            PageShape(consumed=len(fresh), total=None, has_next=len(headers) >= self.page_size),
-        )
+            messages += await self.client.messages(
+                token, site_id, ids[first : first + MAX_MESSAGE_IDS]
+            )
+        return messages
+
+    @staticmethod
+    def _shape(request: PageRequest, position: int, *, has_next: bool) -> PageShape:
+        # ``consumed`` moves the offset to the folder position to go on from.
+        return PageShape(consumed=position - request.offset, total=None, has_next=has_next)
 
 
 def _message_id(header: Record) -> str:

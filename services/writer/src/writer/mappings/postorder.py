@@ -39,6 +39,26 @@ def _optional_timestamp(value: object, field: str) -> datetime | None:
     return None if value is None else parse_timestamp(value, field)
 
 
+def version_date(raw: dict[str, Any]) -> datetime:
+    """The claim's version: ``lastModifiedDate``, or else the newest date the record holds.
+
+    Inquiries are not documented to carry ``lastModifiedDate`` (fact sheet §3, "[obs] only").
+    Without it the newest of ``creationDate`` and any ``history[].creationDate`` stands in: the
+    row still gets a version (a NULL one could never be updated again), and as the version
+    guard lets an equal version through, later answers of the same claim still update it in the
+    order they arrive. Deadlines (``respondByDate``) are not modifications and never count.
+    """
+    if isinstance(raw.get("lastModifiedDate"), dict):
+        return _post_order_date(raw["lastModifiedDate"], "lastModifiedDate")
+    dates = [_post_order_date(raw.get("creationDate"), "creationDate")]
+    steps = raw.get("history")
+    for step in steps if isinstance(steps, list) else []:
+        moment = step.get("creationDate") if isinstance(step, dict) else None
+        if isinstance(moment, dict):
+            dates.append(_post_order_date(moment, "history.creationDate"))
+    return max(dates)
+
+
 def _claim(account_id: int, raw: dict[str, Any]) -> dict[str, Any]:
     """What a case and an inquiry member share."""
     claim_value, claim_currency = parse_amount(raw.get("claimAmount"))
@@ -50,8 +70,8 @@ def _claim(account_id: int, raw: dict[str, Any]) -> dict[str, Any]:
         "claim_amount_value": claim_value,
         "claim_amount_currency": claim_currency,
         "creation_date": _post_order_date(raw.get("creationDate"), "creationDate"),
-        # The table's version column: required, or the row could never be updated again.
-        "last_modified_date": _post_order_date(raw.get("lastModifiedDate"), "lastModifiedDate"),
+        # The table's version column: never NULL, or the row could never be updated again.
+        "last_modified_date": version_date(raw),
         "respond_by_date": _optional_post_order_date(raw.get("respondByDate"), "respondByDate"),
         "payload": raw,
     }

@@ -9,6 +9,7 @@ from datetime import datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
+from common.ebay.trading import ARCHIVE_FOLDER_NAME
 from common.ebay.xml import path_value
 from writer.domain import MalformedRecordError, Mapped, parse_timestamp, required_str
 
@@ -63,6 +64,9 @@ def map_message(account_id: int, raw: dict[str, Any]) -> Mapped:
             "receive_date": timestamp_at(raw, "ReceiveDate"),
             "folder_id": int_at(raw, "Folder", "FolderID"),
             "is_read": bool_at(raw, "Read"),
+            "flagged": bool_at(raw, "Flagged"),
+            "replied": bool_at(raw, "Replied"),
+            "archived": text_at(raw, "Folder", "FolderName") == ARCHIVE_FOLDER_NAME,
             "item_id": text_at(raw, "ItemID"),
             "payload": raw,
         }

@@ -1,7 +1,7 @@
 """fencing numbers: one per pair, carried by every run (docs/adr/0011-fencing.md)
 
 Revision ID: 0017
-Revises: 0015
+Revises: 0018
 Create Date: 2026-12-03 13:10:00
 """
 
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0017"
-down_revision: str | None = "0015"
+down_revision: str | None = "0018"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
