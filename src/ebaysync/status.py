@@ -174,7 +174,13 @@ def format_duration(value: timedelta | None) -> str:
 def _last_run(row: PairRow, now: datetime) -> Text:
     if row.run_status is None:
         return Text("never", style="dim")
-    style = {"succeeded": "green", "failed": "red", "running": "blue", "queued": "blue"}
+    style = {
+        "succeeded": "green",
+        "failed": "red",
+        "stale": "yellow",
+        "running": "blue",
+        "queued": "blue",
+    }
     ago = format_duration(now - row.run_at) + " ago" if row.run_at else ""
     pages = f"{row.pages_written}/{row.pages_expected or '?'} pages"
     counts = f"{row.rows_received} rows (+{row.rows_inserted} ~{row.rows_changed})"

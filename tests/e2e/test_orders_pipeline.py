@@ -22,7 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker, create_asyn
 
 from common.db.accounts import EbayAccount
 from common.db.orders import EbayOrderLineItem
-from common.db.sync import SyncRun, SyncState
+from common.db.sync import SyncRepository, SyncRun, SyncState
 from common.families import Family
 from common.messages import PageBatch, SyncWindow, Trigger, encoded
 from common.streams import PAGES_STREAM, WINDOWS_STREAM, WRITER_DURABLE
@@ -188,7 +188,11 @@ async def test_a_90_day_backfill_mirrors_the_sandbox_exactly_and_reruns_change_n
     # No label names an account: its numbers grow without bound.
     assert not re.search(r'[{,]account(_id)?="', exposition)
 
-    # A second pass over the whole backfill adds no rows and no events.
+    # A second pass over the whole backfill adds no rows and no events. It takes the pair's next
+    # fence as run now does: a window without one would be older than the scheduler's runs.
+    async with system.sessions.begin() as session:
+        fence = await SyncRepository(session).take_fence(system.account_id, Family.ORDERS)
+    assert fence is not None
     rerun = SyncWindow(
         run_id=uuid.uuid4(),
         account_id=system.account_id,
@@ -197,6 +201,7 @@ async def test_a_90_day_backfill_mirrors_the_sandbox_exactly_and_reruns_change_n
         window_to=final_cursor,
         trigger=Trigger.MANUAL,
         issued_at=datetime.now(UTC),
+        fence=fence,
     )
     await system.js.publish(
         rerun.subject,
@@ -233,6 +238,7 @@ async def test_a_90_day_backfill_mirrors_the_sandbox_exactly_and_reruns_change_n
         window_from=rerun.window_from,
         window_to=rerun.window_to,
         trigger=Trigger.MANUAL,
+        fence=rerun.fence,
         page_no=1,
         page_count=None,
         fetched_at=datetime.now(UTC),

@@ -114,7 +114,7 @@ def test_the_projection_is_what_the_scheduler_sends(
     if due > NOW:
         assert plan_pair(state, due - SECOND, POLICY) is None
     # The scheduler's command for it carries the projected window (or none, for a snapshot).
-    command = window_command(sent, due)
+    command = window_command(sent, due, fence=1)
     assert command.window_from == (projection.windows[0].start if projection.windows else None)
     assert command.window_to == (projection.windows[0].end if projection.windows else due)
 
@@ -126,6 +126,6 @@ def test_the_due_time_ignores_what_only_an_operator_or_a_finished_run_changes() 
 
 
 def test_a_manual_command_of_a_snapshot_has_no_window_and_a_run_dedup_id() -> None:
-    command = window_command(PlannedWindow(1, Family.OFFERS, None, Trigger.MANUAL), NOW)
+    command = window_command(PlannedWindow(1, Family.OFFERS, None, Trigger.MANUAL), NOW, fence=1)
     assert command.window_from is None and command.window_to == NOW
     assert command.message_id == f"run:{command.run_id}"

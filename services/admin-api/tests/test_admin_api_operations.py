@@ -256,7 +256,15 @@ class TestRetention:
         runs = [window(account.id) for _ in range(3)]
         async with sessions.begin() as session:
             for i, command in enumerate(runs):
-                await SyncRepository(session).record_queued(command, old + timedelta(hours=i))
+                await SyncRepository(session).record_queued(command)
+                # Run times come from the database clock: age them by hand.
+                await session.execute(
+                    text(
+                        "UPDATE sync_runs SET queued_at = :at, updated_at = :at "
+                        "WHERE run_id = :run_id"
+                    ),
+                    {"at": old + timedelta(hours=i), "run_id": command.run_id},
+                )
             await session.execute(
                 text("UPDATE sync_runs SET status = 'succeeded' WHERE account_id = :a"),
                 {"a": account.id},

@@ -83,7 +83,7 @@ async def queue_run(sessions: async_sessionmaker[AsyncSession], account_id: int)
         issued_at=datetime.now(UTC),
     )
     async with sessions.begin() as session:
-        await SyncRepository(session).record_queued(command, datetime.now(UTC))
+        await SyncRepository(session).record_queued(command)
     return command.run_id
 
 

@@ -43,6 +43,7 @@ async def make_scheduler(
     sessions: async_sessionmaker[AsyncSession],
     holder: str,
     clock: Callable[[], datetime] = utc_now,
+    stale_after: timedelta = timedelta(minutes=30),
 ) -> Scheduler:
     leases = await broker.key_value(BUCKETS.leases.bucket, declare=False)
     control = await broker.key_value(BUCKETS.control.bucket, declare=False)
@@ -52,7 +53,7 @@ async def make_scheduler(
         LeaderLease(leases, SCHEDULER_LEADER_KEY, holder),
         PauseSwitch(control),
         {Family.ORDERS: POLICY},
-        stale_after=timedelta(minutes=30),
+        stale_after=stale_after,
         clock=clock,
     )
 
@@ -183,3 +184,31 @@ async def test_jetstream_refuses_a_second_window_for_a_pair_in_flight(
     assert await windows_for(topology, account_id) == 1
     # Neither added nor replaced: the window in flight is still the first one.
     assert (await topology.get_last_msg(WINDOWS_STREAM, subject)).data == first.data
+
+
+async def test_a_stale_run_is_fenced_off_by_the_next_window_of_its_pair(
+    broker: NatsBroker,
+    topology: JetStreamContext,
+    sessions: async_sessionmaker[AsyncSession],
+    account_id: int,
+) -> None:
+    scheduler = await make_scheduler(broker, sessions, "a", stale_after=timedelta(0))
+    assert await scheduler.tick() >= 1
+    subject = f"{SyncWindow.SUBJECT_PREFIX}.orders.{account_id}"
+    first = SyncWindow.model_validate_json(
+        (await topology.get_last_msg(WINDOWS_STREAM, subject)).data or b""
+    )
+    # The fetcher acked it (its pages now wait for a stalled writer); the run stops moving.
+    await topology.purge_stream(WINDOWS_STREAM, subject=subject)
+    assert await scheduler.tick() >= 1
+    second = SyncWindow.model_validate_json(
+        (await topology.get_last_msg(WINDOWS_STREAM, subject)).data or b""
+    )
+    assert second.fence > first.fence
+    async with sessions() as session:
+        runs = {
+            r.run_id: r
+            for r in await session.scalars(select(SyncRun).where(SyncRun.account_id == account_id))
+        }
+    assert runs[first.run_id].status == "stale" and runs[first.run_id].fence == first.fence
+    assert runs[second.run_id].status == "queued" and runs[second.run_id].fence == second.fence

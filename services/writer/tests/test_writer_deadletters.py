@@ -184,7 +184,7 @@ async def test_a_window_that_runs_out_of_deliveries_is_moved_and_frees_its_pair(
             window.subject, encoded(window), stream=WINDOWS_STREAM, headers=headers
         )
         async with sessions.begin() as session:
-            await SyncRepository(session).record_queued(window, now)
+            await SyncRepository(session).record_queued(window)
 
         async def recorded() -> bool:
             current = await run(sessions, window.run_id)
@@ -199,8 +199,9 @@ async def test_a_window_that_runs_out_of_deliveries_is_moved_and_frees_its_pair(
     assert letter.original_headers["Nats-Msg-Id"] == window.message_id
     assert SyncWindow.model_validate_json(letter.original_data) == window
     assert letter.deliveries == 2
-    # The reason names the deliveries and the last error the fetcher reported.
-    assert letter.reason.startswith("exhausted 2 deliveries: attempt 2: NoRespondersError")
+    # The reason names the deliveries; waiting for the token service is no failed attempt, so
+    # the fetcher reported no error to name.
+    assert letter.reason == "exhausted 2 deliveries"
     # Deleted from the work queue: the pair's subject takes a new window at once.
     assert await stored(topology, WINDOWS_STREAM) == 0
     follow_up = window.model_copy(update={"run_id": uuid.uuid4(), "trigger": Trigger.MANUAL})
@@ -210,10 +211,11 @@ async def test_a_window_that_runs_out_of_deliveries_is_moved_and_frees_its_pair(
         stream=WINDOWS_STREAM,
         headers={"Nats-Msg-Id": follow_up.message_id},
     )
-    # Two failed attempts and the dead letter: the breaker (threshold 2) paused the pair.
+    # Only the dead letter counts (token-service waits are not the account's failures): below
+    # the breaker's threshold of 2, the pair is not paused.
     pair = await state(sessions, account_id)
-    assert pair is not None and pair.consecutive_failures == 3
-    assert pair.paused_until is not None and pair.paused_until > datetime.now(UTC)
+    assert pair is not None and pair.consecutive_failures == 1
+    assert pair.paused_until is None
     async with sessions() as session:
         [pair_state] = [
             p

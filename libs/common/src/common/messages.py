@@ -59,6 +59,9 @@ class RunMessage(Message):
     window_from: AwareDatetime | None
     window_to: AwareDatetime
     trigger: Trigger
+    # The pair's fencing number when the scheduler queued this run (docs/adr/0011-fencing.md):
+    # the writer refuses pages of a run older than the pair's newest. 0: sent before fencing.
+    fence: int = Field(default=0, ge=0)
 
 
 class SyncWindow(RunMessage):

@@ -78,7 +78,8 @@ PAGE_RETRIES = Counter(
 QUOTA_WAITS = Counter(
     "ebaysync_quota_waits_total",
     "Windows handed back until an eBay daily quota resets, by reason (ebay: eBay refused the "
-    "call; share: the account used more than its share; spent: the app's quota is used up).",
+    "call; share: the account used more than its share; spent: the app's quota is used up; "
+    "token_service: no token service answered).",
     ["family", "reason"],
 )
 EBAY_CALLS = Counter("ebaysync_ebay_calls_total", "eBay API calls made by fetchers.", ["api"])

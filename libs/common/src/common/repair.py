@@ -133,14 +133,23 @@ async def repair_pair(
         if window is None:
             await session.commit()
             return RepairResult("reset", f"cursor reset to {start.isoformat()}", start)
-    command = window_command(PlannedWindow(account.id, family, window, Trigger.REPAIR), now)
+    in_flight = RepairResult(
+        "in_flight", f"a {family} window of this account is in flight; repair it after"
+    )
+    # As the scheduler does (docs/adr/0011-fencing.md): the pair's next fence, held until the
+    # run is recorded; None while a page of the pair is being written.
+    fence = await sync.take_fence(account.id, family)
+    if fence is None:
+        await session.rollback()
+        return in_flight
+    command = window_command(
+        PlannedWindow(account.id, family, window, Trigger.REPAIR), now, fence=fence
+    )
     outcome = await publish_window(broker, tracer, command, publish_timeout)
     if outcome is PublishOutcome.IN_FLIGHT:
         await session.rollback()
-        return RepairResult(
-            "in_flight", f"a {family} window of this account is in flight; repair it after"
-        )
-    await sync.record_queued(command, now, requested_by=requested_by)
+        return in_flight
+    await sync.record_queued(command, requested_by=requested_by)
     await session.commit()
     detail = f"cursor reset to {start.isoformat()}; run {command.run_id} queued"
     if clamped:

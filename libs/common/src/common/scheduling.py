@@ -117,9 +117,10 @@ def project_schedule(
     )
 
 
-def window_command(planned: PlannedWindow, now: datetime) -> SyncWindow:
+def window_command(planned: PlannedWindow, now: datetime, *, fence: int) -> SyncWindow:
     """The command for a planned window, with a new run id (its dedup id comes from the window,
-    or from the run for a manual one or a snapshot)."""
+    or from the run for a manual one or a snapshot) and the pair's new fencing number
+    (``SyncRepository.take_fence``, docs/adr/0011-fencing.md)."""
     return SyncWindow(
         run_id=uuid.uuid4(),
         account_id=planned.account_id,
@@ -128,6 +129,7 @@ def window_command(planned: PlannedWindow, now: datetime) -> SyncWindow:
         window_to=planned.window.end if planned.window else now,
         trigger=planned.trigger,
         issued_at=now,
+        fence=fence,
     )
 
 

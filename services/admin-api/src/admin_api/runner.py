@@ -69,15 +69,23 @@ async def run_now(
         window = plan_window(state.cursor if state else None, now, policy)
         if window is None:
             return RunResult("up_to_date", "nothing new to fetch: the cursor is at the settle lag")
-    command = window_command(PlannedWindow(account.id, family, window, Trigger.MANUAL), now)
+    in_flight = RunResult(
+        "in_flight", f"a {family} window of this account is in flight; it must finish first"
+    )
+    # As the scheduler does: the fence holds the pair's row until the run is recorded.
+    fence = await sync.take_fence(account.id, family)
+    if fence is None:
+        return in_flight
+    command = window_command(
+        PlannedWindow(account.id, family, window, Trigger.MANUAL), now, fence=fence
+    )
     outcome = await publish_window(
         context.broker, context.tracer, command, context.settings.nats.publish_timeout_seconds
     )
     if outcome is PublishOutcome.IN_FLIGHT:
-        return RunResult(
-            "in_flight", f"a {family} window of this account is in flight; it must finish first"
-        )
-    await sync.record_queued(command, now)
+        await session.commit()  # nothing recorded: only lets go of the pair's row
+        return in_flight
+    await sync.record_queued(command)
     await session.commit()
     context.changes.notify()
     return RunResult("queued", f"run {command.run_id} queued", command)

@@ -7,12 +7,15 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import replace
 from datetime import UTC, datetime
 
-from nats.js.errors import KeyNotFoundError
+from nats.errors import NoRespondersError
+from nats.js.errors import KeyNotFoundError, KeyWrongLastSequenceError
 from nats.js.kv import KeyValue
+from pydantic import SecretStr
 from tenacity import (
     AsyncRetrying,
     RetryCallState,
     retry_if_exception,
+    retry_if_exception_type,
     stop_after_attempt,
     wait_random_exponential,
 )
@@ -43,21 +46,55 @@ class WindowUnstableError(EbayTransientError):
     """Rows kept moving in every pass over the window; try the window again later."""
 
 
+class TakenOverError(Exception):
+    """Another delivery of the window moved its checkpoint: this one is a zombie (a fetcher
+    that was paused past ack_wait while JetStream gave the window to another replica)."""
+
+
+class TokenServiceUnavailableError(EbayQuotaError):
+    """No token service answered (none running, or none in time). Not the account's failure:
+    like a spent quota, the window waits and comes back later, and the circuit breaker is not
+    told (an ``EbayQuotaError``: the handler hands it back with the delivery's backoff, 2^n s,
+    logged as a warning without a traceback)."""
+
+
 class CheckpointStore:
-    """Fetch checkpoints in a KV bucket, one key per run."""
+    """Fetch checkpoints in a KV bucket, one key per run, written compare-and-set.
+
+    Each delivery of a window remembers the revision it last read or wrote; a save or a check
+    against another revision means another delivery has taken the window over.
+    """
 
     def __init__(self, kv: KeyValue) -> None:
         self._kv = kv
 
-    async def load(self, window: SyncWindow) -> Checkpoint:
+    async def load(self, window: SyncWindow) -> tuple[Checkpoint, int | None]:
+        """The checkpoint and its revision (None: no checkpoint yet)."""
         try:
             entry = await self._kv.get(str(window.run_id))
         except KeyNotFoundError:
-            return Checkpoint()
-        return Checkpoint() if entry.value is None else Checkpoint.model_validate_json(entry.value)
+            return Checkpoint(), None
+        if entry.value is None:
+            return Checkpoint(), entry.revision
+        return Checkpoint.model_validate_json(entry.value), entry.revision
 
-    async def save(self, window: SyncWindow, checkpoint: Checkpoint) -> None:
-        await self._kv.put(str(window.run_id), checkpoint.model_dump_json().encode())
+    async def save(self, window: SyncWindow, checkpoint: Checkpoint, last: int | None) -> int:
+        """Store the checkpoint if it is still at revision ``last``; returns the new revision."""
+        value = checkpoint.model_dump_json().encode()
+        try:
+            if last is None:
+                return await self._kv.create(str(window.run_id), value)
+            return await self._kv.update(str(window.run_id), value, last=last)
+        except KeyWrongLastSequenceError as exc:
+            raise TakenOverError(f"run {window.run_id}: checkpoint moved past {last}") from exc
+
+    async def is_current(self, window: SyncWindow, revision: int | None) -> bool:
+        """Whether the checkpoint is still at ``revision`` (nobody else moved it)."""
+        try:
+            entry = await self._kv.get(str(window.run_id))
+        except KeyNotFoundError:
+            return revision is None
+        return entry.revision == revision
 
 
 class UnsupportedFamilyError(ValueError):
@@ -118,11 +155,16 @@ class WindowFetcher:
     async def fetch(self, window: SyncWindow) -> int:
         """Fetch the window from its checkpoint on; a redelivered window resumes, not restarts.
 
-        Returns how many pages this call published.
+        Returns how many pages this call published. A delivery whose window another delivery
+        took over stops before its next eBay call and publishes nothing more: its late ack
+        then changes nothing.
         """
         with calls_for(window.account_id):
             try:
                 return await self._fetch(window)
+            except TakenOverError as exc:
+                log.warning("%s; this delivery stops (another fetcher has the window)", exc)
+                return 0
             finally:
                 await self._flush_calls()
 
@@ -130,18 +172,21 @@ class WindowFetcher:
         source = self._sources.get(window.family)
         if source is None:
             raise UnsupportedFamilyError(f"no source for family {window.family}")
-        checkpoint = await self._checkpoints.load(window)
+        checkpoint, revision = await self._checkpoints.load(window)
         if checkpoint.done:
             return 0
         await self._admit(window)
         first_page_no = checkpoint.next_page_no
         snapshot = window.family in SNAPSHOT_FAMILIES
-        account = await self._tokens.access_token(window.account_id)
+        account = await self._access_token(window)
         while True:
             request = PageRequest(
                 window, account, source.phases[checkpoint.phase], checkpoint.offset
             )
+            # Before every eBay call and every publish: a zombie learns here that it is one.
+            await self._ensure_current(window, revision)
             page, account = await self._get_page(source, request)
+            await self._ensure_current(window, revision)
             chunks = split_records(page.records, self._max_page_bytes)
             outcome = after_page(
                 checkpoint,
@@ -163,6 +208,7 @@ class WindowFetcher:
                         window_from=window.window_from,
                         window_to=window.window_to,
                         trigger=window.trigger,
+                        fence=window.fence,
                         page_no=page_no,
                         page_count=page_no if is_last else None,
                         fetched_at=now,
@@ -173,7 +219,7 @@ class WindowFetcher:
                     )
                 )
             checkpoint = outcome.checkpoint
-            await self._checkpoints.save(window, checkpoint)
+            revision = await self._checkpoints.save(window, checkpoint, revision)
             await self._flush_calls()
             if outcome.gave_up:
                 raise WindowUnstableError(
@@ -197,10 +243,38 @@ class WindowFetcher:
             return await self._page_with_retries(source, request), request.account
         except EbayAuthError:
             # The token expired or was revoked early: ask for a fresh one and try once more.
-            account = await self._tokens.access_token(
-                request.window.account_id, rejected=request.account.token
-            )
+            account = await self._access_token(request.window, rejected=request.account.token)
             return await self._page_with_retries(source, replace(request, account=account)), account
+
+    async def _ensure_current(self, window: SyncWindow, revision: int | None) -> None:
+        if not await self._checkpoints.is_current(window, revision):
+            raise TakenOverError(f"run {window.run_id}: another delivery moved the checkpoint")
+
+    async def _access_token(
+        self, window: SyncWindow, *, rejected: SecretStr | None = None
+    ) -> AccountToken:
+        """The account's token; a token service that does not answer is waited for.
+
+        A few quick retries ride out a restart; then the window goes back to JetStream with a
+        delay (:class:`TokenServiceUnavailableError`), counted as no failure of the account.
+        """
+        settings = self._page_retry
+        retrying = AsyncRetrying(
+            retry=retry_if_exception_type((NoRespondersError, TimeoutError)),
+            wait=wait_random_exponential(
+                multiplier=settings.initial_seconds, max=settings.max_seconds
+            ),
+            stop=stop_after_attempt(settings.attempts),
+            reraise=True,
+        )
+        try:
+            return await retrying(self._tokens.access_token, window.account_id, rejected=rejected)
+        except (NoRespondersError, TimeoutError) as exc:
+            QUOTA_WAITS.labels(window.family, "token_service").inc()
+            raise TokenServiceUnavailableError(
+                f"token service unavailable for account {window.account_id} "
+                f"({type(exc).__name__}); the window waits"
+            ) from exc
 
     async def _page_with_retries(self, source: Source, request: PageRequest) -> SourcePage:
         """One page, retried at the same offset after a 5xx, a timeout or a dropped connection.

@@ -96,19 +96,28 @@ class Scheduler:
         await self._lease.release()
 
     async def _dispatch(self, planned: PlannedWindow, now: datetime) -> int:
-        command = window_command(planned, now)
-        if await self._publish(command) is not PublishOutcome.ACCEPTED:
-            return 0  # a repeat of a window already sent, or the pair is still in flight
-        WINDOWS_PUBLISHED.labels(command.family, command.trigger).inc()
-        async with self._sessions.begin() as session:
-            await SyncRepository(session).record_queued(command, now)
+        # One transaction around the publish (docs/adr/0011-fencing.md): the pair's fence row stays
+        # locked from taking the fence until the run is recorded as its newest, so no page of
+        # an older run commits in between; a window JetStream refuses rolls it all back.
+        async with self._sessions() as session, session.begin() as transaction:
+            sync = SyncRepository(session)
+            fence = await sync.take_fence(planned.account_id, planned.family)
+            if fence is None:
+                return 0  # a page of the pair is being written right now: next tick
+            command = window_command(planned, now, fence=fence)
+            if await self._publish(command) is not PublishOutcome.ACCEPTED:
+                await transaction.rollback()
+                return 0  # a repeat of a window already sent, or the pair is still in flight
+            WINDOWS_PUBLISHED.labels(command.family, command.trigger).inc()
+            await sync.record_queued(command)
         log.info(
-            "queued %s window %s..%s for account %s (run %s)",
+            "queued %s window %s..%s for account %s (run %s, fence %s)",
             command.family,
             command.window_from,
             command.window_to,
             command.account_id,
             command.run_id,
+            command.fence,
         )
         return 1
 

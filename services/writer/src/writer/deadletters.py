@@ -62,7 +62,10 @@ class FailureRecorder:
                 log.warning("dead letter from %s names no known account", letter.original_subject)
                 return False
             sync = SyncRepository(session)
-            if not await sync.fail_run(run, letter.reason, now):
+            # The pair's row before the run's, as page transactions and the scheduler take
+            # them (docs/adr/0011-fencing.md): the same order everywhere, no deadlock.
+            await sync.lock_pair(run.account_id, run.family)
+            if not await sync.fail_run(run, letter.reason):
                 return False
             await self._count(sync, run.account_id, run.family, letter.reason, now)
         RUNS_FAILED.labels(str(run.family)).inc()
@@ -82,7 +85,7 @@ class FailureRecorder:
         pause = pause_for(failures, self.breaker)
         if pause is None:
             return
-        await sync.pause(account_id, family, now + pause, now)
+        await sync.pause(account_id, family, pause)
         BREAKER_PAUSES.labels(str(family)).inc()
         log.warning(
             "account %s %s paused for %s after %s failures in a row",

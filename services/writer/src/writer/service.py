@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from common.db.sync import PageCounts, SyncRepository
 from common.db.upsert import UpsertSpec, end_unseen, record_seen, replace_children, upsert_rows
+from common.fencing import STALE_FENCE, FenceVerdict, judge_fence
 from common.messages import PageBatch, WindowCompleted
 from writer.domain import Row
 from writer.families import FAMILY_TABLES
@@ -29,6 +30,17 @@ class UnsupportedFamilyError(ValueError):
     pass
 
 
+class StalePageError(UnsupportedFamilyError):
+    """A page of a run its pair has fenced off (docs/adr/0011-fencing.md): dead-lettered, like
+    a page no writer can take, and never written."""
+
+    def __init__(self, page: PageBatch, pair_fence: int) -> None:
+        super().__init__(
+            f"{STALE_FENCE}: run {page.run_id} has fence {page.fence}, "
+            f"its pair's newest run {pair_fence}"
+        )
+
+
 class PageWriter:
     def __init__(
         self, sessions: async_sessionmaker[AsyncSession], clock: Callable[[], datetime]
@@ -40,12 +52,22 @@ class PageWriter:
         """Upsert the page's rows, its receipt, the run's progress and — last — the cursor.
 
         All in one transaction: a crash anywhere leaves nothing half-written, and a redelivered
-        page finds its receipt and changes nothing.
+        page finds its receipt and changes nothing. The pair's fence is checked first, under the
+        pair's row lock: a page of a superseded run raises :class:`StalePageError` and writes
+        nothing, so it can neither overwrite newer data nor end rows.
         """
         now = self._clock()
         async with self._sessions.begin() as session:
             sync = SyncRepository(session)
-            if not await sync.claim_page(page, page.page_no, now, trace_id):
+            pair_fence = await sync.lock_pair(page.account_id, page.family)
+            verdict = judge_fence(page.fence, pair_fence)
+            if verdict is FenceVerdict.STALE:
+                if await sync.has_page(page.run_id, page.page_no):
+                    return WriteResult(duplicate=True)
+                raise StalePageError(page, pair_fence)
+            if verdict is FenceVerdict.NEWER:
+                await sync.advance_fence(page)
+            if not await sync.claim_page(page, page.page_no, trace_id):
                 return WriteResult(duplicate=True)
             counts = await self._upsert(session, page, now)
             progress = await sync.record_page(
@@ -53,7 +75,6 @@ class PageWriter:
                 page.page_no,
                 counts,
                 page.page_count,
-                now,
                 trace_id,
                 snapshot_complete=page.snapshot_complete,
             )
@@ -70,7 +91,7 @@ class PageWriter:
                         complete=bool(progress.snapshot_complete),
                     )
                     log.info("run %s ended %s rows no longer in the snapshot", page.run_id, ended)
-                cursor = await sync.complete_run(page, now)
+                cursor = await sync.complete_run(page)
                 completed = WindowCompleted(
                     run_id=page.run_id,
                     account_id=page.account_id,

@@ -2,6 +2,12 @@
 
 The writer owns cursors, run progress and receipts; the scheduler records a run as queued when
 its command is accepted by JetStream; the admin API flips ``enabled``.
+
+Run times (queued, started, finished, updated, page commits) are stamped with the database's
+clock, ``clock_timestamp()``, by whichever service writes them, and the stale rule compares them
+with that clock too: one clock per deployment, whatever clock a service plans windows in
+(docs/adr/0011-fencing.md). Each is taken by the last statements of its transaction, so it is
+the moment the write commits, not the moment it began.
 """
 
 from __future__ import annotations
@@ -11,7 +17,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from uuid import UUID
 
-from sqlalchemy import ForeignKey, Index, Integer, String, func, select, text
+from sqlalchemy import BigInteger, ForeignKey, Index, Integer, String, func, select, text
 from sqlalchemy.dialects.postgresql import distinct_on, insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
@@ -26,6 +32,8 @@ class RunStatus:
     RUNNING = "running"
     SUCCEEDED = "succeeded"
     FAILED = "failed"
+    # Superseded by a newer run of its pair after it stopped moving: its late pages are refused.
+    STALE = "stale"
     OPEN = (QUEUED, RUNNING)
 
 
@@ -43,6 +51,20 @@ class SyncState(Base):
     consecutive_failures: Mapped[int] = mapped_column(Integer, server_default=text("0"))
     paused_until: Mapped[datetime | None]
     updated_at: Mapped[datetime] = mapped_column(server_default=func.now())
+
+
+class SyncFence(Base):
+    """The fencing number of the pair's newest run (docs/adr/0011-fencing.md).
+
+    A row apart from ``sync_state``: page transactions hold it in SHARE mode, so pages of one
+    run commit in parallel while the run's last page updates the cursor's row.
+    """
+
+    __tablename__ = "sync_fences"
+
+    account_id: Mapped[int] = mapped_column(ForeignKey("ebay_accounts.id"), primary_key=True)
+    family: Mapped[str] = mapped_column(String, primary_key=True)
+    fence: Mapped[int] = mapped_column(BigInteger, server_default=text("0"))
 
 
 class SyncRun(Base):
@@ -73,6 +95,7 @@ class SyncRun(Base):
     snapshot_complete: Mapped[bool | None]
     # Who queued it by hand (run now, repair); None for the scheduler.
     requested_by: Mapped[str | None]
+    fence: Mapped[int] = mapped_column(BigInteger, server_default=text("0"))
 
 
 class SyncSnapshotSeen(Base):
@@ -148,18 +171,26 @@ class SyncRepository:
         that the account's purpose syncs (``common.families.PURPOSE_FAMILIES``).
 
         A pair is in flight while it has a queued or running run that moved recently; a run
-        that stopped moving for ``stale_after`` no longer blocks its pair.
+        that stopped moving for ``stale_after`` (by the database clock that stamped it) no
+        longer blocks its pair, and the next run queued for the pair fences it off.
+
+        A breaker's pause is also kept on the database clock; ``paused_until`` is returned
+        rebased onto ``now`` (the planner's clock), and None once the pause is over.
         """
         rows = await self.session.execute(
             text(
                 """
                 SELECT a.id AS account_id, a.purpose, f.family,
                        coalesce(s.enabled, true) AS enabled,
-                       s.cursor, s.paused_until, s.last_success_at,
+                       s.cursor, s.last_success_at,
+                       CASE WHEN s.paused_until > clock_timestamp()
+                            THEN CAST(:now AS timestamptz) + (s.paused_until - clock_timestamp())
+                       END AS paused_until,
                        EXISTS (SELECT 1 FROM sync_runs r
                                WHERE r.account_id = a.id AND r.family = f.family
                                  AND r.status IN ('queued', 'running')
-                                 AND r.updated_at > :stale_before) AS in_flight
+                                 AND r.updated_at > clock_timestamp()
+                                     - make_interval(secs => :stale_seconds)) AS in_flight
                 FROM ebay_accounts a
                 CROSS JOIN unnest(CAST(:families AS text[])) AS f(family)
                 LEFT JOIN sync_state s ON s.account_id = a.id AND s.family = f.family
@@ -167,7 +198,11 @@ class SyncRepository:
                 ORDER BY a.id, f.family
                 """
             ),
-            {"families": [str(f) for f in families], "stale_before": now - stale_after},
+            {
+                "families": [str(f) for f in families],
+                "now": now,
+                "stale_seconds": stale_after.total_seconds(),
+            },
         )
         return [
             PairState(
@@ -183,16 +218,79 @@ class SyncRepository:
             if Family(r.family) in families_of(r.purpose)
         ]
 
-    async def record_queued(
-        self, run: RunMessage, now: datetime, requested_by: str | None = None
-    ) -> None:
+    async def take_fence(self, account_id: int, family: Family) -> int | None:
+        """A new fencing number for a run of the pair, or None while a page of the pair is being
+        written (the pair is busy: try at the next tick).
+
+        Holds the pair's fence row until the transaction ends, so no page of the pair commits
+        between this and :meth:`record_queued`: queue the run in the same transaction.
+        """
+        await self._ensure_fence_row(account_id, family)
+        # SKIP LOCKED: a writer holding the row may be stalled for minutes (a paused process);
+        # waiting for it would stall every other pair's scheduling with it.
+        locked = await self.session.scalar(
+            text(
+                "SELECT nextval('sync_fence') FROM sync_fences "
+                "WHERE account_id = :account_id AND family = :family "
+                "FOR NO KEY UPDATE SKIP LOCKED"
+            ),
+            {"account_id": account_id, "family": str(family)},
+        )
+        return None if locked is None else int(locked)
+
+    async def _ensure_fence_row(self, account_id: int, family: Family) -> None:
+        await self.session.execute(
+            text(
+                "INSERT INTO sync_fences (account_id, family) VALUES (:account_id, :family) "
+                "ON CONFLICT (account_id, family) DO NOTHING"
+            ),
+            {"account_id": account_id, "family": str(family)},
+        )
+
+    async def record_queued(self, run: RunMessage, requested_by: str | None = None) -> None:
+        """Record the run as queued and as its pair's newest: older open runs of the pair are
+        marked stale in the same transaction, so a pair never has two open runs."""
         # The writer may already have created the run if the pipeline outran us.
-        await self._insert_run(run, status=RunStatus.QUEUED, queued_at=now, updated_at=now)
+        await self._insert_run(
+            run,
+            status=RunStatus.QUEUED,
+            queued_at=func.clock_timestamp(),
+            updated_at=func.clock_timestamp(),
+        )
         if requested_by is not None:
             await self.session.execute(
                 text("UPDATE sync_runs SET requested_by = :who WHERE run_id = :run_id"),
                 {"who": requested_by, "run_id": run.run_id},
             )
+        await self.advance_fence(run)
+
+    async def advance_fence(self, run: RunMessage) -> None:
+        """Make ``run`` the pair's newest run: raise the pair's fence to the run's and mark the
+        pair's older open runs stale (their late pages are refused from now on)."""
+        await self.session.execute(
+            text(
+                "UPDATE sync_fences SET fence = GREATEST(fence, :fence) "
+                "WHERE account_id = :account_id AND family = :family"
+            ),
+            {"account_id": run.account_id, "family": str(run.family), "fence": run.fence},
+        )
+        await self.session.execute(
+            text(
+                """
+                UPDATE sync_runs SET status = 'stale', finished_at = clock_timestamp(),
+                       updated_at = clock_timestamp(),
+                       error = 'stale fence: superseded by run ' || CAST(:run_id AS text)
+                WHERE account_id = :account_id AND family = :family
+                  AND status IN ('queued', 'running') AND fence < :fence
+                """
+            ),
+            {
+                "account_id": run.account_id,
+                "family": str(run.family),
+                "fence": run.fence,
+                "run_id": str(run.run_id),
+            },
+        )
 
     async def _insert_run(self, run: RunMessage, **values: object) -> None:
         """Create the run's row unless it exists."""
@@ -203,22 +301,39 @@ class SyncRepository:
             trigger=str(run.trigger),
             window_from=run.window_from,
             window_to=run.window_to,
+            fence=run.fence,
             **values,
         )
         await self.session.execute(stmt.on_conflict_do_nothing(index_elements=[SyncRun.run_id]))
 
     # --- writer ----------------------------------------------------------------------------
 
-    async def claim_page(
-        self, run: RunMessage, page_no: int, now: datetime, trace_id: str | None
-    ) -> bool:
+    async def lock_pair(self, account_id: int, family: Family) -> int:
+        """Hold the pair's fence row (SHARE) for the page's transaction; returns the fence.
+
+        The first statement of every page transaction: the fence read here cannot change
+        (:meth:`take_fence` skips a row held in any mode) until the page commits, while pages
+        of the same pair still commit side by side.
+        """
+        params = {"account_id": account_id, "family": str(family)}
+        select_fence = text(
+            "SELECT fence FROM sync_fences WHERE account_id = :account_id AND family = :family "
+            "FOR SHARE"
+        )
+        fence = await self.session.scalar(select_fence, params)
+        if fence is None:  # a pair no scheduler has fenced yet (a page sent before fencing)
+            await self._ensure_fence_row(account_id, family)
+            fence = await self.session.scalar(select_fence, params)
+        return int(fence)
+
+    async def claim_page(self, run: RunMessage, page_no: int, trace_id: str | None) -> bool:
         """Take the page's receipt; False when the page was already written (a redelivery).
 
         The run row is created first so the receipt's foreign key holds; a concurrent writer
         holding the same page blocks on the receipt's primary key until it commits.
         """
         await self._insert_run(
-            run, status=RunStatus.RUNNING, started_at=now, updated_at=now, trace_id=trace_id
+            run, status=RunStatus.RUNNING, updated_at=func.clock_timestamp(), trace_id=trace_id
         )
         claimed = await self.session.execute(
             insert(SyncPage)
@@ -229,7 +344,7 @@ class SyncRepository:
                 inserted=0,
                 changed=0,
                 unchanged=0,
-                committed_at=now,
+                committed_at=func.clock_timestamp(),
                 trace_id=trace_id,
             )
             .on_conflict_do_nothing(index_elements=[SyncPage.run_id, SyncPage.page_no])
@@ -237,13 +352,19 @@ class SyncRepository:
         )
         return claimed.first() is not None
 
+    async def has_page(self, run_id: UUID, page_no: int) -> bool:
+        """Whether the page's receipt exists (it was written before)."""
+        found = await self.session.scalar(
+            select(SyncPage.page_no).where(SyncPage.run_id == run_id, SyncPage.page_no == page_no)
+        )
+        return found is not None
+
     async def record_page(
         self,
         run_id: UUID,
         page_no: int,
         counts: PageCounts,
         page_count: int | None,
-        now: datetime,
         trace_id: str | None,
         snapshot_complete: bool | None = None,
     ) -> RunProgress:
@@ -252,7 +373,8 @@ class SyncRepository:
             text(
                 """
                 UPDATE sync_pages SET records = :records, inserted = :inserted,
-                       changed = :changed, unchanged = :unchanged
+                       changed = :changed, unchanged = :unchanged,
+                       committed_at = clock_timestamp()
                 WHERE run_id = :run_id AND page_no = :page_no
                 """
             ),
@@ -281,9 +403,9 @@ class SyncRepository:
                         rows_changed = rows_changed + :changed,
                         rows_unchanged = rows_unchanged + :unchanged,
                         status = CASE WHEN status = 'queued' THEN 'running' ELSE status END,
-                        started_at = coalesce(started_at, :now),
+                        started_at = coalesce(started_at, clock_timestamp()),
                         trace_id = coalesce(trace_id, :trace_id),
-                        updated_at = :now
+                        updated_at = clock_timestamp()
                     WHERE run_id = :run_id
                     RETURNING pages_written, pages_expected, status, snapshot_complete
                     """
@@ -296,14 +418,13 @@ class SyncRepository:
                     "inserted": counts.inserted,
                     "changed": counts.changed,
                     "unchanged": counts.unchanged,
-                    "now": now,
                     "trace_id": trace_id,
                 },
             )
         ).one()
         return RunProgress(row.pages_written, row.pages_expected, row.status, row.snapshot_complete)
 
-    async def complete_run(self, run: RunMessage, now: datetime) -> datetime | None:
+    async def complete_run(self, run: RunMessage) -> datetime | None:
         """Mark the run succeeded and move the pair's cursor to the window's end.
 
         ``GREATEST`` keeps the cursor forward-only even when an older window (a manual re-run)
@@ -311,10 +432,10 @@ class SyncRepository:
         """
         await self.session.execute(
             text(
-                "UPDATE sync_runs SET status = 'succeeded', finished_at = :now, updated_at = :now, "
-                "error = NULL WHERE run_id = :run_id"
+                "UPDATE sync_runs SET status = 'succeeded', finished_at = clock_timestamp(), "
+                "updated_at = clock_timestamp(), error = NULL WHERE run_id = :run_id"
             ),
-            {"run_id": run.run_id, "now": now},
+            {"run_id": run.run_id},
         )
         cursor_value = run.window_to
         row = (
@@ -323,7 +444,8 @@ class SyncRepository:
                     """
                     INSERT INTO sync_state (account_id, family, cursor, last_success_at,
                                             last_run_id, consecutive_failures, updated_at)
-                    VALUES (:account_id, :family, :cursor, :now, :run_id, 0, :now)
+                    VALUES (:account_id, :family, :cursor, clock_timestamp(), :run_id, 0,
+                            clock_timestamp())
                     ON CONFLICT (account_id, family) DO UPDATE SET
                         cursor = GREATEST(sync_state.cursor, EXCLUDED.cursor),
                         last_success_at = EXCLUDED.last_success_at,
@@ -339,7 +461,6 @@ class SyncRepository:
                     "account_id": run.account_id,
                     "family": str(run.family),
                     "cursor": cursor_value,
-                    "now": now,
                     "run_id": run.run_id,
                 },
             )
@@ -349,7 +470,7 @@ class SyncRepository:
 
     # --- failures (writer: dead letters and the circuit breaker) ---------------------------
 
-    async def fail_run(self, run: RunMessage, error: str, now: datetime) -> bool:
+    async def fail_run(self, run: RunMessage, error: str) -> bool:
         """Mark the run failed (creating its row if need be); False if it already ended.
 
         Only the first dead letter of a run counts: a run that already failed or succeeded is
@@ -363,17 +484,18 @@ class SyncRepository:
             window_from=run.window_from,
             window_to=run.window_to,
             status=RunStatus.FAILED,
+            fence=run.fence,
             error=error,
-            finished_at=now,
-            updated_at=now,
+            finished_at=func.clock_timestamp(),
+            updated_at=func.clock_timestamp(),
         )
         stmt = stmt.on_conflict_do_update(
             index_elements=[SyncRun.run_id],
             set_={
                 "status": RunStatus.FAILED,
                 "error": error,
-                "finished_at": now,
-                "updated_at": now,
+                "finished_at": func.clock_timestamp(),
+                "updated_at": func.clock_timestamp(),
             },
             where=SyncRun.status.in_(RunStatus.OPEN),
         )
@@ -409,14 +531,16 @@ class SyncRepository:
         failures: int = row.consecutive_failures
         return failures
 
-    async def pause(self, account_id: int, family: Family, until: datetime, now: datetime) -> None:
-        """Open the pair's circuit breaker: the scheduler skips it until ``until``."""
+    async def pause(self, account_id: int, family: Family, pause: timedelta) -> None:
+        """Open the pair's circuit breaker for ``pause``, by the database clock (the one the
+        scheduler's :meth:`pair_states` reads it with)."""
         await self.session.execute(
             text(
-                "UPDATE sync_state SET paused_until = :until, updated_at = :now "
+                "UPDATE sync_state SET paused_until = clock_timestamp() + :pause, "
+                "updated_at = clock_timestamp() "
                 "WHERE account_id = :account_id AND family = :family"
             ),
-            {"account_id": account_id, "family": str(family), "until": until, "now": now},
+            {"account_id": account_id, "family": str(family), "pause": pause},
         )
 
     async def last_error(self, account_id: int, family: Family) -> str | None:

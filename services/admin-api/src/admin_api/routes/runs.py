@@ -18,7 +18,7 @@ from common.messages import Trigger
 
 router = APIRouter(prefix="/api/runs", tags=["runs"])
 
-RunStatusName = Literal["queued", "running", "succeeded", "failed"]
+RunStatusName = Literal["queued", "running", "succeeded", "failed", "stale"]
 
 
 @router.get("")
