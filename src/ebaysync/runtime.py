@@ -376,8 +376,8 @@ class Runtime:
             *self._replicated(faststream, "fetcher", "fetcher.app"),
             # The writer bounds dates by "now" (ADR 0008): the same sandbox time.
             *self._replicated(
-                lambda name, module: faststream(
-                    name, module, {"WRITER_CLOCK_URL": f"{sandbox_url}/sandbox/clock"}
+                lambda name, module, service="": faststream(
+                    name, module, {"WRITER_CLOCK_URL": f"{sandbox_url}/sandbox/clock"}, service
                 ),
                 "writer",
                 "writer.app",
