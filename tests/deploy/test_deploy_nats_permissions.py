@@ -12,6 +12,7 @@ import asyncio
 import contextlib
 import importlib.util
 import secrets
+import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -27,6 +28,7 @@ from nats.errors import Error as NatsError
 from nats.errors import TimeoutError as NatsTimeoutError
 from nats.js.errors import NotFoundError
 
+from common.control import CancelRequests
 from common.settings import NatsSettings
 from common.streams import (
     ADVISORIES_STREAM,
@@ -706,3 +708,35 @@ async def test_the_token_service_counts_its_health_checks_in_the_call_ledger_onl
         "$KV.fetch_checkpoints.run-1",
         lambda: service.nc.publish("$KV.fetch_checkpoints.run-1", b"page 1"),
     )
+
+
+async def test_the_fetcher_reads_and_forgets_cancelled_runs_but_flips_no_switch(
+    connect: Callable[[str], Awaitable[Session]], admin: Session
+) -> None:
+    admin_api = await connect("admin-api")
+    asked = uuid.uuid4()
+    await admin_api.allowed(lambda: _ask(admin_api, asked))
+    fetcher = await connect("fetcher")
+    cancels = CancelRequests(
+        await fetcher.allowed(lambda: fetcher.nc.jetstream().key_value(BUCKETS.control.bucket))
+    )
+    assert await fetcher.allowed(lambda: cancels.asked(asked))
+    await fetcher.allowed(lambda: cancels.forget(asked))
+    assert not await CancelRequests(
+        await admin.nc.jetstream().key_value(BUCKETS.control.bucket)
+    ).asked(asked)
+    await fetcher.denied(
+        "publish",
+        "$KV.control.pause_all",
+        lambda: fetcher.nc.publish("$KV.control.pause_all", b"on"),
+    )
+    await fetcher.denied(
+        "publish",
+        "$KV.control.paused_orgs",
+        lambda: fetcher.nc.publish("$KV.control.paused_orgs", b"[1]"),
+    )
+
+
+async def _ask(session: Session, run_id: uuid.UUID) -> None:
+    kv = await session.nc.jetstream().key_value(BUCKETS.control.bucket)
+    await CancelRequests(kv).ask(run_id)

@@ -176,6 +176,15 @@ async def test_an_operator_runs_a_worker_and_watches_it_complete_live(
     await run_row.click()
     await expect(page.get_by_test_id("pages-table")).to_contain_text("1")
     await expect(page.get_by_test_id("run-status")).to_have_text("succeeded")
+    # The run's log, terminal-like: the fetcher's start, each page with its counts, the end.
+    run_log = page.get_by_test_id("run-log")
+    await expect(run_log).to_contain_text("fetcher page 1 start: fetch window from offset 0")
+    await expect(run_log).to_contain_text("writer page 1 page: page 1")
+    await expect(run_log).to_contain_text("writer done: ")
+    await expect(page.get_by_test_id("cancel-run")).to_have_count(0)  # it ended
+    async with page.expect_download() as download:
+        await page.get_by_role("button", name="Download log").click()
+    assert (await download.value).suggested_filename == f"run-{run_id[1]}.log"
 
     # The event inbox: the backfill's history, filterable, without reloading.
     await page.locator("nav").get_by_role("link", name="Events").click()

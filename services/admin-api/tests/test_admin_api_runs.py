@@ -7,9 +7,11 @@ from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 
 import httpx
+import nats
 import pytest
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from common.control import CancelRequests
 from common.db.accounts import EbayAccount
 from common.db.sync import SyncRepository
 from common.families import Family
@@ -142,3 +144,71 @@ async def test_a_bad_filter_is_a_422(
     client: httpx.AsyncClient, org: Org, params: dict[str, str]
 ) -> None:
     assert (await client.get("/api/runs", headers=org.viewer, params=params)).status_code == 422
+
+
+async def test_a_runs_log_is_listed_paged_and_downloaded(
+    client: httpx.AsyncClient,
+    org: Org,
+    account: EbayAccount,
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    run_id = await write_run(sessions, account.id, pages=2, trigger=Trigger.MANUAL)
+    response = await client.get(f"/api/runs/{run_id}/log", headers=org.viewer)
+    assert response.status_code == 200, response.text
+    lines = response.json()
+    assert [line["kind"] for line in lines] == ["page", "page", "done"]
+    after = await client.get(
+        f"/api/runs/{run_id}/log", headers=org.viewer, params={"after": lines[0]["id"]}
+    )
+    assert [line["id"] for line in after.json()] == [line["id"] for line in lines[1:]]
+    # The run page carries the log too (and streams it with the run).
+    detail = (await client.get(f"/api/runs/{run_id}", headers=org.viewer)).json()
+    assert [line["message"] for line in detail["log"]] == [line["message"] for line in lines]
+    download = await client.get(f"/api/runs/{run_id}/log.txt", headers=org.viewer)
+    assert download.status_code == 200
+    assert download.headers["content-type"].startswith("text/plain")
+    assert download.headers["content-disposition"] == f'attachment; filename="run-{run_id}.log"'
+    text = download.text.splitlines()
+    assert len(text) == 3 and "writer page 1 page: page 1: 3 records (3 created" in text[0]
+
+
+async def test_an_operator_cancels_an_open_run_of_the_org_only(
+    client: httpx.AsyncClient,
+    org: Org,
+    account: EbayAccount,
+    sessions: async_sessionmaker[AsyncSession],
+    nats_url: str,
+) -> None:
+    queued = await queue_run(sessions, account.id)
+    # A viewer may not; another org's operator does not see the run.
+    assert (await client.post(f"/api/runs/{queued}/cancel", headers=org.viewer)).status_code == 403
+    other = await create_signed_in_org(client, sessions)
+    assert (
+        await client.post(f"/api/runs/{queued}/cancel", headers=other.operator)
+    ).status_code == 404
+    response = await client.post(f"/api/runs/{queued}/cancel", headers=org.operator)
+    assert response.status_code == 200, response.text
+    run = response.json()
+    assert run["status"] == "cancelled"
+    assert run["error"].startswith("cancelled by operator-")  # testkit's operator
+    assert [line["kind"] for line in run["log"]] == ["cancelled"]
+    # The fetcher learns it from the control bucket.
+    nc = await nats.connect(nats_url)
+    try:
+        kv = await nc.jetstream().key_value("control")
+        assert await CancelRequests(kv).asked(queued)
+    finally:
+        await nc.close()
+    # A run that ended cannot be cancelled; nor can a run that does not exist.
+    assert (
+        await client.post(f"/api/runs/{queued}/cancel", headers=org.operator)
+    ).status_code == 409
+    done = await write_run(sessions, account.id, pages=1, trigger=Trigger.MANUAL)
+    assert (await client.post(f"/api/runs/{done}/cancel", headers=org.operator)).status_code == 409
+    missing = uuid.uuid4()
+    assert (
+        await client.post(f"/api/runs/{missing}/cancel", headers=org.operator)
+    ).status_code == 404
+    # The history filters by the new status.
+    listed = await client.get("/api/runs", headers=org.viewer, params={"status": "cancelled"})
+    assert [r["run_id"] for r in listed.json()] == [str(queued)]

@@ -1,4 +1,5 @@
-"""Operator switches kept in the JetStream ``control`` bucket, read by the scheduler.
+"""Operator switches kept in the JetStream ``control`` bucket: pauses, read by the scheduler,
+and cancelled runs, read by the fetcher.
 
 Two pauses: the platform-wide one (superadmins only) and one per org (an org's admin pauses
 that org's accounts). While either applies to an account, the scheduler publishes no new
@@ -8,8 +9,9 @@ windows for it (running ones finish).
 from __future__ import annotations
 
 import json
+from uuid import UUID
 
-from nats.js.errors import KeyNotFoundError, KeyWrongLastSequenceError
+from nats.js.errors import KeyDeletedError, KeyNotFoundError, KeyWrongLastSequenceError
 from nats.js.kv import KeyValue
 
 from common.streams import PAUSE_ALL_KEY, PAUSED_ORGS_KEY
@@ -69,3 +71,28 @@ class PauseSwitch:
         except (ValueError, TypeError):
             orgs = frozenset()  # unreadable: overwritten by the next switch
         return orgs, entry.revision
+
+
+CANCEL_KEY_PREFIX = "cancel."
+
+
+class CancelRequests:
+    """Runs an operator cancelled (``cancel.<run_id>`` keys): the admin API asks, the fetcher
+    working on the run looks before each eBay call and stops."""
+
+    def __init__(self, kv: KeyValue) -> None:
+        self._kv = kv
+
+    async def ask(self, run_id: UUID) -> None:
+        await self._kv.put(f"{CANCEL_KEY_PREFIX}{run_id}", ON)
+
+    async def asked(self, run_id: UUID) -> bool:
+        try:
+            entry = await self._kv.get(f"{CANCEL_KEY_PREFIX}{run_id}")
+        except (KeyNotFoundError, KeyDeletedError):
+            return False
+        return entry.value == ON
+
+    async def forget(self, run_id: UUID) -> None:
+        """Once the run stopped, its key has served its purpose."""
+        await self._kv.delete(f"{CANCEL_KEY_PREFIX}{run_id}")

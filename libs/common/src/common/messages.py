@@ -93,6 +93,19 @@ class SyncWindow(RunMessage):
         return f"win:{self.account_id}:{self.family}:{self.window_from.isoformat()}"
 
 
+class PageNote(BaseModel):
+    """A line for the run's log that the fetcher saw while fetching a page: the window's start,
+    a retried call with its reason and eBay's request id. It travels with the page and is
+    stored in the page's transaction (``common.db.runlog``)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    at: AwareDatetime
+    kind: Literal["start", "retry"]
+    message: str = Field(max_length=2_000)
+    ebay_request_id: str | None = Field(default=None, max_length=200)
+
+
 class PageBatch(RunMessage):
     """Event: one fetched page of raw eBay objects, ready to be written."""
 
@@ -106,6 +119,9 @@ class PageBatch(RunMessage):
     # Snapshot families, on the last page: True when the fetch enumerated everything, so rows
     # the snapshot no longer holds may be marked ended; False (or absent) sweeps nothing.
     snapshot_complete: bool | None = None
+    # What the fetcher has to say about this page for the run's log (bounded: one start, and a
+    # page's retries are bounded by FETCHER_PAGE_RETRY_ATTEMPTS).
+    notes: list[PageNote] = Field(default_factory=list, max_length=50)
 
     @property
     def is_last(self) -> bool:

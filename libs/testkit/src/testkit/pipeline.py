@@ -8,7 +8,7 @@ mirror exactly what eBay (the sandbox) holds.
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -20,6 +20,7 @@ from faststream.nats import NatsBroker
 from pydantic import SecretStr
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from common.control import CancelRequests
 from common.ebay.learned import KvLimits
 from common.ebay.marketplaces import site_id_for
 from common.ebay.scopes import SCOPE_STRING
@@ -80,13 +81,22 @@ class Pipeline:
             SourceContext(http or self.http, self.fetcher_settings, self.tokens, learned)
         )
 
-    async def fetcher(self, sources: Mapping[Family, Source] | None = None) -> WindowFetcher:
+    async def fetcher(
+        self,
+        sources: Mapping[Family, Source] | None = None,
+        *,
+        after_write: Callable[[PageBatch], Awaitable[None]] | None = None,
+    ) -> WindowFetcher:
+        """A fetcher whose pages are written at once; it honours cancels in the real
+        ``control`` bucket. ``after_write`` runs after each page is written."""
         kv = await self.broker.key_value(BUCKETS.checkpoints.bucket, declare=False)
         writer = PageWriter(self.sessions, lambda: datetime.now(UTC))
 
         async def write(page: PageBatch) -> None:
             self.pages.setdefault(page.run_id, []).append(page)
             await writer.write(page, None)
+            if after_write is not None:
+                await after_write(page)
 
         return WindowFetcher(
             self.tokens,
@@ -95,7 +105,11 @@ class Pipeline:
             write,
             max_page_bytes=self.fetcher_settings.max_page_bytes,
             max_passes=self.fetcher_settings.max_passes,
+            cancels=await self.cancels(),
         )
+
+    async def cancels(self) -> CancelRequests:
+        return CancelRequests(await self.broker.key_value(BUCKETS.control.bucket, declare=False))
 
     async def sync(
         self,

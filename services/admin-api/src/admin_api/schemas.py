@@ -202,11 +202,23 @@ class PageOut(Schema):
     trace_id: str | None
 
 
+class RunLogLineOut(Schema):
+    id: int
+    at: datetime
+    source: str
+    kind: str
+    message: str
+    page_no: int | None
+    ebay_request_id: str | None
+
+
 class RunDetailOut(RunOut):
     house_name: str
     pages: list[PageOut]
     # The run's trace in the tracing UI, when ADMIN_API_TRACE_URL_TEMPLATE is set.
     trace_url: str | None = None
+    # The run's log, oldest first (its first RUN_LOG_LINES lines; GET …/log pages further).
+    log: list[RunLogLineOut] = []
 
 
 class WindowOut(Schema):

@@ -12,6 +12,7 @@ from admin_api.domain import SEVERITY, WorkerFacts, token_verdict, worker_verdic
 from admin_api.schemas import (
     PageOut,
     RunDetailOut,
+    RunLogLineOut,
     RunOut,
     ScheduleOut,
     TokenStatusOut,
@@ -20,6 +21,7 @@ from admin_api.schemas import (
 )
 from admin_api.settings import AdminApiSettings
 from common.db.accounts import AccountRepository, EbayAccount
+from common.db.runlog import RunLogRepository
 from common.db.sync import PairState, RunStatus, SyncRepository, SyncRun, SyncState
 from common.db.tokens import TokenRepository
 from common.families import IMPLEMENTED_FAMILIES, Family, families_of
@@ -212,6 +214,10 @@ async def token_statuses(
     return out
 
 
+# The run page shows (and streams) a run's first lines; longer logs are paged or downloaded.
+RUN_LOG_LINES = 500
+
+
 async def run_detail(
     session: AsyncSession, org_id: int, run_id: UUID, trace_url_template: str | None = None
 ) -> RunDetailOut | None:
@@ -224,10 +230,12 @@ async def run_detail(
     if account is None:
         return None
     pages = await sync.pages_for_run(run_id)
+    log = await RunLogRepository(session).lines(run_id, limit=RUN_LOG_LINES)
     return RunDetailOut(
         **RunOut.model_validate(run).model_dump(exclude={"duration_seconds"}),
         house_name=account.house_name,
         pages=[PageOut.model_validate(p) for p in pages],
+        log=[RunLogLineOut.model_validate(line) for line in log],
         trace_url=(
             trace_url_template.format(trace_id=run.trace_id)
             if trace_url_template and run.trace_id

@@ -7,6 +7,7 @@ from faststream import FastStream
 from opentelemetry.instrumentation.httpx import HTTPXClientInstrumentor
 from opentelemetry.sdk.trace import TracerProvider
 
+from common.control import CancelRequests
 from common.ebay.learned import KvLimits
 from common.messages import PageBatch, encoded
 from common.service import build_service
@@ -77,6 +78,9 @@ def create_app(
                     await broker.key_value(BUCKETS.call_ledger.bucket, declare=False),
                     calls,
                     settings.call_ledger,
+                ),
+                cancels=CancelRequests(
+                    await broker.key_value(BUCKETS.control.bucket, declare=False)
                 ),
             ),
         )

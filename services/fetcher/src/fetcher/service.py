@@ -20,6 +20,7 @@ from tenacity import (
     wait_random_exponential,
 )
 
+from common.control import CancelRequests
 from common.ebay.errors import (
     EbayAuthError,
     EbayError,
@@ -28,7 +29,7 @@ from common.ebay.errors import (
     EbayTransientError,
 )
 from common.families import SNAPSHOT_FAMILIES, Family
-from common.messages import PageBatch, SyncWindow
+from common.messages import PageBatch, PageNote, SyncWindow
 from common.metrics import PAGE_RETRIES, QUOTA_WAITS
 from common.telemetry import annotate_ebay_failure
 from fetcher.domain import Checkpoint, after_page, split_records
@@ -127,6 +128,14 @@ def retry_kind(exc: BaseException | None) -> str:
     return "http_5xx" if getattr(exc, "status", None) is not None else "transport"
 
 
+class WindowCancelledError(Exception):
+    """An operator cancelled the run: the window stops before its next eBay call."""
+
+
+# At most this many notes ride on one page (PageBatch.notes): the start and the latest retries.
+MAX_NOTES = 50
+
+
 class WindowFetcher:
     """Fetches any family's window through that family's :class:`Source`."""
 
@@ -141,8 +150,11 @@ class WindowFetcher:
         max_passes: int,
         page_retry: PageRetrySettings | None = None,
         ledger: CallLedger | None = None,
+        cancels: CancelRequests | None = None,
     ) -> None:
         self._page_retry = page_retry or PageRetrySettings()
+        # Where operators' cancels are looked up before each eBay call; None: never cancelled.
+        self._cancels = cancels
         # Counts and limits calls against the application's daily quotas; None: unlimited.
         self._ledger = ledger
         self._tokens = tokens
@@ -165,6 +177,12 @@ class WindowFetcher:
             except TakenOverError as exc:
                 log.warning("%s; this delivery stops (another fetcher has the window)", exc)
                 return 0
+            except WindowCancelledError:
+                # The admin API marked the run cancelled and logged who; the window is done.
+                log.info("run %s: cancelled by an operator; stopped", window.run_id)
+                if self._cancels is not None:
+                    await self._cancels.forget(window.run_id)
+                return 0
             finally:
                 await self._flush_calls()
 
@@ -179,13 +197,26 @@ class WindowFetcher:
         first_page_no = checkpoint.next_page_no
         snapshot = window.family in SNAPSHOT_FAMILIES
         account = await self._access_token(window)
+        notes = [
+            PageNote(
+                at=datetime.now(UTC),
+                kind="start",
+                message=f"fetch {source.phases[checkpoint.phase]} from offset "
+                f"{checkpoint.offset} (page {checkpoint.next_page_no})",
+            )
+        ]
         while True:
             request = PageRequest(
                 window, account, source.phases[checkpoint.phase], checkpoint.offset
             )
             # Before every eBay call and every publish: a zombie learns here that it is one.
             await self._ensure_current(window, revision)
-            page, account = await self._get_page(source, request)
+            if self._cancels is not None and await self._cancels.asked(window.run_id):
+                # Done for good: a redelivery (a lost ack) finds the checkpoint done.
+                stopped = checkpoint.model_copy(update={"done": True})
+                await self._checkpoints.save(window, stopped, revision)
+                raise WindowCancelledError(f"run {window.run_id} was cancelled")
+            page, account = await self._get_page(source, request, notes)
             await self._ensure_current(window, revision)
             chunks = split_records(page.records, self._max_page_bytes)
             outcome = after_page(
@@ -216,8 +247,10 @@ class WindowFetcher:
                         snapshot_complete=(
                             not outcome.checkpoint.incomplete if is_last and snapshot else None
                         ),
+                        notes=notes[-MAX_NOTES:] if index == 0 else [],
                     )
                 )
+            notes = []
             checkpoint = outcome.checkpoint
             revision = await self._checkpoints.save(window, checkpoint, revision)
             await self._flush_calls()
@@ -237,14 +270,15 @@ class WindowFetcher:
                 return checkpoint.next_page_no - first_page_no
 
     async def _get_page(
-        self, source: Source, request: PageRequest
+        self, source: Source, request: PageRequest, notes: list[PageNote]
     ) -> tuple[SourcePage, AccountToken]:
         try:
-            return await self._page_with_retries(source, request), request.account
+            return await self._page_with_retries(source, request, notes), request.account
         except EbayAuthError:
             # The token expired or was revoked early: ask for a fresh one and try once more.
             account = await self._access_token(request.window, rejected=request.account.token)
-            return await self._page_with_retries(source, replace(request, account=account)), account
+            again = replace(request, account=account)
+            return await self._page_with_retries(source, again, notes), account
 
     async def _ensure_current(self, window: SyncWindow, revision: int | None) -> None:
         if not await self._checkpoints.is_current(window, revision):
@@ -276,7 +310,9 @@ class WindowFetcher:
                 f"({type(exc).__name__}); the window waits"
             ) from exc
 
-    async def _page_with_retries(self, source: Source, request: PageRequest) -> SourcePage:
+    async def _page_with_retries(
+        self, source: Source, request: PageRequest, notes: list[PageNote]
+    ) -> SourcePage:
         """One page, retried at the same offset after a 5xx, a timeout or a dropped connection.
 
         Nothing is published before the page succeeds, so a retry duplicates nothing.
@@ -288,7 +324,7 @@ class WindowFetcher:
                 multiplier=settings.initial_seconds, max=settings.max_seconds
             ),
             stop=stop_after_attempt(settings.attempts),
-            before_sleep=lambda state: self._log_retry(request, state),
+            before_sleep=lambda state: self._log_retry(request, state, notes),
             reraise=True,
         )
         try:
@@ -310,10 +346,22 @@ class WindowFetcher:
             )
             raise
 
-    def _log_retry(self, request: PageRequest, state: RetryCallState) -> None:
+    def _log_retry(
+        self, request: PageRequest, state: RetryCallState, notes: list[PageNote]
+    ) -> None:
         exc = state.outcome.exception() if state.outcome else None
-        if isinstance(exc, EbayError):
-            annotate_ebay_failure(exc.request_id, str(exc))
+        request_id = exc.request_id if isinstance(exc, EbayError) else None
+        annotate_ebay_failure(request_id, str(exc))
+        notes.append(
+            PageNote(
+                at=datetime.now(UTC),
+                kind="retry",
+                message=f"{request.phase} page at offset {request.offset} failed ({exc}); "
+                f"attempt {state.attempt_number + 1} of {self._page_retry.attempts} "
+                f"in {state.upcoming_sleep:.2f}s",
+                ebay_request_id=request_id,
+            )
+        )
         PAGE_RETRIES.labels(request.window.family, retry_kind(exc)).inc()
         log.warning(
             "run %s: %s page at offset %s failed (%s); attempt %d of %d in %.2fs",

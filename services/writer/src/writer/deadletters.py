@@ -24,6 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from common.breaker import BreakerSettings, pause_for
 from common.db.accounts import AccountRepository
+from common.db.runlog import LogKind, LogLine, RunLogRepository
 from common.db.sync import SyncRepository
 from common.deadletter import (
     MaxDeliveriesAdvisory,
@@ -67,6 +68,8 @@ class FailureRecorder:
             await sync.lock_pair(run.account_id, run.family)
             if not await sync.fail_run(run, letter.reason):
                 return False
+            line = LogLine("writer", LogKind.ERROR, f"dead-lettered: {letter.reason}")
+            await RunLogRepository(session).add(run.run_id, [line])
             await self._count(sync, run.account_id, run.family, letter.reason, now)
         RUNS_FAILED.labels(str(run.family)).inc()
         log.warning("run %s failed: %s", run.run_id, letter.reason)
@@ -77,6 +80,8 @@ class FailureRecorder:
         async with self.sessions.begin() as session:
             error = f"attempt {event.attempt}: {event.error}"
             await self._count(SyncRepository(session), event.account_id, event.family, error, now)
+            line = LogLine("fetcher", LogKind.ERROR, f"{error}; the window is retried later")
+            await RunLogRepository(session).add(event.run_id, [line])
 
     async def _count(
         self, sync: SyncRepository, account_id: int, family: Family, error: str, now: datetime

@@ -9,7 +9,8 @@ from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from common.db.sync import PageCounts, SyncRepository
+from common.db.runlog import LogKind, LogLine, RunLogRepository
+from common.db.sync import PageCounts, RunStatus, SyncRepository
 from common.db.upsert import UpsertSpec, end_unseen, record_seen, replace_children, upsert_rows
 from common.fencing import STALE_FENCE, FenceVerdict, judge_fence
 from common.messages import PageBatch, WindowCompleted
@@ -39,6 +40,34 @@ class StalePageError(UnsupportedFamilyError):
             f"{STALE_FENCE}: run {page.run_id} has fence {page.fence}, "
             f"its pair's newest run {pair_fence}"
         )
+
+
+WRITER = "writer"
+# A completed run's page changes nothing more about the run; a cancelled one never completes.
+FINAL_STATUSES = frozenset({RunStatus.SUCCEEDED, RunStatus.CANCELLED})
+
+
+def notes_of(page: PageBatch) -> list[LogLine]:
+    """The fetcher's notes on a page as lines of the run's log, at the time they were made."""
+    return [
+        LogLine(
+            "fetcher", LogKind(note.kind), note.message, page.page_no, note.ebay_request_id, note.at
+        )
+        for note in page.notes
+    ]
+
+
+def page_line(page: PageBatch, counts: PageCounts) -> LogLine:
+    of = f" of {page.page_count}" if page.page_count is not None else ""
+    text = (
+        f"page {page.page_no}{of}: {counts.records} records ({counts.inserted} created, "
+        f"{counts.changed} changed, {counts.unchanged} unchanged)"
+    )
+    return LogLine(WRITER, LogKind.PAGE, text, page.page_no)
+
+
+def cursor_text(cursor: datetime | None) -> str:
+    return cursor.isoformat() if cursor is not None else "none (snapshot)"
 
 
 class PageWriter:
@@ -78,8 +107,10 @@ class PageWriter:
                 trace_id,
                 snapshot_complete=page.snapshot_complete,
             )
+            log_lines = [*notes_of(page), page_line(page, counts)]
             completed = None
-            if progress.is_complete and progress.status != "succeeded":
+            # A cancelled run keeps what it wrote but never moves the cursor.
+            if progress.is_complete and progress.status not in FINAL_STATUSES:
                 spec = FAMILY_TABLES[page.family].spec
                 if spec.snapshot:
                     ended = await end_unseen(
@@ -99,6 +130,9 @@ class PageWriter:
                     cursor=cursor,
                     completed_at=now,
                 )
+                done = f"done: {progress.pages_written} pages; cursor {cursor_text(cursor)}"
+                log_lines.append(LogLine(WRITER, LogKind.DONE, done))
+            await RunLogRepository(session).add(page.run_id, log_lines)
         return WriteResult(duplicate=False, counts=counts, completed=completed)
 
     async def _upsert(self, session: AsyncSession, page: PageBatch, now: datetime) -> PageCounts:

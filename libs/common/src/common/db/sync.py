@@ -34,6 +34,8 @@ class RunStatus:
     FAILED = "failed"
     # Superseded by a newer run of its pair after it stopped moving: its late pages are refused.
     STALE = "stale"
+    # Stopped by an operator: its fetcher stops at the next page; it never moves the cursor.
+    CANCELLED = "cancelled"
     OPEN = (QUEUED, RUNNING)
 
 
@@ -501,6 +503,18 @@ class SyncRepository:
         )
         changed = await self.session.execute(stmt.returning(SyncRun.run_id))
         return changed.first() is not None
+
+    async def cancel_run(self, run_id: UUID, by: str) -> bool:
+        """Mark an open run cancelled; False when it already ended (or does not exist)."""
+        cancelled = await self.session.execute(
+            text(
+                "UPDATE sync_runs SET status = 'cancelled', error = :error, "
+                "finished_at = clock_timestamp(), updated_at = clock_timestamp() "
+                "WHERE run_id = :run_id AND status IN ('queued', 'running') RETURNING run_id"
+            ),
+            {"run_id": run_id, "error": f"cancelled by {by}"},
+        )
+        return cancelled.first() is not None
 
     async def record_failure(
         self, account_id: int, family: Family, error: str, now: datetime

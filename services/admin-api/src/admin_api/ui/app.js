@@ -464,9 +464,11 @@ function runsView(params) {
 function runView(runId) {
   const top = h("div");
   const body = h("tbody");
-  render(top, h("h2", {}, "Pages"),
+  const log = runLogPanel(runId);  // ui/runlog.js
+  render(top, log.element, h("h2", {}, "Pages"),
     h("table", { "data-testid": "pages-table" }, h("thead", {}, h("tr", {}, ["Page", "Records", "Inserted", "Changed", "Unchanged", "Committed", "Trace id"].map((t) => h("th", {}, t)))), body));
   return live(`/api/runs/${runId}/live`, (run) => {
+    log.update(run);
     top.replaceChildren(
       h("h1", {}, `Run of ${run.family} for `, h("a", { href: `#/accounts/${run.account_id}` }, run.house_name)),
       h("div", { class: "sub mono" }, run.run_id),
