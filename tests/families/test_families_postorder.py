@@ -18,6 +18,9 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from common.db.events import EbayEvent
+from common.db.postorder import EbayClaimDetail
+from common.ebay.disputes import PaymentDisputesClient
+from common.ebay.postorder import INQUIRY_SEARCH, RETURN_SEARCH, PostOrderClient
 from common.families import Family
 from ebay_sandbox.settings import SandboxConfig
 from ebaysync.truths import TRUTHS, FamilyTruth
@@ -145,3 +148,80 @@ async def test_open_entities_are_refreshed_after_their_window(pipeline: Pipeline
                 and status_of(family, everything[key]).startswith("CLOSED")
             )
     assert all(count > 0 for count in closed_since.values()), closed_since
+
+
+DETAILS = {
+    Family.INQUIRIES: ("GET getInquiry", INQUIRY_SEARCH),
+    Family.RETURNS: ("GET getReturn", RETURN_SEARCH),
+    Family.PAYMENT_DISPUTES: ("GET getPaymentDispute", None),
+}
+
+
+async def calls_to(pipeline: Pipeline, endpoint: str) -> int:
+    stats = (await pipeline.http.get(f"{pipeline.sandbox_url}/sandbox/stats")).json()
+    return int(stats["endpoints"].get(endpoint, 0))
+
+
+async def stored_details(pipeline: Pipeline, seller: Seller, family: Family) -> Records:
+    async with pipeline.sessions() as session:
+        rows = await session.scalars(
+            select(EbayClaimDetail).where(
+                EbayClaimDetail.account_id == seller.account_id,
+                EbayClaimDetail.family == str(family),
+            )
+        )
+        return {row.entity_id: row.detail for row in rows}
+
+
+async def ebay_detail(pipeline: Pipeline, seller: Seller, family: Family, entity_id: str) -> Any:
+    account = await pipeline.tokens.access_token(seller.account_id)
+    api = pipeline.fetcher_settings.ebay
+    search = DETAILS[family][1]
+    if search is None:
+        client = PaymentDisputesClient(pipeline.http, api.apiz_base_url)
+        return await client.get_dispute(account.token, entity_id)
+    post_order = PostOrderClient(pipeline.http, api.api_base_url)
+    return await post_order.detail(
+        search, account.token, marketplace_id=account.marketplace_id, entity_id=entity_id
+    )
+
+
+async def test_changed_claims_are_read_in_detail_and_unchanged_ones_cost_no_call(
+    pipeline: Pipeline,
+) -> None:
+    seller = pipeline.sellers[0]
+    now = await pipeline.sandbox_now()
+    start = now - timedelta(days=90)
+    for family, (endpoint, _) in DETAILS.items():
+        truth = TRUTHS[family]
+        before = await calls_to(pipeline, endpoint)
+        await pipeline.sync(seller, family, start, now)
+        mirror = await mirrored(pipeline, seller, truth)
+        details = await stored_details(pipeline, seller, family)
+        # Every entity read once in detail, though several phases listed it.
+        assert await calls_to(pipeline, endpoint) - before == len(mirror) >= 3, family
+        assert details.keys() == mirror.keys()
+        for entity_id in list(details)[:3]:
+            assert details[entity_id] == await ebay_detail(pipeline, seller, family, entity_id)
+        # Nothing changed: the same window again reads no detail at all.
+        before = await calls_to(pipeline, endpoint)
+        await pipeline.sync(seller, family, start, now)
+        assert await calls_to(pipeline, endpoint) == before, family
+
+    await pipeline.advance_clock(20 * 86_400)
+    later = await pipeline.sandbox_now()
+    changed_somewhere = 0
+    for family, (endpoint, _) in DETAILS.items():
+        truth = TRUTHS[family]
+        old = await mirrored(pipeline, seller, truth)
+        before = await calls_to(pipeline, endpoint)
+        await pipeline.sync(seller, family, later - timedelta(days=1), later)
+        new = await mirrored(pipeline, seller, truth)
+        changed = {k for k, v in new.items() if old.get(k) != v}
+        # Exactly the entities whose summary changed (or that are new) were read in detail.
+        assert await calls_to(pipeline, endpoint) - before == len(changed), family
+        details = await stored_details(pipeline, seller, family)
+        for entity_id in changed:
+            assert details[entity_id] == await ebay_detail(pipeline, seller, family, entity_id)
+        changed_somewhere += len(changed)
+    assert changed_somewhere > 0

@@ -61,3 +61,9 @@ PURPOSE_FAMILIES: dict[Purpose, frozenset[Family]] = {
 
 def families_of(purpose: str) -> frozenset[Family]:
     return PURPOSE_FAMILIES[Purpose(purpose)]
+
+
+# The key a fetched record carries its detail call's answer under (inquiries, returns, payment
+# disputes: fetcher.sources.details); the writer keeps it apart from the summary.
+DETAIL_KEY = "_detail"
+DETAIL_FAMILIES = frozenset({Family.INQUIRIES, Family.RETURNS, Family.PAYMENT_DISPUTES})

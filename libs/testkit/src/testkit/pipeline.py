@@ -40,6 +40,7 @@ from ebay_sandbox.settings import SandboxConfig
 from fetcher.service import CheckpointStore, WindowFetcher
 from fetcher.settings import FetcherSettings
 from fetcher.sources import Source, SourceContext, build_sources
+from fetcher.sources.details import KvDigests
 from fetcher.tokens import TokenClient
 from testkit.factories import create_account
 from testkit.sandbox import serve_sandbox
@@ -73,12 +74,13 @@ class Pipeline:
 
     async def sources(self, http: httpx.AsyncClient | None = None) -> Mapping[Family, Source]:
         """The fetcher's sources, on ``http`` (default: the pipeline's), learning limits in
-        the real ``learned_limits`` bucket."""
+        the real ``learned_limits`` bucket and keeping detail digests where the fetcher does."""
         learned = KvLimits(
             await self.broker.key_value(BUCKETS.learned_limits.bucket, declare=False)
         )
+        digests = KvDigests(await self.broker.key_value(BUCKETS.checkpoints.bucket, declare=False))
         return build_sources(
-            SourceContext(http or self.http, self.fetcher_settings, self.tokens, learned)
+            SourceContext(http or self.http, self.fetcher_settings, self.tokens, learned, digests)
         )
 
     async def fetcher(

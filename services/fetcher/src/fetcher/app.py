@@ -17,6 +17,7 @@ from fetcher.ledger import CallCounter, CallLedger
 from fetcher.service import CheckpointStore, WindowFetcher
 from fetcher.settings import FetcherSettings
 from fetcher.sources import SourceContext, build_sources
+from fetcher.sources.details import KvDigests
 from fetcher.tokens import TokenClient
 
 SERVICE = "fetcher"
@@ -67,6 +68,7 @@ def create_app(
                         KvLimits(
                             await broker.key_value(BUCKETS.learned_limits.bucket, declare=False)
                         ),
+                        KvDigests(kv),
                     )
                 ),
                 CheckpointStore(kv),

@@ -251,6 +251,8 @@ class WindowFetcher:
                     )
                 )
             notes = []
+            if page.published is not None:
+                await page.published()
             checkpoint = outcome.checkpoint
             revision = await self._checkpoints.save(window, checkpoint, revision)
             await self._flush_calls()

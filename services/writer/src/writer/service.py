@@ -6,15 +6,18 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from common.db.postorder import upsert_details
 from common.db.runlog import LogKind, LogLine, RunLogRepository
 from common.db.sync import PageCounts, RunStatus, SyncRepository
 from common.db.upsert import UpsertSpec, end_unseen, record_seen, replace_children, upsert_rows
+from common.families import DETAIL_KEY
 from common.fencing import STALE_FENCE, FenceVerdict, judge_fence
 from common.messages import PageBatch, WindowCompleted
-from writer.domain import Row
+from writer.domain import MalformedRecordError, Row
 from writer.families import FAMILY_TABLES
 
 log = logging.getLogger(__name__)
@@ -64,6 +67,16 @@ def page_line(page: PageBatch, counts: PageCounts) -> LogLine:
         f"{counts.changed} changed, {counts.unchanged} unchanged)"
     )
     return LogLine(WRITER, LogKind.PAGE, text, page.page_no)
+
+
+def split_detail(record: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any] | None]:
+    """A record as its summary (what the mirror's row holds) and its detail call's answer."""
+    detail = record.get(DETAIL_KEY)
+    if detail is None:
+        return record, None
+    if not isinstance(detail, dict):
+        raise MalformedRecordError(f"{DETAIL_KEY} is not an object")
+    return {k: v for k, v in record.items() if k != DETAIL_KEY}, detail
 
 
 def cursor_text(cursor: datetime | None) -> str:
@@ -141,9 +154,13 @@ class PageWriter:
             raise UnsupportedFamilyError(f"no writer for family {page.family}")
         rows: list[Row] = []
         child_rows: dict[UpsertSpec, list[Row]] = {spec: [] for spec in table.child_specs}
-        for raw in page.records:
+        details: dict[str, dict[str, Any]] = {}
+        for record in page.records:
+            raw, detail = split_detail(record)
             mapped = table.map_record(page.account_id, raw)
             rows.append(mapped.row)
+            if detail is not None and table.spec.entity_column is not None:
+                details[str(mapped.row[table.spec.entity_column])] = detail
             for spec, children in mapped.children.items():
                 child_rows[spec].extend(children)
         outcome = await upsert_rows(
@@ -159,6 +176,9 @@ class PageWriter:
                 page_no=page.page_no,
                 now=now,
             )
+        await upsert_details(
+            session, page.family, page.account_id, details, run_id=page.run_id, now=now
+        )
         if table.spec.snapshot:
             await record_seen(session, table.spec, rows, page.run_id)
         return PageCounts(

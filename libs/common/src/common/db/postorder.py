@@ -5,9 +5,15 @@ Written only by the writer.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime
 from decimal import Decimal
+from typing import Any
+from uuid import UUID
 
+from sqlalchemy import BigInteger, ForeignKey, String
+from sqlalchemy.dialects.postgresql import JSONB, insert
+from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
 
 from common.db.base import Base, MirroredRow, Money
@@ -157,3 +163,57 @@ PAYMENT_DISPUTES = UpsertSpec(
     family=Family.PAYMENT_DISPUTES,
     entity_column="payment_dispute_id",
 )
+
+
+class EbayClaimDetail(Base):
+    """The detail call's answer for an inquiry, a return or a payment dispute (history,
+    tracking, refund lines; evidence and activity), read when its summary changed
+    (fetcher.sources.details). Kept apart from the summary's row, so a page whose summary did
+    not change (and so carries no detail) never erases it."""
+
+    __tablename__ = "ebay_claim_details"
+
+    account_id: Mapped[int] = mapped_column(
+        BigInteger, ForeignKey("ebay_accounts.id"), primary_key=True
+    )
+    family: Mapped[str] = mapped_column(String, primary_key=True)
+    entity_id: Mapped[str] = mapped_column(String, primary_key=True)
+    detail: Mapped[dict[str, Any]] = mapped_column(JSONB)
+    fetched_at: Mapped[datetime]
+    last_run_id: Mapped[UUID]
+
+
+async def upsert_details(
+    session: AsyncSession,
+    family: Family,
+    account_id: int,
+    details: Mapping[str, dict[str, Any]],
+    *,
+    run_id: UUID,
+    now: datetime,
+) -> None:
+    """Store each entity's latest detail (by entity id), in the page's transaction."""
+    if not details:
+        return
+    rows = [
+        {
+            "account_id": account_id,
+            "family": str(family),
+            "entity_id": entity_id,
+            "detail": detail,
+            "fetched_at": now,
+            "last_run_id": run_id,
+        }
+        for entity_id, detail in sorted(details.items())  # key order: no deadlock
+    ]
+    stmt = insert(EbayClaimDetail).values(rows)
+    await session.execute(
+        stmt.on_conflict_do_update(
+            index_elements=["account_id", "family", "entity_id"],
+            set_={
+                "detail": stmt.excluded.detail,
+                "fetched_at": stmt.excluded.fetched_at,
+                "last_run_id": stmt.excluded.last_run_id,
+            },
+        )
+    )

@@ -11,6 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
+from urllib.parse import quote
 
 import httpx
 from pydantic import SecretStr
@@ -20,6 +21,7 @@ from common.ebay.fulfillment import ebay_timestamp
 from common.ebay.rest import get_json
 
 PAYMENT_DISPUTES_PATH = "/sell/fulfillment/v1/payment_dispute_summary"
+PAYMENT_DISPUTE_PATH = "/sell/fulfillment/v1/payment_dispute"
 MAX_LIMIT = 200
 MAX_OPEN_DATE_RANGE = timedelta(days=90)
 
@@ -49,6 +51,13 @@ class PaymentDisputesClient:
     def __init__(self, http: httpx.AsyncClient, apiz_base_url: str) -> None:
         self._http = http
         self._url = f"{apiz_base_url}{PAYMENT_DISPUTES_PATH}"
+        self._one_url = f"{apiz_base_url}{PAYMENT_DISPUTE_PATH}"
+
+    async def get_dispute(self, token: SecretStr, dispute_id: str) -> dict[str, Any]:
+        """getPaymentDispute: one dispute with its evidence and activity."""
+        return await get_json(
+            self._http, f"{self._one_url}/{quote(dispute_id, safe='')}", token=token, params={}
+        )
 
     async def get_summaries(
         self, token: SecretStr, *, filters: Mapping[str, str], offset: int, limit: int

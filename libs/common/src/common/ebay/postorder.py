@@ -18,6 +18,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
+from urllib.parse import quote
 
 import httpx
 from pydantic import SecretStr
@@ -55,6 +56,10 @@ class PostOrderSearch:
             self.date_from_param: ebay_timestamp(window_from),
             self.date_to_param: ebay_timestamp(window_to),
         }
+
+    def detail_path(self, entity_id: str) -> str:
+        """The resource of one entity: the search path without ``/search``."""
+        return f"{self.path.removesuffix('/search')}/{quote(entity_id, safe='')}"
 
     @property
     def limit_key(self) -> str:
@@ -182,6 +187,23 @@ class PostOrderClient:
                 # Recorded only once accepted: a refusal for another reason never lowers it.
                 await self.learned.lower(search.limit_key, limit)
             return parse_search_page(body, offset, limit)
+
+    async def detail(
+        self, search: PostOrderSearch, token: SecretStr, *, marketplace_id: str, entity_id: str
+    ) -> dict[str, Any]:
+        """One entity with its detail (``GET /post-order/v2/return/{id}``,
+        ``/inquiry/{id}``): its history, tracking and refund lines."""
+        return await get_json(
+            self._http,
+            f"{self._base}{search.detail_path(entity_id)}",
+            token=token,
+            auth_scheme="IAF",
+            params={},
+            headers={
+                "X-EBAY-C-MARKETPLACE-ID": marketplace_id,
+                "Content-Type": "application/json",
+            },
+        )
 
     async def _get(
         self,

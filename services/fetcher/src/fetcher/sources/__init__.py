@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 import httpx
 
@@ -22,6 +23,7 @@ from common.ebay.postorder import (
     INQUIRY_SEARCH,
     RETURN_SEARCH,
     PostOrderClient,
+    PostOrderSearch,
 )
 from common.ebay.trading import TradingClient
 from common.environments import ENVIRONMENTS
@@ -30,6 +32,7 @@ from common.settings import EbayApiSettings
 from fetcher.settings import FetcherSettings
 from fetcher.signing import SigningKeyCache
 from fetcher.sources.base import PageRequest, Source, SourcePage
+from fetcher.sources.details import Digests, FetchDetail, MemoryDigests, WithDetails
 from fetcher.sources.finances import PAYOUTS_REFRESH, TRANSACTIONS_REFRESH, FinancesSource
 from fetcher.sources.offers import OffersSource
 from fetcher.sources.orders import OrdersSource
@@ -49,6 +52,8 @@ class SourceContext:
     settings: FetcherSettings
     tokens: TokenClient
     learned: LearnedLimits = field(default_factory=MemoryLimits)
+    # Digests of the summaries whose detail was read (fetcher.sources.details).
+    digests: Digests = field(default_factory=MemoryDigests)
 
 
 def build_sources(context: SourceContext) -> Mapping[Family, Source]:
@@ -105,6 +110,7 @@ def _sources(
     signing_keys = SigningKeyCache(lambda: context.tokens.signing_key(environment))
     post_order = PostOrderClient(http, ebay.api_base_url, context.learned)
     trading = TradingClient(http, ebay.api_base_url)
+    disputes = PaymentDisputesClient(http, ebay.apiz_base_url)
     sources: list[Source] = [
         OrdersSource(FulfillmentClient(http, ebay.api_base_url), settings.orders_page_size),
         OffersSource(
@@ -119,12 +125,37 @@ def _sources(
         ),
         FinancesSource(finances, signing_keys, MAX_PAYOUTS_LIMIT, Family.FINANCES, PAYOUTS_REFRESH),
         PostOrderSource(post_order, CASE_SEARCH, Family.CASES),
-        PostOrderSource(post_order, INQUIRY_SEARCH, Family.INQUIRIES),
-        PostOrderSource(post_order, RETURN_SEARCH, Family.RETURNS),
+        # Inquiries, returns and disputes whose summary changed are read in detail too.
+        WithDetails(
+            PostOrderSource(post_order, INQUIRY_SEARCH, Family.INQUIRIES),
+            "inquiryId",
+            post_order_detail(post_order, INQUIRY_SEARCH),
+            context.digests,
+        ),
+        WithDetails(
+            PostOrderSource(post_order, RETURN_SEARCH, Family.RETURNS),
+            "returnId",
+            post_order_detail(post_order, RETURN_SEARCH),
+            context.digests,
+        ),
         # Payment disputes live on the apiz host too.
-        PaymentDisputesSource(PaymentDisputesClient(http, ebay.apiz_base_url)),
+        WithDetails(
+            PaymentDisputesSource(disputes),
+            "paymentDisputeId",
+            lambda account, dispute_id: disputes.get_dispute(account.token, dispute_id),
+            context.digests,
+        ),
         MessagesSource(trading),
         ActiveInventorySource(trading),
         PurchasesSource(trading),
     ]
     return {source.family: source for source in sources}
+
+
+def post_order_detail(client: PostOrderClient, search: PostOrderSearch) -> FetchDetail:
+    async def fetch(account: AccountToken, entity_id: str) -> dict[str, Any]:
+        return await client.detail(
+            search, account.token, marketplace_id=account.marketplace_id, entity_id=entity_id
+        )
+
+    return fetch

@@ -8,6 +8,7 @@ continue is in the :class:`PageRequest`, so a redelivered window resumes where i
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Protocol
@@ -31,6 +32,8 @@ class PageRequest:
 class SourcePage:
     records: list[dict[str, Any]]
     shape: PageShape
+    # Called once the page is published (e.g. to remember what it carried); None: nothing.
+    published: Callable[[], Awaitable[None]] | None = None
 
     @classmethod
     def listed(
