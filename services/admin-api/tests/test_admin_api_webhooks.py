@@ -25,11 +25,12 @@ from admin_api.notifications import NotificationKeys
 from common.db.accounts import EbayAccount
 from common.db.admin import DeletionNoticeSeen
 from common.db.orders import EbayOrder
+from common.db.sync import SyncRepository
 from common.db.tokens import StoredTokens, TokenRepository
 from common.families import Family
 from common.messages import PageBatch, Trigger
 from common.settings import EbayApiSettings
-from testkit.admin import admin_settings, serve_admin, serve_admin_http
+from testkit.admin import admin_settings, create_signed_in_org, serve_admin, serve_admin_http
 from testkit.ebay_samples import make_order
 from testkit.factories import create_account
 from writer.service import PageWriter
@@ -440,3 +441,52 @@ async def test_over_real_http_a_50_mib_body_is_a_quick_413(
         response = await client.post(PATH, content=body)
         assert response.status_code == 413
         assert time.monotonic() - started < 10
+
+
+async def test_a_revocation_stops_the_account_deletes_its_tokens_and_says_why(
+    client: httpx.AsyncClient,
+    signer: OwnSigner,
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    user_id = f"revoked-{uuid.uuid4().hex[:8]}"
+    org = await create_signed_in_org(client, sessions)
+    async with sessions.begin() as session:
+        account = await create_account(session, org_id=org.id, ebay_user_id=user_id)
+        other = await create_account(session, org_id=org.id)
+        for owner in (account, other):
+            await TokenRepository(session).save(
+                owner.id,
+                StoredTokens(
+                    "k", b"refresh", datetime.now(UTC) + timedelta(days=90), b"a", None, "s"
+                ),
+                datetime.now(UTC),
+            )
+    await write_order(sessions, account.id)
+    message = deletion_message(user_id, datetime.now(UTC))
+    message["metadata"]["topic"] = "AUTHORIZATION_REVOCATION"
+    body, header = signer.sign(message)
+    response = await client.post(PATH, content=body, headers={"x-ebay-signature": header})
+    assert response.status_code == 204, response.text
+    async with sessions() as session:
+        revoked = await session.get(EbayAccount, account.id, populate_existing=True)
+        assert revoked is not None
+        assert revoked.active and revoked.needs_reauth and revoked.revoked_at is not None
+        assert await TokenRepository(session).get(account.id) is None
+        assert await TokenRepository(session).get(other.id) is not None  # only that seller's
+        # Its data stays; its pairs are no longer scheduled.
+        orders = await session.scalar(
+            select(func.count()).select_from(EbayOrder).where(EbayOrder.account_id == account.id)
+        )
+        assert orders == 1
+        pairs = await SyncRepository(session).pair_states(
+            [Family.ORDERS], datetime.now(UTC), timedelta(minutes=10)
+        )
+        assert {p.account_id for p in pairs} >= {other.id}
+        assert account.id not in {p.account_id for p in pairs}
+    # The UI says why, through the API.
+    shown = await client.get(f"/api/accounts/{account.id}", headers=org.viewer)
+    assert shown.status_code == 200, shown.text
+    assert shown.json()["revoked_at"] is not None
+    workers = await client.get(f"/api/accounts/{account.id}/workers", headers=org.viewer)
+    assert workers.status_code == 200, workers.text
+    assert all("the seller revoked ebaysync's access" in w["status_reason"] for w in workers.json())

@@ -248,6 +248,7 @@ async def _complete_reconnect(
     account.active = True
     account.deactivated_at = None
     account.needs_reauth = False
+    account.revoked_at = None
 
 
 def _apply(account: EbayAccount, ebay_user: EbayUser) -> None:

@@ -29,6 +29,9 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from common.settings import EbayApiSettings
 
 DELETION_TOPIC = "MARKETPLACE_ACCOUNT_DELETION"
+# A seller revoked the app's access; its ``data`` is UNCONFIRMED (contracts notifications §1):
+# read like the deletion's (``userId``, ``username``).
+REVOCATION_TOPIC = "AUTHORIZATION_REVOCATION"
 APP_SCOPE = "https://api.ebay.com/oauth/api_scope"
 _KID = re.compile(r"^[A-Za-z0-9-]{1,64}$")
 

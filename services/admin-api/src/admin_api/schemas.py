@@ -97,6 +97,8 @@ class AccountOut(Schema):
     purpose: Purpose
     active: bool
     needs_reauth: bool
+    # The seller revoked ebaysync's access (eBay's AUTHORIZATION_REVOCATION): reconnect.
+    revoked_at: datetime | None = None
     created_at: datetime
     deactivated_at: datetime | None
 

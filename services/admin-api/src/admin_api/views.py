@@ -34,6 +34,11 @@ STUCK_AFTER = timedelta(minutes=30)
 def account_blocked(account: EbayAccount) -> str | None:
     if not account.active:
         return "account deactivated"
+    if account.revoked_at is not None:
+        return (
+            f"the seller revoked ebaysync's access at {account.revoked_at:%Y-%m-%d %H:%M} UTC "
+            "(eBay's AUTHORIZATION_REVOCATION): reconnect the account"
+        )
     if account.needs_reauth:
         return "eBay refused the refresh token: reconnect the account"
     return None

@@ -68,6 +68,9 @@ class EbayAccount(Base):
     purpose: Mapped[str] = mapped_column(server_default=text("'both'"))
     active: Mapped[bool] = mapped_column(server_default=text("true"))
     needs_reauth: Mapped[bool] = mapped_column(server_default=text("false"))
+    # When eBay told us the seller revoked ebaysync's access (AUTHORIZATION_REVOCATION); a
+    # reconnect clears it.
+    revoked_at: Mapped[datetime | None]
     created_at: Mapped[datetime] = created_at_column()
     deactivated_at: Mapped[datetime | None]
 
@@ -125,10 +128,23 @@ class AccountRepository:
         return result.all()
 
     async def mark_needs_reauth(self, account_id: int, needs_reauth: bool) -> None:
+        """A new grant (``False``) also ends a revocation."""
+        values: dict[str, object] = {"needs_reauth": needs_reauth}
+        if not needs_reauth:
+            values["revoked_at"] = None
         await self.session.execute(
-            update(EbayAccount)
-            .where(EbayAccount.id == account_id)
-            .values(needs_reauth=needs_reauth)
+            update(EbayAccount).where(EbayAccount.id == account_id).values(**values)
+        )
+
+    async def revoke(self, account: EbayAccount, now: datetime) -> None:
+        """The seller revoked ebaysync's access: its tokens are deleted and its pairs stop (an
+        account that needs reauth is never scheduled) until it is reconnected; its mirrored
+        data stays."""
+        account.needs_reauth = True
+        account.revoked_at = now
+        # ebay_tokens (common.db.tokens, which imports this module): the token service's rows.
+        await self.session.execute(
+            text("DELETE FROM ebay_tokens WHERE account_id = :id"), {"id": account.id}
         )
 
     async def ids_in_orgs(self, org_ids: Sequence[int]) -> set[int]:

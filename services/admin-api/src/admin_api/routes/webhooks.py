@@ -19,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from admin_api.dependencies import ContextDep, NowDep, SessionDep, SettingsDep
 from admin_api.notifications import (
     DELETION_TOPIC,
+    REVOCATION_TOPIC,
     BadSignature,
     KeyUnavailable,
     NotANotice,
@@ -101,7 +102,8 @@ async def deletion_notice(
         log.warning("cannot verify a deletion notice now: %s", exc)
         raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, str(exc)) from exc
     notice = _notice(parsed if parsed is not None else await _parse(body, settings))
-    if notice.get("metadata", {}).get("topic") != DELETION_TOPIC:
+    topic = notice.get("metadata", {}).get("topic")
+    if topic not in (DELETION_TOPIC, REVOCATION_TOPIC):
         return Response(status_code=status.HTTP_204_NO_CONTENT)
     notification = notice.get("notification", {})
     window = timedelta(seconds=settings.deletion_replay_window_seconds)
@@ -113,9 +115,13 @@ async def deletion_notice(
     if not found and data.get("username"):
         found = list(await accounts.find_by_username(str(data["username"])))
     for account in found:
+        if topic == REVOCATION_TOPIC:
+            await accounts.revoke(account, now)
+            log.info("eBay user revoked the app: account %s stops, its tokens deleted", account.id)
+            continue
         deleted = await AccountDataRepository(session).purge(account, now)
         log.info("eBay user deleted: account %s deactivated, %s rows purged", account.id, deleted)
-    # The id is remembered in the purge's own transaction: a failed purge is retried by eBay.
+    # The id is remembered in the action's own transaction: a failed one is retried by eBay.
     await session.commit()
     if found:
         context.changes.notify()
