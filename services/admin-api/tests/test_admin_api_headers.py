@@ -7,6 +7,9 @@ from collections.abc import AsyncIterator
 
 import httpx
 import pytest
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
 from admin_api.headers import SECURITY_HEADERS
 from testkit.admin import admin_settings, serve_admin
@@ -65,3 +68,19 @@ async def test_docs_load_only_pinned_assets_from_this_origin(client: httpx.Async
     for source in sources:
         assert (await client.get(source)).status_code == 200, source
     assert (await client.get("/redoc")).status_code == 404  # ReDoc would load from a CDN
+
+
+async def test_the_headers_wrap_the_app_without_hiding_it_from_tracing(
+    migrated_database_url: str, nats_url: str
+) -> None:
+    exporter = InMemorySpanExporter()
+    provider = TracerProvider()
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    settings = admin_settings(nats_url, migrated_database_url)
+    async with serve_admin(settings, provider) as (_, client):
+        response = await client.get("/api/auth/me")
+    assert response.status_code == 401
+    assert all(response.headers[name] == value for name, value in SECURITY_HEADERS.items())
+    # OpenTelemetry's FastAPI instrumentation still sees every request.
+    names = [span.name for span in exporter.get_finished_spans()]
+    assert "GET /api/auth/me" in names, names

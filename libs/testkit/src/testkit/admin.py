@@ -19,6 +19,7 @@ from typing import Any
 import httpx
 import uvicorn
 from fastapi import FastAPI
+from opentelemetry.sdk.trace import TracerProvider
 from pydantic import SecretStr
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -128,10 +129,10 @@ ROLES = ("admin", "operator", "viewer")
 
 @asynccontextmanager
 async def serve_admin(
-    settings: AdminApiSettings,
+    settings: AdminApiSettings, tracer_provider: TracerProvider | None = None
 ) -> AsyncIterator[tuple[FastAPI, httpx.AsyncClient]]:
     """The app with its lifespan running, and an in-process client for it."""
-    app = create_app(settings)
+    app = create_app(settings, tracer_provider)
     async with app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://admin") as client:

@@ -14,7 +14,7 @@ from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
 from opentelemetry.instrumentation.httpx import HTTPXClientInstrumentor
 from opentelemetry.sdk.trace import TracerProvider
 from prometheus_client import make_asgi_app
-from starlette.types import ASGIApp
+from starlette.types import Receive, Scope, Send
 
 import common.metrics  # noqa: F401  (the ebaysync_* families, for one vocabulary everywhere)
 from admin_api.bootstrap import bootstrap_admin
@@ -59,10 +59,12 @@ def utc_now() -> datetime:
 
 class AdminApp(FastAPI):
     """FastAPI with the security headers outside everything, Starlette's own 500 page
-    included (a middleware added the usual way sits inside that one)."""
+    included (a middleware added the usual way sits inside that one). Wrapped around the call,
+    not the middleware stack: OpenTelemetry's instrumentation rebuilds that stack and refuses
+    one that does not start with Starlette's ServerErrorMiddleware."""
 
-    def build_middleware_stack(self) -> ASGIApp:
-        return SecurityHeaders(super().build_middleware_stack())
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await SecurityHeaders(super().__call__)(scope, receive, send)
 
 
 def create_app(
