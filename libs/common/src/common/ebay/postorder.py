@@ -174,7 +174,9 @@ class PostOrderClient:
         refused = False
         while True:
             try:
-                body = await self._get(search, token, marketplace_id, filters, offset, limit)
+                body = await self._search_page(
+                    search, token, marketplace_id, filters, offset, limit
+                )
             except EbayRequestError as exc:
                 if exc.status == 400 and exc.names(search.date_from_param, search.date_to_param):
                     raise RangeRefusedError(str(exc), status=400, entries=exc.entries) from exc
@@ -193,19 +195,9 @@ class PostOrderClient:
     ) -> dict[str, Any]:
         """One entity with its detail (``GET /post-order/v2/return/{id}``,
         ``/inquiry/{id}``): its history, tracking and refund lines."""
-        return await get_json(
-            self._http,
-            f"{self._base}{search.detail_path(entity_id)}",
-            token=token,
-            auth_scheme="IAF",
-            params={},
-            headers={
-                "X-EBAY-C-MARKETPLACE-ID": marketplace_id,
-                "Content-Type": "application/json",
-            },
-        )
+        return await self._get(search.detail_path(entity_id), token, marketplace_id, {})
 
-    async def _get(
+    async def _search_page(
         self,
         search: PostOrderSearch,
         token: SecretStr,
@@ -214,12 +206,19 @@ class PostOrderClient:
         offset: int,
         limit: int,
     ) -> dict[str, Any]:
+        params = {**filters, "limit": str(limit), "offset": str(offset)}
+        return await self._get(search.path, token, marketplace_id, params)
+
+    async def _get(
+        self, path: str, token: SecretStr, marketplace_id: str, params: Mapping[str, str]
+    ) -> dict[str, Any]:
+        # Post-Order takes the OAuth user token as "IAF <token>" and names the marketplace.
         return await get_json(
             self._http,
-            f"{self._base}{search.path}",
+            f"{self._base}{path}",
             token=token,
             auth_scheme="IAF",
-            params={**filters, "limit": str(limit), "offset": str(offset)},
+            params=params,
             headers={
                 "X-EBAY-C-MARKETPLACE-ID": marketplace_id,
                 "Content-Type": "application/json",
