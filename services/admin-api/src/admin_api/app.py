@@ -16,12 +16,14 @@ from opentelemetry.sdk.trace import TracerProvider
 from prometheus_client import make_asgi_app
 
 import common.metrics  # noqa: F401  (the ebaysync_* families, for one vocabulary everywhere)
+from admin_api.alerts.job import start_alerts
 from admin_api.bootstrap import bootstrap_admin
 from admin_api.context import AdminContext
 from admin_api.live import ChangeFeed, Heartbeats, subscribe
 from admin_api.notifications import NotificationKeys
 from admin_api.routes import (
     accounts,
+    alerts,
     auth,
     control,
     deadletters,
@@ -85,14 +87,19 @@ def create_app(
         app.state.broker = broker
         app.state.context = context
         subscriptions = []
+        alerts = None
         try:
             await ensure_topology(context.js)
             await bootstrap_admin(sessions, settings)
             subscriptions = await subscribe(
                 broker.connection, context.heartbeats, context.changes, utc_now
             )
+            alerts = await start_alerts(sessions, http, settings, broker.connection, utc_now)
+            app.state.alert_job = alerts.job
             yield
         finally:
+            if alerts is not None:
+                await alerts.stop()
             for subscription in subscriptions:
                 with contextlib.suppress(Exception):
                     await subscription.unsubscribe()
@@ -121,6 +128,7 @@ def create_app(
         events,
         live,
         deadletters,
+        alerts,
         retention,
         webhooks,
         docs,

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import Field, SecretStr
+from pydantic import BaseModel, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from common.settings import (
@@ -19,6 +19,20 @@ from common.settings import (
     WindowSettings,
 )
 from common.telemetry import TelemetryField, TelemetrySettings
+
+
+class AlertSettings(BaseModel):
+    """Notifications to people (``ADMIN_API_ALERTS__*``; docs/adr/0012-notifications.md)."""
+
+    # How often every org's rules are evaluated (run events also wake it); 0 turns it off.
+    interval_seconds: float = Field(default=30.0, ge=0)
+    # After a run event, wait this long so the writer has committed what it announced.
+    settle_seconds: float = Field(default=1.0, ge=0)
+    # One SMTP or webhook call's timeout.
+    send_timeout_seconds: float = Field(default=10.0, gt=0)
+    # Sends of one notice before it is marked failed.
+    max_attempts: int = Field(default=5, ge=1)
+    batch_size: int = Field(default=50, ge=1)
 
 
 class AdminApiSettings(BaseSettings):
@@ -70,3 +84,5 @@ class AdminApiSettings(BaseSettings):
     deletion_endpoint: str | None = None
     # How long a notification signing key fetched from eBay is reused.
     notification_key_cache_seconds: float = Field(default=3600.0, ge=0)
+    # Notifications to people: evaluation interval, send timeout, attempts.
+    alerts: AlertSettings = Field(default_factory=AlertSettings)
