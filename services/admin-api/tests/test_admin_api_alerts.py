@@ -39,7 +39,9 @@ from common.db.alerts import AlertChannel
 from common.db.sync import SyncRepository
 from common.families import Family
 from common.messages import SyncWindow, Trigger, WindowFailed, encoded
+from common.streams import BUCKETS
 from ebaysync.embedded import find_free_port
+from fetcher.ledger import quota_day
 from testkit.admin import Org, admin_settings, create_signed_in_org, serve_admin
 from testkit.factories import create_account
 from writer.deadletters import FailureRecorder
@@ -499,3 +501,30 @@ async def test_a_failed_run_event_wakes_the_job_in_the_api_process(
             await asyncio.sleep(0.05)
         assert len(hooks.received) == 1
         assert json.loads(hooks.received[0][1])["subject"] == f"pair:{account.id}:orders"
+
+
+async def test_quota_near_its_limit_notifies_once_from_the_fetchers_ledger(
+    admin: Admin,
+    org: Org,
+    receiver: tuple[Hooks, str],
+    topology: JetStreamContext,
+) -> None:
+    hooks, url = receiver
+    channel = await admin.client.post(
+        "/api/notifications/channels",
+        headers=org.admin,
+        json={"name": "hook", "settings": {"kind": "webhook", "url": url}},
+    )
+    await create_rule(admin.client, org, "quota_near_limit", [channel.json()["id"]])
+    kv = await topology.key_value(BUCKETS.call_ledger.bucket)
+    day = quota_day(datetime.now(UTC)).isoformat()
+    # Trading's default quota is 5,000 calls a day; the rule's default share is 80 %.
+    await kv.put(f"{day}.trading.total", b"3999")
+    await admin.job.run_once()
+    assert hooks.received == []
+    await kv.put(f"{day}.trading.total", b"4100")
+    for _ in range(3):
+        await admin.job.run_once()
+    [(_, body)] = hooks.received
+    notice = json.loads(body)
+    assert notice["subject"] == "api:trading" and "4100 of 5000" in notice["text"]

@@ -94,7 +94,7 @@ def create_app(
             subscriptions = await subscribe(
                 broker.connection, context.heartbeats, context.changes, utc_now
             )
-            alerts = await start_alerts(sessions, http, settings, broker.connection, utc_now)
+            alerts = await start_alerts(sessions, http, settings, broker, utc_now)
             app.state.alert_job = alerts.job
             yield
         finally:

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 import httpx
+from faststream.nats import NatsBroker
 from nats.aio.client import Client as NatsClient
 from nats.aio.msg import Msg
 from nats.aio.subscription import Subscription
@@ -34,6 +35,7 @@ from admin_api.alerts.channels import (
     send_email,
     send_webhook,
 )
+from admin_api.alerts.quota import FetcherQuotaSettings, LedgerQuotas
 from admin_api.alerts.rules import (
     AccountFacts,
     Facts,
@@ -404,14 +406,14 @@ async def start_alerts(
     sessions: async_sessionmaker[AsyncSession],
     http: httpx.AsyncClient,
     settings: AdminApiSettings,
-    nc: NatsClient,
+    broker: NatsBroker,
     clock: Callable[[], datetime],
-    quotas: QuotaReader = no_quotas,
 ) -> RunningAlerts:
     """The job, started in the background unless its interval is 0 (then only called)."""
     sender = Sender(http, SecretBox(settings.jwt_secret), settings.alerts.send_timeout_seconds)
+    quotas = LedgerQuotas(broker, FetcherQuotaSettings().call_ledger, clock)
     job = AlertJob(sessions, sender, settings.alerts, clock, quotas)
     if settings.alerts.interval_seconds <= 0:
         return RunningAlerts(job, None, [])
-    subscriptions = await job.subscribe(nc)
+    subscriptions = await job.subscribe(broker.connection)
     return RunningAlerts(job, asyncio.create_task(job.run_forever()), subscriptions)
