@@ -31,7 +31,8 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from admin_api.alerts.job import AlertJob
+from admin_api.alerts.channels import SecretBox
+from admin_api.alerts.job import AlertJob, Sender
 from admin_api.settings import AlertSettings
 from common.breaker import BreakerSettings
 from common.db.accounts import EbayAccount, User
@@ -42,7 +43,7 @@ from common.messages import SyncWindow, Trigger, WindowFailed, encoded
 from common.streams import BUCKETS
 from ebaysync.embedded import find_free_port
 from fetcher.ledger import quota_day
-from testkit.admin import Org, admin_settings, create_signed_in_org, serve_admin
+from testkit.admin import JWT_SECRET, Org, admin_settings, create_signed_in_org, serve_admin
 from testkit.factories import create_account
 from writer.deadletters import FailureRecorder
 
@@ -528,3 +529,36 @@ async def test_quota_near_its_limit_notifies_once_from_the_fetchers_ledger(
     [(_, body)] = hooks.received
     notice = json.loads(body)
     assert notice["subject"] == "api:trading" and "4100 of 5000" in notice["text"]
+
+
+async def test_two_replicas_evaluating_at_once_send_one_notice(
+    admin: Admin,
+    org: Org,
+    account: EbayAccount,
+    receiver: tuple[Hooks, str],
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    hooks, url = receiver
+    channel = await admin.client.post(
+        "/api/notifications/channels",
+        headers=org.admin,
+        json={"name": "hook", "settings": {"kind": "webhook", "url": url}},
+    )
+    await create_rule(admin.client, org, "needs_reauth", [channel.json()["id"]])
+    async with sessions.begin() as session:
+        await session.execute(
+            text("UPDATE ebay_accounts SET needs_reauth = true WHERE id = :id"), {"id": account.id}
+        )
+    async with httpx.AsyncClient() as http:
+        replicas = [
+            AlertJob(
+                sessions,
+                Sender(http, SecretBox(JWT_SECRET), 5.0),
+                AlertSettings(interval_seconds=0),
+                lambda: datetime.now(UTC),
+            )
+            for _ in range(4)
+        ]
+        await asyncio.gather(*(job.run_once() for job in replicas))
+        await asyncio.gather(*(job.run_once() for job in replicas))
+    assert len(hooks.received) == 1
