@@ -38,6 +38,7 @@ from common.breaker import BreakerSettings
 from common.db.accounts import EbayAccount, User
 from common.db.alerts import AlertChannel
 from common.db.sync import SyncRepository
+from common.db.tokens import EbayToken
 from common.families import Family
 from common.messages import SyncWindow, Trigger, WindowFailed, encoded
 from common.streams import BUCKETS
@@ -562,3 +563,69 @@ async def test_two_replicas_evaluating_at_once_send_one_notice(
         await asyncio.gather(*(job.run_once() for job in replicas))
         await asyncio.gather(*(job.run_once() for job in replicas))
     assert len(hooks.received) == 1
+
+
+async def test_breaker_pause_and_consent_ending_notify_and_a_failing_channel_logs_no_secret(
+    admin: Admin,
+    org: Org,
+    account: EbayAccount,
+    mailbox: tuple[Mailbox, int],
+    receiver: tuple[Hooks, str],
+    sessions: async_sessionmaker[AsyncSession],
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    box, port = mailbox
+    hooks, url = receiver
+    _, hook_id = await create_channels(admin.client, org, port, url)
+    wrong = await admin.client.post(
+        "/api/notifications/channels",
+        headers=org.admin,
+        json={"name": "bad mail", "settings": email_settings(port, password=HOOK_SECRET)},
+    )
+    await create_rule(admin.client, org, "pair_paused", [hook_id, wrong.json()["id"]])
+    await create_rule(admin.client, org, "consent_ending", [hook_id])
+
+    # The writer's own breaker: two failures in a row pause the pair.
+    breaker = FailureRecorder(
+        sessions, lambda: datetime.now(UTC), BreakerSettings(threshold=2, base_seconds=600)
+    )
+    for attempt in (1, 2):
+        await breaker.attempt_failed(
+            WindowFailed(
+                run_id=uuid.uuid4(),
+                account_id=account.id,
+                family=Family.ORDERS,
+                attempt=attempt,
+                error="HTTP 500",
+                failed_at=datetime.now(UTC),
+            )
+        )
+    async with sessions.begin() as session:
+        session.add(
+            EbayToken(
+                account_id=account.id,
+                key_id="k1",
+                refresh_token_ciphertext=b"x",
+                refresh_token_expires_at=datetime.now(UTC) + timedelta(days=5),
+                scopes="",
+                updated_at=datetime.now(UTC),
+            )
+        )
+    for _ in range(AlertSettings().max_attempts + 1):
+        await admin.job.run_once()
+
+    events = sorted(json.loads(b)["rule"] for _, b in hooks.received)
+    assert events == ["consent_ending", "pair_paused"]
+    alerts = (await admin.client.get("/api/notifications/alerts", headers=org.viewer)).json()
+    paused = next(a for a in alerts if a["subject"] == f"pair:{account.id}:orders")
+    # The webhook got it; each of the three users' emails was refused, tried, then given up.
+    assert (paused["notices_sent"], paused["notices_failed"], paused["notices_pending"]) == (
+        1,
+        3,
+        0,
+    )
+    assert box.messages == []
+    assert "SMTP server refused: 535" in caplog.text
+    for secret in SECRETS:
+        assert secret not in caplog.text
