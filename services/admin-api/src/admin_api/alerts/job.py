@@ -352,12 +352,16 @@ class AlertJob:
         """One evaluation of every org with enabled rules, then one batch of sends."""
         async with self._lock:
             now = self._clock()
-            quotas = await self._quotas()
             async with self._sessions.begin() as session:
-                orgs = await session.scalars(
-                    select(AlertRule.org_id).where(AlertRule.enabled).distinct()
-                )
-                for org_id in orgs.all():
+                kinds = (
+                    await session.execute(
+                        select(AlertRule.org_id, AlertRule.kind).where(AlertRule.enabled).distinct()
+                    )
+                ).all()
+                # The ledger is read only when some org watches the quotas.
+                wanted = any(kind == RuleKind.QUOTA_NEAR_LIMIT for _, kind in kinds)
+                quotas = await self._quotas() if wanted else []
+                for org_id in sorted({org_id for org_id, _ in kinds}):
                     await evaluate_org(session, org_id, now, quotas)
             return await dispatch(self._sessions, self._sender, self._settings, self._clock)
 
