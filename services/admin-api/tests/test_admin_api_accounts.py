@@ -230,6 +230,7 @@ async def test_every_protected_endpoint_needs_a_sign_in(client: httpx.AsyncClien
     values = {"account_id": "1", "family": "orders", "run_id": str(uuid.uuid4()), "user_id": "1"}
     values["sequence"] = "1"
     values["event_id"] = "1"
+    values.update(channel_id="1", rule_id="1")  # notifications (routes/alerts.py)
     protected = [
         (method, path)
         for path, operations in spec["paths"].items()
