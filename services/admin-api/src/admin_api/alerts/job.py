@@ -287,19 +287,30 @@ async def dispatch(
     settings: AlertSettings,
     clock: Callable[[], datetime],
 ) -> int:
-    """Send one batch of pending notices; returns how many were sent."""
+    """Send one batch of pending notices; returns how many were sent.
+
+    Each notice is claimed and settled in a transaction of its own, so a slow server holds
+    one row lock for at most one send timeout, and a notice is tried once per batch.
+    """
     sent = 0
-    async with sessions.begin() as session:
-        rows = await session.execute(
-            select(AlertDelivery, AlertChannel, AlertState)
-            .join(AlertChannel, AlertChannel.id == AlertDelivery.channel_id)
-            .join(AlertState, AlertState.id == AlertDelivery.state_id)
-            .where(AlertDelivery.status == "pending")
-            .order_by(AlertDelivery.id)
-            .limit(settings.batch_size)
-            .with_for_update(of=AlertDelivery, skip_locked=True)
-        )
-        for delivery, channel, state in rows.all():
+    tried: list[int] = []
+    for _ in range(settings.batch_size):
+        async with sessions.begin() as session:
+            row = (
+                await session.execute(
+                    select(AlertDelivery, AlertChannel, AlertState)
+                    .join(AlertChannel, AlertChannel.id == AlertDelivery.channel_id)
+                    .join(AlertState, AlertState.id == AlertDelivery.state_id)
+                    .where(AlertDelivery.status == "pending", AlertDelivery.id.not_in(tried))
+                    .order_by(AlertDelivery.id)
+                    .limit(1)
+                    .with_for_update(of=AlertDelivery, skip_locked=True)
+                )
+            ).first()
+            if row is None:
+                break
+            delivery, channel, state = row
+            tried.append(delivery.id)
             rule = await session.get(AlertRule, state.rule_id)
             assert rule is not None
             data = notice_for(rule, state, delivery.event, delivery.body).data
