@@ -231,6 +231,7 @@ async def test_every_protected_endpoint_needs_a_sign_in(client: httpx.AsyncClien
     values["sequence"] = "1"
     values["event_id"] = "1"
     values["name"] = "token_sweep"  # a background job (routes/ops.py)
+    values.update(channel_id="1", rule_id="1")  # notifications (routes/alerts.py)
     protected = [
         (method, path)
         for path, operations in spec["paths"].items()

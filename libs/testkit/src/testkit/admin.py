@@ -25,7 +25,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from admin_api.app import create_app
 from admin_api.security import hash_password, issue_login_token
-from admin_api.settings import AdminApiSettings
+from admin_api.settings import AdminApiSettings, AlertSettings
 from common.db.accounts import User
 from common.settings import NatsSettings, PostgresSettings
 from ebaysync.embedded import find_free_port
@@ -48,6 +48,9 @@ def admin_settings(nats_url: str, database_url: str, **overrides: Any) -> AdminA
         # session: unrelated tests' wrong passwords must not throttle each other. The
         # throttling tests set their own limits and addresses.
         "login_max_failures_per_address": 10_000,
+        # The alert job stays off unless a test runs it: rules other tests left in the shared
+        # database must not send from every app.
+        "alerts": AlertSettings(interval_seconds=0),
     }
     values.update(overrides)
     return AdminApiSettings(**values)

@@ -17,6 +17,7 @@ from prometheus_client import make_asgi_app
 from starlette.types import Receive, Scope, Send
 
 import common.metrics  # noqa: F401  (the ebaysync_* families, for one vocabulary everywhere)
+from admin_api.alerts.job import start_alerts
 from admin_api.bootstrap import bootstrap_admin
 from admin_api.context import AdminContext
 from admin_api.headers import SecurityHeaders
@@ -25,6 +26,7 @@ from admin_api.live import ChangeFeed, Heartbeats, StreamSlots, subscribe
 from admin_api.notifications import NotificationKeys
 from admin_api.routes import (
     accounts,
+    alerts,
     auth,
     control,
     deadletters,
@@ -35,6 +37,7 @@ from admin_api.routes import (
     oauth,
     ops,
     retention,
+    runall,
     runs,
     tokens,
     ui,
@@ -105,6 +108,7 @@ def create_app(
         app.state.context = context
         subscriptions = []
         jobs = None
+        alerts = None
         try:
             await ensure_topology(context.js)
             await bootstrap_admin(sessions, settings)
@@ -112,8 +116,12 @@ def create_app(
                 broker.connection, context.heartbeats, context.changes, utc_now
             )
             jobs = start_jobs(sessions, settings, utc_now)
+            alerts = await start_alerts(sessions, http, settings, broker, utc_now)
+            app.state.alert_job = alerts.job
             yield
         finally:
+            if alerts is not None:
+                await alerts.stop()
             await stop_jobs(jobs)
             for subscription in subscriptions:
                 with contextlib.suppress(Exception):
@@ -137,6 +145,7 @@ def create_app(
         health,
         auth,
         users,
+        runall,
         accounts,
         oauth,
         tokens,
@@ -146,6 +155,7 @@ def create_app(
         events,
         live,
         deadletters,
+        alerts,
         retention,
         ops,
         webhooks,

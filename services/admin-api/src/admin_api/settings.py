@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import Field, SecretStr
+from pydantic import BaseModel, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from common.environments import EbayEnvironments, EnvironmentsField
@@ -20,6 +20,20 @@ from common.settings import (
     WindowSettings,
 )
 from common.telemetry import TelemetryField, TelemetrySettings
+
+
+class AlertSettings(BaseModel):
+    """Notifications to people (``ADMIN_API_ALERTS__*``; docs/adr/0012-notifications.md)."""
+
+    # How often every org's rules are evaluated (run events also wake it); 0 turns it off.
+    interval_seconds: float = Field(default=30.0, ge=0)
+    # After a run event, wait this long so the writer has committed what it announced.
+    settle_seconds: float = Field(default=1.0, ge=0)
+    # One SMTP or webhook call's timeout.
+    send_timeout_seconds: float = Field(default=10.0, gt=0)
+    # Sends of one notice before it is marked failed.
+    max_attempts: int = Field(default=5, ge=1)
+    batch_size: int = Field(default=50, ge=1)
 
 
 class AdminApiSettings(BaseSettings):
@@ -101,6 +115,9 @@ class AdminApiSettings(BaseSettings):
     superadmin_emails: str = ""
     # Live update streams one user may hold open at once (per replica); beyond: 429.
     live_streams_per_user: int = Field(default=4, ge=1)
+
+    # Notifications to people: evaluation interval, send timeout, attempts.
+    alerts: AlertSettings = Field(default_factory=AlertSettings)
 
     def is_superadmin(self, email: str) -> bool:
         wanted = {e.strip().lower() for e in self.superadmin_emails.split(",") if e.strip()}

@@ -6,6 +6,7 @@ Importing this package registers every table on ``Base.metadata`` (Alembic and t
 from common.db import (
     accounts,
     admin,
+    alerts,
     events,
     finances,
     offers,
@@ -24,6 +25,7 @@ __all__ = [
     "Base",
     "accounts",
     "admin",
+    "alerts",
     "events",
     "finances",
     "offers",

@@ -410,7 +410,7 @@ function accountsView() {
   render(h("h1", {}, "Accounts"),
     h("div", { class: "sub" }, "Connected eBay seller accounts. Marketplace and site come from eBay when the seller consents."),
     can("operator") ? form : null,
-    h("div", { class: "toolbar" }, h("label", {}, showAll, " show deactivated")),
+    h("div", { class: "toolbar" }, h("label", {}, showAll, " show deactivated"), can("admin") ? h("button", { "data-testid": "run-everything", onclick: () => act((r) => `Queued ${r.queued}, skipped ${r.skipped} in flight, ${r.up_to_date} up to date, ${r.blocked} blocked`, () => api("/api/accounts/run-all", { method: "POST" })) }, "Run everything now") : null),
     h("table", {}, h("thead", {}, h("tr", {}, ["House name", "eBay user", "Marketplace", "Environment", "Purpose", "State", "Connected"].map((t) => h("th", {}, t)))), body));
   const load = async () => {
     const accounts = await api(`/api/accounts?include_inactive=${showAll.checked}`);
@@ -626,6 +626,7 @@ async function route() {
   else if (section === "tokens") tokensView();
   else if (section === "dead-letters") deadLettersView();
   else if (section === "services") stop = servicesView();
+  else if (section === "notifications") notificationsView();
   else render(h("p", {}, "Nothing here. ", h("a", { href: "#/" }, "Back to the workers.")));
   state.stop = stop;
 }

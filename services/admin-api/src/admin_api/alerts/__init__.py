@@ -1,0 +1,1 @@
+"""Notifications to people (docs/adr/0012-notifications.md)."""
