@@ -479,6 +479,9 @@ async def test_the_admin_api_runs_now_pauses_and_reads_dead_letters_but_consumes
     await api.allowed(lambda: js.delete_msg(DLQ_STREAM, 1))
     await api.allowed(lambda: js.consumer_info(PAGES_STREAM, WRITER_DURABLE))
     await api.allowed(lambda: api.nc.subscribe("svc.heartbeat.>"))
+    # Run events wake the live views and the notification job.
+    await api.allowed(lambda: api.nc.subscribe("sync.run.completed.>"))
+    await api.allowed(lambda: api.nc.subscribe("sync.run.failed.>"))
 
     await api.denied(
         "publish",

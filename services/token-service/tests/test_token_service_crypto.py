@@ -36,6 +36,13 @@ def test_a_ciphertext_moved_to_another_account_fails() -> None:
         ring().decrypt(ciphertext, key_id="k1", account_id=8, purpose="refresh_token")
 
 
+@pytest.mark.parametrize("ciphertext", [b"", b"short", b"0" * 12, b"0" * 40])
+def test_a_cut_or_corrupt_ciphertext_fails_as_a_decryption_error(ciphertext: bytes) -> None:
+    # A stored row cut short must not escape as another error: a sweep counts it and goes on.
+    with pytest.raises(TokenDecryptionError):
+        ring().decrypt(ciphertext, key_id="k1", account_id=7, purpose="refresh_token")
+
+
 def test_an_unknown_key_id_fails() -> None:
     with pytest.raises(TokenDecryptionError):
         ring().decrypt(b"0" * 40, key_id="gone", account_id=7, purpose="refresh_token")

@@ -46,7 +46,7 @@ class KeyRing:
         nonce, body = ciphertext[:NONCE_BYTES], ciphertext[NONCE_BYTES:]
         try:
             plaintext = aead.decrypt(nonce, body, _associated_data(account_id, purpose))
-        except InvalidTag as exc:
+        except (InvalidTag, ValueError) as exc:  # ValueError: cut short (no whole nonce)
             raise TokenDecryptionError(
                 f"{purpose} of account {account_id} does not decrypt with key {key_id!r}"
             ) from exc

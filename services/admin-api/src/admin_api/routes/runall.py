@@ -12,7 +12,7 @@ from typing import Literal
 from fastapi import APIRouter, HTTPException, status
 
 from admin_api.dependencies import AdminUser, ContextDep, NowDep, SessionDep
-from admin_api.runner import pause_all, run_now
+from admin_api.runner import paused_for, run_now
 from admin_api.schemas import Schema
 from common.db.accounts import AccountRepository
 from common.db.sync import SyncRepository
@@ -40,14 +40,14 @@ class RunEverythingOut(Schema):
 @router.post(
     "/api/accounts/run-all",
     status_code=status.HTTP_202_ACCEPTED,
-    responses={409: {"description": "pause-all is on"}},
+    responses={409: {"description": "the org (or the platform) is paused"}},
 )
 async def run_everything(
     admin: AdminUser, session: SessionDep, now: NowDep, context: ContextDep
 ) -> RunEverythingOut:
     """Queue a window for every enabled worker of every active account of the org; says
     how many were queued and which were skipped because their window is still in flight."""
-    if await (await pause_all(context)).is_on():
+    if await paused_for(context, admin.org_id):
         raise HTTPException(status.HTTP_409_CONFLICT, "pause-all is on: no new windows start")
     accounts = await AccountRepository(session).list_active_for_org(admin.org_id)
     states = await SyncRepository(session).states_for_accounts([a.id for a in accounts])
