@@ -13,154 +13,51 @@ the moment the write commits, not the moment it began.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from uuid import UUID
 
-from sqlalchemy import BigInteger, ForeignKey, Index, Integer, String, func, select, text
-from sqlalchemy.dialects.postgresql import distinct_on, insert
+from sqlalchemy import func, select, text
+from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import Mapped, mapped_column
 
-from common.db.base import Base
+from common.db.sync_admin import RunQuery, SyncAdmin
+from common.db.sync_failures import SyncFailures
+from common.db.sync_tables import (
+    PageCounts,
+    PairState,
+    RunProgress,
+    RunStatus,
+    SyncFence,
+    SyncPage,
+    SyncRun,
+    SyncSnapshotSeen,
+    SyncState,
+)
 from common.families import Family, families_of
 from common.messages import RunMessage
 
-
-class RunStatus:
-    QUEUED = "queued"
-    RUNNING = "running"
-    SUCCEEDED = "succeeded"
-    FAILED = "failed"
-    # Superseded by a newer run of its pair after it stopped moving: its late pages are refused.
-    STALE = "stale"
-    # Stopped by an operator: its fetcher stops at the next page; it never moves the cursor.
-    CANCELLED = "cancelled"
-    OPEN = (QUEUED, RUNNING)
-
-
-class SyncState(Base):
-    __tablename__ = "sync_state"
-
-    account_id: Mapped[int] = mapped_column(ForeignKey("ebay_accounts.id"), primary_key=True)
-    family: Mapped[str] = mapped_column(String, primary_key=True)
-    enabled: Mapped[bool] = mapped_column(server_default=text("true"))
-    cursor: Mapped[datetime | None]
-    last_success_at: Mapped[datetime | None]
-    last_run_id: Mapped[UUID | None]
-    last_error: Mapped[str | None]
-    last_error_at: Mapped[datetime | None]
-    consecutive_failures: Mapped[int] = mapped_column(Integer, server_default=text("0"))
-    paused_until: Mapped[datetime | None]
-    updated_at: Mapped[datetime] = mapped_column(server_default=func.now())
+__all__ = [
+    "PageCounts",
+    "PairState",
+    "RunProgress",
+    "RunQuery",
+    "RunStatus",
+    "SyncAdmin",
+    "SyncFailures",
+    "SyncFence",
+    "SyncPage",
+    "SyncRepository",
+    "SyncRun",
+    "SyncSnapshotSeen",
+    "SyncState",
+]
 
 
-class SyncFence(Base):
-    """The fencing number of the pair's newest run (docs/adr/0011-fencing.md).
+class SyncRepository(SyncAdmin, SyncFailures):
+    """One repository of a pair's sync state and runs: here the scheduler's and the writer's
+    writes; the writer's failure bookkeeping in :class:`SyncFailures`; the operators' reads
+    and switches in :class:`SyncAdmin`."""
 
-    A row apart from ``sync_state``: page transactions hold it in SHARE mode, so pages of one
-    run commit in parallel while the run's last page updates the cursor's row.
-    """
-
-    __tablename__ = "sync_fences"
-
-    account_id: Mapped[int] = mapped_column(ForeignKey("ebay_accounts.id"), primary_key=True)
-    family: Mapped[str] = mapped_column(String, primary_key=True)
-    fence: Mapped[int] = mapped_column(BigInteger, server_default=text("0"))
-
-
-class SyncRun(Base):
-    __tablename__ = "sync_runs"
-    # Runs are looked up newest first per pair by the scheduler and the admin API.
-    __table_args__ = (Index("ix_sync_runs_pair_updated", "account_id", "family", "updated_at"),)
-
-    run_id: Mapped[UUID] = mapped_column(primary_key=True)
-    account_id: Mapped[int] = mapped_column(ForeignKey("ebay_accounts.id"))
-    family: Mapped[str]
-    trigger: Mapped[str]
-    window_from: Mapped[datetime | None]
-    window_to: Mapped[datetime]
-    status: Mapped[str]
-    queued_at: Mapped[datetime | None]
-    started_at: Mapped[datetime | None]
-    finished_at: Mapped[datetime | None]
-    updated_at: Mapped[datetime]
-    pages_written: Mapped[int] = mapped_column(Integer, server_default=text("0"))
-    pages_expected: Mapped[int | None] = mapped_column(Integer)
-    rows_received: Mapped[int] = mapped_column(server_default=text("0"))
-    rows_inserted: Mapped[int] = mapped_column(server_default=text("0"))
-    rows_changed: Mapped[int] = mapped_column(server_default=text("0"))
-    rows_unchanged: Mapped[int] = mapped_column(server_default=text("0"))
-    trace_id: Mapped[str | None]
-    error: Mapped[str | None]
-    # Snapshot families: whether the fetch enumerated everything (set with the last page).
-    snapshot_complete: Mapped[bool | None]
-    # Who queued it by hand (run now, repair); None for the scheduler.
-    requested_by: Mapped[str | None]
-    fence: Mapped[int] = mapped_column(BigInteger, server_default=text("0"))
-
-
-class SyncSnapshotSeen(Base):
-    """The entities a snapshot run has written so far; dropped when the run completes."""
-
-    __tablename__ = "sync_snapshot_seen"
-
-    run_id: Mapped[UUID] = mapped_column(primary_key=True)
-    entity_id: Mapped[str] = mapped_column(primary_key=True)
-
-
-class SyncPage(Base):
-    """The receipt of one written page: its existence makes a redelivered page a no-op."""
-
-    __tablename__ = "sync_pages"
-
-    run_id: Mapped[UUID] = mapped_column(ForeignKey("sync_runs.run_id"), primary_key=True)
-    page_no: Mapped[int] = mapped_column(Integer, primary_key=True)
-    records: Mapped[int] = mapped_column(Integer)
-    inserted: Mapped[int] = mapped_column(Integer)
-    changed: Mapped[int] = mapped_column(Integer)
-    unchanged: Mapped[int] = mapped_column(Integer)
-    committed_at: Mapped[datetime]
-    trace_id: Mapped[str | None]
-
-
-@dataclass(frozen=True)
-class PairState:
-    """What the scheduler needs to know about one (account, family) pair."""
-
-    account_id: int
-    family: Family
-    enabled: bool
-    cursor: datetime | None
-    paused_until: datetime | None
-    last_success_at: datetime | None
-    in_flight: bool
-
-
-@dataclass(frozen=True)
-class RunProgress:
-    pages_written: int
-    pages_expected: int | None
-    status: str
-    snapshot_complete: bool | None = None
-
-    @property
-    def is_complete(self) -> bool:
-        return self.pages_expected is not None and self.pages_written >= self.pages_expected
-
-
-@dataclass(frozen=True)
-class PageCounts:
-    records: int
-    inserted: int
-    changed: int
-
-    @property
-    def unchanged(self) -> int:
-        return self.records - self.inserted - self.changed
-
-
-class SyncRepository:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
 
@@ -469,240 +366,3 @@ class SyncRepository:
         ).one()
         cursor: datetime | None = row.cursor
         return cursor
-
-    # --- failures (writer: dead letters and the circuit breaker) ---------------------------
-
-    async def fail_run(self, run: RunMessage, error: str) -> bool:
-        """Mark the run failed (creating its row if need be); False if it already ended.
-
-        Only the first dead letter of a run counts: a run that already failed or succeeded is
-        left alone, so a redelivered dead letter changes nothing.
-        """
-        stmt = insert(SyncRun).values(
-            run_id=run.run_id,
-            account_id=run.account_id,
-            family=str(run.family),
-            trigger=str(run.trigger),
-            window_from=run.window_from,
-            window_to=run.window_to,
-            status=RunStatus.FAILED,
-            fence=run.fence,
-            error=error,
-            finished_at=func.clock_timestamp(),
-            updated_at=func.clock_timestamp(),
-        )
-        stmt = stmt.on_conflict_do_update(
-            index_elements=[SyncRun.run_id],
-            set_={
-                "status": RunStatus.FAILED,
-                "error": error,
-                "finished_at": func.clock_timestamp(),
-                "updated_at": func.clock_timestamp(),
-            },
-            where=SyncRun.status.in_(RunStatus.OPEN),
-        )
-        changed = await self.session.execute(stmt.returning(SyncRun.run_id))
-        return changed.first() is not None
-
-    async def cancel_run(self, run_id: UUID, by: str) -> bool:
-        """Mark an open run cancelled; False when it already ended (or does not exist)."""
-        cancelled = await self.session.execute(
-            text(
-                "UPDATE sync_runs SET status = 'cancelled', error = :error, "
-                "finished_at = clock_timestamp(), updated_at = clock_timestamp() "
-                "WHERE run_id = :run_id AND status IN ('queued', 'running') RETURNING run_id"
-            ),
-            {"run_id": run_id, "error": f"cancelled by {by}"},
-        )
-        return cancelled.first() is not None
-
-    async def record_failure(
-        self, account_id: int, family: Family, error: str, now: datetime
-    ) -> int:
-        """Count one more failure of the pair in a row; returns how many there are now.
-
-        The row stays locked until the transaction ends, so concurrent failures of one pair
-        count one after the other.
-        """
-        row = (
-            await self.session.execute(
-                text(
-                    """
-                    INSERT INTO sync_state (account_id, family, last_error, last_error_at,
-                                            consecutive_failures, updated_at)
-                    VALUES (:account_id, :family, :error, :now, 1, :now)
-                    ON CONFLICT (account_id, family) DO UPDATE SET
-                        last_error = EXCLUDED.last_error,
-                        last_error_at = EXCLUDED.last_error_at,
-                        consecutive_failures = sync_state.consecutive_failures + 1,
-                        updated_at = EXCLUDED.updated_at
-                    RETURNING consecutive_failures
-                    """
-                ),
-                {"account_id": account_id, "family": str(family), "error": error, "now": now},
-            )
-        ).one()
-        failures: int = row.consecutive_failures
-        return failures
-
-    async def pause(self, account_id: int, family: Family, pause: timedelta) -> None:
-        """Open the pair's circuit breaker for ``pause``, by the database clock (the one the
-        scheduler's :meth:`pair_states` reads it with)."""
-        await self.session.execute(
-            text(
-                "UPDATE sync_state SET paused_until = clock_timestamp() + :pause, "
-                "updated_at = clock_timestamp() "
-                "WHERE account_id = :account_id AND family = :family"
-            ),
-            {"account_id": account_id, "family": str(family), "pause": pause},
-        )
-
-    async def last_error(self, account_id: int, family: Family) -> str | None:
-        """The pair's last recorded error since its last success, if any."""
-        error: str | None = await self.session.scalar(
-            select(SyncState.last_error).where(
-                SyncState.account_id == account_id, SyncState.family == str(family)
-            )
-        )
-        return error
-
-    # --- readers ---------------------------------------------------------------------------
-
-    async def get_run(self, run_id: UUID) -> SyncRun | None:
-        return await self.session.get(SyncRun, run_id, populate_existing=True)
-
-    async def states_for_account(self, account_id: int) -> Sequence[SyncState]:
-        result = await self.session.scalars(
-            select(SyncState).where(SyncState.account_id == account_id).order_by(SyncState.family)
-        )
-        return result.all()
-
-    async def latest_runs_for_account(self, account_id: int) -> dict[str, SyncRun]:
-        result = await self.session.scalars(
-            select(SyncRun)
-            .where(SyncRun.account_id == account_id)
-            .ext(distinct_on(SyncRun.family))
-            .order_by(SyncRun.family, SyncRun.updated_at.desc())
-        )
-        return {run.family: run for run in result.all()}
-
-    async def get_state(self, account_id: int, family: Family) -> SyncState | None:
-        return await self.session.get(SyncState, (account_id, str(family)), populate_existing=True)
-
-    # --- admin API -------------------------------------------------------------------------
-
-    async def set_enabled(
-        self, account_id: int, family: Family, enabled: bool, now: datetime
-    ) -> SyncState:
-        """Enable or disable one worker; creates its state row if it has none yet."""
-        stmt = insert(SyncState).values(
-            account_id=account_id, family=str(family), enabled=enabled, updated_at=now
-        )
-        await self.session.execute(
-            stmt.on_conflict_do_update(
-                index_elements=[SyncState.account_id, SyncState.family],
-                set_={"enabled": enabled, "updated_at": now},
-            )
-        )
-        state = await self.get_state(account_id, family)
-        assert state is not None
-        return state
-
-    async def reset_cursor(
-        self, account_id: int, family: Family, cursor: datetime, now: datetime
-    ) -> None:
-        """Move the pair's cursor to ``cursor``, back if need be, and lift its pause (repair).
-
-        The only way back: the database refuses it unless the transaction says it repairs
-        (migration 0018); the rest of this transaction may move cursors back too.
-        """
-        await self.session.execute(text("SET LOCAL ebaysync.cursor_repair = 'on'"))
-        await self.session.execute(
-            text(
-                """
-                INSERT INTO sync_state (account_id, family, cursor, updated_at)
-                VALUES (:account_id, :family, :cursor, :now)
-                ON CONFLICT (account_id, family) DO UPDATE SET
-                    cursor = EXCLUDED.cursor, paused_until = NULL, consecutive_failures = 0,
-                    updated_at = EXCLUDED.updated_at
-                """
-            ),
-            {"account_id": account_id, "family": str(family), "cursor": cursor, "now": now},
-        )
-
-    async def resume(self, account_id: int, family: Family, now: datetime) -> None:
-        """Lift a worker's pause (circuit breaker) and forget its failure streak."""
-        await self.session.execute(
-            text(
-                "UPDATE sync_state SET paused_until = NULL, consecutive_failures = 0, "
-                "updated_at = :now WHERE account_id = :account_id AND family = :family"
-            ),
-            {"account_id": account_id, "family": str(family), "now": now},
-        )
-
-    async def states_for_accounts(
-        self, account_ids: Sequence[int]
-    ) -> dict[tuple[int, str], SyncState]:
-        result = await self.session.scalars(
-            select(SyncState)
-            .where(SyncState.account_id.in_(list(account_ids)))
-            .execution_options(populate_existing=True)
-        )
-        return {(s.account_id, s.family): s for s in result.all()}
-
-    async def latest_runs_for_accounts(
-        self, account_ids: Sequence[int]
-    ) -> dict[tuple[int, str], SyncRun]:
-        """The newest run of every (account, family) pair of the given accounts."""
-        result = await self.session.scalars(
-            select(SyncRun)
-            .where(SyncRun.account_id.in_(list(account_ids)))
-            .ext(distinct_on(SyncRun.account_id, SyncRun.family))
-            .order_by(SyncRun.account_id, SyncRun.family, SyncRun.updated_at.desc())
-            .execution_options(populate_existing=True)
-        )
-        return {(r.account_id, r.family): r for r in result.all()}
-
-    async def list_runs(self, account_ids: Sequence[int], query: RunQuery) -> list[SyncRun]:
-        """Runs of the given accounts, newest first, filtered."""
-        started = func.coalesce(SyncRun.queued_at, SyncRun.started_at, SyncRun.updated_at)
-        stmt = select(SyncRun).where(SyncRun.account_id.in_(list(account_ids)))
-        if query.family is not None:
-            stmt = stmt.where(SyncRun.family == query.family)
-        if query.status is not None:
-            stmt = stmt.where(SyncRun.status == query.status)
-        if query.trigger is not None:
-            stmt = stmt.where(SyncRun.trigger == query.trigger)
-        if query.since is not None:
-            stmt = stmt.where(started >= query.since)
-        if query.until is not None:
-            stmt = stmt.where(started < query.until)
-        result = await self.session.scalars(
-            stmt.order_by(started.desc(), SyncRun.run_id)
-            .limit(query.limit)
-            .offset(query.offset)
-            .execution_options(populate_existing=True)
-        )
-        return list(result.all())
-
-    async def pages_for_run(self, run_id: UUID) -> Sequence[SyncPage]:
-        result = await self.session.scalars(
-            select(SyncPage)
-            .where(SyncPage.run_id == run_id)
-            .order_by(SyncPage.page_no)
-            .execution_options(populate_existing=True)
-        )
-        return result.all()
-
-
-@dataclass(frozen=True)
-class RunQuery:
-    """Filters of the runs history (all optional) and the page of it to return."""
-
-    family: str | None = None
-    status: str | None = None
-    trigger: str | None = None
-    since: datetime | None = None
-    until: datetime | None = None
-    limit: int = 50
-    offset: int = 0

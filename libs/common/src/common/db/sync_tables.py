@@ -1,0 +1,147 @@
+"""Sync state per (account, family), runs, fences and page receipts: the tables, run statuses
+and the values the repositories return (common.db.sync and its parts)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from uuid import UUID
+
+from sqlalchemy import BigInteger, ForeignKey, Index, Integer, String, func, text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from common.db.base import Base
+from common.families import Family
+
+
+class RunStatus:
+    QUEUED = "queued"
+    RUNNING = "running"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    # Superseded by a newer run of its pair after it stopped moving: its late pages are refused.
+    STALE = "stale"
+    # Stopped by an operator: its fetcher stops at the next page; it never moves the cursor.
+    CANCELLED = "cancelled"
+    OPEN = (QUEUED, RUNNING)
+
+
+class SyncState(Base):
+    __tablename__ = "sync_state"
+
+    account_id: Mapped[int] = mapped_column(ForeignKey("ebay_accounts.id"), primary_key=True)
+    family: Mapped[str] = mapped_column(String, primary_key=True)
+    enabled: Mapped[bool] = mapped_column(server_default=text("true"))
+    cursor: Mapped[datetime | None]
+    last_success_at: Mapped[datetime | None]
+    last_run_id: Mapped[UUID | None]
+    last_error: Mapped[str | None]
+    last_error_at: Mapped[datetime | None]
+    consecutive_failures: Mapped[int] = mapped_column(Integer, server_default=text("0"))
+    paused_until: Mapped[datetime | None]
+    updated_at: Mapped[datetime] = mapped_column(server_default=func.now())
+
+
+class SyncFence(Base):
+    """The fencing number of the pair's newest run (docs/adr/0011-fencing.md).
+
+    A row apart from ``sync_state``: page transactions hold it in SHARE mode, so pages of one
+    run commit in parallel while the run's last page updates the cursor's row.
+    """
+
+    __tablename__ = "sync_fences"
+
+    account_id: Mapped[int] = mapped_column(ForeignKey("ebay_accounts.id"), primary_key=True)
+    family: Mapped[str] = mapped_column(String, primary_key=True)
+    fence: Mapped[int] = mapped_column(BigInteger, server_default=text("0"))
+
+
+class SyncRun(Base):
+    __tablename__ = "sync_runs"
+    # Runs are looked up newest first per pair by the scheduler and the admin API.
+    __table_args__ = (Index("ix_sync_runs_pair_updated", "account_id", "family", "updated_at"),)
+
+    run_id: Mapped[UUID] = mapped_column(primary_key=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("ebay_accounts.id"))
+    family: Mapped[str]
+    trigger: Mapped[str]
+    window_from: Mapped[datetime | None]
+    window_to: Mapped[datetime]
+    status: Mapped[str]
+    queued_at: Mapped[datetime | None]
+    started_at: Mapped[datetime | None]
+    finished_at: Mapped[datetime | None]
+    updated_at: Mapped[datetime]
+    pages_written: Mapped[int] = mapped_column(Integer, server_default=text("0"))
+    pages_expected: Mapped[int | None] = mapped_column(Integer)
+    rows_received: Mapped[int] = mapped_column(server_default=text("0"))
+    rows_inserted: Mapped[int] = mapped_column(server_default=text("0"))
+    rows_changed: Mapped[int] = mapped_column(server_default=text("0"))
+    rows_unchanged: Mapped[int] = mapped_column(server_default=text("0"))
+    trace_id: Mapped[str | None]
+    error: Mapped[str | None]
+    # Snapshot families: whether the fetch enumerated everything (set with the last page).
+    snapshot_complete: Mapped[bool | None]
+    # Who queued it by hand (run now, repair); None for the scheduler.
+    requested_by: Mapped[str | None]
+    fence: Mapped[int] = mapped_column(BigInteger, server_default=text("0"))
+
+
+class SyncSnapshotSeen(Base):
+    """The entities a snapshot run has written so far; dropped when the run completes."""
+
+    __tablename__ = "sync_snapshot_seen"
+
+    run_id: Mapped[UUID] = mapped_column(primary_key=True)
+    entity_id: Mapped[str] = mapped_column(primary_key=True)
+
+
+class SyncPage(Base):
+    """The receipt of one written page: its existence makes a redelivered page a no-op."""
+
+    __tablename__ = "sync_pages"
+
+    run_id: Mapped[UUID] = mapped_column(ForeignKey("sync_runs.run_id"), primary_key=True)
+    page_no: Mapped[int] = mapped_column(Integer, primary_key=True)
+    records: Mapped[int] = mapped_column(Integer)
+    inserted: Mapped[int] = mapped_column(Integer)
+    changed: Mapped[int] = mapped_column(Integer)
+    unchanged: Mapped[int] = mapped_column(Integer)
+    committed_at: Mapped[datetime]
+    trace_id: Mapped[str | None]
+
+
+@dataclass(frozen=True)
+class PairState:
+    """What the scheduler needs to know about one (account, family) pair."""
+
+    account_id: int
+    family: Family
+    enabled: bool
+    cursor: datetime | None
+    paused_until: datetime | None
+    last_success_at: datetime | None
+    in_flight: bool
+
+
+@dataclass(frozen=True)
+class RunProgress:
+    pages_written: int
+    pages_expected: int | None
+    status: str
+    snapshot_complete: bool | None = None
+
+    @property
+    def is_complete(self) -> bool:
+        return self.pages_expected is not None and self.pages_written >= self.pages_expected
+
+
+@dataclass(frozen=True)
+class PageCounts:
+    records: int
+    inserted: int
+    changed: int
+
+    @property
+    def unchanged(self) -> int:
+        return self.records - self.inserted - self.changed
