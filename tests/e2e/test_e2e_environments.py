@@ -28,7 +28,8 @@ from common.settings import EbayApiSettings, NatsSettings, PostgresSettings
 from common.streams import BUCKETS
 from ebay_sandbox.settings import SandboxConfig
 from ebaysync.truths import TRUTHS
-from fetcher.service import CheckpointStore, WindowFetcher
+from fetcher.checkpoints import CheckpointStore
+from fetcher.service import WindowFetcher
 from fetcher.settings import FetcherSettings
 from fetcher.sources import SourceContext, build_sources
 from fetcher.tokens import TokenClient

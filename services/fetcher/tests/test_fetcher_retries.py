@@ -32,8 +32,9 @@ from common.telemetry import EBAY_REQUEST_ID_ATTRIBUTE
 from ebay_sandbox.settings import SandboxConfig
 from ebaysync.truths import TRUTHS
 from fetcher.app import ebay_http_client
+from fetcher.checkpoints import CheckpointStore
 from fetcher.ledger import CallCounter, CallLedger, EbayApi, Go, calls_for, utc_now
-from fetcher.service import CheckpointStore, WindowFetcher
+from fetcher.service import WindowFetcher
 from fetcher.settings import CallLedgerSettings, DailyQuotas, FetcherSettings, PageRetrySettings
 from fetcher.sources import SourceContext, build_sources
 from testkit.pipeline import Pipeline, family_pipeline

@@ -39,7 +39,8 @@ from common.streams import BUCKETS, PAGES_STREAM, WINDOWS_STREAM
 from ebay_sandbox.consent import approve_consent
 from ebay_sandbox.settings import SandboxConfig
 from fetcher.app import create_app as create_fetcher
-from fetcher.service import CheckpointStore, WindowFetcher
+from fetcher.checkpoints import CheckpointStore
+from fetcher.service import WindowFetcher
 from fetcher.settings import FetcherSettings, PageRetrySettings
 from fetcher.sources.orders import OrdersSource
 from fetcher.tokens import TokenClient

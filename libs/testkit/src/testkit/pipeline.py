@@ -37,7 +37,8 @@ from common.settings import EbayApiSettings, NatsSettings, PostgresSettings
 from common.streams import BUCKETS
 from ebay_sandbox.consent import approve_consent
 from ebay_sandbox.settings import SandboxConfig
-from fetcher.service import CheckpointStore, WindowFetcher
+from fetcher.checkpoints import CheckpointStore
+from fetcher.service import WindowFetcher
 from fetcher.settings import FetcherSettings
 from fetcher.sources import Source, SourceContext, build_sources
 from fetcher.sources.details import KvDigests

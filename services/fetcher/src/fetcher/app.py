@@ -12,9 +12,10 @@ from common.ebay.learned import KvLimits
 from common.messages import PageBatch, encoded
 from common.service import build_service
 from common.streams import BUCKETS, PAGES_STREAM
+from fetcher.checkpoints import CheckpointStore
 from fetcher.handlers import build_router
 from fetcher.ledger import CallCounter, CallLedger
-from fetcher.service import CheckpointStore, WindowFetcher
+from fetcher.service import WindowFetcher
 from fetcher.settings import FetcherSettings
 from fetcher.sources import SourceContext, build_sources
 from fetcher.sources.details import KvDigests
