@@ -83,6 +83,13 @@ async def test_a_cancelled_run_stops_before_its_next_ebay_call_and_keeps_the_cur
         run = await sync.get_run(window.run_id)
         assert run is not None and (run.status, run.pages_written) == (RunStatus.CANCELLED, 1)
         assert await sync.get_state(seller.account_id, Family.ORDERS) is None, "no cursor moved"
+        # The pair is free for its next window (one window per pair counts open runs only).
+        [pair] = [
+            p
+            for p in await sync.pair_states([Family.ORDERS], now, timedelta(hours=1))
+            if p.account_id == seller.account_id
+        ]
+        assert not pair.in_flight
         lines = await RunLogRepository(session).lines(window.run_id)
     assert [(line.source, line.kind) for line in lines] == [
         ("fetcher", "start"),
