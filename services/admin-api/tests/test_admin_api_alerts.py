@@ -32,7 +32,8 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from admin_api.alerts.channels import SecretBox
-from admin_api.alerts.job import AlertJob, Sender
+from admin_api.alerts.delivery import Sender
+from admin_api.alerts.job import AlertJob
 from admin_api.settings import AlertSettings
 from common.breaker import BreakerSettings
 from common.db.accounts import EbayAccount, User

@@ -3,11 +3,10 @@ the alerts open now. Secrets go in, never out: a channel says only whether its s
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, HTTPException, Path, status
-from pydantic import Field, SecretStr
+from pydantic import SecretStr
 from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -16,13 +15,23 @@ from admin_api.alerts.channels import (
     EmailConfig,
     Notice,
     SecretBox,
-    TlsMode,
     WebhookConfig,
 )
-from admin_api.alerts.job import Sender
-from admin_api.alerts.rules import RuleKind, RuleParams
+from admin_api.alerts.delivery import Sender
+from admin_api.alerts.models import (
+    AlertOut,
+    ChannelIn,
+    ChannelOut,
+    ChannelPatch,
+    EmailIn,
+    RuleIn,
+    RuleOut,
+    RulePatch,
+    SubscriptionIn,
+    TestOut,
+    WebhookIn,
+)
 from admin_api.dependencies import MAX_ID, AdminUser, ContextDep, CurrentUser, NowDep, SessionDep
-from admin_api.schemas import Body, Schema, Text
 from common.db.alerts import (
     AlertChannel,
     AlertDelivery,
@@ -35,108 +44,6 @@ from common.db.alerts import (
 router = APIRouter(prefix="/api/notifications", tags=["notifications"])
 ChannelId = Annotated[int, Path(ge=1, le=MAX_ID)]
 RuleId = Annotated[int, Path(ge=1, le=MAX_ID)]
-Name = Annotated[Text, Field(min_length=1, max_length=100)]
-# A secret field: omitted keeps the stored one, "" removes it.
-SecretIn = Annotated[SecretStr | None, Field(default=None, max_length=500)]
-
-
-class EmailIn(Body):
-    kind: Literal["email"]
-    host: Annotated[Text, Field(min_length=1, max_length=255)]
-    port: int = Field(default=587, ge=1, le=65535)
-    tls_mode: TlsMode = "starttls"
-    username: Annotated[Text, Field(max_length=255)] | None = None
-    password: SecretIn = None
-    from_address: Annotated[Text, Field(pattern=r"^[^@\s]+@[^@\s]+$", max_length=255)]
-
-
-class WebhookIn(Body):
-    kind: Literal["webhook"]
-    url: Annotated[Text, Field(pattern=r"^https?://\S+$", max_length=2000)]
-    # The HMAC-SHA256 key the receiver verifies X-Ebaysync-Signature with.
-    secret: SecretIn = None
-
-
-ChannelSettings = Annotated[EmailIn | WebhookIn, Field(discriminator="kind")]
-
-
-class ChannelIn(Body):
-    name: Name
-    enabled: bool = True
-    settings: ChannelSettings
-
-
-class ChannelPatch(Body):
-    name: Name | None = None
-    enabled: bool | None = None
-    settings: ChannelSettings | None = None
-
-
-class ChannelOut(Schema):
-    id: int
-    name: str
-    kind: str
-    enabled: bool
-    # Everything but the secret.
-    settings: dict[str, Any]
-    secret_set: bool
-    created_at: datetime
-    updated_at: datetime
-
-
-class RuleIn(Body):
-    name: Name
-    kind: RuleKind
-    enabled: bool = True
-    notify_recovered: bool = True
-    params: RuleParams = Field(default_factory=RuleParams)
-    channel_ids: list[Annotated[int, Field(ge=1, le=MAX_ID)]] = Field(default=[], max_length=50)
-
-
-class RulePatch(Body):
-    name: Name | None = None
-    enabled: bool | None = None
-    notify_recovered: bool | None = None
-    params: RuleParams | None = None
-    channel_ids: list[Annotated[int, Field(ge=1, le=MAX_ID)]] | None = Field(
-        default=None, max_length=50
-    )
-
-
-class RuleOut(Schema):
-    id: int
-    name: str
-    kind: str
-    enabled: bool
-    notify_recovered: bool
-    params: dict[str, Any]
-    channel_ids: list[int]
-    # Whether the caller receives this rule's emails (their own toggle).
-    subscribed: bool
-
-
-class SubscriptionIn(Body):
-    subscribed: bool
-
-
-class TestOut(Schema):
-    delivered: bool
-    error: str | None
-
-
-class AlertOut(Schema):
-    id: int
-    rule_id: int
-    rule_name: str
-    subject: str
-    status: str
-    summary: str
-    opened_at: datetime
-    closed_at: datetime | None
-    notices_sent: int
-    notices_pending: int
-    notices_failed: int
-
 
 # --- channels ------------------------------------------------------------------------------
 
