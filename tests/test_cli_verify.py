@@ -24,10 +24,10 @@ from typer.testing import CliRunner
 from common.db.orders import EbayOrder
 from common.families import Family
 from ebay_sandbox.settings import SandboxConfig
+from ebaysync.addresses import AddressError, resolve_database_url, resolve_sandbox_url
 from ebaysync.cli import app
 from ebaysync.truths import TRUTHS, FamilyTruth, json_collection
 from ebaysync.verify import (
-    AddressError,
     Different,
     PairReport,
     changed_fields,
@@ -35,8 +35,6 @@ from ebaysync.verify import (
     compare_range_start,
     compare_snapshot,
     format_report,
-    resolve_database_url,
-    resolve_sandbox_url,
     verify_pair,
 )
 from testkit.ebay_samples import make_order

@@ -29,6 +29,7 @@ from nats.errors import TimeoutError as NatsTimeoutError
 
 from common.db.migrate import upgrade_async
 from common.settings import NatsSettings
+from ebaysync.addresses import AddressError, resolve_database_url
 from ebaysync.credentials import PG_OWNER, PG_SUPERUSER, nats_user_url, nats_users
 from ebaysync.embedded import EmbeddedNats, EmbeddedPostgres, find_free_port
 from ebaysync.runtime import (
@@ -40,7 +41,6 @@ from ebaysync.runtime import (
     embedded_postgres,
     refuse_unauthenticated_data_dir,
 )
-from ebaysync.verify import AddressError, resolve_database_url
 from testkit.waiting import eventually
 
 SERVICES = ("scheduler", "token-service", "fetcher", "writer", "admin-api")

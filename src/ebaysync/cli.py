@@ -150,7 +150,7 @@ def _families(names: list[str] | None) -> list[Family] | None:
 
 
 def _database_url(database_url: str | None, data_dir: Path) -> str:
-    from ebaysync.verify import AddressError, resolve_database_url
+    from ebaysync.addresses import AddressError, resolve_database_url
 
     try:
         return resolve_database_url(database_url, data_dir)
@@ -184,7 +184,8 @@ def verify_command(
 
     import httpx
 
-    from ebaysync.verify import format_report, resolve_sandbox_url, verify
+    from ebaysync.addresses import resolve_sandbox_url
+    from ebaysync.verify import format_report, verify
 
     url = _database_url(database_url, data_dir)
     sandbox = resolve_sandbox_url(sandbox_url, data_dir)
@@ -269,8 +270,8 @@ def repair_command(
 ) -> None:
     """Reset a pair's cursor after a bad page and re-sync from there (recorded as a run with
     trigger "repair"); exit 1 if it cannot be repaired now."""
+    from ebaysync.addresses import runtime_info
     from ebaysync.repair import RepairError, repair
-    from ebaysync.verify import runtime_info
 
     [chosen] = _families([family]) or []
     start = None
