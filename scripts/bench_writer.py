@@ -43,6 +43,7 @@ from typing import Any
 import asyncpg  # type: ignore[import-untyped, unused-ignore]
 import nats
 import orjson
+from embedded_servers import EmbeddedNats, EmbeddedPostgres
 from faststream import FastStream
 from faststream.nats import NatsBroker
 from pydantic import SecretStr
@@ -57,7 +58,6 @@ from common.metrics import MetricsSettings
 from common.settings import NatsSettings, PostgresSettings
 from common.streams import PAGES_STREAM, ensure_topology
 from ebay_sandbox.settings import SandboxConfig
-from ebaysync.embedded import EmbeddedNats, EmbeddedPostgres
 from fetcher.settings import FetcherSettings
 from testkit.ebay_samples import make_order
 from testkit.factories import create_account

@@ -15,8 +15,8 @@ from pathlib import Path
 import asyncpg  # type: ignore[import-untyped, unused-ignore]
 import nats
 import pytest
+from embedded_servers import EmbeddedNats, EmbeddedPostgres, EmbeddedServerError
 
-from ebaysync.embedded import EmbeddedNats, EmbeddedPostgres, EmbeddedServerError
 from ebaysync.supervisor import ProcessSpec, Supervisor, wait_for_http, wait_for_port
 from testkit.servers import DatabaseServer
 from testkit.waiting import eventually
@@ -71,7 +71,7 @@ async def test_nats_jetstream_survives_restart(tmp_path: Path) -> None:
 
 @pytest.mark.nats
 async def test_nats_monitor_port_and_helpers(tmp_path: Path) -> None:
-    from ebaysync.embedded import find_free_port
+    from embedded_servers import find_free_port
 
     monitor = find_free_port()
     with EmbeddedNats(tmp_path, monitor_port=monitor) as server:
@@ -287,7 +287,7 @@ async def test_supervisor_kills_children_that_ignore_sigterm() -> None:
 _PARENT = """
 import asyncio, json, sys, threading
 from pathlib import Path
-from ebaysync.embedded import EmbeddedNats, EmbeddedPostgres
+from embedded_servers import EmbeddedNats, EmbeddedPostgres
 from ebaysync.supervisor import ProcessSpec, Supervisor
 
 data = Path(sys.argv[1])
@@ -335,7 +335,7 @@ async def test_servers_and_children_die_with_a_killed_parent(tmp_path: Path) -> 
 _HANGING_TEST = """
 import signal, threading
 from pathlib import Path
-from ebaysync.embedded import EmbeddedNats
+from embedded_servers import EmbeddedNats
 
 def test_hangs(tmp_path):
     server = EmbeddedNats(tmp_path).start()

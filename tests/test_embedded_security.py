@@ -22,6 +22,7 @@ from typing import Any
 
 import asyncpg  # type: ignore[import-untyped, unused-ignore]
 import pytest
+from embedded_servers import EmbeddedNats, EmbeddedPostgres, find_free_port
 from nats.aio.client import Client as NatsClient
 from nats.aio.msg import Msg
 from nats.errors import Error as NatsError
@@ -31,7 +32,6 @@ from common.db.migrate import upgrade_async
 from common.settings import NatsSettings
 from ebaysync.addresses import AddressError, resolve_database_url
 from ebaysync.credentials import PG_OWNER, PG_SUPERUSER, nats_user_url, nats_users
-from ebaysync.embedded import EmbeddedNats, EmbeddedPostgres, find_free_port
 from ebaysync.runtime import (
     DataDirError,
     LocalSecrets,

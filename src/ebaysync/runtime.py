@@ -30,6 +30,7 @@ from urllib.parse import urlsplit
 
 import httpx
 import nats
+from embedded_servers import EmbeddedNats, EmbeddedPostgres, find_free_port
 from nats.errors import NoRespondersError
 from pydantic import SecretStr
 from sqlalchemy.ext.asyncio import AsyncSession, create_async_engine
@@ -53,7 +54,6 @@ from ebaysync.credentials import (
     render_nats_config,
     write_private,
 )
-from ebaysync.embedded import EmbeddedNats, EmbeddedPostgres, find_free_port
 from ebaysync.supervisor import ProcessSpec, Supervisor, wait_for_http
 
 log = logging.getLogger(__name__)

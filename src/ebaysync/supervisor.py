@@ -32,7 +32,7 @@ from types import TracebackType
 from typing import TextIO
 from urllib.parse import urlsplit
 
-from ebaysync.embedded import die_with_parent
+from embedded_servers import die_with_parent
 
 __all__ = [
     "ChildState",

@@ -23,6 +23,7 @@ import jsonschema
 import kubernetes_validate
 import pytest
 import yaml
+from embedded_servers import nats_server_binary
 from pydantic_settings import BaseSettings
 
 from admin_api.settings import AdminApiSettings
@@ -30,7 +31,6 @@ from common.metrics import MetricsSettings
 from common.settings import NatsSettings, PostgresSettings
 from common.streams import FETCHER_DURABLE, PAGES_STREAM, WINDOWS_STREAM, WRITER_DURABLE
 from ebay_sandbox.settings import SandboxConfig
-from ebaysync.embedded import nats_server_binary
 from ebaysync.runtime import LocalSecrets, Runtime, RuntimeOptions
 from fetcher.settings import FetcherSettings
 from scheduler.settings import SchedulerSettings

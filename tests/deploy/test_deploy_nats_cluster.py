@@ -32,6 +32,7 @@ import httpx
 import nats
 import pytest
 import pytest_asyncio
+from embedded_servers import EmbeddedNats, find_free_port
 from nats.aio.client import Client as NatsClient
 from nats.js import JetStreamContext
 from nats.js.api import ClusterInfo
@@ -50,7 +51,6 @@ from common.streams import (
     WINDOWS_STREAM,
     WRITER_DURABLE,
 )
-from ebaysync.embedded import EmbeddedNats, find_free_port
 from ebaysync.runtime import Runtime, RuntimeOptions
 from ebaysync.truths import TRUTHS
 from ebaysync.verify import verify_pair

@@ -22,6 +22,7 @@ from typing import Any
 import nats
 import pytest
 import pytest_asyncio
+from embedded_servers import EmbeddedNats, find_free_port
 from nats.aio.client import Client as NatsClient
 from nats.aio.msg import Msg
 from nats.errors import Error as NatsError
@@ -43,7 +44,6 @@ from common.streams import (
     WRITER_DURABLE,
     ensure_topology,
 )
-from ebaysync.embedded import EmbeddedNats, find_free_port
 
 pytestmark = [pytest.mark.nats]
 

@@ -18,6 +18,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from embedded_servers import find_free_port
 from nats.js import JetStreamContext
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker, create_async_engine
@@ -25,7 +26,6 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker, create_asyn
 from common.db.accounts import EbayAccount
 from common.db.events import EbayEvent
 from common.families import IMPLEMENTED_FAMILIES, SNAPSHOT_FAMILIES, Family
-from ebaysync.embedded import find_free_port
 from ebaysync.runtime import Runtime, RuntimeOptions
 from ebaysync.truths import TRUTHS
 from ebaysync.verify import mirrored_records, verify

@@ -22,12 +22,12 @@ from pathlib import Path
 
 import httpx
 import pytest
+from embedded_servers import find_free_port
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker, create_async_engine
 
 from common.db.sync import SyncState
 from common.families import IMPLEMENTED_FAMILIES
-from ebaysync.embedded import find_free_port
 from ebaysync.runtime import Runtime, RuntimeOptions
 from ebaysync.verify import verify
 from testkit.progress import caught_up, differences

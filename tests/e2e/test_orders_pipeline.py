@@ -16,6 +16,7 @@ from pathlib import Path
 import httpx
 import orjson
 import pytest
+from embedded_servers import find_free_port
 from nats.js import JetStreamContext
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker, create_async_engine
@@ -26,7 +27,6 @@ from common.db.sync import SyncRepository, SyncRun, SyncState
 from common.families import Family
 from common.messages import PageBatch, SyncWindow, Trigger, encoded
 from common.streams import PAGES_STREAM, WINDOWS_STREAM, WRITER_DURABLE
-from ebaysync.embedded import find_free_port
 from ebaysync.runtime import Runtime, RuntimeOptions
 from ebaysync.truths import TRUTHS
 from ebaysync.verify import Records, event_count, mirrored_records, source_records

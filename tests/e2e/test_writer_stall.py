@@ -16,11 +16,11 @@ from pathlib import Path
 
 import httpx
 import pytest
+from embedded_servers import find_free_port
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker, create_async_engine
 
 from common.families import IMPLEMENTED_FAMILIES
-from ebaysync.embedded import find_free_port
 from ebaysync.runtime import Runtime, RuntimeOptions
 from ebaysync.verify import verify
 from testkit.progress import caught_up, differences

@@ -21,6 +21,7 @@ import pytest
 import uvicorn
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, AuthResult, Envelope, LoginPassword, Session
+from embedded_servers import find_free_port
 from fastapi import FastAPI
 from nats.aio.client import Client as NatsClient
 from nats.js import JetStreamContext
@@ -43,7 +44,6 @@ from common.db.tokens import EbayToken
 from common.families import Family
 from common.messages import SyncWindow, Trigger, WindowFailed, encoded
 from common.streams import BUCKETS
-from ebaysync.embedded import find_free_port
 from fetcher.ledger import quota_day
 from testkit.admin import JWT_SECRET, Org, admin_settings, create_signed_in_org, serve_admin
 from testkit.factories import create_account

@@ -19,12 +19,12 @@ from typing import Any
 
 import httpx
 import pytest
+from embedded_servers import find_free_port
 from nats.js import JetStreamContext
 from playwright.async_api import Browser, Dialog, Page, async_playwright, expect
 from sqlalchemy.ext.asyncio import async_sessionmaker, create_async_engine
 
 from common.db.accounts import AccountRepository
-from ebaysync.embedded import find_free_port
 from ebaysync.runtime import DEMO_ORG, Runtime, RuntimeOptions
 from testkit import servers
 from testkit.admin import (

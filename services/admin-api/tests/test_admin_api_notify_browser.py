@@ -10,6 +10,7 @@ from collections.abc import AsyncIterator
 
 import pytest
 import uvicorn
+from embedded_servers import find_free_port
 from nats.js import JetStreamContext
 from playwright.async_api import Browser, Page, async_playwright, expect
 from sqlalchemy import select
@@ -21,7 +22,6 @@ from starlette.routing import Route
 
 from common.db.alerts import AlertSubscription
 from common.families import IMPLEMENTED_FAMILIES
-from ebaysync.embedded import find_free_port
 from testkit.admin import (
     PASSWORD,
     admin_settings,

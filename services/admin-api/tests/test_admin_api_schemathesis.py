@@ -18,6 +18,7 @@ import httpx
 import pytest
 import schemathesis
 import uvicorn
+from embedded_servers import find_free_port
 from hypothesis import HealthCheck, given, settings
 from nats.js import JetStreamContext
 from pydantic import SecretStr
@@ -31,7 +32,6 @@ from common.families import Family
 from common.messages import DeadLetter, SyncWindow, Trigger, encoded
 from common.settings import EbayApiSettings, NatsSettings, PostgresSettings
 from common.streams import DLQ_STREAM
-from ebaysync.embedded import find_free_port
 from testkit.admin import PASSWORD, admin_settings, create_user
 from testkit.factories import create_account, create_org
 from token_service.app import create_app as create_token_service

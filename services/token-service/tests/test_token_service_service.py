@@ -9,6 +9,7 @@ from datetime import UTC, datetime, timedelta
 
 import httpx
 import pytest
+from embedded_servers import find_free_port
 from pydantic import SecretStr
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -21,7 +22,6 @@ from common.settings import EbayApiSettings
 from ebay_sandbox.app import create_app as create_sandbox
 from ebay_sandbox.consent import approve_consent
 from ebay_sandbox.settings import SandboxConfig
-from ebaysync.embedded import find_free_port
 from testkit.factories import create_account
 from token_service.crypto import KeyRing, TokenDecryptionError, generate_key
 from token_service.oauth import OAuthClient

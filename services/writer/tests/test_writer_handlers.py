@@ -7,6 +7,7 @@ import uuid
 from datetime import UTC, datetime
 
 import pytest
+from embedded_servers import find_free_port
 from nats.js import JetStreamContext
 from pydantic import SecretStr
 
@@ -15,7 +16,6 @@ from common.messages import PageBatch, Trigger, encoded
 from common.metrics import MetricsSettings
 from common.settings import NatsSettings, PostgresSettings
 from common.streams import PAGES_STREAM, WRITER_DURABLE
-from ebaysync.embedded import find_free_port
 from writer.app import create_app
 from writer.settings import WriterSettings
 

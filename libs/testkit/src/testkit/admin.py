@@ -18,6 +18,7 @@ from typing import Any
 
 import httpx
 import uvicorn
+from embedded_servers import find_free_port
 from fastapi import FastAPI
 from opentelemetry.sdk.trace import TracerProvider
 from pydantic import SecretStr
@@ -28,7 +29,6 @@ from admin_api.security import hash_password, issue_login_token
 from admin_api.settings import AdminApiSettings, AlertSettings
 from common.db.accounts import User
 from common.settings import NatsSettings, PostgresSettings
-from ebaysync.embedded import find_free_port
 from testkit.factories import create_org
 from testkit.waiting import stop_within
 

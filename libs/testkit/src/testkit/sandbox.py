@@ -8,10 +8,10 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 import uvicorn
+from embedded_servers import find_free_port
 
 from ebay_sandbox.app import create_app
 from ebay_sandbox.settings import SandboxConfig
-from ebaysync.embedded import find_free_port
 from testkit.waiting import stop_within
 
 

@@ -7,7 +7,7 @@ Order of choice, per server:
    maintenance database ``postgres``; the user must be allowed to CREATE DATABASE);
 2. testcontainers (``postgres:16``, ``nats:2.11`` with JetStream) when a Docker
    engine answers ``ping``;
-3. the embedded servers of :mod:`ebaysync.embedded` in a temporary directory.
+3. the embedded servers of :mod:`embedded_servers` in a temporary directory.
 
 Nothing heavy is imported at module level: servers start only when asked for.
 """
@@ -196,7 +196,7 @@ def nats_server(tmp_dir: Path) -> Iterator[str]:
         finally:
             container.stop()
         return
-    from ebaysync.embedded import EmbeddedNats
+    from embedded_servers import EmbeddedNats
 
     with EmbeddedNats(tmp_dir) as server:
         logger.info("NATS for tests: embedded nats-server at %s", server.url)
@@ -224,7 +224,7 @@ def database_server(tmp_dir: Path) -> Iterator[DatabaseServer]:
         finally:
             container.stop()
         return
-    from ebaysync.embedded import EmbeddedPostgres
+    from embedded_servers import EmbeddedPostgres
 
     with EmbeddedPostgres(tmp_dir, settings=EMBEDDED_PG_TEST_SETTINGS) as pg:
         logger.info("PostgreSQL for tests: embedded postgres on port %d", pg.port)
