@@ -42,9 +42,9 @@ from common.db.alerts import AlertChannel
 from common.db.sync import SyncRepository
 from common.db.tokens import EbayToken
 from common.families import Family
+from common.ledger import quota_day
 from common.messages import SyncWindow, Trigger, WindowFailed, encoded
 from common.streams import BUCKETS
-from fetcher.ledger import quota_day
 from testkit.admin import JWT_SECRET, Org, admin_settings, create_signed_in_org, serve_admin
 from testkit.factories import create_account
 from writer.deadletters import FailureRecorder

@@ -19,12 +19,12 @@ from common.ebay.errors import (
     EbayTransientError,
 )
 from common.families import Family
-from common.redelivery import MAX_DELAY_SECONDS, retry_delay
-from common.streams import BUCKETS, ensure_topology
-from fetcher.ledger import (
+from common.ledger import (
     FAMILY_APIS,
     CallCounter,
     CallLedger,
+    CallLedgerSettings,
+    DailyQuotas,
     EbayApi,
     Go,
     Usage,
@@ -33,8 +33,9 @@ from fetcher.ledger import (
     calls_for,
     decide,
 )
+from common.redelivery import MAX_DELAY_SECONDS, retry_delay
+from common.streams import BUCKETS, ensure_topology
 from fetcher.service import is_retried_in_page
-from fetcher.settings import CallLedgerSettings, DailyQuotas
 
 RESET = 3600.0
 

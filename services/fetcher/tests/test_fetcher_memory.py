@@ -7,12 +7,12 @@ from faststream.nats import NatsBroker
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from common.families import Family
+from common.ledger import CallCounter, CallLedger, CallLedgerSettings, EbayApi
 from common.metrics import MetricsSettings
 from common.settings import NatsSettings
 from common.streams import BUCKETS
 from ebay_sandbox.settings import SandboxConfig
-from fetcher.ledger import CallCounter, CallLedger, EbayApi
-from fetcher.settings import CallLedgerSettings, FetcherSettings
+from fetcher.settings import FetcherSettings
 from testkit.memory import MIB, fetch_in_subprocess
 from testkit.pipeline import family_pipeline
 

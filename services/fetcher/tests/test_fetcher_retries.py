@@ -25,6 +25,16 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from common.ebay.errors import EbayQuotaError, EbayTransientError
 from common.ebay.quota import seconds_until_quota_reset
 from common.families import Family
+from common.ledger import (
+    CallCounter,
+    CallLedger,
+    CallLedgerSettings,
+    DailyQuotas,
+    EbayApi,
+    Go,
+    calls_for,
+    utc_now,
+)
 from common.messages import PageBatch, SyncWindow, Trigger
 from common.redelivery import retry_delay
 from common.streams import BUCKETS, ensure_topology
@@ -33,9 +43,8 @@ from ebay_sandbox.settings import SandboxConfig
 from ebaysync.truths import TRUTHS
 from fetcher.app import ebay_http_client
 from fetcher.checkpoints import CheckpointStore
-from fetcher.ledger import CallCounter, CallLedger, EbayApi, Go, calls_for, utc_now
 from fetcher.service import WindowFetcher
-from fetcher.settings import CallLedgerSettings, DailyQuotas, FetcherSettings, PageRetrySettings
+from fetcher.settings import FetcherSettings, PageRetrySettings
 from fetcher.sources import SourceContext, build_sources
 from testkit.pipeline import Pipeline, family_pipeline
 

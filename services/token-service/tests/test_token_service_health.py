@@ -23,14 +23,13 @@ from common.db.accounts import AccountRepository
 from common.db.ops import HealthRepository
 from common.db.tokens import EbayToken
 from common.ebay.scopes import SCOPE_STRING, SCOPES, scope_needs
+from common.ledger import CallCounter, CallLedger, CallLedgerSettings, EbayApi
 from common.messages import ConnectAccount, GetAccessToken, TokenErrorCode
 from common.settings import EbayApiSettings
 from common.streams import BUCKETS
 from ebay_sandbox.app import create_app as create_sandbox
 from ebay_sandbox.consent import approve_consent
 from ebay_sandbox.settings import SandboxConfig
-from fetcher.ledger import CallCounter, CallLedger, EbayApi
-from fetcher.settings import CallLedgerSettings
 from testkit.factories import create_account
 from token_service.crypto import KeyRing, generate_key
 from token_service.health import HealthChecker

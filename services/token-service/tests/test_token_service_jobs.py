@@ -19,13 +19,13 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from common.db.ops import BackgroundJob, HealthEvent, JobRepository
 from common.ebay.scopes import SCOPE_STRING
 from common.jobs import HEALTH_CHECK, TOKEN_SWEEP
+from common.ledger import EbayApi, _key, quota_day
 from common.messages import ConnectAccount, ConnectAccountReply
 from common.metrics import MetricsSettings
 from common.settings import EbayApiSettings, NatsSettings, PostgresSettings
 from common.streams import BUCKETS
 from ebay_sandbox.consent import approve_consent
 from ebay_sandbox.settings import SandboxConfig
-from fetcher.ledger import EbayApi, _key, quota_day
 from testkit.factories import create_account
 from testkit.sandbox import serve_sandbox
 from token_service.app import create_app

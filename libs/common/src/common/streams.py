@@ -166,7 +166,7 @@ BUCKETS = Buckets(
     leases=KeyValueConfig(bucket="leases", ttl=15.0, storage=StorageType.FILE),
     # Operator switches such as pause-all.
     control=KeyValueConfig(bucket="control", storage=StorageType.FILE),
-    # eBay calls per day, API and account, shared by every fetcher replica (fetcher.ledger);
+    # eBay calls per day, API and account, shared by every fetcher replica (common.ledger);
     # a day's keys outlive it by a day, then expire.
     call_ledger=KeyValueConfig(bucket="call_ledger", ttl=2 * DAY, storage=StorageType.FILE),
     # Page sizes and date ranges learned from eBay's refusals (common.ebay.learned), kept for

@@ -9,12 +9,12 @@ from opentelemetry.sdk.trace import TracerProvider
 
 from common.control import CancelRequests
 from common.ebay.learned import KvLimits
+from common.ledger import CallCounter, CallLedger
 from common.messages import PageBatch, encoded
 from common.service import build_service
 from common.streams import BUCKETS, PAGES_STREAM
 from fetcher.checkpoints import CheckpointStore
 from fetcher.handlers import build_router
-from fetcher.ledger import CallCounter, CallLedger
 from fetcher.service import WindowFetcher
 from fetcher.settings import FetcherSettings
 from fetcher.sources import SourceContext, build_sources

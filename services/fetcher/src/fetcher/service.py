@@ -27,12 +27,12 @@ from common.ebay.errors import (
     EbayTransientError,
 )
 from common.families import SNAPSHOT_FAMILIES, Family
+from common.ledger import CallLedger, Wait, calls_for
 from common.messages import PageBatch, PageNote, SyncWindow
 from common.metrics import PAGE_RETRIES, QUOTA_WAITS
 from common.telemetry import annotate_ebay_failure
 from fetcher.checkpoints import CheckpointStore, TakenOverError
 from fetcher.domain import after_page, split_records
-from fetcher.ledger import CallLedger, Wait, calls_for
 from fetcher.settings import PageRetrySettings
 from fetcher.sources.base import PageRequest, Source, SourcePage
 from fetcher.tokens import AccountToken, TokenClient

@@ -6,6 +6,7 @@ from pydantic import BaseModel, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from common.environments import EbayEnvironments, EnvironmentsField
+from common.ledger import CallLedgerSettings
 from common.metrics import MetricsField, MetricsSettings
 from common.settings import EbayApiSettings, EbayField, NatsField, NatsSettings
 from common.telemetry import TelemetryField, TelemetrySettings
@@ -20,30 +21,6 @@ class PageRetrySettings(BaseModel):
     # Full-jitter exponential backoff: wait a random time up to initial·2^n, at most max.
     initial_seconds: float = Field(default=0.5, ge=0)
     max_seconds: float = Field(default=10.0, ge=0)
-
-
-class DailyQuotas(BaseModel):
-    """Daily call quotas per eBay API, shared by all accounts (fact sheet §6 defaults).
-
-    Field names are the ledger's API names (``fetcher.ledger.EbayApi``); raise one when eBay
-    grants the application more.
-    """
-
-    fulfillment: int = 100_000
-    payment_dispute: int = 250_000
-    finances: int = 15_000
-    inventory: int = 2_000_000
-    trading: int = 5_000
-    # eBay counts 5,000 per Post-Order resource; one figure for all of them stays on the safe side.
-    postorder: int = 5_000
-
-
-class CallLedgerSettings(BaseModel):
-    """The per-application daily call ledger all fetcher replicas share (``fetcher.ledger``)."""
-
-    quotas: DailyQuotas = Field(default_factory=DailyQuotas)
-    # From this share of an API's quota on: warn, and hold back accounts above their fair share.
-    warn_ratio: float = Field(default=0.8, gt=0, le=1)
 
 
 class FetcherSettings(BaseSettings):

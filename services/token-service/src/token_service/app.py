@@ -11,9 +11,9 @@ from opentelemetry.sdk.trace import TracerProvider
 
 from common.db.engine import build_engine, build_sessionmaker
 from common.jobs import HEALTH_CHECK, TOKEN_SWEEP, Job, JobRunner
+from common.ledger import CallCounter, CallLedger
 from common.service import build_service
 from common.streams import BUCKETS
-from fetcher.ledger import CallCounter, CallLedger
 from token_service.crypto import KeyRing
 from token_service.handlers import router
 from token_service.health import HealthChecker

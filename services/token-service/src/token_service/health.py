@@ -5,7 +5,7 @@ access token (refreshing it when due, as for any caller), calls eBay's ``getUser
 records what happened in ``ebay_health_events``: whether the account answered, the HTTP status
 or error, the latency and the eBay username behind the token (a token that now answers for
 another user is a wrong connection). Each call is counted in the fetchers' daily call ledger
-(``fetcher.ledger``, API ``other``), so the checks are charged to the same budget.
+(``common.ledger``, API ``other``), so the checks are charged to the same budget.
 """
 
 from __future__ import annotations
@@ -23,8 +23,8 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from common.db.accounts import EbayAccount
 from common.db.ops import HealthCheck, HealthRepository
 from common.db.tokens import EbayToken
+from common.ledger import CallLedger, calls_for
 from common.messages import GetAccessToken
-from fetcher.ledger import CallLedger, calls_for
 from token_service.crypto import TokenDecryptionError
 from token_service.service import TokenService
 

@@ -7,6 +7,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from common.ebay.scopes import SCOPE_STRING
 from common.environments import EbayEnvironments, EnvironmentsField
+from common.ledger import CallLedgerSettings
 from common.metrics import MetricsField, MetricsSettings
 from common.settings import (
     EbayApiSettings,
@@ -17,7 +18,6 @@ from common.settings import (
     PostgresSettings,
 )
 from common.telemetry import TelemetryField, TelemetrySettings
-from fetcher.settings import CallLedgerSettings
 
 
 class TokenServiceSettings(BaseSettings):

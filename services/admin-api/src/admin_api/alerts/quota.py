@@ -12,9 +12,8 @@ from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from admin_api.alerts.rules import QuotaFacts
+from common.ledger import CallCounter, CallLedger, CallLedgerSettings, EbayApi
 from common.streams import BUCKETS
-from fetcher.ledger import CallCounter, CallLedger, EbayApi
-from fetcher.settings import CallLedgerSettings
 
 
 class FetcherQuotaSettings(BaseSettings):

@@ -29,17 +29,41 @@ from enum import StrEnum
 import httpx
 from nats.js.errors import KeyNotFoundError, KeyWrongLastSequenceError
 from nats.js.kv import KeyValue
+from pydantic import BaseModel, Field
 
 from common.ebay.quota import QUOTA_ZONE, seconds_until_quota_reset
 from common.families import Family
 from common.metrics import EBAY_CALLS, QUOTA_USED
-from fetcher.settings import CallLedgerSettings
 
 log = logging.getLogger(__name__)
 
 
+class DailyQuotas(BaseModel):
+    """Daily call quotas per eBay API, shared by all accounts (fact sheet §6 defaults).
+
+    Field names are the ledger's API names (:class:`EbayApi`); raise one when eBay
+    grants the application more.
+    """
+
+    fulfillment: int = 100_000
+    payment_dispute: int = 250_000
+    finances: int = 15_000
+    inventory: int = 2_000_000
+    trading: int = 5_000
+    # eBay counts 5,000 per Post-Order resource; one figure for all of them stays on the safe side.
+    postorder: int = 5_000
+
+
+class CallLedgerSettings(BaseModel):
+    """The per-application daily call ledger all fetcher replicas share (this module)."""
+
+    quotas: DailyQuotas = Field(default_factory=DailyQuotas)
+    # From this share of an API's quota on: warn, and hold back accounts above their fair share.
+    warn_ratio: float = Field(default=0.8, gt=0, le=1)
+
+
 class EbayApi(StrEnum):
-    """The APIs eBay keeps a daily quota for (names as in :class:`fetcher.settings.DailyQuotas`)."""
+    """The APIs eBay keeps a daily quota for (names as in :class:`DailyQuotas`)."""
 
     FULFILLMENT = "fulfillment"
     PAYMENT_DISPUTE = "payment_dispute"

@@ -34,7 +34,7 @@ __all__ = [
     "write_private",
 ]
 
-ACCOUNTS_CONF = Path(__file__).resolve().parents[2] / "deploy" / "nats" / "accounts.conf"
+ACCOUNTS_CONF = Path(__file__).resolve().parents[3] / "deploy" / "nats" / "accounts.conf"
 # Operators and deploy jobs in accounts.conf; the runtime (topology, connecting the sandbox
 # sellers) and the operator's CLI use it.
 NATS_ADMIN_USER = "admin"
