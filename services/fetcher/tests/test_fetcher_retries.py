@@ -22,6 +22,7 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 from prometheus_client import REGISTRY
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from common.clock import utc_now
 from common.ebay.errors import EbayQuotaError, EbayTransientError
 from common.ebay.quota import seconds_until_quota_reset
 from common.families import Family
@@ -33,7 +34,6 @@ from common.ledger import (
     EbayApi,
     Go,
     calls_for,
-    utc_now,
 )
 from common.messages import PageBatch, SyncWindow, Trigger
 from common.redelivery import retry_delay

@@ -23,7 +23,7 @@ from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from enum import StrEnum
 
 import httpx
@@ -31,6 +31,7 @@ from nats.js.errors import KeyNotFoundError, KeyWrongLastSequenceError
 from nats.js.kv import KeyValue
 from pydantic import BaseModel, Field
 
+from common.clock import utc_now
 from common.ebay.quota import QUOTA_ZONE, seconds_until_quota_reset
 from common.families import Family
 from common.metrics import EBAY_CALLS, QUOTA_USED
@@ -170,10 +171,6 @@ def calls_for(account_id: int) -> Iterator[None]:
         yield
     finally:
         _CALLING_FOR.reset(token)
-
-
-def utc_now() -> datetime:
-    return datetime.now(UTC)
 
 
 def quota_day(now: datetime) -> date:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import contextlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from datetime import UTC, datetime
 
 import httpx
 from fastapi import FastAPI
@@ -49,15 +48,12 @@ from admin_api.routes.docs import SWAGGER_UI_DIR
 from admin_api.routes.ui import UI_DIR
 from admin_api.settings import AdminApiSettings
 from common.bus import build_broker
+from common.clock import utc_now
 from common.db.engine import build_engine, build_sessionmaker
 from common.streams import ensure_topology
 from common.telemetry import build_tracer_provider, configure_logging
 
 SERVICE = "admin-api"
-
-
-def utc_now() -> datetime:
-    return datetime.now(UTC)
 
 
 class AdminApp(FastAPI):

@@ -4,7 +4,7 @@ per request, the broker, the clock and the process-wide context."""
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Awaitable, Callable
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Annotated
 
 from fastapi import Depends, HTTPException, Path, Request, status
@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from admin_api.context import AdminContext
 from admin_api.security import InvalidToken, Role, read_login_token
 from admin_api.settings import AdminApiSettings
+from common.clock import utc_now
 from common.db.accounts import AccountRepository, EbayAccount, User
 from common.db.admin import UserRepository
 
@@ -44,10 +45,6 @@ async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
 def get_broker(request: Request) -> NatsBroker:
     broker: NatsBroker = request.app.state.broker
     return broker
-
-
-def utc_now() -> datetime:
-    return datetime.now(UTC)
 
 
 SettingsDep = Annotated[AdminApiSettings, Depends(get_settings)]

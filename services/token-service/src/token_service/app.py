@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 import httpx
 from faststream import FastStream
 from opentelemetry.instrumentation.httpx import HTTPXClientInstrumentor
 from opentelemetry.sdk.trace import TracerProvider
 
+from common.clock import utc_now
 from common.db.engine import build_engine, build_sessionmaker
 from common.jobs import HEALTH_CHECK, TOKEN_SWEEP, Job, JobRunner
 from common.ledger import CallCounter, CallLedger
@@ -23,10 +24,6 @@ from token_service.settings import TokenServiceSettings
 from token_service.signing_keys import SigningKeyService
 
 SERVICE = "token-service"
-
-
-def utc_now() -> datetime:
-    return datetime.now(UTC)
 
 
 def create_app(

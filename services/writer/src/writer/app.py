@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 from faststream import FastStream
 from opentelemetry.sdk.trace import TracerProvider
 
-from common.clock import FollowingClock
+from common.clock import FollowingClock, utc_now
 from common.db.engine import build_engine, build_sessionmaker
 from common.service import build_service
 from writer.deadletters import DeadLetterMover, FailureRecorder
@@ -21,10 +21,6 @@ from writer.validation import PageGate
 SERVICE = "writer"
 # How often the deployment's clock is re-read when it is a remote one.
 CLOCK_SYNC_SECONDS = 10.0
-
-
-def utc_now() -> datetime:
-    return datetime.now(UTC)
 
 
 def create_app(

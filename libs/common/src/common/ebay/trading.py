@@ -12,11 +12,12 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 
 import httpx
 from pydantic import SecretStr
 
+from common.clock import utc_now
 from common.ebay.errors import (
     EbayAuthError,
     EbayError,
@@ -152,10 +153,6 @@ def list_pagination(envelope: Record, container: str, call: str) -> tuple[int, i
         ) from exc
 
 
-def _utc_now() -> datetime:
-    return datetime.now(UTC)
-
-
 class TradingClient:
     def __init__(
         self,
@@ -163,7 +160,7 @@ class TradingClient:
         api_base_url: str,
         *,
         compatibility_level: int = COMPATIBILITY_LEVEL,
-        clock: Callable[[], datetime] = _utc_now,
+        clock: Callable[[], datetime] = utc_now,
     ) -> None:
         self._http = http
         self._url = f"{api_base_url}{TRADING_PATH}"
