@@ -24,6 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from common.db.sync import RunStatus
 from common.families import IMPLEMENTED_FAMILIES, SNAPSHOT_FAMILIES, Family
+from common.lag import pair_lag as lag_of
 from common.settings import WindowSettings
 
 REFRESH_SECONDS = 1.0
@@ -104,13 +105,8 @@ class PairStatus:
         }
 
 
-def is_snapshot(family: str) -> bool:
-    return family in {str(f) for f in SNAPSHOT_FAMILIES}
-
-
 def pair_lag(row: PairRow, now: datetime) -> timedelta | None:
-    reference = row.last_success_at if is_snapshot(row.family) else row.cursor
-    return None if reference is None else now - reference
+    return lag_of(row.family, row.cursor, row.last_success_at, now)
 
 
 def pair_markers(row: PairRow, now: datetime) -> tuple[str, ...]:
@@ -132,7 +128,7 @@ def pair_progress(row: PairRow, now: datetime, settle_lag: timedelta) -> float |
     pages expected while a run is open (unknown until its last page says how many), 1 once a
     snapshot succeeded.
     """
-    if is_snapshot(row.family):
+    if Family(row.family) in SNAPSHOT_FAMILIES:
         if row.run_status in RunStatus.OPEN:
             if row.pages_expected:
                 return min(1.0, row.pages_written / row.pages_expected)

@@ -89,7 +89,7 @@ class TestTokenHealth:
 def facts(**overrides: object) -> WorkerFacts:
     values: dict[str, object] = {
         "enabled": True,
-        "cursor": NOW - timedelta(minutes=4),
+        "fresh_to": NOW - timedelta(minutes=4),
         "paused_until": None,
         "last_error": None,
         "consecutive_failures": 0,
@@ -116,8 +116,8 @@ class TestWorkerLight:
             ({"run_open": True, "pages_written": 2, "pages_expected": 5}, Light.RUNNING),
             ({"last_run_status": "failed"}, Light.FAILING),
             ({"last_error": "HTTP 500"}, Light.FAILING),
-            ({"cursor": None, "last_run_status": None}, Light.IDLE),
-            ({"cursor": NOW - timedelta(hours=1)}, Light.BEHIND),
+            ({"fresh_to": None, "last_run_status": None}, Light.IDLE),
+            ({"fresh_to": NOW - timedelta(hours=1)}, Light.BEHIND),
         ],
     )
     def test_each_condition_has_its_light(self, overrides: dict[str, object], light: Light) -> None:
@@ -130,8 +130,8 @@ class TestWorkerLight:
             POLICY,
         )
         assert verdict.reason == "running, page 2/5 (retrying after: HTTP 429)"
-        behind = worker_verdict(facts(cursor=NOW - timedelta(hours=3)), NOW, POLICY)
-        assert behind.reason == "cursor 3h behind"
+        behind = worker_verdict(facts(fresh_to=NOW - timedelta(hours=3)), NOW, POLICY)
+        assert behind.reason == "3h behind"
 
 
 class TestSecurity:

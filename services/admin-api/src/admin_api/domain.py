@@ -81,7 +81,8 @@ SEVERITY = [
 @dataclass(frozen=True)
 class WorkerFacts:
     enabled: bool
-    cursor: datetime | None
+    # Up to when its mirror is complete (common.lag.fresh_to); None: never synced.
+    fresh_to: datetime | None
     paused_until: datetime | None
     last_error: str | None
     consecutive_failures: int
@@ -124,11 +125,11 @@ def worker_verdict(facts: WorkerFacts, now: datetime, policy: WindowPolicy) -> W
         return WorkerVerdict(Light.RUNNING, f"running, page {facts.pages_written}{of}{retry}")
     if facts.last_run_status == "failed" or facts.last_error:
         return WorkerVerdict(Light.FAILING, error or "the last run failed")
-    if facts.cursor is None:
+    if facts.fresh_to is None:
         return WorkerVerdict(Light.IDLE, "never synced: the first window is due")
-    lag = now - facts.cursor
+    lag = now - facts.fresh_to
     if lag > behind_after(policy):
-        return WorkerVerdict(Light.BEHIND, f"cursor {format_age(lag)} behind")
+        return WorkerVerdict(Light.BEHIND, f"{format_age(lag)} behind")
     return WorkerVerdict(Light.OK, f"up to date ({format_age(lag)} behind)")
 
 

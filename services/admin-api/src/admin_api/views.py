@@ -25,6 +25,7 @@ from common.db.runlog import RunLogRepository
 from common.db.sync import PairState, RunStatus, SyncRepository, SyncRun, SyncState
 from common.db.tokens import TokenRepository
 from common.families import IMPLEMENTED_FAMILIES, Family, families_of
+from common.lag import fresh_to, pair_lag
 from common.scheduling import Projection, project_schedule
 
 # A queued or running run that has not moved for this long is reported as stuck.
@@ -45,7 +46,11 @@ def account_blocked(account: EbayAccount) -> str | None:
 
 
 def _facts(
-    account: EbayAccount, state: SyncState | None, run: SyncRun | None, now: datetime
+    account: EbayAccount,
+    family: str,
+    state: SyncState | None,
+    run: SyncRun | None,
+    now: datetime,
 ) -> WorkerFacts:
     run_open = run is not None and run.status in RunStatus.OPEN
     stuck = run_open and run is not None and now - run.updated_at > STUCK_AFTER
@@ -54,7 +59,7 @@ def _facts(
         last_error = f"run {run.run_id} made no progress since {run.updated_at:%Y-%m-%d %H:%M} UTC"
     return WorkerFacts(
         enabled=state.enabled if state else True,
-        cursor=state.cursor if state else None,
+        fresh_to=fresh_to(family, state.cursor, state.last_success_at) if state else None,
         paused_until=state.paused_until if state else None,
         last_error=last_error,
         consecutive_failures=state.consecutive_failures if state else 0,
@@ -135,8 +140,9 @@ async def workers_for(
         for family in families:
             state, run = states.get((account.id, family)), runs.get((account.id, family))
             policy = settings.window.policy(Family(family))
-            verdict = worker_verdict(_facts(account, state, run, now), now, policy)
+            verdict = worker_verdict(_facts(account, family, state, run, now), now, policy)
             cursor = state.cursor if state else None
+            lag = pair_lag(family, cursor, state.last_success_at, now) if state else None
             projection = projection_for(account, Family(family), state, run, now, settings, paused)
             workers.append(
                 WorkerOut(
@@ -147,7 +153,7 @@ async def workers_for(
                     status=verdict.light,
                     status_reason=verdict.reason,
                     cursor=cursor,
-                    lag_seconds=(now - cursor).total_seconds() if cursor else None,
+                    lag_seconds=lag.total_seconds() if lag is not None else None,
                     last_success_at=state.last_success_at if state else None,
                     last_error=state.last_error if state else None,
                     last_error_at=state.last_error_at if state else None,
