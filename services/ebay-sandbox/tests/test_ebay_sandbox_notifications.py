@@ -1,0 +1,384 @@
+"""Push notifications: management calls, signatures, delivery, retries and faults.
+
+Deliveries need the sender running, so those tests serve the sandbox over real HTTP (its
+lifespan starts the sender) and point it at a receiving endpoint served by the test.
+"""
+
+import base64
+import hashlib
+import json
+import xml.etree.ElementTree as ET
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+import httpx
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from fastapi import FastAPI, Request, Response
+
+from ebay_sandbox.clock import DAY, to_ms
+from ebay_sandbox.notifications.changes import Change, ChangeKind
+from ebay_sandbox.notifications.payloads import soap_envelope, trading_notifications
+from ebay_sandbox.notifications.signatures import PushKeys, challenge_response, trading_signature
+from ebay_sandbox.settings import SandboxConfig
+from ebay_sandbox.state import Sandbox
+from testkit.sandbox import serve_asgi, serve_sandbox
+from testkit.waiting import eventually
+
+START = datetime(2025, 6, 1, 12, 0, tzinfo=UTC)
+SCOPE = "https://api.ebay.com/oauth/api_scope"
+CONTRACTS = Path(__file__).parent / "contracts" / "notifications"
+NOTIFY = "/commerce/notification/v1"
+TOKEN = "/identity/v1/oauth2/token"
+VERIFICATION_TOKEN = "ebaysync_verification_token_0123456789abcdef"
+USER_SCOPES = " ".join(
+    f"{SCOPE}{name}"
+    for name in (
+        "",
+        "/sell.fulfillment.readonly",
+        "/commerce.notification.subscription",
+    )
+)
+Json = dict[str, Any]
+
+
+def make_config(**overrides: Any) -> SandboxConfig:
+    """The suite's reproducible config (conftest.make_config): pinned, frozen clock."""
+    values: dict[str, Any] = {
+        "seed": 7,
+        "sellers": 3,
+        "orders_per_day": 10,
+        "history_days": 120,
+        "client_id": "test-SBX-client",
+        "client_secret": "test-secret",
+        "ru_name": "test-RuName",
+        "accept_url": "https://client.test/accept",
+        "clock_offset_seconds": 0,
+        "clock_start": START,
+        "clock_frozen": True,
+    }
+    values.update(overrides)
+    return SandboxConfig(**values)
+
+
+def basic_auth(client_id: str, secret: str) -> dict[str, str]:
+    raw = base64.b64encode(f"{client_id}:{secret}".encode()).decode()
+    return {"Authorization": f"Basic {raw}"}
+
+
+def _vector(name: str) -> Json:
+    path = CONTRACTS / name
+    data: Json = json.loads(path.read_text())
+    return data
+
+
+# --- a receiving endpoint ---------------------------------------------------------------------
+
+
+@dataclass
+class Receiver:
+    """An HTTPS-style push endpoint: answers eBay's challenge and records every POST."""
+
+    token: str = VERIFICATION_TOKEN
+    url: str = ""
+    statuses: list[int] = field(default_factory=list)  # answers in turn, then 204
+    wrong_challenge: bool = False
+    received: list[tuple[dict[str, str], bytes]] = field(default_factory=list)
+    challenges: int = 0
+
+    def app(self) -> FastAPI:
+        app = FastAPI()
+
+        @app.get("/hook")
+        async def challenge(challenge_code: str) -> dict[str, str]:
+            self.challenges += 1
+            token = "x" + self.token if self.wrong_challenge else self.token
+            return {"challengeResponse": challenge_response(challenge_code, token, self.endpoint)}
+
+        @app.post("/hook")
+        async def push(request: Request) -> Response:
+            self.received.append((dict(request.headers), await request.body()))
+            status = self.statuses.pop(0) if self.statuses else 204
+            return Response(status_code=status)
+
+        return app
+
+    @property
+    def endpoint(self) -> str:
+        return f"{self.url}/hook"
+
+    def documents(self) -> list[Json]:
+        return [json.loads(body) for _, body in self.received]
+
+
+@asynccontextmanager
+async def serve_receiver(receiver: Receiver) -> AsyncIterator[Receiver]:
+    async with serve_asgi(receiver.app()) as url:
+        receiver.url = url
+        yield receiver
+
+
+@dataclass
+class Push:
+    """A served sandbox with an application token and a seller's user token."""
+
+    http: httpx.AsyncClient
+    app: dict[str, str]
+    user: dict[str, str]
+
+    async def setup_destination(self, receiver: Receiver, status: str = "ENABLED") -> str:
+        resp = await self.http.put(
+            f"{NOTIFY}/config", json={"alertEmail": "ops@example.com"}, headers=self.app
+        )
+        assert resp.status_code == 204, resp.text
+        body = {
+            "name": "ebaysync",
+            "status": status,
+            "deliveryConfig": {"endpoint": receiver.endpoint, "verificationToken": receiver.token},
+        }
+        resp = await self.http.post(f"{NOTIFY}/destination", json=body, headers=self.app)
+        assert resp.status_code == 201, resp.text
+        return resp.headers["location"].rsplit("/", 1)[-1]
+
+    async def subscribe(
+        self, topic: str, destination_id: str, status: str = "ENABLED", app: bool = False
+    ) -> httpx.Response:
+        body = {
+            "topicId": topic,
+            "status": status,
+            "destinationId": destination_id,
+            "payload": {"format": "JSON", "schemaVersion": "1.0", "deliveryProtocol": "HTTPS"},
+        }
+        headers = self.app if app else self.user
+        return await self.http.post(f"{NOTIFY}/subscription", json=body, headers=headers)
+
+    async def advance(self, seconds: float) -> None:
+        resp = await self.http.post("/sandbox/clock/advance", json={"seconds": seconds})
+        assert resp.status_code == 200, resp.text
+
+    async def settled(self) -> Json:
+        """Scan, then wait until nothing is on its way; the final statistics."""
+        await self.http.post("/sandbox/notifications/scan")
+        stats: Json = {}
+
+        async def idle() -> bool:
+            nonlocal stats
+            stats = (await self.http.get("/sandbox/notifications/stats")).json()
+            return bool(stats["pending"] == 0)
+
+        await eventually(idle, within=30, what="notifications delivered", interval=0.05)
+        return stats
+
+
+async def _tokens(http: httpx.AsyncClient, scopes: str, username: str) -> tuple[str, str]:
+    auth = basic_auth("test-SBX-client", "test-secret")
+    form = {"grant_type": "client_credentials", "scope": SCOPE}
+    app = (await http.post(TOKEN, data=form, headers=auth)).json()["access_token"]
+    params = {
+        "client_id": "test-SBX-client",
+        "redirect_uri": "test-RuName",
+        "response_type": "code",
+        "scope": scopes,
+        "state": "s",
+        "seller": username,
+    }
+    location = (await http.get("/oauth2/authorize", params=params)).headers["location"]
+    code = parse_qs(urlsplit(location).query)["code"][0]
+    form = {"grant_type": "authorization_code", "code": code, "redirect_uri": "test-RuName"}
+    user = (await http.post(TOKEN, data=form, headers=auth)).json()["access_token"]
+    return app, user
+
+
+@asynccontextmanager
+async def served(
+    scopes: str = USER_SCOPES, username: str = "sandbox_seller_1", **overrides: Any
+) -> AsyncIterator[Push]:
+    overrides.setdefault("notify_retry_seconds", "30,60")
+    async with serve_sandbox(make_config(**overrides)) as url:  # noqa: SIM117 (the client needs the URL)
+        async with httpx.AsyncClient(base_url=url, timeout=30) as http:
+            app, user = await _tokens(http, scopes, username)
+            yield Push(
+                http, {"Authorization": f"Bearer {app}"}, {"Authorization": f"Bearer {user}"}
+            )
+
+
+# --- the contract's procedures ----------------------------------------------------------------
+
+
+def verify_ebay_signature(header: str, body: bytes, public_key: Json) -> bool:
+    """Fact sheet §4, written from the contract: decode the header, load the one-line PEM,
+    verify ECDSA with the key's digest over the compact re-serialised body."""
+    signature = json.loads(base64.b64decode(header))
+    assert signature["alg"] == "ecdsa"
+    pem = public_key["key"]
+    pem = pem.replace("-----BEGIN PUBLIC KEY-----", "-----BEGIN PUBLIC KEY-----\n")
+    pem = pem.replace("-----END PUBLIC KEY-----", "\n-----END PUBLIC KEY-----")
+    key = serialization.load_pem_public_key(pem.encode())
+    assert isinstance(key, ec.EllipticCurvePublicKey)
+    digest = {"SHA1": hashes.SHA1(), "SHA256": hashes.SHA256()}[public_key["digest"]]
+    compact = json.dumps(json.loads(body), separators=(",", ":"), ensure_ascii=False).encode()
+    try:
+        key.verify(base64.b64decode(signature["signature"]), compact, ec.ECDSA(digest))
+    except InvalidSignature:
+        return False
+    return True
+
+
+def test_challenge_response_matches_the_vector() -> None:
+    vector = _vector("challenge_test_vector.json")
+    got = challenge_response(
+        vector["challengeCode"], vector["verificationToken"], vector["endpoint"]
+    )
+    assert got == vector["expected_response_body"]["challengeResponse"]
+
+
+def test_verifier_accepts_ebays_vector_and_refuses_a_mismatch() -> None:
+    vectors = _vector("account_deletion_signed_test_vectors.json")
+    for name, expected in (("VALID", True), ("SIGNATURE_MISMATCH", False)):
+        case = vectors[name]
+        body = json.dumps(case["message"], separators=(",", ":")).encode()
+        assert verify_ebay_signature(case["signature"], body, case["response"]) is expected
+
+
+def test_trading_signature_matches_the_vector() -> None:
+    vector = _vector("trading_notification_signature_vector.json")
+    keyset = (vector["devId"], vector["appId"], vector["certId"])
+    assert trading_signature(vector["timestamp"], *keyset) == vector["expected_signature"]
+    assert hashlib.md5(vector["md5_input"].encode()).digest() == base64.b64decode(
+        vector["expected_signature"]
+    )
+    # The envelope the sandbox sends carries the same signature for the Body's Timestamp.
+    sandbox = Sandbox(make_config())
+    seller = sandbox.sellers[0]
+    world = sandbox.world(seller)
+    index = world.orders.between(to_ms(START) - DAY, to_ms(START))[0]
+    plan = world.orders.get(index).plan
+    change = Change(ChangeKind.ORDER, plan.created_ms, seller, plan, plan.events[0])
+    note = next(n for n in trading_notifications(change) if n.signed)
+    at = to_ms(START)
+    root = ET.fromstring(soap_envelope(note, at, keyset))
+    ns = {"e": "urn:ebay:apis:eBLBaseComponents", "s": "http://schemas.xmlsoap.org/soap/envelope/"}
+    signature = root.findtext("s:Header/e:RequesterCredentials/e:NotificationSignature", None, ns)
+    timestamp = root.findtext("s:Body/e:GetItemTransactionsResponse/e:Timestamp", None, ns)
+    assert timestamp is not None and signature == trading_signature(timestamp, *keyset)
+
+
+def test_push_keys_sign_what_get_public_key_verifies() -> None:
+    keys = PushKeys(7, "test-secret")
+    body = b'{"metadata":{"topic":"ORDER_CONFIRMATION"},"notification":{"data":{}}}'
+    header = keys.signature_header(body)
+    kid = json.loads(base64.b64decode(header))["kid"]
+    public = keys.public_key(kid)
+    assert public is not None and public["algorithm"] == "ECDSA"
+    assert verify_ebay_signature(header, body, public)
+    assert not verify_ebay_signature(header, body.replace(b"{}", b'{"x":1}'), public)
+    # Deterministic: a restarted sandbox keeps the key ids receivers cached.
+    assert PushKeys(7, "test-secret").public_key(kid) == public
+
+
+# --- management calls -------------------------------------------------------------------------
+
+
+def _error_ids(resp: httpx.Response) -> list[int]:
+    return [e["errorId"] for e in resp.json()["errors"]]
+
+
+async def test_destinations_need_config_and_a_passed_challenge(notification_spec: Any) -> None:
+    async with served() as push, serve_receiver(Receiver()) as receiver:
+        body = {
+            "name": "ebaysync",
+            "status": "ENABLED",
+            "deliveryConfig": {"endpoint": receiver.endpoint, "verificationToken": receiver.token},
+        }
+        resp = await push.http.post(f"{NOTIFY}/destination", json=body, headers=push.app)
+        assert (resp.status_code, _error_ids(resp)) == (409, [195003])
+        resp = await push.http.post(f"{NOTIFY}/destination", json=body, headers=push.user)
+        assert (resp.status_code, _error_ids(resp)) == (403, [1100])  # application token only
+        destination_id = await push.setup_destination(receiver)
+        assert receiver.challenges == 1
+        resp = await push.http.get(f"{NOTIFY}/destination/{destination_id}", headers=push.app)
+        assert resp.status_code == 200
+        notification_spec.validate("Destination", resp.json())
+        assert resp.json()["deliveryConfig"]["endpoint"] == receiver.endpoint
+        resp = await push.http.post(f"{NOTIFY}/destination", json=body, headers=push.app)
+        assert (resp.status_code, _error_ids(resp)) == (409, [195021])
+        bad = {
+            **body,
+            "deliveryConfig": {"endpoint": receiver.endpoint, "verificationToken": "short"},
+        }
+        resp = await push.http.post(f"{NOTIFY}/destination", json=bad, headers=push.app)
+        assert (resp.status_code, _error_ids(resp)) == (400, [195019])
+        receiver.wrong_challenge = True
+        resp = await push.http.put(
+            f"{NOTIFY}/destination/{destination_id}", json=body, headers=push.app
+        )
+        assert (resp.status_code, _error_ids(resp)) == (409, [195020])
+        resp = await push.http.get(f"{NOTIFY}/destination", headers=push.app)
+        notification_spec.validate("DestinationSearchResponse", resp.json())
+        assert resp.json()["total"] == 1
+
+
+async def test_topics_carry_scope_context_and_authorization_scopes(
+    client: httpx.AsyncClient, app_token: Any, notification_spec: Any
+) -> None:
+    headers = {"Authorization": f"Bearer {await app_token()}"}
+    resp = await client.get(f"{NOTIFY}/topic", params={"limit": 10}, headers=headers)
+    assert resp.status_code == 200
+    notification_spec.validate("TopicSearchResponse", resp.json())
+    topics = {t["topicId"]: t for t in resp.json()["topics"]}
+    assert topics["ORDER_CONFIRMATION"]["scope"] == "USER"
+    assert topics["ORDER_CONFIRMATION"]["context"] == "COMMERCE"
+    assert (
+        f"{SCOPE}/sell.fulfillment.readonly" in topics["ORDER_CONFIRMATION"]["authorizationScopes"]
+    )
+    assert topics["MARKETPLACE_ACCOUNT_DELETION"]["scope"] == "APPLICATION"
+    resp = await client.get(f"{NOTIFY}/topic/NEW_MESSAGE", headers=headers)
+    assert resp.json()["authorizationScopes"] == [f"{SCOPE}/commerce.message"]
+    resp = await client.get(f"{NOTIFY}/topic/NOPE", headers=headers)
+    assert (resp.status_code, _error_ids(resp)) == (404, [195002])
+    resp = await client.get(f"{NOTIFY}/topic", params={"limit": 5}, headers=headers)
+    assert (resp.status_code, _error_ids(resp)) == (400, [195004])
+
+
+async def test_subscriptions_enforce_scopes_and_lifecycle(notification_spec: Any) -> None:
+    async with served() as push, serve_receiver(Receiver()) as receiver:
+        destination_id = await push.setup_destination(receiver)
+        # The seller's consent lacks commerce.message: eBay's 403 195011.
+        resp = await push.subscribe("NEW_MESSAGE", destination_id)
+        assert (resp.status_code, _error_ids(resp)) == (403, [195011])
+        assert resp.json()["errors"][0]["message"] == "Not authorized for this topic."
+        # USER topics need the seller's token, APPLICATION topics the application's.
+        resp = await push.subscribe("ORDER_CONFIRMATION", destination_id, app=True)
+        assert (resp.status_code, _error_ids(resp)) == (403, [195011])
+        resp = await push.subscribe("MARKETPLACE_ACCOUNT_DELETION", destination_id)
+        assert (resp.status_code, _error_ids(resp)) == (403, [195011])
+        resp = await push.subscribe("ORDER_CONFIRMATION", "nope")
+        assert (resp.status_code, _error_ids(resp)) == (400, [195007])
+        resp = await push.subscribe("ORDER_CONFIRMATION", destination_id, status="DISABLED")
+        assert resp.status_code == 201, resp.text
+        sub_id = resp.headers["location"].rsplit("/", 1)[-1]
+        resp = await push.subscribe("ORDER_CONFIRMATION", destination_id)
+        assert (resp.status_code, _error_ids(resp)) == (409, [195012])
+        resp = await push.http.get(f"{NOTIFY}/subscription/{sub_id}", headers=push.user)
+        notification_spec.validate("Subscription", resp.json())
+        assert resp.json()["status"] == "DISABLED"
+        resp = await push.http.post(f"{NOTIFY}/subscription/{sub_id}/enable", headers=push.user)
+        assert resp.status_code == 204
+        resp = await push.http.get(f"{NOTIFY}/subscription", headers=push.user)
+        notification_spec.validate("SubscriptionSearchResponse", resp.json())
+        assert [s["status"] for s in resp.json()["subscriptions"]] == ["ENABLED"]
+        resp = await push.http.delete(f"{NOTIFY}/destination/{destination_id}", headers=push.app)
+        assert (resp.status_code, _error_ids(resp)) == (409, [195024])
+        resp = await push.subscribe("MARKETPLACE_ACCOUNT_DELETION", destination_id, app=True)
+        assert resp.status_code == 201, resp.text
+        assert (
+            await push.http.delete(f"{NOTIFY}/subscription/{sub_id}", headers=push.user)
+        ).status_code == 204
+        resp = await push.http.get(f"{NOTIFY}/subscription/{sub_id}", headers=push.user)
+        assert (resp.status_code, _error_ids(resp)) == (404, [195013])
