@@ -22,12 +22,14 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from fastapi import FastAPI, Request, Response
 
-from ebay_sandbox.clock import DAY, to_ms
+from ebay_sandbox.clock import DAY, HOUR, to_ms
 from ebay_sandbox.notifications.changes import Change, ChangeKind
 from ebay_sandbox.notifications.payloads import soap_envelope, trading_notifications
 from ebay_sandbox.notifications.signatures import PushKeys, challenge_response, trading_signature
 from ebay_sandbox.settings import SandboxConfig
 from ebay_sandbox.state import Sandbox
+from ebay_sandbox.world.model import EventKind
+from ebay_sandbox.world.orders import MAX_SPAN_MS
 from testkit.sandbox import serve_asgi, serve_sandbox
 from testkit.waiting import eventually
 
@@ -129,8 +131,16 @@ class Push:
     """A served sandbox with an application token and a seller's user token."""
 
     http: httpx.AsyncClient
-    app: dict[str, str]
-    user: dict[str, str]
+    scopes: str
+    username: str
+    app: dict[str, str] = field(default_factory=dict)
+    user: dict[str, str] = field(default_factory=dict)
+
+    async def renew(self) -> None:
+        """Fresh tokens (access tokens last 2 h of sandbox time)."""
+        app, user = await _tokens(self.http, self.scopes, self.username)
+        self.app = {"Authorization": f"Bearer {app}"}
+        self.user = {"Authorization": f"Bearer {user}"}
 
     async def setup_destination(self, receiver: Receiver, status: str = "ENABLED") -> str:
         resp = await self.http.put(
@@ -164,6 +174,7 @@ class Push:
 
     async def settled(self) -> Json:
         """Scan, then wait until nothing is on its way; the final statistics."""
+        await self.renew()
         await self.http.post("/sandbox/notifications/scan")
         stats: Json = {}
 
@@ -202,10 +213,9 @@ async def served(
     overrides.setdefault("notify_retry_seconds", "30,60")
     async with serve_sandbox(make_config(**overrides)) as url:  # noqa: SIM117 (the client needs the URL)
         async with httpx.AsyncClient(base_url=url, timeout=30) as http:
-            app, user = await _tokens(http, scopes, username)
-            yield Push(
-                http, {"Authorization": f"Bearer {app}"}, {"Authorization": f"Bearer {user}"}
-            )
+            push = Push(http, scopes, username)
+            await push.renew()
+            yield push
 
 
 # --- the contract's procedures ----------------------------------------------------------------
@@ -382,3 +392,243 @@ async def test_subscriptions_enforce_scopes_and_lifecycle(notification_spec: Any
         ).status_code == 204
         resp = await push.http.get(f"{NOTIFY}/subscription/{sub_id}", headers=push.user)
         assert (resp.status_code, _error_ids(resp)) == (404, [195013])
+
+
+# --- sending ----------------------------------------------------------------------------------
+
+
+def paid_lines(username: str, low_ms: int, high_ms: int) -> set[tuple[str, str]]:
+    """Ground truth: (orderId, orderLineItemId) of every line paid in ``(low, high]``."""
+    sandbox = Sandbox(make_config())
+    seller = sandbox.seller(username)
+    assert seller is not None
+    world = sandbox.world(seller)
+    found = set()
+    for index in world.orders.between(low_ms - MAX_SPAN_MS, high_ms):
+        plan = world.orders.get(index).plan
+        paid = plan.event_at(EventKind.PAID)
+        if paid is not None and low_ms < paid.at_ms <= high_ms:
+            found |= {(plan.order_id, line.line_item_id) for line in plan.lines}
+    return found
+
+
+async def _public_key(push: Push, header: str) -> Json:
+    kid = json.loads(base64.b64decode(header))["kid"]
+    resp = await push.http.get(f"{NOTIFY}/public_key/{kid}", headers=push.app)
+    assert resp.status_code == 200, resp.text
+    key: Json = resp.json()
+    return key
+
+
+async def test_an_order_change_reaches_the_subscribed_endpoint_exactly(
+    notification_spec: Any,
+) -> None:
+    async with served() as push, serve_receiver(Receiver()) as receiver:
+        destination_id = await push.setup_destination(receiver)
+        assert (await push.subscribe("ORDER_CONFIRMATION", destination_id)).status_code == 201
+        await push.advance(12 * 3600)
+        stats = await push.settled()
+        expected = paid_lines("sandbox_seller_1", to_ms(START), to_ms(START) + 12 * HOUR)
+        assert expected, "the window must contain paid orders"
+        documents = receiver.documents()
+        got = [
+            (
+                d["notification"]["data"]["order"]["orderId"],
+                d["notification"]["data"]["order"]["orderLineItems"][0]["orderLineItemId"],
+            )
+            for d in documents
+        ]
+        assert sorted(got) == sorted(expected)  # each paid line once, nothing else
+        assert stats["topics"]["ORDER_CONFIRMATION"]["delivered"] == len(expected)
+        assert stats["totals"]["failed"] == 0
+        sellers = (await push.http.get("/sandbox/sellers")).json()
+        user_id = next(s["userId"] for s in sellers if s["username"] == "sandbox_seller_1")
+        for (headers, body), document in zip(receiver.received, documents, strict=True):
+            assert headers["content-type"] == "application/json"
+            assert verify_ebay_signature(
+                headers["x-ebay-signature"],
+                body,
+                await _public_key(push, headers["x-ebay-signature"]),
+            )
+            assert document["metadata"] == {
+                "topic": "ORDER_CONFIRMATION",
+                "schemaVersion": "1.0",
+                "deprecated": False,
+            }
+            notification = document["notification"]
+            assert notification["publishAttemptCount"] == 1
+            assert notification["data"]["user"] == {
+                "userId": user_id,
+                "username": "sandbox_seller_1",
+            }
+            line = notification["data"]["order"]["orderLineItems"][0]
+            assert set(line) == {"orderLineItemId", "listingId", "quantity"}
+        # The notified line is what the Fulfillment API serves for that order.
+        order_id, line_id = got[0]
+        resp = await push.http.get(f"/sell/fulfillment/v1/order/{order_id}", headers=push.user)
+        assert resp.status_code == 200
+        assert line_id in [li["lineItemId"] for li in resp.json()["lineItems"]]
+        assert len({d["notification"]["notificationId"] for d in documents}) == len(documents)
+
+
+async def test_unacknowledged_notifications_are_resent_on_the_sandbox_clock() -> None:
+    receiver = Receiver(statuses=[500])
+    async with served() as push, serve_receiver(receiver):
+        destination_id = await push.setup_destination(receiver)
+        await push.subscribe("ORDER_CONFIRMATION", destination_id)
+        await push.advance(12 * 3600)
+        stats = await push.settled()
+        first = receiver.documents()
+        assert stats["totals"]["retried"] == 1
+        assert stats["scheduled_retries"] == 1
+        failed = first[0]["notification"]
+        assert all(d["notification"]["publishAttemptCount"] == 1 for d in first)
+        await push.advance(30)  # notify_retry_seconds: the first resend after 30 s
+        stats = await push.settled()
+        resent = receiver.documents()[len(first) :]
+        assert [d["notification"]["notificationId"] for d in resent] == [failed["notificationId"]]
+        assert resent[0]["notification"]["publishAttemptCount"] == 2
+        assert resent[0]["notification"]["data"] == failed["data"]
+        assert stats["scheduled_retries"] == 0
+        topic = stats["topics"]["ORDER_CONFIRMATION"]
+        assert topic["delivered"] == topic["generated"] == len(first)
+        assert topic["attempts"] == len(first) + 1
+
+
+async def test_a_disabled_subscription_sends_nothing() -> None:
+    async with served() as push, serve_receiver(Receiver()) as receiver:
+        destination_id = await push.setup_destination(receiver)
+        resp = await push.subscribe("ORDER_CONFIRMATION", destination_id, status="DISABLED")
+        assert resp.status_code == 201
+        await push.advance(12 * 3600)
+        stats = await push.settled()
+        assert stats["totals"]["generated"] == 0
+        assert receiver.received == []
+
+
+async def test_drop_and_duplicate_faults() -> None:
+    async with served() as push, serve_receiver(Receiver()) as receiver:
+        destination_id = await push.setup_destination(receiver)
+        await push.subscribe("ORDER_CONFIRMATION", destination_id)
+        resp = await push.http.put("/sandbox/notifications/faults", json={"drop": 1})
+        assert resp.json()["drop"] == 1
+        await push.advance(12 * 3600)
+        stats = await push.settled()
+        dropped = stats["totals"]["dropped"]
+        assert dropped > 0 and dropped == stats["totals"]["generated"]
+        assert receiver.received == []
+        await push.http.put("/sandbox/notifications/faults", json={"duplicate": 1})
+        await push.advance(12 * 3600)
+        stats = await push.settled()
+        ids = [d["notification"]["notificationId"] for d in receiver.documents()]
+        assert ids and all(ids.count(i) == 2 for i in ids)
+        assert stats["totals"]["duplicated"] == len(ids) // 2
+        log = (await push.http.get("/sandbox/notifications/log")).json()
+        assert sum(e["outcome"] == "dropped" for e in log) == dropped
+
+
+async def test_account_deletion_goes_to_the_application_subscription() -> None:
+    async with served() as push, serve_receiver(Receiver()) as receiver:
+        destination_id = await push.setup_destination(receiver)
+        resp = await push.subscribe("MARKETPLACE_ACCOUNT_DELETION", destination_id, app=True)
+        assert resp.status_code == 201
+        resp = await push.http.post(
+            "/sandbox/notifications/account_deletion", json={"username": "sandbox_seller_2"}
+        )
+        assert resp.status_code == 200
+        await push.settled()
+        [(headers, body)] = receiver.received
+        document = json.loads(body)
+        assert document["metadata"]["topic"] == "MARKETPLACE_ACCOUNT_DELETION"
+        assert set(document["notification"]["data"]) == {"username", "userId", "eiasToken"}
+        assert document["notification"]["data"]["username"] == "sandbox_seller_2"
+        key = await _public_key(push, headers["x-ebay-signature"])
+        assert verify_ebay_signature(headers["x-ebay-signature"], body, key)
+
+
+def _trading_headers(call: str, token: str) -> dict[str, str]:
+    return {
+        "X-EBAY-API-CALL-NAME": call,
+        "X-EBAY-API-SITEID": "0",
+        "X-EBAY-API-COMPATIBILITY-LEVEL": "1355",
+        "X-EBAY-API-IAF-TOKEN": token,
+        "Content-Type": "text/xml",
+    }
+
+
+async def _trading(push: Push, call: str, inner: str) -> ET.Element:
+    token = push.user["Authorization"].removeprefix("Bearer ")
+    body = f'<{call}Request xmlns="urn:ebay:apis:eBLBaseComponents">{inner}</{call}Request>'
+    resp = await push.http.post("/ws/api.dll", content=body, headers=_trading_headers(call, token))
+    root = ET.fromstring(resp.content)
+    assert root.findtext(f"{NS}Ack") == "Success", resp.text
+    return root
+
+
+NS = "{urn:ebay:apis:eBLBaseComponents}"
+SOAP = "{http://schemas.xmlsoap.org/soap/envelope/}"
+
+
+async def test_platform_notifications_follow_the_preferences_and_are_signed() -> None:
+    async with served() as push, serve_receiver(Receiver()) as receiver:
+        prefs = (
+            "<ApplicationDeliveryPreferences>"
+            f"<ApplicationURL>{receiver.endpoint}</ApplicationURL>"
+            "<ApplicationEnable>Enable</ApplicationEnable>"
+            "<AlertEmail>mailto://ops@example.com</AlertEmail><AlertEnable>Enable</AlertEnable>"
+            "<DeviceType>Platform</DeviceType>"
+            "</ApplicationDeliveryPreferences>"
+            "<UserDeliveryPreferenceArray>"
+            "<NotificationEnable><EventType>AuctionCheckoutComplete</EventType>"
+            "<EventEnable>Enable</EventEnable></NotificationEnable>"
+            "<NotificationEnable><EventType>ItemMarkedShipped</EventType>"
+            "<EventEnable>Disable</EventEnable></NotificationEnable>"
+            "</UserDeliveryPreferenceArray>"
+        )
+        await _trading(push, "SetNotificationPreferences", prefs)
+        app = await _trading(
+            push, "GetNotificationPreferences", "<PreferenceLevel>Application</PreferenceLevel>"
+        )
+        assert app.findtext(f"{NS}ApplicationDeliveryPreferences/{NS}ApplicationURL") == (
+            receiver.endpoint
+        )
+        assert app.findtext(f"{NS}ApplicationDeliveryPreferences/{NS}AlertEnable") == "Enable"
+        user = await _trading(
+            push, "GetNotificationPreferences", "<PreferenceLevel>User</PreferenceLevel>"
+        )
+        events = {
+            e.findtext(f"{NS}EventType"): e.findtext(f"{NS}EventEnable")
+            for e in user.iter(f"{NS}NotificationEnable")
+        }
+        assert events == {"AuctionCheckoutComplete": "Enable", "ItemMarkedShipped": "Disable"}
+        await push.advance(12 * 3600)
+        await push.settled()
+        # One AuctionCheckoutComplete per paid order (its first line), nothing disabled.
+        expected = paid_lines("sandbox_seller_1", to_ms(START), to_ms(START) + 12 * HOUR)
+        orders = {order for order, _ in expected}
+        got = []
+        for headers, body in receiver.received:
+            assert headers["soapaction"] == (
+                '"https://developer.ebay.com/notification/AuctionCheckoutComplete"'
+            )
+            root = ET.fromstring(body)
+            response = root.find(f"{SOAP}Body/{NS}GetItemTransactionsResponse")
+            assert response is not None
+            assert response.findtext(f"{NS}NotificationEventName") == "AuctionCheckoutComplete"
+            assert response.findtext(f"{NS}RecipientUserID") == "sandbox_seller_1"
+            timestamp = response.findtext(f"{NS}Timestamp")
+            signature = root.findtext(
+                f"{SOAP}Header/{NS}RequesterCredentials/{NS}NotificationSignature"
+            )
+            assert timestamp is not None
+            # KB 1201: base64(md5(Timestamp + DevID + AppID + CertID)).
+            md5 = hashlib.md5(
+                f"{timestamp}ebaysync-sandbox-devidtest-SBX-clienttest-secret".encode()
+            ).digest()
+            assert signature == base64.b64encode(md5).decode()
+            got.append(
+                response.findtext(
+                    f"{NS}TransactionArray/{NS}Transaction/{NS}ContainingOrder/{NS}OrderID"
+                )
+            )
+        assert sorted(got) == sorted(orders)

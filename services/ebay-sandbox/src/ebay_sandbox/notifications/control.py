@@ -46,6 +46,7 @@ async def get_stats(sandbox: SandboxDep) -> dict[str, object]:
     """Counters per topic and in total, and how many notifications are still on their way."""
     body = sandbox.push.stats.snapshot()
     body["pending"] = sandbox.push.pending
+    body["scheduled_retries"] = sandbox.push.scheduled_retries
     return body
 
 

@@ -187,11 +187,15 @@ class PushSender:
 
     @property
     def pending(self) -> int:
-        """Notifications queued, held, delayed, being attempted or waiting for a retry."""
+        """Notifications queued, held back, delayed or being attempted (not: waiting for a
+        retry, which needs the sandbox clock to move)."""
         held = 1 if self._held is not None else 0
-        return (
-            self._queue.qsize() + len(self._retries) + held + len(self._delayed) + self._in_flight
-        )
+        return self._queue.qsize() + held + len(self._delayed) + self._in_flight
+
+    @property
+    def scheduled_retries(self) -> int:
+        """Resends waiting for their sandbox instant."""
+        return len(self._retries)
 
     # --- scanning and routing -----------------------------------------------------------------
 
