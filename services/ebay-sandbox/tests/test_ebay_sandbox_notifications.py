@@ -626,9 +626,9 @@ async def test_platform_notifications_follow_the_preferences_and_are_signed() ->
                 f"{timestamp}ebaysync-sandbox-devidtest-SBX-clienttest-secret".encode()
             ).digest()
             assert signature == base64.b64encode(md5).decode()
-            got.append(
-                response.findtext(
-                    f"{NS}TransactionArray/{NS}Transaction/{NS}ContainingOrder/{NS}OrderID"
-                )
+            order = response.findtext(
+                f"{NS}TransactionArray/{NS}Transaction/{NS}ContainingOrder/{NS}OrderID"
             )
+            assert order is not None
+            got.append(order)
         assert sorted(got) == sorted(orders)
