@@ -17,14 +17,21 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import httpx
+import yaml
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from fastapi import FastAPI, Request, Response
+from jsonschema import Draft202012Validator
 
 from ebay_sandbox.clock import DAY, HOUR, to_ms
-from ebay_sandbox.notifications.changes import Change, ChangeKind
-from ebay_sandbox.notifications.payloads import soap_envelope, trading_notifications
+from ebay_sandbox.notifications.changes import Change, ChangeKind, SellerWatch
+from ebay_sandbox.notifications.payloads import (
+    rest_envelope,
+    rest_notifications,
+    soap_envelope,
+    trading_notifications,
+)
 from ebay_sandbox.notifications.signatures import PushKeys, challenge_response, trading_signature
 from ebay_sandbox.settings import SandboxConfig
 from ebay_sandbox.state import Sandbox
@@ -632,3 +639,55 @@ async def test_platform_notifications_follow_the_preferences_and_are_signed() ->
             assert order is not None
             got.append(order)
         assert sorted(got) == sorted(orders)
+
+
+# --- payloads against the AsyncAPI contracts ---------------------------------------------------
+
+
+def _strict(node: Any) -> Any:
+    """AsyncAPI schema -> strict JSON Schema: no property the contract does not name."""
+    if isinstance(node, list):
+        return [_strict(n) for n in node]
+    if not isinstance(node, dict):
+        return node
+    out = {k: _strict(v) for k, v in node.items() if k not in ("description", "example", "default")}
+    if out.get("type") == "object" and "properties" in out:
+        out["additionalProperties"] = False
+    return out
+
+
+def _payload_validator(topic: str) -> Draft202012Validator:
+    document = yaml.safe_load((CONTRACTS / f"{topic.lower()}.asyncapi.yaml").read_text())
+    schema = {"$ref": "#/components/messages/message/payload", **_strict(document)}
+    return Draft202012Validator(schema)
+
+
+def test_every_rest_payload_follows_its_asyncapi_contract() -> None:
+    sandbox = Sandbox(make_config())
+    seller = sandbox.sellers[0]
+    start = to_ms(START) - 60 * DAY
+    watch = SellerWatch(sandbox.world(seller), start)
+    changes = watch.advance(to_ms(START), listings=False)
+    changes.append(Change(ChangeKind.ACCOUNT_DELETED, to_ms(START), seller))
+    notes = [n for c in changes for n in rest_notifications(c)]
+    by_topic: dict[str, int] = {}
+    for note in notes:
+        by_topic[note.topic] = by_topic.get(note.topic, 0) + 1
+    contracted = {
+        "ORDER_CONFIRMATION",
+        "ITEM_MARKED_SHIPPED",
+        "NEW_MESSAGE",
+        "ORDER_RETURN_ACTIVITY",
+        "ORDER_CANCELLATION_ACTIVITY",
+        "ORDER_INQUIRY_ACTIVITY",
+        "MARKETPLACE_ACCOUNT_DELETION",
+    }
+    assert set(by_topic) == contracted, by_topic
+    validators = {topic: _payload_validator(topic) for topic in contracted}
+    for note in notes:
+        document = rest_envelope(note, "1.0", "id-1", to_ms(START), 1)
+        problems = [
+            f"{'/'.join(map(str, e.absolute_path))}: {e.message}"
+            for e in validators[note.topic].iter_errors(document)
+        ]
+        assert not problems, (note.topic, problems[:5])
