@@ -691,3 +691,50 @@ def test_every_rest_payload_follows_its_asyncapi_contract() -> None:
             for e in validators[note.topic].iter_errors(document)
         ]
         assert not problems, (note.topic, problems[:5])
+
+
+async def test_reorder_and_delay_faults_lose_nothing() -> None:
+    async with served(notify_workers=1) as push, serve_receiver(Receiver()) as receiver:
+        destination_id = await push.setup_destination(receiver)
+        await push.subscribe("ORDER_CONFIRMATION", destination_id)
+        await push.http.put("/sandbox/notifications/faults", json={"reorder": 1})
+        await push.advance(24 * 3600)
+        stats = await push.settled()
+        dates = [d["notification"]["eventDate"] for d in receiver.documents()]
+        assert len(dates) == stats["totals"]["generated"] >= 3
+        assert dates != sorted(dates)  # one worker: only the fault can reorder
+        assert stats["totals"]["reordered"] > 0
+        await push.http.put(
+            "/sandbox/notifications/faults", json={"delay": 1, "delay_seconds": 0.2}
+        )
+        before = len(receiver.received)
+        await push.advance(12 * 3600)
+        stats = await push.settled()
+        delayed = stats["totals"]["delayed"]
+        assert delayed > 0 and len(receiver.received) - before == delayed
+
+
+async def test_revoking_consent_sends_authorization_revocation() -> None:
+    async with served() as push, serve_receiver(Receiver()) as receiver:
+        destination_id = await push.setup_destination(receiver)
+        resp = await push.subscribe("AUTHORIZATION_REVOCATION", destination_id, app=True)
+        assert resp.status_code == 201
+        params = {
+            "client_id": "test-SBX-client",
+            "redirect_uri": "test-RuName",
+            "response_type": "code",
+            "scope": USER_SCOPES,
+            "state": "s",
+            "seller": "sandbox_seller_3",
+        }
+        location = (await push.http.get("/oauth2/authorize", params=params)).headers["location"]
+        code = parse_qs(urlsplit(location).query)["code"][0]
+        form = {"grant_type": "authorization_code", "code": code, "redirect_uri": "test-RuName"}
+        auth = basic_auth("test-SBX-client", "test-secret")
+        refresh = (await push.http.post(TOKEN, data=form, headers=auth)).json()["refresh_token"]
+        resp = await push.http.post("/sandbox/tokens/revoke", json={"token": refresh})
+        assert resp.status_code == 200
+        await push.settled()
+        [document] = receiver.documents()
+        assert document["metadata"]["topic"] == "AUTHORIZATION_REVOCATION"
+        assert document["notification"]["data"]["username"] == "sandbox_seller_3"
