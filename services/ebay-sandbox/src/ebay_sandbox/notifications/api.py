@@ -376,7 +376,7 @@ async def create_subscription(request: Request, sandbox: SandboxDep) -> Response
         sandbox.clock.now_ms(),
         owner,
     )
-    store.subscriptions[sub.subscription_id] = sub
+    store.add_subscription(sub)
     sandbox.push.kick()
     location = f"{base_url(request)}{PREFIX}/subscription/{sub.subscription_id}"
     return _json({}, 201, {"Location": location})
@@ -442,7 +442,7 @@ async def delete_subscription(
     """``deleteSubscription``."""
     grant = subscriber(sandbox, request, "DELETE deleteSubscription", write=True)
     sub = _subscription(sandbox, grant, subscription_id)
-    del sandbox.notifications.subscriptions[sub.subscription_id]
+    sandbox.notifications.remove_subscription(sub)
     return Response(status_code=204)
 
 

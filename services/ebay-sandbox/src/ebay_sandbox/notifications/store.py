@@ -120,7 +120,26 @@ class NotificationStore:
         self.alert_email: str | None = None
         self.destinations: dict[str, Destination] = {}
         self.subscriptions: dict[str, Subscription] = {}
+        # (topic, username) -> subscription: routing a notification is one lookup.
+        self._by_key: dict[tuple[str, str | None], Subscription] = {}
+        self._users: dict[str, int] = {}  # username -> subscriptions held
         self.trading = TradingPreferences()
+
+    def add_subscription(self, sub: Subscription) -> None:
+        """Store a new subscription (one per topic and owner)."""
+        self.subscriptions[sub.subscription_id] = sub
+        self._by_key[(sub.topic_id, sub.username)] = sub
+        if sub.username is not None:
+            self._users[sub.username] = self._users.get(sub.username, 0) + 1
+
+    def remove_subscription(self, sub: Subscription) -> None:
+        """Forget a subscription."""
+        del self.subscriptions[sub.subscription_id]
+        del self._by_key[(sub.topic_id, sub.username)]
+        if sub.username is not None:
+            self._users[sub.username] -= 1
+            if not self._users[sub.username]:
+                del self._users[sub.username]
 
     @staticmethod
     def new_id() -> str:
@@ -133,14 +152,7 @@ class NotificationStore:
 
     def subscription_for(self, topic_id: str, username: str | None) -> Subscription | None:
         """The subscription of ``topic_id`` for ``username`` (None: the application's)."""
-        return next(
-            (
-                s
-                for s in self.subscriptions.values()
-                if s.topic_id == topic_id and s.username == username
-            ),
-            None,
-        )
+        return self._by_key.get((topic_id, username))
 
     def live_subscription(self, topic_id: str, username: str | None) -> Subscription | None:
         """The subscription a notification of ``topic_id`` goes out on, when enabled and its
@@ -153,7 +165,7 @@ class NotificationStore:
 
     def watched_users(self) -> set[str]:
         """Sellers with any subscription or Trading event enabled (their changes are tracked)."""
-        users = {s.username for s in self.subscriptions.values() if s.username is not None}
+        users = set(self._users)
         users |= {
             u for u, events in self.trading.user_events.items() if "Enable" in events.values()
         }
