@@ -738,3 +738,36 @@ async def test_revoking_consent_sends_authorization_revocation() -> None:
         [document] = receiver.documents()
         assert document["metadata"]["topic"] == "AUTHORIZATION_REVOCATION"
         assert document["notification"]["data"]["username"] == "sandbox_seller_3"
+
+
+async def test_an_endpoint_that_keeps_failing_is_marked_down() -> None:
+    receiver = Receiver(statuses=[500] * 1000)
+    overrides: dict[str, Any] = {"notify_retry_seconds": "600", "notify_markdown_hours": 0.1}
+    async with served(**overrides) as push, serve_receiver(receiver):
+        destination_id = await push.setup_destination(receiver)
+        await push.subscribe("ORDER_CONFIRMATION", destination_id)
+        await push.advance(12 * 3600)
+        stats = await push.settled()
+        assert stats["totals"]["delivered"] == 0 and stats["scheduled_retries"] > 0
+        await push.advance(600)  # the resends fail 10 min after the first failure
+        stats = await push.settled()
+        resp = await push.http.get(f"{NOTIFY}/destination/{destination_id}", headers=push.app)
+        assert resp.json()["status"] == "MARKED_DOWN"
+        received = len(receiver.received)
+        await push.advance(12 * 3600)
+        stats = await push.settled()
+        assert len(receiver.received) == received  # nothing goes to a marked-down endpoint
+        # Updating the destination (challenge passed) brings it back.
+        receiver.statuses.clear()
+        body = {
+            "name": "ebaysync",
+            "status": "ENABLED",
+            "deliveryConfig": {"endpoint": receiver.endpoint, "verificationToken": receiver.token},
+        }
+        resp = await push.http.put(
+            f"{NOTIFY}/destination/{destination_id}", json=body, headers=push.app
+        )
+        assert resp.status_code == 204
+        await push.advance(12 * 3600)
+        stats = await push.settled()
+        assert stats["topics"]["ORDER_CONFIRMATION"]["delivered"] > 0
