@@ -531,6 +531,11 @@ def inventory_spec() -> SpecValidator:
 
 
 @pytest.fixture(scope="session")
+def notification_spec() -> SpecValidator:
+    return SpecValidator(CONTRACTS / "commerce_notification_v1_oas3.json")
+
+
+@pytest.fixture(scope="session")
 def keys_spec() -> SpecValidator:
     return SpecValidator(CONTRACTS / "developer_key_management_v1_oas3.json")
 

@@ -30,6 +30,7 @@ async def get_clock(sandbox: SandboxDep) -> dict[str, str]:
 async def advance_clock(body: AdvanceRequest, sandbox: SandboxDep) -> dict[str, str]:
     """Move sandbox time forward."""
     sandbox.clock.advance(body.seconds)
+    sandbox.push.kick()  # changes that just happened go out now, not at the next scan
     return _clock_body(sandbox)
 
 

@@ -54,6 +54,7 @@ FAMILIES = frozenset(
         "payment_disputes",
         "identity",
         "keys",
+        "notifications",
     }
 )
 

@@ -20,6 +20,7 @@ from ebay_sandbox.errors import (
     UNSUPPORTED_GRANT,
     OAuthError,
 )
+from ebay_sandbox.notifications.sender import authorization_revoked
 from ebay_sandbox.settings import SandboxConfig
 from ebay_sandbox.state import Sandbox, SandboxDep
 from ebay_sandbox.tokens import ACCESS_TTL_S, CODE_TTL_S, REFRESH_TTL_S
@@ -200,7 +201,12 @@ class RevokeRequest(BaseModel):
 
 @router.post("/sandbox/tokens/revoke")
 async def revoke(body: RevokeRequest, sandbox: SandboxDep) -> dict[str, bool]:
-    """Revoke an access or refresh token (a refresh token takes its access tokens with it)."""
+    """Revoke an access or refresh token (a refresh token takes its access tokens with it).
+    Revoking a refresh token is the seller withdrawing consent: AUTHORIZATION_REVOCATION and
+    Trading TokenRevocation go out."""
+    seller = sandbox.tokens.refresh_seller(body.token)
     if not sandbox.tokens.revoke(body.token):
         raise HTTPException(404, "unknown token")
+    if seller is not None:
+        sandbox.push.emit(authorization_revoked(seller, sandbox.clock.now_ms()))
     return {"revoked": True}

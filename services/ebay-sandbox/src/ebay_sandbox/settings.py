@@ -41,12 +41,49 @@ class SandboxConfig(BaseSettings):
     # eBay behaviour the contracts leave open, played the other way (ebay_sandbox.strictness):
     # "" is the lenient default, e.g. "offers-no-offer-400,postorder-max-limit-50".
     strictness: str = ""
+    # Push notifications (ebay_sandbox.notifications). Trading's NotificationSignature is
+    # MD5(Timestamp + DevID + AppID + CertID): AppID is client_id, CertID client_secret.
+    dev_id: str = "ebaysync-sandbox-devid"
+    # createDestination/updateDestination GET the endpoint's challenge first, as eBay does.
+    notify_verify_endpoint: bool = True
+    # Real seconds between scans of the simulated world for changes to notify.
+    notify_scan_seconds: float = Field(default=0.2, gt=0, le=60)
+    # Per delivery attempt (eBay's Trading budget is 3 s; REST undocumented).
+    notify_timeout_seconds: float = Field(default=3.0, gt=0, le=60)
+    # Sandbox seconds before each resend of an unacknowledged notification; attempts = 1 + len.
+    notify_retry_seconds: str = "60,600"
+    # An endpoint unacknowledged this long (sandbox hours) is marked down (MARKED_DOWN).
+    notify_markdown_hours: float = Field(default=24, gt=0)
+    notify_workers: int = Field(default=4, ge=1, le=64)
+    # Fault shares (0..1) of notifications dropped, delayed, duplicated or reordered.
+    notify_drop: float = Field(default=0, ge=0, le=1)
+    notify_delay: float = Field(default=0, ge=0, le=1)
+    notify_delay_seconds: float = Field(default=2.0, ge=0, le=3600)
+    notify_duplicate: float = Field(default=0, ge=0, le=1)
+    notify_reorder: float = Field(default=0, ge=0, le=1)
+    # The hash getPublicKey names and X-EBAY-SIGNATURE uses (eBay's vectors: SHA1).
+    notify_digest: str = "SHA1"
 
     @field_validator("strictness")
     @classmethod
     def _known_variants(cls, value: str) -> str:
         parse_strictness(value)
         return value
+
+    @field_validator("notify_retry_seconds")
+    @classmethod
+    def _retry_list(cls, value: str) -> str:
+        delays = [float(v) for v in value.split(",") if v.strip()]
+        if any(d < 0 for d in delays) or len(delays) > 10:
+            raise ValueError("notify_retry_seconds: up to 10 non-negative numbers")
+        return value
+
+    @property
+    def retry_delays_ms(self) -> tuple[int, ...]:
+        """Sandbox milliseconds before each resend."""
+        return tuple(
+            int(float(v) * 1000) for v in self.notify_retry_seconds.split(",") if v.strip()
+        )
 
     @field_validator("profile")
     @classmethod

@@ -1,4 +1,5 @@
-"""The sandbox's mutable world: clock, sellers, tokens, keys, faults, caches and statistics."""
+"""The sandbox's mutable world: clock, sellers, tokens, keys, faults, caches, statistics and
+the push notification set-up and sender."""
 
 from typing import Annotated
 
@@ -7,6 +8,9 @@ from fastapi import Depends, Request
 from ebay_sandbox.cache import LruCache, TimedCache
 from ebay_sandbox.clock import SandboxClock, to_ms
 from ebay_sandbox.faults import FaultStore
+from ebay_sandbox.notifications.sender import PushSender
+from ebay_sandbox.notifications.signatures import PushKeys
+from ebay_sandbox.notifications.store import NotificationStore
 from ebay_sandbox.settings import SandboxConfig
 from ebay_sandbox.signing import SigningKeys
 from ebay_sandbox.stats import RequestStats
@@ -39,6 +43,10 @@ class Sandbox:
         self.faults = FaultStore()
         self.keys = SigningKeys(config.seed, config.client_secret.get_secret_value())
         self.stats = RequestStats()
+        self.notifications = NotificationStore()
+        secret = config.client_secret.get_secret_value()
+        self.push_keys = PushKeys(config.seed, secret, config.notify_digest)
+        self.push = PushSender(self)
         # Rendered pages (valid until the data under them changes) and rendered entities.
         self.pages: TimedCache[tuple[object, ...], bytes] = TimedCache(config.page_cache)
         self.rendered: LruCache[tuple[object, ...], bytes] = LruCache(config.entity_cache)

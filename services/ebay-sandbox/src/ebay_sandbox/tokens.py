@@ -86,6 +86,11 @@ class TokenStore:
         grant = self._refresh.get(token)
         return grant if grant is not None and grant.valid(now_ms) else None
 
+    def refresh_seller(self, token: str) -> Seller | None:
+        """The seller of a refresh token that is not revoked yet."""
+        grant = self._refresh.get(token)
+        return grant.seller if grant is not None and not grant.revoked else None
+
     def access_grant(self, token: str, now_ms: int) -> Grant | None:
         """The access token's grant if still usable."""
         grant = self._access.get(token)

@@ -1,4 +1,5 @@
-"""``POST /ws/api.dll``: GetMyeBaySelling, GetMyMessages, GetMyeBayBuying, GetUser.
+"""``POST /ws/api.dll``: GetMyeBaySelling, GetMyMessages, GetMyeBayBuying, GetUser and the
+Platform Notification preferences (Set/GetNotificationPreferences).
 
 Errors come back with HTTP 200 and ``Ack=Failure`` (transport faults aside).
 """
@@ -10,6 +11,7 @@ from fastapi import APIRouter, Request, Response
 from ebay_sandbox.calls import Call
 from ebay_sandbox.faults import ApiStyle, Endpoint
 from ebay_sandbox.gateway import trading_call
+from ebay_sandbox.notifications.preferences import get_preferences, set_preferences
 from ebay_sandbox.state import SandboxDep
 from ebay_sandbox.trading.buying import won_list
 from ebay_sandbox.trading.messages import my_messages
@@ -39,6 +41,14 @@ CALLS: dict[str, tuple[Endpoint, Handler]] = {
         won_list,
     ),
     "GetUser": (Endpoint("GetUser", frozenset({"identity"}), ApiStyle.TRADING), user),
+    "SetNotificationPreferences": (
+        Endpoint("SetNotificationPreferences", frozenset({"notifications"}), ApiStyle.TRADING),
+        set_preferences,
+    ),
+    "GetNotificationPreferences": (
+        Endpoint("GetNotificationPreferences", frozenset({"notifications"}), ApiStyle.TRADING),
+        get_preferences,
+    ),
 }
 
 

@@ -34,7 +34,16 @@ SITES = {
     212: "Poland",
     216: "Singapore",
 }
-CALLS = frozenset({"GetMyeBaySelling", "GetMyMessages", "GetMyeBayBuying", "GetUser"})
+CALLS = frozenset(
+    {
+        "GetMyeBaySelling",
+        "GetMyMessages",
+        "GetMyeBayBuying",
+        "GetUser",
+        "SetNotificationPreferences",
+        "GetNotificationPreferences",
+    }
+)
 
 
 @dataclass(frozen=True)
