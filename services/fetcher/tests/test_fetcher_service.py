@@ -18,12 +18,15 @@ from faststream import FastStream
 from faststream.nats import NatsBroker
 from nats.aio.msg import Msg
 from nats.js import JetStreamContext
+from nats.js.errors import KeyNotFoundError
 from pydantic import SecretStr
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from common.db.accounts import AccountRepository
 from common.ebay.fulfillment import FulfillmentClient
 from common.ebay.scopes import SCOPE_STRING
 from common.families import Family
+from common.ledger import CallCounter
 from common.messages import (
     ConnectAccount,
     ConnectAccountReply,
@@ -38,12 +41,13 @@ from common.settings import EbayApiSettings, NatsSettings, PostgresSettings
 from common.streams import BUCKETS, PAGES_STREAM, WINDOWS_STREAM
 from ebay_sandbox.consent import approve_consent
 from ebay_sandbox.settings import SandboxConfig
+from fetcher.app import EbayHttpClients
 from fetcher.app import create_app as create_fetcher
 from fetcher.checkpoints import CheckpointStore
 from fetcher.service import WindowFetcher
 from fetcher.settings import FetcherSettings, PageRetrySettings
 from fetcher.sources.orders import OrdersSource
-from fetcher.tokens import TokenClient
+from fetcher.tokens import TokenCachePolicy, TokenClient, TokenUnavailableError
 from testkit.factories import create_account
 from testkit.sandbox import serve_sandbox
 from testkit.waiting import eventually
@@ -67,11 +71,13 @@ class Env:
     username: str
     requested_offsets: list[int]
 
-    async def fetcher(self, publish: Any = None, max_page_bytes: int = 900_000) -> WindowFetcher:
+    async def fetcher(
+        self, publish: Any = None, max_page_bytes: int = 900_000, tokens: TokenClient | None = None
+    ) -> WindowFetcher:
         kv = await self.broker.key_value(BUCKETS.checkpoints.bucket, declare=False)
         source = OrdersSource(FulfillmentClient(self.http, self.sandbox_url), PAGE_SIZE)
         return WindowFetcher(
-            TokenClient(self.broker, timeout=10),
+            tokens or TokenClient(self.broker, timeout=10),
             {Family.ORDERS: source},
             CheckpointStore(kv),
             publish or self.publish,
@@ -110,7 +116,7 @@ class Env:
         )
         return {o["orderId"]: o for o in response.json()["orders"]}
 
-    def window(self, days: int = 30) -> SyncWindow:
+    def window(self, days: float = 30) -> SyncWindow:
         now = datetime.now(UTC) - timedelta(minutes=5)
         return SyncWindow(
             run_id=uuid.uuid4(),
@@ -353,3 +359,150 @@ async def test_a_missing_token_service_is_a_wait_not_a_failure(
     # Still in the work queue, waiting: not dead-lettered, not terminated.
     info = await topology.stream_info(WINDOWS_STREAM, subjects_filter=window.subject)
     assert (info.state.subjects or {}).get(window.subject) == 1
+
+
+# --- the cost of a caught-up window (issue 12 items 3 and 4) ----------------------------
+
+
+class FakeClock:
+    def __init__(self) -> None:
+        self.now = datetime.now(UTC)
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
+CACHE = TokenCachePolicy(margin=timedelta(seconds=120), max_age=timedelta(days=1))
+
+
+def cached_tokens(env: Env, clock: FakeClock, policy: TokenCachePolicy = CACHE) -> TokenClient:
+    return TokenClient(env.broker, timeout=10, cache=policy, clock=clock)
+
+
+class TestTheTokenCache:
+    async def test_one_token_request_serves_every_window_of_the_account(self, env: Env) -> None:
+        tokens = cached_tokens(env, FakeClock())
+        fetcher = await env.fetcher(tokens=tokens)
+        for _ in range(3):
+            await fetcher.fetch(env.window(days=1 / 24))
+        assert tokens.requests == 1
+
+    async def test_the_token_is_asked_for_again_shortly_before_it_expires(self, env: Env) -> None:
+        clock = FakeClock()
+        tokens = cached_tokens(env, clock)
+        fetcher = await env.fetcher(tokens=tokens)
+        await fetcher.fetch(env.window(days=1 / 24))
+        expires_at = (await tokens.access_token(env.account_id)).expires_at
+        assert expires_at is not None and tokens.requests == 1
+        clock.now = expires_at - CACHE.margin - timedelta(seconds=1)
+        await fetcher.fetch(env.window(days=1 / 24))
+        assert tokens.requests == 1
+        clock.now = expires_at - CACHE.margin
+        await fetcher.fetch(env.window(days=1 / 24))
+        assert tokens.requests == 2
+
+    async def test_a_token_eBay_refuses_is_dropped_and_asked_for_once(self, env: Env) -> None:
+        tokens = cached_tokens(env, FakeClock())
+        fetcher = await env.fetcher(tokens=tokens)
+        await fetcher.fetch(env.window(days=1 / 24))
+        refused = (await tokens.access_token(env.account_id)).token
+        await env.http.post(
+            f"{env.sandbox_url}/sandbox/tokens/revoke", json={"token": refused.get_secret_value()}
+        )
+        window = env.window(days=1 / 24)
+        await fetcher.fetch(window)
+        assert [p.page_count for p in await env.published(window.run_id)] == [1]
+        assert tokens.requests == 2
+        fresh = (await tokens.access_token(env.account_id)).token
+        assert fresh.get_secret_value() != refused.get_secret_value()
+        await fetcher.fetch(env.window(days=1 / 24))
+        assert tokens.requests == 2  # the fresh one is kept in turn
+
+    async def test_a_revoked_account_stops_at_the_next_401(
+        self, env: Env, sessions: async_sessionmaker[AsyncSession]
+    ) -> None:
+        """The seller revokes at eBay (its tokens die there) and eBay tells us (the webhook
+        deletes the stored tokens): the cached token gets a 401, the token service knows the
+        account no more, and the window fails for good."""
+        tokens = cached_tokens(env, FakeClock())
+        fetcher = await env.fetcher(tokens=tokens)
+        await fetcher.fetch(env.window(days=1 / 24))
+        cached = (await tokens.access_token(env.account_id)).token
+        await env.http.post(
+            f"{env.sandbox_url}/sandbox/tokens/revoke", json={"token": cached.get_secret_value()}
+        )
+        await revoke(sessions, env.account_id)
+        with pytest.raises(TokenUnavailableError) as raised:
+            await fetcher.fetch(env.window(days=1 / 24))
+        assert raised.value.is_permanent
+
+    async def test_a_revocation_eBay_does_not_enforce_stops_within_the_max_age(
+        self, env: Env, sessions: async_sessionmaker[AsyncSession]
+    ) -> None:
+        clock = FakeClock()
+        policy = TokenCachePolicy(margin=timedelta(seconds=120), max_age=timedelta(minutes=10))
+        tokens = cached_tokens(env, clock, policy)
+        fetcher = await env.fetcher(tokens=tokens)
+        await fetcher.fetch(env.window(days=1 / 24))
+        await revoke(sessions, env.account_id)
+        clock.now += timedelta(minutes=9)
+        await fetcher.fetch(env.window(days=1 / 24))  # still the cached token, still valid
+        assert tokens.requests == 1
+        clock.now += timedelta(minutes=1)
+        with pytest.raises(TokenUnavailableError) as raised:
+            await fetcher.fetch(env.window(days=1 / 24))
+        assert raised.value.is_permanent
+        # An error is never cached: every later window asks again.
+        with pytest.raises(TokenUnavailableError):
+            await fetcher.fetch(env.window(days=1 / 24))
+        assert tokens.requests == 3
+
+
+async def revoke(sessions: async_sessionmaker[AsyncSession], account_id: int) -> None:
+    async with sessions.begin() as session:
+        accounts = AccountRepository(session)
+        account = await accounts.get(account_id)
+        assert account is not None
+        await accounts.revoke(account, datetime.now(UTC))
+
+
+async def test_a_one_page_window_writes_no_checkpoint_yet_a_redelivery_doubles_nothing(
+    env: Env,
+) -> None:
+    kv = await env.broker.key_value(BUCKETS.checkpoints.bucket, declare=False)
+    window = env.window(days=1 / 24)
+    await (await env.fetcher()).fetch(window)
+    with pytest.raises(KeyNotFoundError):
+        await kv.get(str(window.run_id))
+    # Redelivered after a crash before the ack: the page goes out again under its message id,
+    # which JetStream drops (and after the duplicate window, the writer's page receipt).
+    await (await env.fetcher()).fetch(window)
+    pages = await env.published(window.run_id)
+    assert [(p.page_no, p.page_count) for p in pages] == [(1, 1)]
+
+
+async def test_one_pooled_client_per_ebay_host_is_reused_across_windows(env: Env) -> None:
+    settings = FetcherSettings(
+        nats=NatsSettings(url="nats://unused"), metrics=MetricsSettings(port=0)
+    )
+    clients = EbayHttpClients(settings, CallCounter())
+    api = clients(env.sandbox_url)
+    assert clients(f"{env.sandbox_url}/") is api
+    assert clients("https://apiz.ebay.com") is not api
+    kv = await env.broker.key_value(BUCKETS.checkpoints.bucket, declare=False)
+    fetcher = WindowFetcher(
+        TokenClient(env.broker, timeout=10),
+        {Family.ORDERS: OrdersSource(FulfillmentClient(api, env.sandbox_url), PAGE_SIZE)},
+        CheckpointStore(kv),
+        env.publish,
+        max_page_bytes=900_000,
+        max_passes=3,
+    )
+    try:
+        for _ in range(3):
+            await fetcher.fetch(env.window(days=1 / 24))
+        # Three windows, one after the other, over one kept-alive connection.
+        assert len(api._transport._pool.connections) == 1  # type: ignore[attr-defined]
+    finally:
+        await clients.aclose()
+    assert api.is_closed

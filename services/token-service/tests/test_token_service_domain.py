@@ -14,6 +14,7 @@ from token_service.domain import (
     refresh_reason,
     sweep_horizon,
 )
+from token_service.handlers import may_answer
 
 NOW = datetime(2026, 11, 23, 12, tzinfo=UTC)
 AHEAD = timedelta(minutes=5)
@@ -63,3 +64,16 @@ def test_the_consent_warning_says_when_and_what_to_do() -> None:
     assert "account 7" in soon and "12.5 days" in soon and "reconnect" in soon
     past = consent_ending_message(7, NOW - timedelta(days=1), NOW)
     assert "expired" in past and "must reconnect" in past
+
+
+class TestAnsweringAfterAReconnect:
+    """The server accepts a reply only on the connection that received the request."""
+
+    def test_a_request_is_answered_over_the_same_connection(self) -> None:
+        assert may_answer(3, 3, connected=True)
+
+    def test_a_request_received_before_a_reconnect_is_not_answered(self) -> None:
+        assert not may_answer(3, 4, connected=True)
+
+    def test_nothing_is_answered_while_disconnected(self) -> None:
+        assert not may_answer(3, 3, connected=False)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import httpx
 from faststream import FastStream
 from opentelemetry.instrumentation.httpx import HTTPXClientInstrumentor
@@ -19,17 +21,61 @@ from fetcher.service import WindowFetcher
 from fetcher.settings import FetcherSettings
 from fetcher.sources import SourceContext, build_sources
 from fetcher.sources.details import KvDigests
-from fetcher.tokens import TokenClient
+from fetcher.tokens import TokenCachePolicy, TokenClient
 
 SERVICE = "fetcher"
 
 
 def ebay_http_client(settings: FetcherSettings, calls: CallCounter) -> httpx.AsyncClient:
-    """The one HTTP client all sources share; every request it sends is counted in ``calls``."""
+    """A pooled keep-alive client for one eBay host; every request it sends is counted."""
+    http = settings.http
     return httpx.AsyncClient(
         timeout=settings.ebay.request_timeout_seconds,
+        limits=httpx.Limits(
+            max_connections=http.max_connections,
+            max_keepalive_connections=http.max_connections,
+            keepalive_expiry=http.keepalive_seconds,
+        ),
         event_hooks={"request": [calls.on_request]},
     )
+
+
+class EbayHttpClients:
+    """One pooled HTTP/1.1 keep-alive client per eBay host, shared by every window and closed
+    at shutdown; every request they send is counted in ``calls``.
+
+    A client per host keeps each connection pool small (httpx's pool bookkeeping grows with
+    its size, STACK-NOTES §9) and a slow host from taking the other's connections.
+    """
+
+    def __init__(
+        self,
+        settings: FetcherSettings,
+        calls: CallCounter,
+        tracer_provider: TracerProvider | None = None,
+    ) -> None:
+        self._settings = settings
+        self._calls = calls
+        self._tracer_provider = tracer_provider
+        self._clients: dict[str, httpx.AsyncClient] = {}
+
+    def __call__(self, base_url: str) -> httpx.AsyncClient:
+        url = httpx.URL(base_url)
+        origin = f"{url.scheme}://{url.netloc.decode()}"
+        client = self._clients.get(origin)
+        if client is None:
+            client = self._clients[origin] = ebay_http_client(self._settings, self._calls)
+            HTTPXClientInstrumentor.instrument_client(client, tracer_provider=self._tracer_provider)
+        return client
+
+    @property
+    def hosts(self) -> list[str]:
+        return list(self._clients)
+
+    async def aclose(self) -> None:
+        for client in self._clients.values():
+            await client.aclose()
+        self._clients.clear()
 
 
 def create_app(
@@ -40,8 +86,7 @@ def create_app(
     broker, app = service.broker, service.app
     broker.include_router(build_router(settings))
     calls = CallCounter()
-    http = ebay_http_client(settings, calls)
-    HTTPXClientInstrumentor.instrument_client(http, tracer_provider=service.tracer_provider)
+    clients = EbayHttpClients(settings, calls, service.tracer_provider)
 
     async def publish_page(page: PageBatch) -> None:
         await broker.publish(
@@ -56,20 +101,31 @@ def create_app(
     @app.on_startup
     async def bind() -> None:
         kv = await broker.key_value(BUCKETS.checkpoints.bucket, declare=False)
-        tokens = TokenClient(broker, settings.token_timeout_seconds)
+        cache = settings.token_cache
+        tokens = TokenClient(
+            broker,
+            settings.token_timeout_seconds,
+            cache=TokenCachePolicy(
+                margin=timedelta(seconds=cache.margin_seconds),
+                max_age=timedelta(seconds=cache.max_age_seconds),
+            )
+            if cache.max_age_seconds > 0
+            else None,
+        )
         app.context.set_global(
             "window_fetcher",
             WindowFetcher(
                 tokens,
                 build_sources(
                     SourceContext(
-                        http,
+                        clients(settings.ebay.api_base_url),
                         settings,
                         tokens,
                         KvLimits(
                             await broker.key_value(BUCKETS.learned_limits.bucket, declare=False)
                         ),
                         KvDigests(kv),
+                        clients,
                     )
                 ),
                 CheckpointStore(kv),
@@ -90,6 +146,6 @@ def create_app(
 
     @app.after_shutdown
     async def close() -> None:
-        await http.aclose()
+        await clients.aclose()
 
     return app

@@ -32,7 +32,7 @@ from common.messages import PageBatch, PageNote, SyncWindow
 from common.metrics import PAGE_RETRIES, QUOTA_WAITS
 from common.telemetry import annotate_ebay_failure
 from fetcher.checkpoints import CheckpointStore, TakenOverError
-from fetcher.domain import after_page, split_records
+from fetcher.domain import PageOutcome, after_page, split_records
 from fetcher.settings import PageRetrySettings
 from fetcher.sources.base import PageRequest, Source, SourcePage
 from fetcher.tokens import AccountToken, TokenClient
@@ -81,6 +81,18 @@ def retry_kind(exc: BaseException | None) -> str:
     if isinstance(exc, EbayPayloadError):
         return "payload"
     return "http_5xx" if getattr(exc, "status", None) is not None else "transport"
+
+
+def is_single_page(outcome: PageOutcome, revision: int | None) -> bool:
+    """Whether the window ended with its first page and no checkpoint exists: then none is
+    written (the caught-up case, one eBay call, saves a KV write).
+
+    A delivery redelivered after a crash then finds no checkpoint and fetches that one page
+    again; it goes out under the same message id (``<run_id>:1``), so JetStream drops it within
+    its duplicate window and the writer's page receipt after it: nothing lost, nothing doubled.
+    A window of more pages saved a checkpoint after its first page and keeps saving them.
+    """
+    return outcome.ends_window and revision is None
 
 
 class WindowCancelledError(Exception):
@@ -160,12 +172,16 @@ class WindowFetcher:
                 f"{checkpoint.offset} (page {checkpoint.next_page_no})",
             )
         ]
+        # The checkpoint was just read: the first call needs no second look at it.
+        just_loaded = True
         while True:
             request = PageRequest(
                 window, account, source.phases[checkpoint.phase], checkpoint.offset
             )
             # Before every eBay call and every publish: a zombie learns here that it is one.
-            await self._ensure_current(window, revision)
+            if not just_loaded:
+                await self._ensure_current(window, revision)
+            just_loaded = False
             if self._cancels is not None and await self._cancels.asked(window.run_id):
                 # Done for good: a redelivery (a lost ack) finds the checkpoint done.
                 stopped = checkpoint.model_copy(update={"done": True})
@@ -209,7 +225,8 @@ class WindowFetcher:
             if page.published is not None:
                 await page.published()
             checkpoint = outcome.checkpoint
-            revision = await self._checkpoints.save(window, checkpoint, revision)
+            if not is_single_page(outcome, revision):
+                revision = await self._checkpoints.save(window, checkpoint, revision)
             await self._flush_calls()
             if outcome.gave_up:
                 raise WindowUnstableError(

@@ -23,6 +23,25 @@ class PageRetrySettings(BaseModel):
     max_seconds: float = Field(default=10.0, ge=0)
 
 
+class TokenCacheSettings(BaseModel):
+    """How long a fetcher keeps an account's access token in memory (``fetcher.tokens``)."""
+
+    # Ask the token service again this long before the token expires.
+    margin_seconds: float = Field(default=120.0, ge=0)
+    # ... and after this long at the latest: how late a revocation eBay does not enforce itself
+    # (tokens deleted, reauth needed) stops a fetcher. 0 turns the cache off.
+    max_age_seconds: float = Field(default=600.0, ge=0)
+
+
+class HttpSettings(BaseModel):
+    """The pooled keep-alive clients, one per eBay host (``fetcher.app.EbayHttpClients``)."""
+
+    # Connections per host; one httpx client stays efficient up to about ten (STACK-NOTES §9).
+    max_connections: int = Field(default=10, ge=1)
+    # An idle connection is kept this long, so windows a few seconds apart reuse it.
+    keepalive_seconds: float = Field(default=60.0, ge=0)
+
+
 class FetcherSettings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="FETCHER_", env_nested_delimiter="__", extra="ignore"
@@ -51,6 +70,8 @@ class FetcherSettings(BaseSettings):
     # window is paged again; after this many unstable passes the window is retried later.
     max_passes: int = 3
     token_timeout_seconds: float = 15.0
+    token_cache: TokenCacheSettings = Field(default_factory=TokenCacheSettings)
+    http: HttpSettings = Field(default_factory=HttpSettings)
     # How often a window being fetched tells JetStream it is still in progress.
     progress_seconds: float = 15.0
     page_retry: PageRetrySettings = Field(default_factory=PageRetrySettings)

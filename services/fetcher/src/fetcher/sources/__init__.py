@@ -7,7 +7,7 @@ To add a family: write its client in ``common.ebay``, its source module here, an
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -54,6 +54,11 @@ class SourceContext:
     learned: LearnedLimits = field(default_factory=MemoryLimits)
     # Digests of the summaries whose detail was read (fetcher.sources.details).
     digests: Digests = field(default_factory=MemoryDigests)
+    # The pooled client of one eBay host, by base URL (None: ``http`` for every host).
+    clients: Callable[[str], httpx.AsyncClient] | None = None
+
+    def client_for(self, base_url: str) -> httpx.AsyncClient:
+        return self.http if self.clients is None else self.clients(base_url)
 
 
 def build_sources(context: SourceContext) -> Mapping[Family, Source]:
@@ -103,14 +108,15 @@ def _sources(
     environment: str | None,
     offers_calls: asyncio.Semaphore,
 ) -> Mapping[Family, Source]:
-    settings, http = context.settings, context.http
+    settings = context.settings
+    http, apiz = context.client_for(ebay.api_base_url), context.client_for(ebay.apiz_base_url)
     # Finances lives on the apiz host; one signing key per process and keyset, asked for on
     # first use.
-    finances = FinancesClient(http, ebay.apiz_base_url)
+    finances = FinancesClient(apiz, ebay.apiz_base_url)
     signing_keys = SigningKeyCache(lambda: context.tokens.signing_key(environment))
     post_order = PostOrderClient(http, ebay.api_base_url, context.learned)
     trading = TradingClient(http, ebay.api_base_url)
-    disputes = PaymentDisputesClient(http, ebay.apiz_base_url)
+    disputes = PaymentDisputesClient(apiz, ebay.apiz_base_url)
     sources: list[Source] = [
         OrdersSource(FulfillmentClient(http, ebay.api_base_url), settings.orders_page_size),
         OffersSource(
