@@ -41,7 +41,6 @@ def create_app(
     app.context.set_global(
         "page_gate",
         PageGate(
-            sessions,
             following.now if following else utc_now,
             timedelta(seconds=settings.future_skew_seconds),
             following.sync if following else None,

@@ -36,9 +36,11 @@ from writer.deadletters import DeadLetterMover, FailureRecorder
 from writer.domain import MalformedRecordError
 from writer.service import PageWriter, UnsupportedFamilyError
 from writer.settings import WriterSettings
-from writer.validation import PageGate
+from writer.validation import PageGate, RefusedPageError
 
 log = logging.getLogger(__name__)
+
+__all__ = ["RefusedPageError", "build_router"]
 
 PageWriterDep = Annotated[PageWriter, Context("page_writer")]
 BrokerDep = Annotated[NatsBroker, Context("broker")]
@@ -48,10 +50,6 @@ GateDep = Annotated[PageGate, Context("page_gate")]
 
 # One writer replica handles each core event (failed attempts).
 QUEUE_GROUP = "writer"
-
-
-class RefusedPageError(ValueError):
-    """A page :class:`writer.validation.PageGate` refuses (unknown account, future dates)."""
 
 
 def build_router(settings: WriterSettings) -> NatsRouter:
