@@ -9,9 +9,11 @@ parent-based, so a window's root decides for every page of it, whichever service
 
 The hot path costs a few spans per message: publish and process. A span per SQL statement is off
 unless ``EBAYSYNC_TRACE_SQL`` is true (:attr:`TelemetrySettings.trace_sql`) — worth it while
-chasing a slow query, not on every page of every window. Span names and metric labels never carry an account id (their
-cardinality must not grow with the number of sellers): subjects are named with ``{account}`` in
-place of the id, which goes into the ``ebaysync.account_id`` attribute instead.
+chasing a slow query, not on every page of every window.
+
+Span names and metric labels never carry an account id (their cardinality must not grow with the
+number of sellers): subjects are named with ``{account}`` in place of the id, which goes into the
+``ebaysync.account_id`` attribute instead.
 """
 
 from __future__ import annotations
