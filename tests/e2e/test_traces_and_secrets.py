@@ -150,7 +150,8 @@ async def pipeline(
             ru_name=RU_NAME,
         )
         quiet = MetricsSettings(port=0)
-        telemetry = TelemetrySettings(log_level="DEBUG")
+        # Statement spans are off by default; this test shows them under each page.
+        telemetry = TelemetrySettings(log_level="DEBUG", trace_sql=True)
         apps: list[FastStream] = [
             create_token_service(
                 TokenServiceSettings(

@@ -52,7 +52,12 @@ def build_service(
     *,
     traces_sql: bool = False,
 ) -> Service:
-    """A FastStream app on a traced broker that announces itself and serves its metrics."""
+    """A FastStream app on a traced broker that announces itself and serves its metrics.
+
+    ``traces_sql``: the service uses the database, so its statements are traced when the
+    settings ask for it (``EBAYSYNC_TRACE_SQL``); off by default, a span per statement being
+    most of a page's tracing cost.
+    """
     configure_logging(name, settings.telemetry)
     tracer_provider = tracer_provider or build_tracer_provider(name, settings.telemetry)
     broker = build_broker(name, settings.nats, tracer_provider)
@@ -62,7 +67,7 @@ def build_service(
 
     @app.on_startup
     async def start() -> None:
-        if traces_sql:
+        if traces_sql and settings.telemetry.trace_sql:
             undo.append(instrument_asyncpg(tracer_provider))
         serve_metrics(settings.metrics)
         await broker.connect()

@@ -1,10 +1,19 @@
 """One tracer provider per process, traced messages, and structured logs with trace ids.
 
-Spans are always recorded, so every run can store its trace id; they are exported only when the
-standard ``OTEL_EXPORTER_OTLP_ENDPOINT`` (or ``OTEL_EXPORTER_OTLP_TRACES_ENDPOINT``) is set and
-``OTEL_SDK_DISABLED`` is not true. Span names and metric labels never carry an account id (their
-cardinality must not grow with the number of sellers): subjects are named with ``{account}`` in
-place of the id, which goes into the ``ebaysync.account_id`` attribute instead.
+Every message has a trace context, so every run can store its trace id; spans are exported only
+when the standard ``OTEL_EXPORTER_OTLP_ENDPOINT`` (or ``OTEL_EXPORTER_OTLP_TRACES_ENDPOINT``) is
+set and ``OTEL_SDK_DISABLED`` is not true, through a :class:`BatchSpanProcessor` (a background
+thread; nothing on the hot path waits for an export). Which traces are kept is the standard
+``OTEL_TRACES_SAMPLER`` / ``OTEL_TRACES_SAMPLER_ARG`` (the SDK's default: ``parentbased_always_on``;
+parent-based, so a window's root decides for every page of it, whichever service writes them).
+
+The hot path costs a few spans per message: publish and process. A span per SQL statement is off
+unless ``EBAYSYNC_TRACE_SQL`` is true (:attr:`TelemetrySettings.trace_sql`) — worth it while
+chasing a slow query, not on every page of every window.
+
+Span names and metric labels never carry an account id (their cardinality must not grow with the
+number of sellers): subjects are named with ``{account}`` in place of the id, which goes into the
+``ebaysync.account_id`` attribute instead.
 """
 
 from __future__ import annotations
@@ -46,15 +55,18 @@ ACCOUNT_PLACEHOLDER = "{account}"
 
 
 class TelemetrySettings(BaseSettings):
-    """The subset of the standard OTEL_* variables that decides whether to export."""
+    """The subset of the standard OTEL_* variables that decides whether to export, and ours."""
 
-    model_config = SettingsConfigDict(env_prefix="OTEL_", extra="ignore")
+    model_config = SettingsConfigDict(env_prefix="OTEL_", extra="ignore", populate_by_name=True)
 
     sdk_disabled: bool = False
     exporter_otlp_endpoint: str | None = None
     exporter_otlp_traces_endpoint: str | None = None
     log_format: str = Field(default="json", pattern="^(json|text)$")
     log_level: str = "INFO"
+    # A span per SQL statement (asyncpg instrumented) in the services that use the database;
+    # not an OTEL_* variable, because it is ours.
+    trace_sql: bool = Field(default=False, validation_alias="EBAYSYNC_TRACE_SQL")
 
     @property
     def exports(self) -> bool:
@@ -70,7 +82,9 @@ TelemetryField = Field(default_factory=telemetry_settings)
 
 
 def build_tracer_provider(service_name: str, settings: TelemetrySettings) -> TracerProvider:
-    """A tracer provider for this process; the OTLP exporter reads its own OTEL_* variables."""
+    """A tracer provider for this process; the OTLP exporter reads its own OTEL_* variables,
+    the provider its sampler (``OTEL_TRACES_SAMPLER``, ``OTEL_TRACES_SAMPLER_ARG``)."""
+    # No sampler argument: the SDK reads OTEL_TRACES_SAMPLER (default parentbased_always_on).
     provider = TracerProvider(resource=Resource.create({SERVICE_NAME: service_name}))
     if settings.exports:
         from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter

@@ -28,21 +28,17 @@ def create_app(
 ) -> FastStream:
     settings = settings or WriterSettings()
     service = build_service(SERVICE, settings, tracer_provider, traces_sql=True)
-    service.broker.include_router(build_router(settings))
     app = service.app
     engine = build_engine(settings.database)
     sessions = build_sessionmaker(engine)
-    app.context.set_global("page_writer", PageWriter(sessions, utc_now))
     following = FollowingClock(settings.clock_url) if settings.clock_url else None
-    app.context.set_global(
-        "page_gate",
-        PageGate(
-            sessions,
-            following.now if following else utc_now,
-            timedelta(seconds=settings.future_skew_seconds),
-            following.sync if following else None,
-        ),
+    gate = PageGate(
+        following.now if following else utc_now,
+        timedelta(seconds=settings.future_skew_seconds),
+        following.sync if following else None,
     )
+    writer = PageWriter(sessions, utc_now)
+    service.broker.include_router(build_router(settings, service.broker, writer, gate))
     app.context.set_global("failure_recorder", FailureRecorder(sessions, utc_now, settings.breaker))
     app.context.set_global(
         "dead_letter_mover",

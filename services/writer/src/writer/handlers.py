@@ -36,25 +36,25 @@ from writer.deadletters import DeadLetterMover, FailureRecorder
 from writer.domain import MalformedRecordError
 from writer.service import PageWriter, UnsupportedFamilyError
 from writer.settings import WriterSettings
-from writer.validation import PageGate
+from writer.validation import PageGate, RefusedPageError
 
 log = logging.getLogger(__name__)
 
-PageWriterDep = Annotated[PageWriter, Context("page_writer")]
-BrokerDep = Annotated[NatsBroker, Context("broker")]
+__all__ = ["RefusedPageError", "build_router"]
+
 RecorderDep = Annotated[FailureRecorder, Context("failure_recorder")]
 MoverDep = Annotated[DeadLetterMover, Context("dead_letter_mover")]
-GateDep = Annotated[PageGate, Context("page_gate")]
 
 # One writer replica handles each core event (failed attempts).
 QUEUE_GROUP = "writer"
 
 
-class RefusedPageError(ValueError):
-    """A page :class:`writer.validation.PageGate` refuses (unknown account, future dates)."""
-
-
-def build_router(settings: WriterSettings) -> NatsRouter:
+def build_router(
+    settings: WriterSettings, broker: NatsBroker, writer: PageWriter, gate: PageGate
+) -> NatsRouter:
+    """The writer's subscribers. The page handler's parts are bound here, not injected from the
+    context: fast_depends resolves every ``Context`` argument in a worker thread, a thread hop
+    per argument on every page (issue 12)."""
     router = NatsRouter()
 
     async def store(broker: NatsBroker, letter: DeadLetter) -> None:
@@ -73,13 +73,7 @@ def build_router(settings: WriterSettings) -> NatsRouter:
         # FastStream would pull on the shared "_INBOX." whatever the connection's prefix.
         inbox_prefix=f"{settings.nats.inbox}.".encode(),
     )
-    async def write_page(
-        page: PageBatch,
-        msg: NatsMessage,
-        writer: PageWriterDep,
-        gate: GateDep,
-        broker: BrokerDep,
-    ) -> None:
+    async def write_page(page: PageBatch, msg: NatsMessage) -> None:
         annotate_run(page, page.page_no)
         family = str(page.family)
         try:

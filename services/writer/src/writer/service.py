@@ -18,7 +18,8 @@ from common.families import DETAIL_KEY
 from common.fencing import STALE_FENCE, FenceVerdict, judge_fence
 from common.messages import PageBatch, WindowCompleted
 from writer.domain import MalformedRecordError, Row
-from writer.families import FAMILY_TABLES
+from writer.families import FAMILY_TABLES, FamilyTable
+from writer.validation import RefusedPageError, account_refusal
 
 log = logging.getLogger(__name__)
 
@@ -94,37 +95,64 @@ class PageWriter:
         """Upsert the page's rows, its receipt, the run's progress and — last — the cursor.
 
         All in one transaction: a crash anywhere leaves nothing half-written, and a redelivered
-        page finds its receipt and changes nothing. The pair's fence is checked first, under the
-        pair's row lock: a page of a superseded run raises :class:`StalePageError` and writes
-        nothing, so it can neither overwrite newer data nor end rows.
+        page finds its receipt and changes nothing. The account and the pair's fence are checked
+        first, by one statement that takes the pair's row lock: a page of an unknown or
+        deactivated account raises :class:`writer.validation.RefusedPageError`, a page of a
+        superseded run :class:`StalePageError`; both write nothing, so they can neither
+        overwrite newer data nor end rows. An empty page costs three statements (the lock, its
+        receipt with the run's progress, the run log) and, when it completes its window, one
+        more (the run and the cursor).
         """
         now = self._clock()
+        table = FAMILY_TABLES.get(page.family)
+        if table is None:
+            raise UnsupportedFamilyError(f"no writer for family {page.family}")
         async with self._sessions.begin() as session:
             sync = SyncRepository(session)
-            pair_fence = await sync.lock_pair(page.account_id, page.family)
-            verdict = judge_fence(page.fence, pair_fence)
+            pair = await sync.lock_page_pair(page.account_id, page.family)
+            refused = account_refusal(
+                page.account_id, None if pair is None else pair.account_active
+            )
+            if refused is not None or pair is None:
+                raise RefusedPageError(refused or f"account {page.account_id} does not exist")
+            verdict = judge_fence(page.fence, pair.fence)
             if verdict is FenceVerdict.STALE:
                 if await sync.has_page(page.run_id, page.page_no):
                     return WriteResult(duplicate=True)
-                raise StalePageError(page, pair_fence)
+                raise StalePageError(page, pair.fence)
             if verdict is FenceVerdict.NEWER:
                 await sync.advance_fence(page)
-            if not await sync.claim_page(page, page.page_no, trace_id):
-                return WriteResult(duplicate=True)
-            counts = await self._upsert(session, page, now)
-            progress = await sync.record_page(
-                page.run_id,
-                page.page_no,
-                counts,
-                page.page_count,
-                trace_id,
-                snapshot_complete=page.snapshot_complete,
-            )
+            if not page.records:
+                # The common page of a caught-up window: its receipt and the run's progress in
+                # one statement, and no upsert at all.
+                counts = PageCounts(records=0, inserted=0, changed=0)
+                claimed = await sync.claim_empty_page(
+                    page,
+                    page.page_no,
+                    page.page_count,
+                    trace_id,
+                    snapshot_complete=page.snapshot_complete,
+                )
+                if claimed is None:
+                    return WriteResult(duplicate=True)
+                progress = claimed
+            else:
+                if not await sync.claim_page(page, page.page_no, trace_id):
+                    return WriteResult(duplicate=True)
+                counts = await self._upsert(session, table, page, now)
+                progress = await sync.record_page(
+                    page.run_id,
+                    page.page_no,
+                    counts,
+                    page.page_count,
+                    trace_id,
+                    snapshot_complete=page.snapshot_complete,
+                )
             log_lines = [*notes_of(page), page_line(page, counts)]
             completed = None
             # A cancelled run keeps what it wrote but never moves the cursor.
             if progress.is_complete and progress.status not in FINAL_STATUSES:
-                spec = FAMILY_TABLES[page.family].spec
+                spec = table.spec
                 if spec.snapshot:
                     ended = await end_unseen(
                         session,
@@ -148,10 +176,9 @@ class PageWriter:
             await RunLogRepository(session).add(page.run_id, log_lines)
         return WriteResult(duplicate=False, counts=counts, completed=completed)
 
-    async def _upsert(self, session: AsyncSession, page: PageBatch, now: datetime) -> PageCounts:
-        table = FAMILY_TABLES.get(page.family)
-        if table is None:
-            raise UnsupportedFamilyError(f"no writer for family {page.family}")
+    async def _upsert(
+        self, session: AsyncSession, table: FamilyTable, page: PageBatch, now: datetime
+    ) -> PageCounts:
         rows: list[Row] = []
         child_rows: dict[UpsertSpec, list[Row]] = {spec: [] for spec in table.child_specs}
         details: dict[str, dict[str, Any]] = {}

@@ -2,12 +2,14 @@
 
 The pair comes from the subject (checked by :mod:`common.intake` before the handler runs); here:
 
-* the pair's account must exist and be active — a page for any other is dead-lettered at once;
+* the pair's account must exist and be active — a page for any other is dead-lettered at once
+  (checked by :class:`writer.service.PageWriter` with the first statement of the page's
+  transaction, which locks the pair anyway: no second round trip);
 * nothing may lie in the future: ``window_to`` would move the forward-only cursor past every
   genuine window, and a record's version (``lastModifiedDate``) past every genuine update. Both
   are bounded by the deployment's "now" plus a small skew.
 
-The decisions are pure; :class:`PageGate` only loads the account and reads the clock.
+The decisions are pure; :class:`PageGate` only reads the clock.
 """
 
 from __future__ import annotations
@@ -16,18 +18,22 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
-
-from common.db.accounts import AccountRepository, EbayAccount
+from common.db.accounts import EbayAccount
 from common.messages import PageBatch
 from writer.families import FAMILY_TABLES
 
 
-def account_refusal(account_id: int, account: EbayAccount | None) -> str | None:
-    """Why a page of ``account_id`` may not be written to ``account``, or None."""
+class RefusedPageError(ValueError):
+    """A page refused before it is written (unknown account, future dates): dead-lettered."""
+
+
+def account_refusal(account_id: int, account: EbayAccount | bool | None) -> str | None:
+    """Why a page of ``account_id`` may not be written to ``account`` (or to an account whose
+    ``active`` flag is given), or None."""
     if account is None:
         return f"account {account_id} does not exist"
-    if not account.active:
+    active = account if isinstance(account, bool) else account.active
+    if not active:
         return f"account {account_id} is deactivated"
     return None
 
@@ -60,7 +66,6 @@ def future_refusal(page: PageBatch, now: datetime, skew: timedelta) -> str | Non
 
 @dataclass(frozen=True)
 class PageGate:
-    sessions: async_sessionmaker[AsyncSession]
     clock: Callable[[], datetime]
     future_skew: timedelta
     # Re-reads a remote clock (common.clock.FollowingClock.sync): a sandbox clock moved ahead
@@ -69,10 +74,6 @@ class PageGate:
 
     async def refusal(self, page: PageBatch) -> str | None:
         """Why the page must be dead-lettered instead of written, or None to write it."""
-        async with self.sessions() as session:
-            account = await AccountRepository(session).get(page.account_id)
-        if refused := account_refusal(page.account_id, account):
-            return refused
         refused = future_refusal(page, self.clock(), self.future_skew)
         if refused is not None and self.resync_clock is not None:
             await self.resync_clock()

@@ -59,6 +59,22 @@ class LogLine:
     at: datetime | None = None
 
 
+# WITH ORDINALITY keeps the lines' order in their ids.
+_ADD_LINES = text(
+    """
+    INSERT INTO sync_run_log (run_id, at, source, kind, message, page_no, ebay_request_id)
+    SELECT :run_id, coalesce(l.at, clock_timestamp()), l.source, l.kind, l.message, l.page_no,
+           l.ebay_request_id
+    FROM unnest(CAST(:at AS timestamptz[]), CAST(:source AS text[]), CAST(:kind AS text[]),
+                CAST(:message AS text[]), CAST(:page_no AS integer[]),
+                CAST(:ebay_request_id AS text[]))
+         WITH ORDINALITY AS l(at, source, kind, message, page_no, ebay_request_id, n)
+    WHERE EXISTS (SELECT 1 FROM sync_runs WHERE run_id = :run_id)
+    ORDER BY l.n
+    """
+)
+
+
 class RunLogRepository:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
@@ -68,28 +84,18 @@ class RunLogRepository:
         not know (yet) gets no lines: the log is for runs that exist."""
         if not lines:
             return
+        # One statement whatever the number of lines (arrays, not an executemany).
         await self.session.execute(
-            text(
-                """
-                INSERT INTO sync_run_log (run_id, at, source, kind, message, page_no,
-                                          ebay_request_id)
-                SELECT :run_id, coalesce(CAST(:at AS timestamptz), clock_timestamp()), :source,
-                       :kind, :message, :page_no, :ebay_request_id
-                WHERE EXISTS (SELECT 1 FROM sync_runs WHERE run_id = :run_id)
-                """
-            ),
-            [
-                {
-                    "run_id": run_id,
-                    "at": line.at,
-                    "source": line.source,
-                    "kind": str(line.kind),
-                    "message": line.message[:MAX_LINE_CHARS],
-                    "page_no": line.page_no,
-                    "ebay_request_id": line.ebay_request_id,
-                }
-                for line in lines
-            ],
+            _ADD_LINES,
+            {
+                "run_id": run_id,
+                "at": [line.at for line in lines],
+                "source": [line.source for line in lines],
+                "kind": [str(line.kind) for line in lines],
+                "message": [line.message[:MAX_LINE_CHARS] for line in lines],
+                "page_no": [line.page_no for line in lines],
+                "ebay_request_id": [line.ebay_request_id for line in lines],
+            },
         )
 
     async def lines(

@@ -13,6 +13,7 @@ the moment the write commits, not the moment it began.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from uuid import UUID
 
@@ -38,6 +39,7 @@ from common.messages import RunMessage
 
 __all__ = [
     "PageCounts",
+    "PagePair",
     "PairState",
     "RunProgress",
     "RunQuery",
@@ -214,42 +216,51 @@ class SyncRepository(SyncAdmin, SyncFailures):
         (:meth:`take_fence` skips a row held in any mode) until the page commits, while pages
         of the same pair still commit side by side.
         """
+        locked = await self.lock_page_pair(account_id, family)
+        assert locked is not None, f"account {account_id} does not exist"
+        return locked.fence
+
+    async def lock_page_pair(self, account_id: int, family: Family) -> PagePair | None:
+        """:meth:`lock_pair` and the account's ``active`` flag in one round trip; None when
+        the account does not exist (then no fence row is created: it would name no account)."""
         params = {"account_id": account_id, "family": str(family)}
-        select_fence = text(
-            "SELECT fence FROM sync_fences WHERE account_id = :account_id AND family = :family "
-            "FOR SHARE"
-        )
-        fence = await self.session.scalar(select_fence, params)
-        if fence is None:  # a pair no scheduler has fenced yet (a page sent before fencing)
+        row = (await self.session.execute(_LOCK_PAGE_PAIR, params)).first()
+        if row is None:
+            return None
+        if row.fence is None:  # a pair no scheduler has fenced yet (a page sent before fencing)
             await self._ensure_fence_row(account_id, family)
-            fence = await self.session.scalar(select_fence, params)
-        return int(fence)
+            row = (await self.session.execute(_LOCK_PAGE_PAIR, params)).one()
+        return PagePair(fence=int(row.fence), account_active=bool(row.active))
 
     async def claim_page(self, run: RunMessage, page_no: int, trace_id: str | None) -> bool:
         """Take the page's receipt; False when the page was already written (a redelivery).
 
-        The run row is created first so the receipt's foreign key holds; a concurrent writer
-        holding the same page blocks on the receipt's primary key until it commits.
+        The run row is created in the same statement (a CTE) so the receipt's foreign key
+        holds; a concurrent writer holding the same page blocks on the receipt's primary key
+        until it commits.
         """
-        await self._insert_run(
-            run, status=RunStatus.RUNNING, updated_at=func.clock_timestamp(), trace_id=trace_id
-        )
-        claimed = await self.session.execute(
-            insert(SyncPage)
-            .values(
-                run_id=run.run_id,
-                page_no=page_no,
-                records=0,
-                inserted=0,
-                changed=0,
-                unchanged=0,
-                committed_at=func.clock_timestamp(),
-                trace_id=trace_id,
-            )
-            .on_conflict_do_nothing(index_elements=[SyncPage.run_id, SyncPage.page_no])
-            .returning(SyncPage.page_no)
-        )
+        claimed = await self.session.execute(_CLAIM_PAGE, _run_params(run, page_no, trace_id))
         return claimed.first() is not None
+
+    async def claim_empty_page(
+        self,
+        run: RunMessage,
+        page_no: int,
+        page_count: int | None,
+        trace_id: str | None,
+        snapshot_complete: bool | None = None,
+    ) -> RunProgress | None:
+        """:meth:`claim_page` and :meth:`record_page` of a page without records, in one
+        statement: the receipt (with its zero counts) and the run's progress — the run row
+        created if the scheduler has not recorded it yet. None when the page was already
+        written (a redelivery: nothing changes)."""
+        params = _run_params(run, page_no, trace_id) | _progress_params(
+            run.run_id, PageCounts(0, 0, 0), page_count, trace_id, snapshot_complete
+        )
+        row = (await self.session.execute(_CLAIM_EMPTY_PAGE, params)).first()
+        if row is None:
+            return None
+        return RunProgress(row.pages_written, row.pages_expected, row.status, row.snapshot_complete)
 
     async def has_page(self, run_id: UUID, page_no: int) -> bool:
         """Whether the page's receipt exists (it was written before)."""
@@ -267,102 +278,185 @@ class SyncRepository(SyncAdmin, SyncFailures):
         trace_id: str | None,
         snapshot_complete: bool | None = None,
     ) -> RunProgress:
-        """Store the page's counts and add them to the run; returns the run's progress."""
-        await self.session.execute(
-            text(
-                """
-                UPDATE sync_pages SET records = :records, inserted = :inserted,
-                       changed = :changed, unchanged = :unchanged,
-                       committed_at = clock_timestamp()
-                WHERE run_id = :run_id AND page_no = :page_no
-                """
-            ),
-            {
-                "run_id": run_id,
-                "page_no": page_no,
-                "records": counts.records,
-                "inserted": counts.inserted,
-                "changed": counts.changed,
-                "unchanged": counts.unchanged,
-            },
-        )
-        # One atomic UPDATE: concurrent writers of the same run serialize on the row, so exactly
-        # one of them sees the last outstanding page land.
-        row = (
-            await self.session.execute(
-                text(
-                    """
-                    UPDATE sync_runs SET
-                        pages_written = pages_written + 1,
-                        pages_expected = coalesce(CAST(:page_count AS integer), pages_expected),
-                        snapshot_complete = coalesce(CAST(:snapshot_complete AS boolean),
-                                                     snapshot_complete),
-                        rows_received = rows_received + :records,
-                        rows_inserted = rows_inserted + :inserted,
-                        rows_changed = rows_changed + :changed,
-                        rows_unchanged = rows_unchanged + :unchanged,
-                        status = CASE WHEN status = 'queued' THEN 'running' ELSE status END,
-                        started_at = coalesce(started_at, clock_timestamp()),
-                        trace_id = coalesce(trace_id, :trace_id),
-                        updated_at = clock_timestamp()
-                    WHERE run_id = :run_id
-                    RETURNING pages_written, pages_expected, status, snapshot_complete
-                    """
-                ),
-                {
-                    "run_id": run_id,
-                    "page_count": page_count,
-                    "snapshot_complete": snapshot_complete,
-                    "records": counts.records,
-                    "inserted": counts.inserted,
-                    "changed": counts.changed,
-                    "unchanged": counts.unchanged,
-                    "trace_id": trace_id,
-                },
-            )
-        ).one()
+        """Store the page's counts and add them to the run (one statement); returns the run's
+        progress."""
+        params = _progress_params(run_id, counts, page_count, trace_id, snapshot_complete)
+        params["page_no"] = page_no
+        row = (await self.session.execute(_RECORD_PAGE, params)).one()
         return RunProgress(row.pages_written, row.pages_expected, row.status, row.snapshot_complete)
 
     async def complete_run(self, run: RunMessage) -> datetime | None:
-        """Mark the run succeeded and move the pair's cursor to the window's end.
+        """Mark the run succeeded and move the pair's cursor to the window's end (one
+        statement).
 
         ``GREATEST`` keeps the cursor forward-only even when an older window (a manual re-run)
         completes after a newer one. Returns the cursor now in force.
         """
-        await self.session.execute(
-            text(
-                "UPDATE sync_runs SET status = 'succeeded', finished_at = clock_timestamp(), "
-                "updated_at = clock_timestamp(), error = NULL WHERE run_id = :run_id"
-            ),
-            {"run_id": run.run_id},
-        )
-        cursor_value = run.window_to
         row = (
             await self.session.execute(
-                text(
-                    """
-                    INSERT INTO sync_state (account_id, family, cursor, last_success_at,
-                                            last_run_id, consecutive_failures, updated_at)
-                    VALUES (:account_id, :family, :cursor, clock_timestamp(), :run_id, 0,
-                            clock_timestamp())
-                    ON CONFLICT (account_id, family) DO UPDATE SET
-                        cursor = GREATEST(sync_state.cursor, EXCLUDED.cursor),
-                        last_success_at = EXCLUDED.last_success_at,
-                        last_run_id = EXCLUDED.last_run_id,
-                        last_error = NULL,
-                        consecutive_failures = 0,
-                        paused_until = NULL,
-                        updated_at = EXCLUDED.updated_at
-                    RETURNING cursor
-                    """
-                ),
+                _COMPLETE_RUN,
                 {
                     "account_id": run.account_id,
                     "family": str(run.family),
-                    "cursor": cursor_value,
+                    "cursor": run.window_to,
                     "run_id": run.run_id,
                 },
             )
         ).one()
         cursor: datetime | None = row.cursor
         return cursor
+
+
+@dataclass(frozen=True)
+class PagePair:
+    """What a page's transaction learns with its first statement."""
+
+    fence: int
+    account_active: bool
+
+
+def _run_params(run: RunMessage, page_no: int, trace_id: str | None) -> dict[str, object]:
+    return {
+        "run_id": run.run_id,
+        "account_id": run.account_id,
+        "family": str(run.family),
+        "trigger": str(run.trigger),
+        "window_from": run.window_from,
+        "window_to": run.window_to,
+        "fence": run.fence,
+        "page_no": page_no,
+        "trace_id": trace_id,
+    }
+
+
+def _progress_params(
+    run_id: UUID,
+    counts: PageCounts,
+    page_count: int | None,
+    trace_id: str | None,
+    snapshot_complete: bool | None,
+) -> dict[str, object]:
+    return {
+        "run_id": run_id,
+        "page_count": page_count,
+        "snapshot_complete": snapshot_complete,
+        "records": counts.records,
+        "inserted": counts.inserted,
+        "changed": counts.changed,
+        "unchanged": counts.unchanged,
+        "trace_id": trace_id,
+    }
+
+
+# The writer's statements, built once (a text() per call costs its coercion and cache key on
+# every page). Each is one round trip; docs/adr on the writer's cost counts them.
+
+# A locking clause in a scalar subquery: no row when the account does not exist, a NULL fence
+# when the pair has no fence row yet.
+_LOCK_PAGE_PAIR = text(
+    """
+    SELECT a.active,
+           (SELECT f.fence FROM sync_fences f
+            WHERE f.account_id = :account_id AND f.family = :family FOR SHARE) AS fence
+    FROM ebay_accounts a WHERE a.id = :account_id
+    """
+)
+
+_NEW_RUN_VALUES = """
+    :run_id, :account_id, :family, :trigger, CAST(:window_from AS timestamptz),
+    CAST(:window_to AS timestamptz), :fence, 'running', clock_timestamp(), :trace_id"""
+
+# The run row (unless it exists) and the receipt in one statement: the receipt's foreign key is
+# checked at the statement's end, when the CTE's row is there.
+_CLAIM_PAGE = text(
+    f"""
+    WITH run AS (
+        INSERT INTO sync_runs (run_id, account_id, family, trigger, window_from, window_to,
+                               fence, status, updated_at, trace_id)
+        VALUES ({_NEW_RUN_VALUES})
+        ON CONFLICT (run_id) DO NOTHING
+    )
+    INSERT INTO sync_pages (run_id, page_no, records, inserted, changed, unchanged,
+                            committed_at, trace_id)
+    VALUES (:run_id, :page_no, 0, 0, 0, 0, clock_timestamp(), :trace_id)
+    ON CONFLICT (run_id, page_no) DO NOTHING
+    RETURNING page_no
+    """
+)
+
+# The run's progress; the same SET whether the page's counts come with its receipt or later.
+# One atomic row update: concurrent writers of the same run serialize on the row, so exactly
+# one of them sees the last outstanding page land.
+_PROGRESS_SET = """
+    pages_written = sync_runs.pages_written + 1,
+    pages_expected = coalesce(CAST(:page_count AS integer), sync_runs.pages_expected),
+    snapshot_complete = coalesce(CAST(:snapshot_complete AS boolean),
+                                 sync_runs.snapshot_complete),
+    rows_received = sync_runs.rows_received + :records,
+    rows_inserted = sync_runs.rows_inserted + :inserted,
+    rows_changed = sync_runs.rows_changed + :changed,
+    rows_unchanged = sync_runs.rows_unchanged + :unchanged,
+    status = CASE WHEN sync_runs.status = 'queued' THEN 'running' ELSE sync_runs.status END,
+    started_at = coalesce(sync_runs.started_at, clock_timestamp()),
+    trace_id = coalesce(sync_runs.trace_id, :trace_id),
+    updated_at = clock_timestamp()"""
+_PROGRESS_RETURNING = "RETURNING pages_written, pages_expected, status, snapshot_complete"
+
+_RECORD_PAGE = text(
+    f"""
+    WITH receipt AS (
+        UPDATE sync_pages SET records = :records, inserted = :inserted, changed = :changed,
+               unchanged = :unchanged, committed_at = clock_timestamp()
+        WHERE run_id = :run_id AND page_no = :page_no
+    )
+    UPDATE sync_runs SET {_PROGRESS_SET}
+    WHERE run_id = :run_id
+    {_PROGRESS_RETURNING}
+    """
+)
+
+# An empty page: the receipt with its final counts, then the run created with this page as its
+# first or its progress added — only if the receipt was new (a duplicate changes nothing). A
+# concurrent duplicate blocks on the receipt's key until the first commits, then does nothing.
+_CLAIM_EMPTY_PAGE = text(
+    f"""
+    WITH receipt AS (
+        INSERT INTO sync_pages (run_id, page_no, records, inserted, changed, unchanged,
+                                committed_at, trace_id)
+        VALUES (:run_id, :page_no, 0, 0, 0, 0, clock_timestamp(), :trace_id)
+        ON CONFLICT (run_id, page_no) DO NOTHING
+        RETURNING page_no
+    )
+    INSERT INTO sync_runs (run_id, account_id, family, trigger, window_from,
+                           window_to, fence, status, updated_at, trace_id,
+                           pages_written, pages_expected, snapshot_complete, started_at)
+    SELECT {_NEW_RUN_VALUES}, 1, CAST(:page_count AS integer),
+           CAST(:snapshot_complete AS boolean), clock_timestamp()
+    FROM receipt
+    ON CONFLICT (run_id) DO UPDATE SET {_PROGRESS_SET}
+    {_PROGRESS_RETURNING}
+    """
+)
+
+_COMPLETE_RUN = text(
+    """
+    WITH done AS (
+        UPDATE sync_runs SET status = 'succeeded', finished_at = clock_timestamp(),
+               updated_at = clock_timestamp(), error = NULL
+        WHERE run_id = :run_id
+    )
+    INSERT INTO sync_state (account_id, family, cursor, last_success_at,
+                            last_run_id, consecutive_failures, updated_at)
+    VALUES (:account_id, :family, :cursor, clock_timestamp(), :run_id, 0,
+            clock_timestamp())
+    ON CONFLICT (account_id, family) DO UPDATE SET
+        cursor = GREATEST(sync_state.cursor, EXCLUDED.cursor),
+        last_success_at = EXCLUDED.last_success_at,
+        last_run_id = EXCLUDED.last_run_id,
+        last_error = NULL,
+        consecutive_failures = 0,
+        paused_until = NULL,
+        updated_at = EXCLUDED.updated_at
+    RETURNING cursor
+    """
+)
