@@ -18,7 +18,6 @@ from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 
-import nats.errors
 from faststream.nats import NatsBroker
 from nats.js.api import PubAck
 from nats.js.errors import APIError
@@ -48,7 +47,15 @@ class PlannedWindow:
 
 def plan_pair(pair: PairState, now: datetime, policy: WindowPolicy) -> PlannedWindow | None:
     """The window to publish for one pair now, or None when it is not due."""
-    if not pair.enabled or pair.in_flight or next_due_at(pair, now, policy) > now:
+    if not pair.enabled or pair.in_flight:
+        return None
+    return _window_when_due(pair, now, policy, next_due_at(pair, now, policy))
+
+
+def _window_when_due(
+    pair: PairState, now: datetime, policy: WindowPolicy, due: datetime
+) -> PlannedWindow | None:
+    if due > now:
         return None
     if pair.family in SNAPSHOT_FAMILIES:
         # A snapshot's cursor is the moment (in the scheduler's time) it was taken as of.
@@ -91,17 +98,26 @@ def next_due_at(pair: PairState, now: datetime, policy: WindowPolicy) -> datetim
 
 
 def recheck_at(pair: PairState, now: datetime, policy: WindowPolicy) -> datetime | None:
-    """When the scheduler must look at a pair it does not send a window now, in the planner's
-    clock; None: not until something changes it (an operator enables it again).
-
-    A pair in flight is looked at again when its run could turn stale, unless the run ends
-    first (which resets the stored time: ``SyncRepository.complete_run`` and friends).
-    """
+    """When the scheduler must look at a pair again, in the planner's clock: its next due time,
+    or for a pair in flight when its run could turn stale (unless the run ends first, which
+    resets the stored time: ``SyncRepository.complete_run`` and friends); None for a disabled
+    pair: not until an operator enables it."""
     if not pair.enabled:
         return None
     if pair.in_flight:
         return pair.in_flight_until
     return next_due_at(pair, now, policy)
+
+
+def plan_or_recheck(
+    pair: PairState, now: datetime, policy: WindowPolicy
+) -> PlannedWindow | datetime | None:
+    """:func:`plan_pair`, or when it sends nothing :func:`recheck_at`: the scheduler's one
+    decision per pair, computing the due time once."""
+    if not pair.enabled or pair.in_flight:
+        return recheck_at(pair, now, policy)
+    due = next_due_at(pair, now, policy)
+    return _window_when_due(pair, now, policy, due) or due
 
 
 @dataclass(frozen=True)
@@ -182,35 +198,37 @@ async def publish_windows(
 ) -> list[PublishOutcome | Exception]:
     """Publish window commands together and await their acknowledgements together.
 
-    Every command is sent at once (JetStream's asynchronous publish: no round trip each) with
-    its dedup id and its own root span; then all acknowledgements are awaited within
-    ``within`` seconds. Returns each command's outcome, in order, or the error it met (a
-    timeout, an API error other than "in flight"): the caller decides per command.
+    Every command's JetStream publish (with its dedup id and its own root span) is started at
+    once and all acknowledgements are awaited together, each within ``within`` seconds: a
+    tick pays one round trip, not one per window. Returns each command's outcome, in order, or
+    the error it met (a timeout, an API error other than "in flight"): the caller decides.
+
+    (nats-py's ``publish_async`` is not used: its reply handler raises instead of failing the
+    future on a 503 answer such as error 10077, so an "in flight" answer would only time out.)
     """
     js = broker.config.connection_state.stream
-    sent: list[tuple[Span, asyncio.Future[PubAck] | Exception]] = []
+    spans: list[Span] = []
+    pending = []
     for command in commands:
         span = tracer.start_span(_span_name(command), kind=SpanKind.PRODUCER)
         with trace.use_span(span, end_on_exit=False):
             annotate_run(command)
             headers = {"Nats-Msg-Id": command.message_id, "content-type": "application/json"}
             _PROPAGATOR.inject(headers)  # the fetcher's span continues this trace
-            try:
-                future = await js.publish_async(
-                    command.subject, encoded(command), stream=WINDOWS_STREAM, headers=headers
-                )
-            except Exception as exc:  # noqa: BLE001  (reported as this command's outcome)
-                sent.append((span, exc))
-                continue
-        sent.append((span, future))
-    futures = [f for _, f in sent if isinstance(f, asyncio.Future)]
-    if futures:
-        _, pending = await asyncio.wait(futures, timeout=within)
-        for future in pending:
-            future.cancel()
+        spans.append(span)
+        pending.append(
+            js.publish(
+                command.subject,
+                encoded(command),
+                timeout=within,
+                stream=WINDOWS_STREAM,
+                headers=headers,
+            )
+        )
+    acks = await asyncio.gather(*pending, return_exceptions=True)
     outcomes: list[PublishOutcome | Exception] = []
-    for span, future in sent:
-        outcome = _outcome(future)
+    for span, ack in zip(spans, acks, strict=True):
+        outcome = _outcome(ack)
         if isinstance(outcome, Exception):
             span.record_exception(outcome)
             span.set_status(StatusCode.ERROR, type(outcome).__name__)
@@ -227,14 +245,11 @@ def _span_name(command: SyncWindow) -> str:
     return f"{verb} {command.subject_name}"
 
 
-def _outcome(future: asyncio.Future[PubAck] | Exception) -> PublishOutcome | Exception:
-    if isinstance(future, Exception):
-        return future
-    if future.cancelled():
-        return nats.errors.TimeoutError()
-    error = future.exception()
-    if isinstance(error, APIError) and error.err_code == MAX_MSGS_PER_SUBJECT_EXCEEDED:
+def _outcome(ack: PubAck | BaseException) -> PublishOutcome | Exception:
+    if isinstance(ack, APIError) and ack.err_code == MAX_MSGS_PER_SUBJECT_EXCEEDED:
         return PublishOutcome.IN_FLIGHT
-    if error is not None:
-        return error if isinstance(error, Exception) else RuntimeError(str(error))
-    return PublishOutcome.DUPLICATE if future.result().duplicate else PublishOutcome.ACCEPTED
+    if isinstance(ack, Exception):
+        return ack
+    if isinstance(ack, BaseException):  # a cancellation: not ours to swallow
+        raise ack
+    return PublishOutcome.DUPLICATE if ack.duplicate else PublishOutcome.ACCEPTED

@@ -18,14 +18,19 @@ from common.db.sync import DueTime, SyncRepository
 from common.families import Family
 from common.messages import SyncWindow
 from common.metrics import CONSUMER_PENDING, LAG, WINDOWS_PUBLISHED
-from common.scheduling import PublishOutcome, publish_windows, recheck_at, window_command
+from common.scheduling import (
+    PublishOutcome,
+    plan_or_recheck,
+    publish_windows,
+    window_command,
+)
 from common.streams import (
     FETCHER_DURABLE,
     PAGES_STREAM,
     WINDOWS_STREAM,
     WRITER_DURABLE,
 )
-from scheduler.domain import PlannedWindow, WindowPolicy, plan_pair
+from scheduler.domain import PlannedWindow, WindowPolicy
 from scheduler.lease import LeaderLease
 
 log = logging.getLogger(__name__)
@@ -117,19 +122,19 @@ class Scheduler:
         summary = TickSummary(candidates=len(candidates))
         planned: dict[tuple[int, Family], PlannedWindow] = {}
         later: list[DueTime] = []
+        lag = {family: LAG.labels(family) for family in self._policies}
         for candidate in candidates:
             pair = candidate.pair
-            policy = self._policies[pair.family]
-            if pair.cursor is not None:
+            if pair.cursor is not None and not every_pair:
                 # Sampled: each pair is observed when it is looked at (about once a cadence).
-                LAG.labels(pair.family).observe((now - pair.cursor).total_seconds())
-            window = plan_pair(pair, now, policy)
-            if window is not None:
-                planned[(pair.account_id, pair.family)] = window
-            elif candidate.version is not None:
-                due = recheck_at(pair, now, policy)
-                if not every_pair or _moved(candidate.due_at, due, now, db_now):
-                    later.append(DueTime(pair.account_id, pair.family, candidate.version, due))
+                lag[pair.family].observe((now - pair.cursor).total_seconds())
+            decision = plan_or_recheck(pair, now, self._policies[pair.family])
+            if isinstance(decision, PlannedWindow):
+                planned[(pair.account_id, pair.family)] = decision
+            elif candidate.version is not None and (
+                not every_pair or _moved(candidate.due_at, decision, now, db_now)
+            ):
+                later.append(DueTime(pair.account_id, pair.family, candidate.version, decision))
         summary.planned = len(planned)
         if later:
             async with self._sessions() as session, session.begin():
