@@ -64,9 +64,7 @@ async def seed(engine: AsyncEngine, pairs: int, due: float, now: datetime) -> li
     async with engine.begin() as connection:
         await connection.execute(text("TRUNCATE ebay_accounts, orgs RESTART IDENTITY CASCADE"))
         org = (
-            await connection.execute(
-                text("INSERT INTO orgs (name) VALUES ('bench') RETURNING id")
-            )
+            await connection.execute(text("INSERT INTO orgs (name) VALUES ('bench') RETURNING id"))
         ).scalar_one()
         await connection.execute(
             text(

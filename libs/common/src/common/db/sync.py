@@ -177,28 +177,33 @@ class SyncRepository(SyncAdmin, SyncFailures):
                                          CAST(:purpose_families AS text[]))
                         AS pf(purpose, family)),
                 due AS ({due}),
-                open_runs AS (
-                    SELECT r.account_id, r.family, max(r.updated_at) AS moved_at
-                    FROM sync_runs r
-                    WHERE r.status IN ('queued', 'running')
-                      AND r.updated_at > clock_timestamp() - make_interval(secs => :stale)
-                    GROUP BY r.account_id, r.family)
-                SELECT d.account_id, d.family,
-                       coalesce(s.enabled, true) AS enabled, s.cursor, s.last_success_at,
-                       CASE WHEN s.paused_until > clock_timestamp()
-                            THEN CAST(:now AS timestamptz) + (s.paused_until - clock_timestamp())
+                pairs AS (
+                    SELECT d.account_id, d.family, s.enabled, s.cursor, s.last_success_at,
+                           s.paused_until, s.xmin AS row_version, s.due_at,
+                           -- the pair's newest open run that moved recently (the small
+                           -- partial index ix_sync_runs_open, one probe per pair)
+                           (SELECT max(r.updated_at) FROM sync_runs r
+                            WHERE r.account_id = d.account_id AND r.family = d.family
+                              AND r.status IN ('queued', 'running')
+                              AND r.updated_at > clock_timestamp()
+                                  - make_interval(secs => :stale)) AS moved_at
+                    FROM due d
+                    JOIN ebay_accounts a ON a.id = d.account_id
+                    JOIN purpose_family pf ON pf.purpose = a.purpose AND pf.family = d.family
+                    LEFT JOIN sync_state s
+                        ON s.account_id = d.account_id AND s.family = d.family
+                    WHERE a.active AND NOT a.needs_reauth
+                      AND a.org_id <> ALL(CAST(:paused_orgs AS bigint[])))
+                SELECT account_id, family, coalesce(enabled, true) AS enabled, cursor,
+                       last_success_at,
+                       CASE WHEN paused_until > clock_timestamp()
+                            THEN CAST(:now AS timestamptz) + (paused_until - clock_timestamp())
                        END AS paused_until,
-                       o.moved_at IS NOT NULL AS in_flight,
-                       CAST(:now AS timestamptz) + (o.moved_at - clock_timestamp())
+                       moved_at IS NOT NULL AS in_flight,
+                       CAST(:now AS timestamptz) + (moved_at - clock_timestamp())
                            + make_interval(secs => :stale) AS in_flight_until,
-                       CAST(s.xmin AS text) AS version, s.due_at
-                FROM due d
-                JOIN ebay_accounts a ON a.id = d.account_id
-                JOIN purpose_family pf ON pf.purpose = a.purpose AND pf.family = d.family
-                LEFT JOIN sync_state s ON s.account_id = d.account_id AND s.family = d.family
-                LEFT JOIN open_runs o ON o.account_id = d.account_id AND o.family = d.family
-                WHERE a.active AND NOT a.needs_reauth
-                  AND a.org_id <> ALL(CAST(:paused_orgs AS bigint[]))
+                       CAST(row_version AS text) AS version, due_at
+                FROM pairs
                 """  # noqa: S608  (two fixed fragments, no input)
             ),
             {
