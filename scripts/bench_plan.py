@@ -13,7 +13,7 @@ SQL, planner, fencing, publisher and run records) three ticks:
   and the next tick plans and publishes their next windows (catch-up);
 * **idle tick**: the tick after, with those pairs in flight: the steady planning cost.
 
-``publish ms/window`` is (due tick − idle tick) / windows published, in wall time and in this
+``publish ms/window`` is (due tick - idle tick) / windows published, in wall time and in this
 process's CPU time (PostgreSQL and NATS run in their own processes and are not in the CPU
 figure). ``--json`` prints one JSON object (the interface the whole-system bench calls).
 """
@@ -140,7 +140,7 @@ async def make_due(engine: AsyncEngine, now: datetime) -> int:
         reset = ", due_at = NULL" if has_due else ""
         result = await connection.execute(
             text(
-                f"UPDATE sync_state SET cursor = CAST(:ahead AS timestamptz){reset} "  # noqa: S608
+                f"UPDATE sync_state SET cursor = CAST(:ahead AS timestamptz){reset} "
                 "WHERE cursor = CAST(:behind AS timestamptz)"
             ),
             {"behind": now - timedelta(days=20), "ahead": now - timedelta(days=19)},
@@ -284,11 +284,11 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     result = asyncio.run(bench())
     if args.json:
-        print(json.dumps(result, indent=2))
+        sys.stdout.write(json.dumps(result, indent=2) + "\n")
     else:
-        print(report(result))
+        sys.stdout.write(report(result) + "\n")
         for name, text_ in result.get("profiles", {}).items():
-            print(f"--- {name} ---\n{text_}")
+            sys.stdout.write(f"--- {name} ---\n{text_}\n")
     return 0
 
 

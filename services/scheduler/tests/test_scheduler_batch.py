@@ -142,9 +142,8 @@ async def test_a_window_refused_as_in_flight_is_not_recorded_as_queued(
     recorder = Recorder(window_publisher(broker, timeout=10))
     scheduler = await make_scheduler(broker, sessions, recorder, [datetime.now(UTC)])
     await scheduler.tick()
-    sent = {
-        (c.account_id, c.family): o for b in recorder.batches for c, o in zip(b, recorder.outcomes)
-    }
+    commands = [c for batch in recorder.batches for c in batch]
+    sent = {(c.account_id, c.family): o for c, o in zip(commands, recorder.outcomes, strict=True)}
     assert sent[(blocked, Family.ORDERS)] is PublishOutcome.IN_FLIGHT
     assert sent[(free, Family.ORDERS)] is PublishOutcome.ACCEPTED
     runs = {(r.account_id, r.family) for r in await runs_of(sessions, [blocked, free])}

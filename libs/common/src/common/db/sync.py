@@ -204,7 +204,7 @@ class SyncRepository(SyncAdmin, SyncFailures):
                            + make_interval(secs => :stale) AS in_flight_until,
                        CAST(row_version AS text) AS version, due_at
                 FROM pairs
-                """  # noqa: S608  (two fixed fragments, no input)
+                """
             ),
             {
                 "purposes": purposes,
@@ -408,7 +408,7 @@ class SyncRepository(SyncAdmin, SyncFailures):
         )
         await self.session.execute(
             text(
-                f"UPDATE sync_fences f SET fence = GREATEST(f.fence, u.fence) FROM {newest} "  # noqa: S608
+                f"UPDATE sync_fences f SET fence = GREATEST(f.fence, u.fence) FROM {newest} "
                 "WHERE f.account_id = u.account_id AND f.family = u.family"
             ),
             params,
@@ -422,7 +422,7 @@ class SyncRepository(SyncAdmin, SyncFailures):
                 FROM {newest}
                 WHERE r.account_id = u.account_id AND r.family = u.family
                   AND r.status IN ('queued', 'running') AND r.fence < u.fence
-                """  # noqa: S608  (a fixed fragment, no input)
+                """
             ),
             params,
         )

@@ -92,7 +92,8 @@ class SyncAdmin:
         await self.session.execute(
             text(
                 "UPDATE sync_state SET paused_until = NULL, consecutive_failures = 0, "
-                "due_at = NULL, updated_at = :now WHERE account_id = :account_id AND family = :family"
+                "due_at = NULL, updated_at = :now "
+                "WHERE account_id = :account_id AND family = :family"
             ),
             {"account_id": account_id, "family": str(family), "now": now},
         )
