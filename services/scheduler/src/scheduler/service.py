@@ -156,6 +156,10 @@ class Scheduler:
             )
         return summary.accepted
 
+    def plan_every_pair_next_tick(self) -> None:
+        """Make the next tick read every pair (as a new leader's first tick does)."""
+        self._offset = None
+
     def _needs_full_plan(self, now: datetime, db_now: datetime) -> bool:
         if self._offset is None or self._full_plan_at is None:
             return True

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime, timedelta
+from typing import Any
 from uuid import UUID
 
 from sqlalchemy import func, select, text
@@ -151,84 +152,69 @@ class SyncRepository(SyncAdmin, SyncFailures):
             for family in sorted(wanted & {str(f) for f in families_of(purpose)}):
                 purposes.append(str(purpose))
                 purpose_families.append(family)
+        syncable = "a.active AND NOT a.needs_reauth AND a.org_id <> ALL(CAST($5 AS bigint[]))"
+        # Each branch joins the purpose's families once (a second join would make PostgreSQL
+        # expect one row and probe each pair instead of hashing).
         due = (
-            """
+            f"""
             SELECT a.id AS account_id, pf.family
             FROM ebay_accounts a JOIN purpose_family pf ON pf.purpose = a.purpose
-            WHERE a.active AND NOT a.needs_reauth
+            WHERE {syncable}
             """
             if every_pair
-            else """
-            SELECT s.account_id, s.family FROM sync_state s
-            WHERE s.due_at IS NULL OR s.due_at <= clock_timestamp()
+            else f"""
+            SELECT s.account_id, s.family
+            FROM sync_state s
+            JOIN ebay_accounts a ON a.id = s.account_id
+            JOIN purpose_family pf ON pf.purpose = a.purpose AND pf.family = s.family
+            WHERE (s.due_at IS NULL OR s.due_at <= clock_timestamp()) AND {syncable}
             UNION ALL
             SELECT a.id, pf.family
             FROM ebay_accounts a JOIN purpose_family pf ON pf.purpose = a.purpose
-            WHERE a.active AND NOT a.needs_reauth
+            WHERE {syncable}
               AND NOT EXISTS (SELECT 1 FROM sync_state s
                               WHERE s.account_id = a.id AND s.family = pf.family)
             """
         )
-        rows = await self.session.execute(
-            text(
-                f"""
-                WITH purpose_family AS (
-                    SELECT * FROM unnest(CAST(:purposes AS text[]),
-                                         CAST(:purpose_families AS text[]))
-                        AS pf(purpose, family)),
-                due AS ({due}),
-                pairs AS (
-                    SELECT d.account_id, d.family, s.enabled, s.cursor, s.last_success_at,
-                           s.paused_until, s.xmin AS row_version, s.due_at,
-                           -- the pair's newest open run that moved recently (the small
-                           -- partial index ix_sync_runs_open, one probe per pair)
-                           (SELECT max(r.updated_at) FROM sync_runs r
-                            WHERE r.account_id = d.account_id AND r.family = d.family
-                              AND r.status IN ('queued', 'running')
-                              AND r.updated_at > clock_timestamp()
-                                  - make_interval(secs => :stale)) AS moved_at
-                    FROM due d
-                    JOIN ebay_accounts a ON a.id = d.account_id
-                    JOIN purpose_family pf ON pf.purpose = a.purpose AND pf.family = d.family
-                    LEFT JOIN sync_state s
-                        ON s.account_id = d.account_id AND s.family = d.family
-                    WHERE a.active AND NOT a.needs_reauth
-                      AND a.org_id <> ALL(CAST(:paused_orgs AS bigint[])))
-                SELECT account_id, family, coalesce(enabled, true) AS enabled, cursor,
-                       last_success_at,
-                       CASE WHEN paused_until > clock_timestamp()
-                            THEN CAST(:now AS timestamptz) + (paused_until - clock_timestamp())
-                       END AS paused_until,
-                       moved_at IS NOT NULL AS in_flight,
-                       CAST(:now AS timestamptz) + (moved_at - clock_timestamp())
-                           + make_interval(secs => :stale) AS in_flight_until,
-                       CAST(row_version AS text) AS version, due_at
-                FROM pairs
-                """
-            ),
-            {
-                "purposes": purposes,
-                "purpose_families": purpose_families,
-                "now": now,
-                "stale": stale_after.total_seconds(),
-                "paused_orgs": list(paused_orgs),
-            },
+        sql = f"""
+            WITH purpose_family AS (
+                SELECT * FROM unnest(CAST($1 AS text[]), CAST($2 AS text[]))
+                    AS pf(purpose, family)),
+            due AS ({due}),
+            pairs AS (
+                SELECT d.account_id, d.family, s.enabled, s.cursor, s.last_success_at,
+                       s.paused_until, s.xmin AS row_version, s.due_at,
+                       -- the pair's newest open run that moved recently (the small partial
+                       -- index ix_sync_runs_open, one probe per pair)
+                       (SELECT max(r.updated_at) FROM sync_runs r
+                        WHERE r.account_id = d.account_id AND r.family = d.family
+                          AND r.status IN ('queued', 'running')
+                          AND r.updated_at > clock_timestamp()
+                              - make_interval(secs => $4)) AS moved_at
+                FROM due d
+                LEFT JOIN sync_state s ON s.account_id = d.account_id AND s.family = d.family)
+            SELECT account_id, family, coalesce(enabled, true), cursor, last_success_at,
+                   CASE WHEN paused_until > clock_timestamp()
+                        THEN CAST($3 AS timestamptz) + (paused_until - clock_timestamp())
+                   END,
+                   moved_at IS NOT NULL,
+                   CAST($3 AS timestamptz) + (moved_at - clock_timestamp())
+                       + make_interval(secs => $4),
+                   CAST(row_version AS text), due_at
+            FROM pairs
+            """
+        # Straight from the driver: a full plan reads every pair, and SQLAlchemy's row
+        # processing would be most of its cost.
+        connection = await self.session.connection()
+        raw = await connection.get_raw_connection()
+        driver: Any = raw.driver_connection
+        rows = await driver.fetch(
+            sql, purposes, purpose_families, now, stale_after.total_seconds(), list(paused_orgs)
         )
         family_of = {str(f): f for f in families}
         return [
             PlanCandidate(
-                PairState(
-                    account_id=r.account_id,
-                    family=family_of[r.family],
-                    enabled=r.enabled,
-                    cursor=r.cursor,
-                    paused_until=r.paused_until,
-                    last_success_at=r.last_success_at,
-                    in_flight=r.in_flight,
-                    in_flight_until=r.in_flight_until,
-                ),
-                r.version,
-                r.due_at,
+                PairState(r[0], family_of[r[1]], r[2], r[3], r[5], r[4], r[6], r[7]), r[8], r[9]
             )
             for r in rows
         ]
