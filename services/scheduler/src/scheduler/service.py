@@ -138,7 +138,7 @@ class Scheduler:
         summary.planned = len(planned)
         if later:
             async with self._sessions() as session, session.begin():
-                await SyncRepository(session).store_due_times(later, now)
+                await SyncRepository(session).store_due_times(later, now, db_now)
         if planned:
             await self._dispatch(list(planned.values()), now, summary)
         if summary.planned or summary.errors:

@@ -219,9 +219,10 @@ class SyncRepository(SyncAdmin, SyncFailures):
             for r in rows
         ]
 
-    async def store_due_times(self, due: Sequence[DueTime], now: datetime) -> int:
+    async def store_due_times(self, due: Sequence[DueTime], now: datetime, db_now: datetime) -> int:
         """Store when the scheduler next looks at each pair (``due`` in the planner's clock
-        ``now``; None: in a day, unless something resets it first). One statement.
+        ``now``, which was ``db_now`` by the database clock; None: in a day, unless something
+        resets it first). One statement.
 
         Compare-and-set on the row version read with the pair (``xmin``): a pair whose row
         changed since (its run completed, an operator enabled it) keeps its reset and is
@@ -233,7 +234,7 @@ class SyncRepository(SyncAdmin, SyncFailures):
             text(
                 """
                 UPDATE sync_state s
-                SET due_at = clock_timestamp()
+                SET due_at = CAST(:db_now AS timestamptz)
                              + coalesce(u.due - CAST(:now AS timestamptz), interval '1 day')
                 FROM unnest(CAST(:accounts AS bigint[]), CAST(:families AS text[]),
                             CAST(:versions AS text[]), CAST(:dues AS timestamptz[]))
@@ -244,6 +245,7 @@ class SyncRepository(SyncAdmin, SyncFailures):
             ),
             {
                 "now": now,
+                "db_now": db_now,
                 "accounts": [d.account_id for d in due],
                 "families": [str(d.family) for d in due],
                 "versions": [d.version for d in due],
