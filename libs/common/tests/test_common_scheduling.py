@@ -13,6 +13,7 @@ from common.messages import Trigger
 from common.scheduling import (
     PlannedWindow,
     next_due_at,
+    plan_or_recheck,
     plan_pair,
     project_schedule,
     window_command,
@@ -129,3 +130,38 @@ def test_a_manual_command_of_a_snapshot_has_no_window_and_a_run_dedup_id() -> No
     command = window_command(PlannedWindow(1, Family.OFFERS, None, Trigger.MANUAL), NOW, fence=1)
     assert command.window_from is None and command.window_to == NOW
     assert command.message_id == f"run:{command.run_id}"
+
+
+@pytest.mark.parametrize("family", list(Family))
+@pytest.mark.parametrize("cursor", CURSORS)
+@pytest.mark.parametrize("paused_until", PAUSES)
+@pytest.mark.parametrize("in_flight", [False, True])
+def test_the_ticks_one_decision_is_plan_pair_or_else_its_recheck_time(
+    family: Family, cursor: datetime | None, paused_until: datetime | None, in_flight: bool
+) -> None:
+    """The scheduler stores the recheck time of every pair it does not send: never later than
+    the moment plan_pair would send it (a pair not due is not sent; a due one is not missed)."""
+    until = NOW + timedelta(minutes=30) if in_flight else None
+    state = pair(
+        family,
+        cursor=cursor,
+        paused_until=paused_until,
+        in_flight=in_flight,
+        in_flight_until=until,
+    )
+    decision = plan_or_recheck(state, NOW, POLICY)
+    sent = plan_pair(state, NOW, POLICY)
+    if sent is not None:
+        assert decision == sent
+        return
+    assert isinstance(decision, datetime)
+    if in_flight:
+        assert decision == until
+    else:
+        assert decision == next_due_at(state, NOW, POLICY)
+        assert decision == NOW or plan_pair(state, decision - SECOND, POLICY) is None
+        assert plan_pair(state, decision, POLICY) is not None
+
+
+def test_a_disabled_pair_is_not_looked_at_until_it_changes() -> None:
+    assert plan_or_recheck(pair(enabled=False), NOW, POLICY) is None

@@ -142,7 +142,7 @@ async def test_a_refused_refresh_token_parks_the_account_and_drops_its_windows_a
         publish = window_publisher(pipeline.broker, timeout=10)
         # The first window meets the revoked token; the second finds the account parked.
         for handled in (1, 2):
-            assert await publish(await orders_window(pipeline, seller))
+            assert await publish([await orders_window(pipeline, seller)])
             await eventually(
                 partial(window_settled, topology, handled),
                 within=60,

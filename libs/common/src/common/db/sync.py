@@ -15,6 +15,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 from uuid import UUID
 
 from sqlalchemy import func, select, text
@@ -24,8 +25,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from common.db.sync_admin import RunQuery, SyncAdmin
 from common.db.sync_failures import SyncFailures
 from common.db.sync_tables import (
+    DueTime,
     PageCounts,
     PairState,
+    PlanCandidate,
     RunProgress,
     RunStatus,
     SyncFence,
@@ -34,13 +37,15 @@ from common.db.sync_tables import (
     SyncSnapshotSeen,
     SyncState,
 )
-from common.families import Family, families_of
+from common.families import Family, Purpose, families_of
 from common.messages import RunMessage
 
 __all__ = [
+    "DueTime",
     "PageCounts",
     "PagePair",
     "PairState",
+    "PlanCandidate",
     "RunProgress",
     "RunQuery",
     "RunStatus",
@@ -119,6 +124,214 @@ class SyncRepository(SyncAdmin, SyncFailures):
             if Family(r.family) in families_of(r.purpose)
         ]
 
+    async def database_now(self) -> datetime:
+        """The database clock (run times, pauses, stale rule and stored due times use it)."""
+        now: datetime = await self.session.scalar(text("SELECT clock_timestamp()"))
+        return now
+
+    async def pairs_to_plan(
+        self,
+        families: Sequence[Family],
+        now: datetime,
+        stale_after: timedelta,
+        *,
+        every_pair: bool,
+        paused_orgs: Sequence[int] = (),
+    ) -> list[PlanCandidate]:
+        """The pairs a tick must plan: those whose stored due time (``sync_state.due_at``, by
+        the database clock) has come or was reset, and those without a state row yet (a new
+        account or family); with ``every_pair``, every syncable pair (as :meth:`pair_states`).
+
+        Syncable: active accounts that need no reauth and whose org is not paused, times the
+        given families that the account's purpose syncs. In flight, ``paused_until`` and
+        ``in_flight_until`` as in :meth:`pair_states` (rebased onto ``now``). Set-based: a
+        tick reads only what can be due, through ``ix_sync_state_due_at`` and the small
+        ``ix_sync_runs_open`` index, however many pairs there are.
+        """
+        wanted = {str(f) for f in families}
+        purposes, purpose_families = [], []
+        for purpose in Purpose:
+            for family in sorted(wanted & {str(f) for f in families_of(purpose)}):
+                purposes.append(str(purpose))
+                purpose_families.append(family)
+        syncable = "a.active AND NOT a.needs_reauth AND a.org_id <> ALL(CAST($5 AS bigint[]))"
+        # Each branch joins the purpose's families once (a second join would make PostgreSQL
+        # expect one row and probe each pair instead of hashing).
+        due = (
+            f"""
+            SELECT a.id AS account_id, pf.family
+            FROM ebay_accounts a JOIN purpose_family pf ON pf.purpose = a.purpose
+            WHERE {syncable}
+            """
+            if every_pair
+            else f"""
+            SELECT s.account_id, s.family
+            FROM sync_state s
+            JOIN ebay_accounts a ON a.id = s.account_id
+            JOIN purpose_family pf ON pf.purpose = a.purpose AND pf.family = s.family
+            WHERE (s.due_at IS NULL OR s.due_at <= clock_timestamp()) AND {syncable}
+            UNION ALL
+            SELECT a.id, pf.family
+            FROM ebay_accounts a JOIN purpose_family pf ON pf.purpose = a.purpose
+            WHERE {syncable}
+              AND NOT EXISTS (SELECT 1 FROM sync_state s
+                              WHERE s.account_id = a.id AND s.family = pf.family)
+            """
+        )
+        sql = f"""
+            WITH purpose_family AS (
+                SELECT * FROM unnest(CAST($1 AS text[]), CAST($2 AS text[]))
+                    AS pf(purpose, family)),
+            due AS ({due}),
+            pairs AS (
+                SELECT d.account_id, d.family, s.enabled, s.cursor, s.last_success_at,
+                       s.paused_until, s.xmin AS row_version, s.due_at,
+                       -- the pair's newest open run that moved recently (the small partial
+                       -- index ix_sync_runs_open, one probe per pair)
+                       (SELECT max(r.updated_at) FROM sync_runs r
+                        WHERE r.account_id = d.account_id AND r.family = d.family
+                          AND r.status IN ('queued', 'running')
+                          AND r.updated_at > clock_timestamp()
+                              - make_interval(secs => $4)) AS moved_at
+                FROM due d
+                LEFT JOIN sync_state s ON s.account_id = d.account_id AND s.family = d.family)
+            SELECT account_id, family, coalesce(enabled, true), cursor, last_success_at,
+                   CASE WHEN paused_until > clock_timestamp()
+                        THEN CAST($3 AS timestamptz) + (paused_until - clock_timestamp())
+                   END,
+                   moved_at IS NOT NULL,
+                   CAST($3 AS timestamptz) + (moved_at - clock_timestamp())
+                       + make_interval(secs => $4),
+                   CAST(row_version AS text), due_at
+            FROM pairs
+            """
+        # Straight from the driver: a full plan reads every pair, and SQLAlchemy's row
+        # processing would be most of its cost.
+        connection = await self.session.connection()
+        raw = await connection.get_raw_connection()
+        driver: Any = raw.driver_connection
+        rows = await driver.fetch(
+            sql, purposes, purpose_families, now, stale_after.total_seconds(), list(paused_orgs)
+        )
+        family_of = {str(f): f for f in families}
+        return [
+            PlanCandidate(
+                PairState(r[0], family_of[r[1]], r[2], r[3], r[5], r[4], r[6], r[7]), r[8], r[9]
+            )
+            for r in rows
+        ]
+
+    async def store_due_times(self, due: Sequence[DueTime], now: datetime, db_now: datetime) -> int:
+        """Store when the scheduler next looks at each pair (``due`` in the planner's clock
+        ``now``, which was ``db_now`` by the database clock; None: in a day, unless something
+        resets it first). One statement.
+
+        Compare-and-set on the row version read with the pair (``xmin``): a pair whose row
+        changed since (its run completed, an operator enabled it) keeps its reset and is
+        planned at the next tick. Returns how many were stored.
+        """
+        if not due:
+            return 0
+        result = await self.session.execute(
+            text(
+                """
+                UPDATE sync_state s
+                SET due_at = CAST(:db_now AS timestamptz)
+                             + coalesce(u.due - CAST(:now AS timestamptz), interval '1 day')
+                FROM unnest(CAST(:accounts AS bigint[]), CAST(:families AS text[]),
+                            CAST(:versions AS text[]), CAST(:dues AS timestamptz[]))
+                    AS u(account_id, family, version, due)
+                WHERE s.account_id = u.account_id AND s.family = u.family
+                  AND CAST(s.xmin AS text) = u.version
+                """
+            ),
+            {
+                "now": now,
+                "db_now": db_now,
+                "accounts": [d.account_id for d in due],
+                "families": [str(d.family) for d in due],
+                "versions": [d.version for d in due],
+                "dues": [d.due for d in due],
+            },
+        )
+        return int(result.rowcount)  # type: ignore[attr-defined]
+
+    async def take_fences(self, pairs: Sequence[tuple[int, Family]]) -> dict[tuple[int, str], int]:
+        """:meth:`take_fence` for many pairs in two statements: a new fencing number for each
+        pair not being written right now (the others are left out: next tick)."""
+        if not pairs:
+            return {}
+        params = {
+            "accounts": [a for a, _ in pairs],
+            "families": [str(f) for _, f in pairs],
+        }
+        await self.session.execute(
+            text(
+                "INSERT INTO sync_fences (account_id, family) "
+                "SELECT * FROM unnest(CAST(:accounts AS bigint[]), CAST(:families AS text[])) "
+                "ON CONFLICT (account_id, family) DO NOTHING"
+            ),
+            params,
+        )
+        rows = await self.session.execute(
+            text(
+                "SELECT account_id, family, nextval('sync_fence') AS fence FROM sync_fences "
+                "WHERE (account_id, family) IN (SELECT * FROM unnest("
+                "CAST(:accounts AS bigint[]), CAST(:families AS text[]))) "
+                "FOR NO KEY UPDATE SKIP LOCKED"
+            ),
+            params,
+        )
+        return {(r.account_id, r.family): int(r.fence) for r in rows}
+
+    async def record_queued_many(self, runs: Sequence[RunMessage], in_flight: timedelta) -> None:
+        """:meth:`record_queued` for a tick's runs: one INSERT of every run, then their pairs'
+        fences raised, older open runs marked stale, and each pair's due time set to when its
+        run could turn stale (the run's end resets it sooner). The pairs' fence rows must be
+        held (:meth:`take_fences`, same transaction)."""
+        if not runs:
+            return
+        await self.session.execute(
+            text(
+                """
+                INSERT INTO sync_runs (run_id, account_id, family, trigger, window_from,
+                                       window_to, fence, status, queued_at, updated_at)
+                SELECT u.*, 'queued', clock_timestamp(), clock_timestamp()
+                FROM unnest(CAST(:run_ids AS uuid[]), CAST(:accounts AS bigint[]),
+                            CAST(:families AS text[]), CAST(:triggers AS text[]),
+                            CAST(:froms AS timestamptz[]), CAST(:tos AS timestamptz[]),
+                            CAST(:fences AS bigint[]))
+                    AS u(run_id, account_id, family, trigger, window_from, window_to, fence)
+                ON CONFLICT (run_id) DO NOTHING
+                """
+            ),
+            {
+                "run_ids": [r.run_id for r in runs],
+                "accounts": [r.account_id for r in runs],
+                "families": [str(r.family) for r in runs],
+                "triggers": [str(r.trigger) for r in runs],
+                "froms": [r.window_from for r in runs],
+                "tos": [r.window_to for r in runs],
+                "fences": [r.fence for r in runs],
+            },
+        )
+        await self._advance_fences(runs)
+        await self.session.execute(
+            text(
+                """
+                UPDATE sync_state s SET due_at = clock_timestamp() + make_interval(secs => :wait)
+                FROM unnest(CAST(:accounts AS bigint[]), CAST(:families AS text[]))
+                    AS u(account_id, family)
+                WHERE s.account_id = u.account_id AND s.family = u.family
+                """
+            ),
+            {
+                "wait": in_flight.total_seconds(),
+                "accounts": [r.account_id for r in runs],
+                "families": [str(r.family) for r in runs],
+            },
+        )
+
     async def take_fence(self, account_id: int, family: Family) -> int | None:
         """A new fencing number for a run of the pair, or None while a page of the pair is being
         written (the pair is busy: try at the next tick).
@@ -168,29 +381,40 @@ class SyncRepository(SyncAdmin, SyncFailures):
     async def advance_fence(self, run: RunMessage) -> None:
         """Make ``run`` the pair's newest run: raise the pair's fence to the run's and mark the
         pair's older open runs stale (their late pages are refused from now on)."""
-        await self.session.execute(
-            text(
-                "UPDATE sync_fences SET fence = GREATEST(fence, :fence) "
-                "WHERE account_id = :account_id AND family = :family"
-            ),
-            {"account_id": run.account_id, "family": str(run.family), "fence": run.fence},
+        await self._advance_fences([run])
+
+    async def _advance_fences(self, runs: Sequence[RunMessage]) -> None:
+        """:meth:`advance_fence` for many runs (of distinct pairs), in two statements."""
+        params = {
+            "accounts": [r.account_id for r in runs],
+            "families": [str(r.family) for r in runs],
+            "fences": [r.fence for r in runs],
+            "run_ids": [str(r.run_id) for r in runs],
+        }
+        newest = (
+            "unnest(CAST(:accounts AS bigint[]), CAST(:families AS text[]), "
+            "CAST(:fences AS bigint[]), CAST(:run_ids AS text[])) "
+            "AS u(account_id, family, fence, run_id)"
         )
         await self.session.execute(
             text(
-                """
-                UPDATE sync_runs SET status = 'stale', finished_at = clock_timestamp(),
+                f"UPDATE sync_fences f SET fence = GREATEST(f.fence, u.fence) FROM {newest} "
+                "WHERE f.account_id = u.account_id AND f.family = u.family"
+            ),
+            params,
+        )
+        await self.session.execute(
+            text(
+                f"""
+                UPDATE sync_runs r SET status = 'stale', finished_at = clock_timestamp(),
                        updated_at = clock_timestamp(),
-                       error = 'stale fence: superseded by run ' || CAST(:run_id AS text)
-                WHERE account_id = :account_id AND family = :family
-                  AND status IN ('queued', 'running') AND fence < :fence
+                       error = 'stale fence: superseded by run ' || u.run_id
+                FROM {newest}
+                WHERE r.account_id = u.account_id AND r.family = u.family
+                  AND r.status IN ('queued', 'running') AND r.fence < u.fence
                 """
             ),
-            {
-                "account_id": run.account_id,
-                "family": str(run.family),
-                "fence": run.fence,
-                "run_id": str(run.run_id),
-            },
+            params,
         )
 
     async def _insert_run(self, run: RunMessage, **values: object) -> None:
@@ -290,7 +514,8 @@ class SyncRepository(SyncAdmin, SyncFailures):
         statement).
 
         ``GREATEST`` keeps the cursor forward-only even when an older window (a manual re-run)
-        completes after a newer one. Returns the cursor now in force.
+        completes after a newer one. The pair's due time is reset, so the scheduler looks at it
+        at its next tick (catch-up goes out at once). Returns the cursor now in force.
         """
         row = (
             await self.session.execute(
@@ -456,6 +681,7 @@ _COMPLETE_RUN = text(
         last_error = NULL,
         consecutive_failures = 0,
         paused_until = NULL,
+        due_at = NULL,
         updated_at = EXCLUDED.updated_at
     RETURNING cursor
     """

@@ -57,7 +57,8 @@ class SyncAdmin:
         await self.session.execute(
             stmt.on_conflict_do_update(
                 index_elements=[SyncState.account_id, SyncState.family],
-                set_={"enabled": enabled, "updated_at": now},
+                # Enabled again: the scheduler looks at it at its next tick.
+                set_={"enabled": enabled, "updated_at": now, "due_at": None},
             )
         )
         state = await self.get_state(account_id, family)
@@ -80,7 +81,7 @@ class SyncAdmin:
                 VALUES (:account_id, :family, :cursor, :now)
                 ON CONFLICT (account_id, family) DO UPDATE SET
                     cursor = EXCLUDED.cursor, paused_until = NULL, consecutive_failures = 0,
-                    updated_at = EXCLUDED.updated_at
+                    due_at = NULL, updated_at = EXCLUDED.updated_at
                 """
             ),
             {"account_id": account_id, "family": str(family), "cursor": cursor, "now": now},
@@ -91,7 +92,8 @@ class SyncAdmin:
         await self.session.execute(
             text(
                 "UPDATE sync_state SET paused_until = NULL, consecutive_failures = 0, "
-                "updated_at = :now WHERE account_id = :account_id AND family = :family"
+                "due_at = NULL, updated_at = :now "
+                "WHERE account_id = :account_id AND family = :family"
             ),
             {"account_id": account_id, "family": str(family), "now": now},
         )

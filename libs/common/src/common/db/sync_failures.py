@@ -53,10 +53,19 @@ class SyncFailures:
     async def cancel_run(self, run_id: UUID, by: str) -> bool:
         """Mark an open run cancelled; False when it already ended (or does not exist)."""
         cancelled = await self.session.execute(
+            # The pair is free again: the scheduler looks at it at its next tick.
             text(
-                "UPDATE sync_runs SET status = 'cancelled', error = :error, "
-                "finished_at = clock_timestamp(), updated_at = clock_timestamp() "
-                "WHERE run_id = :run_id AND status IN ('queued', 'running') RETURNING run_id"
+                """
+                WITH cancelled AS (
+                    UPDATE sync_runs SET status = 'cancelled', error = :error,
+                           finished_at = clock_timestamp(), updated_at = clock_timestamp()
+                    WHERE run_id = :run_id AND status IN ('queued', 'running')
+                    RETURNING run_id, account_id, family),
+                due AS (
+                    UPDATE sync_state s SET due_at = NULL FROM cancelled c
+                    WHERE s.account_id = c.account_id AND s.family = c.family)
+                SELECT run_id FROM cancelled
+                """
             ),
             {"run_id": run_id, "error": f"cancelled by {by}"},
         )
@@ -66,6 +75,8 @@ class SyncFailures:
         self, account_id: int, family: Family, error: str, now: datetime
     ) -> int:
         """Count one more failure of the pair in a row; returns how many there are now.
+
+        The pair's due time is reset (its run may have ended): the scheduler looks at it next.
 
         The row stays locked until the transaction ends, so concurrent failures of one pair
         count one after the other.
@@ -81,6 +92,7 @@ class SyncFailures:
                         last_error = EXCLUDED.last_error,
                         last_error_at = EXCLUDED.last_error_at,
                         consecutive_failures = sync_state.consecutive_failures + 1,
+                        due_at = NULL,
                         updated_at = EXCLUDED.updated_at
                     RETURNING consecutive_failures
                     """

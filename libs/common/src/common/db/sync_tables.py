@@ -28,6 +28,8 @@ class RunStatus:
 
 class SyncState(Base):
     __tablename__ = "sync_state"
+    # The scheduler reads only the pairs whose due time has come (issue 12).
+    __table_args__ = (Index("ix_sync_state_due_at", "due_at"),)
 
     account_id: Mapped[int] = mapped_column(ForeignKey("ebay_accounts.id"), primary_key=True)
     family: Mapped[str] = mapped_column(String, primary_key=True)
@@ -40,6 +42,10 @@ class SyncState(Base):
     consecutive_failures: Mapped[int] = mapped_column(Integer, server_default=text("0"))
     paused_until: Mapped[datetime | None]
     updated_at: Mapped[datetime] = mapped_column(server_default=func.now())
+    # When the scheduler next needs to look at the pair, by the database clock; NULL: now.
+    # The scheduler sets it from ``common.scheduling.recheck_at``; whatever can make the pair
+    # due sooner (a run ending, an operator's enable, resume or repair) sets it back to NULL.
+    due_at: Mapped[datetime | None]
 
 
 class SyncFence(Base):
@@ -58,8 +64,18 @@ class SyncFence(Base):
 
 class SyncRun(Base):
     __tablename__ = "sync_runs"
-    # Runs are looked up newest first per pair by the scheduler and the admin API.
-    __table_args__ = (Index("ix_sync_runs_pair_updated", "account_id", "family", "updated_at"),)
+    # Runs are looked up newest first per pair by the scheduler and the admin API; the open
+    # ones (a few per pair in flight) have their own small index for the scheduler's tick.
+    __table_args__ = (
+        Index("ix_sync_runs_pair_updated", "account_id", "family", "updated_at"),
+        Index(
+            "ix_sync_runs_open",
+            "account_id",
+            "family",
+            "updated_at",
+            postgresql_where=text("status IN ('queued', 'running')"),
+        ),
+    )
 
     run_id: Mapped[UUID] = mapped_column(primary_key=True)
     account_id: Mapped[int] = mapped_column(ForeignKey("ebay_accounts.id"))
@@ -122,6 +138,29 @@ class PairState:
     paused_until: datetime | None
     last_success_at: datetime | None
     in_flight: bool
+    # When the open run stops blocking the pair if it does not move (the stale rule), in the
+    # planner's clock; None when nothing is in flight or the caller does not know.
+    in_flight_until: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class PlanCandidate:
+    """A pair a tick plans, with its state row's version (``xmin``; None: no row yet) and its
+    stored due time (database clock)."""
+
+    pair: PairState
+    version: str | None
+    due_at: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class DueTime:
+    """When the scheduler next looks at a pair (planner's clock; None: not before a change)."""
+
+    account_id: int
+    family: Family
+    version: str
+    due: datetime | None
 
 
 @dataclass(frozen=True)
