@@ -73,15 +73,23 @@ def folder_position(offset: int) -> tuple[int, int]:
     return divmod(offset, FOLDER_STRIDE)
 
 
+def checked_span(
+    window: SyncWindow, horizon: timedelta, period: timedelta
+) -> tuple[datetime, datetime]:
+    """The receive dates whose summary a messages run checks: the ``horizon`` before the
+    window's end (in which messages still change), from the start of the ``period`` that holds
+    that day, to the window's end."""
+    reach = window.window_to - horizon
+    return EPOCH + (reach - EPOCH) // period * period, window.window_to
+
+
 def messages_span(
     window: SyncWindow, horizon: timedelta, period: timedelta
 ) -> tuple[datetime, datetime]:
-    """The receive dates a messages run covers: its window and the ``horizon`` before it (in
-    which messages still change), from the start of the ``period`` that holds that day on."""
+    """The receive dates a messages run reads when it reads: its window and the checked span."""
     assert window.window_from is not None, "messages are fetched in windows"
-    reach = window.window_to - horizon
-    anchor = EPOCH + (reach - EPOCH) // period * period
-    return min(window.window_from, anchor), window.window_to
+    checked = checked_span(window, horizon, period)
+    return min(window.window_from, checked[0]), window.window_to
 
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -114,12 +122,13 @@ RENEW_AFTER = timedelta(days=1)
 class MessagesSource:
     """GetMyMessages, on receive date, folder by folder: a summary, headers, then bodies.
 
-    Each run first asks for the ``ReturnSummary`` of its span (the window and the
-    ``refresh_horizon`` before it, :func:`messages_span`): the folders and, per folder, how many
-    messages it holds and how many are new (unread), with the flagged count. When a committed
-    run (:func:`fetcher.sources.marks.is_committed`) saw the very same summary for the same
-    span start, nothing arrived, was read, replied (a reply is a Sent message), filed or removed
-    since: the run ends after that one call. Otherwise it reads the span's headers
+    Each run first asks for the ``ReturnSummary`` of the ``refresh_horizon`` before its end
+    (:func:`checked_span`): the folders and, per folder, how many messages it holds and how
+    many are new (unread), with the flagged count. When that span holds the whole window and a
+    committed run (:func:`fetcher.sources.marks.is_committed`) saw the very same summary for
+    the same span start, nothing arrived, was read, replied (a reply is a Sent message), filed
+    or removed since: the run ends after that one call. Otherwise it reads the headers of the
+    window and that span (:func:`messages_span`)
     (``ReturnHeaders`` with ``FolderID`` and ``StartTime``/``EndTime``, ascending FolderID) and
     asks ``ReturnMessages`` (ten ids a call) only for the messages whose header is new or
     differs from the one a committed run published; the published records are the full
@@ -151,15 +160,21 @@ class MessagesSource:
             return SourcePage.empty()  # in the window's span
         window, account = request.window, request.account
         assert window.window_from is not None, "messages are fetched in windows"
+        checked = checked_span(window, self.refresh_horizon, self.full_read)
         span = messages_span(window, self.refresh_horizon, self.full_read)
         summary = await self.client.message_summary(
-            account.token, account.site_id, start=span[0], end=span[1]
+            account.token, account.site_id, start=checked[0], end=checked[1]
         )
         remembered: list[tuple[str, Mark]] = []
         if request.offset == 0:
-            seen = Mark(window.issued_at, window.window_from, summary_digest(span, summary))
+            seen = Mark(window.issued_at, window.window_from, summary_digest(checked, summary))
             last = await self.marks.get(summary_key(window.account_id))
-            if last is not None and is_committed(last, window) and last.seen == seen.seen:
+            if (
+                span == checked  # the summary covers the whole window
+                and last is not None
+                and is_committed(last, window)
+                and last.seen == seen.seen
+            ):
                 return SourcePage.empty()  # nothing moved since a committed run read it all
             remembered.append((summary_key(window.account_id), seen))
         start_folder, inner = folder_position(request.offset)
