@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import AsyncIterator
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
@@ -138,3 +138,33 @@ async def test_a_caught_up_run_costs_one_call_per_due_phase_and_still_sees_chang
     # And caught up again right after: back to the cheap run.
     spent = await calls_of_run(pipeline, seller, family, minutes=10)
     assert sum(spent.values()) == spent[SEARCHES[family]] <= phases_due(family, all_due=False)
+
+
+async def searches_of(
+    pipeline: Pipeline, seller: Seller, family: Family, start: datetime, end: datetime
+) -> int:
+    before = await endpoint_calls(pipeline)
+    await pipeline.sync(seller, family, start, end)
+    return (await endpoint_calls(pipeline) - before)[SEARCHES[family]]
+
+
+@pytest.mark.parametrize("family", [Family.MESSAGES, Family.CASES], ids=str)
+async def test_a_window_sent_again_trusts_nothing_its_first_delivery_saw(
+    pipeline: Pipeline, family: Family
+) -> None:
+    # The scheduler sends a pair's window again from the same start when its run did not
+    # commit (failed, cancelled, dead-lettered): what that run saw is not proven in the mirror.
+    seller = pipeline.sellers[0]
+    now = await pipeline.sandbox_now()
+    await pipeline.sync(seller, family, now - timedelta(days=30), now)
+    await pipeline.advance_clock(86_400)
+    later = await pipeline.sandbox_now()
+    run_from = now - timedelta(minutes=10)
+    # Messages moved and ``open`` is due: this run reads, and leaves its marks.
+    assert await searches_of(pipeline, seller, family, run_from, later) > 1
+    # The same window again, as if that run had not committed: its marks do not count, so
+    # the summary does not end the run and ``open`` is due again.
+    assert await searches_of(pipeline, seller, family, run_from, later) > 1
+    # A window after it proves it committed: back to one call.
+    caught_up = later - timedelta(minutes=10)
+    assert await searches_of(pipeline, seller, family, caught_up, later) == 1
