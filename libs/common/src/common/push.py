@@ -109,8 +109,7 @@ TRADING_EVENTS: dict[str, Family] = {
 # Families some push topic or event covers; the others (cases, payments, payouts, disputes,
 # ...) stay on polling alone (contracts §1 "Not found").
 PUSH_FAMILIES: frozenset[Family] = frozenset(
-    {t.family for t in REST_TOPICS.values() if t.family is not None}
-    | set(TRADING_EVENTS.values())
+    {t.family for t in REST_TOPICS.values() if t.family is not None} | set(TRADING_EVENTS.values())
 )
 
 
@@ -191,7 +190,11 @@ def rest_notice(body: Any) -> Notice:
         # Only usernames (possibly an immutable user id for US users): the recipient is ours.
         username = _str(data.get("recipientUserName"))
         targets = _unique([_str(data.get("conversationId")) or _str(data.get("messageId"))])
-    elif topic in ("ORDER_RETURN_ACTIVITY", "ORDER_CANCELLATION_ACTIVITY", "ORDER_INQUIRY_ACTIVITY"):
+    elif topic in (
+        "ORDER_RETURN_ACTIVITY",
+        "ORDER_CANCELLATION_ACTIVITY",
+        "ORDER_INQUIRY_ACTIVITY",
+    ):
         key, id_field, lines = {
             "ORDER_RETURN_ACTIVITY": ("orderReturn", "returnId", "returnLineItems"),
             "ORDER_CANCELLATION_ACTIVITY": (
@@ -246,7 +249,7 @@ def _fields(body: bytes, name: str) -> list[str | None]:
 
 def trading_signature(timestamp: str, dev_id: str, app_id: str, cert_id: str) -> str:
     """``base64(MD5(Timestamp + DevID + AppID + CertID))`` (KB 1201)."""
-    digest = hashlib.md5((timestamp + dev_id + app_id + cert_id).encode()).digest()  # noqa: S324
+    digest = hashlib.md5((timestamp + dev_id + app_id + cert_id).encode()).digest()
     return base64.b64encode(digest).decode()
 
 

@@ -6,6 +6,7 @@ import contextlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
+from types import ModuleType
 
 import httpx
 from fastapi import FastAPI
@@ -36,6 +37,7 @@ from admin_api.routes import (
     live,
     oauth,
     ops,
+    push,
     retention,
     runall,
     runs,
@@ -141,7 +143,7 @@ def create_app(
         docs_url=None,
         redoc_url=None,
     )
-    for module in (
+    routers: tuple[ModuleType, ...] = (
         health,
         auth,
         users,
@@ -159,9 +161,15 @@ def create_app(
         retention,
         ops,
         webhooks,
+        push,
         docs,
         ui,
-    ):
+    )
+    # A public ingress replica serves eBay's notification endpoints and its health only
+    # (docs/adr/0018-push-notifications.md).
+    if settings.push.ingress_only:
+        routers = (health, push, webhooks)
+    for module in routers:
         app.include_router(module.router)
     app.mount("/ui", StaticFiles(directory=UI_DIR), name="ui")
     app.mount("/docs/assets", StaticFiles(directory=SWAGGER_UI_DIR), name="swagger-ui")

@@ -98,7 +98,7 @@ class NotificationRepository:
             )
             .distinct()
         )
-        return [(int(a), str(f)) for a, f in rows.all()]
+        return [(int(a), str(f)) for a, f in rows.all() if a is not None]
 
     async def mark_windowed(self, ids: Sequence[int], at: datetime) -> None:
         await self._session.execute(

@@ -44,9 +44,7 @@ def upgrade() -> None:
             "account_id", "api", "topic", name=op.f("uq_push_subscriptions_account_id")
         ),
     )
-    op.create_index(
-        op.f("ix_push_subscriptions_account_id"), "push_subscriptions", ["account_id"]
-    )
+    op.create_index(op.f("ix_push_subscriptions_account_id"), "push_subscriptions", ["account_id"])
     op.create_table(
         "ebay_notifications",
         sa.Column("id", sa.BigInteger(), autoincrement=True, nullable=False),
@@ -68,9 +66,7 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id", name=op.f("pk_ebay_notifications")),
         sa.UniqueConstraint("source", "notification_id", name=op.f("uq_ebay_notifications_source")),
     )
-    op.create_index(
-        op.f("ix_ebay_notifications_account_id"), "ebay_notifications", ["account_id"]
-    )
+    op.create_index(op.f("ix_ebay_notifications_account_id"), "ebay_notifications", ["account_id"])
     op.create_index(
         op.f("ix_ebay_notifications_received_at"), "ebay_notifications", ["received_at"]
     )
