@@ -39,6 +39,7 @@ from pathlib import Path
 from typing import Any
 
 import nats
+from embedded_servers import EmbeddedNats, EmbeddedPostgres
 from faststream.nats import NatsBroker
 from opentelemetry.sdk.trace import TracerProvider
 from sqlalchemy import text
@@ -49,7 +50,6 @@ from common.db.migrate import upgrade_async
 from common.families import PURPOSE_FAMILIES, Purpose
 from common.settings import WindowSettings
 from common.streams import BUCKETS, WINDOWS_STREAM, ensure_topology
-from ebaysync.embedded import EmbeddedNats, EmbeddedPostgres
 from scheduler.lease import LeaderLease
 from scheduler.service import Scheduler, window_publisher
 

@@ -14,13 +14,16 @@ from __future__ import annotations
 
 import argparse
 import sys
+from datetime import timedelta
 from pathlib import Path
 
 import yaml
 from faststream.nats import NatsBroker
 from faststream.specification import AsyncAPI
 from pydantic import SecretStr
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from common.clock import utc_now
 from common.messages import (
     AccessTokenReply,
     ConnectAccount,
@@ -42,7 +45,9 @@ from fetcher.settings import FetcherSettings
 from scheduler.handlers import build_router as scheduler_router
 from token_service.handlers import router as token_service_router
 from writer.handlers import build_router as writer_router
+from writer.service import PageWriter
 from writer.settings import WriterSettings
+from writer.validation import PageGate
 
 OUTPUT = Path(__file__).resolve().parents[1] / "libs/common/src/common/asyncapi.yaml"
 VERSION = "1"
@@ -81,9 +86,10 @@ def build_broker() -> NatsBroker:
     # The routers only read their concurrency from the settings: no environment needed.
     broker.include_router(fetcher_router(FetcherSettings.model_construct(concurrency=4)))
     unused = PostgresSettings(url=SecretStr("postgresql+asyncpg://unused/unused"))
-    broker.include_router(
-        writer_router(WriterSettings.model_construct(concurrency=4, database=unused))
-    )
+    never = async_sessionmaker[AsyncSession]()  # the spec needs the subscribers, not a database
+    writer_settings = WriterSettings.model_construct(concurrency=4, database=unused)
+    gate = PageGate(utc_now, timedelta(0))
+    broker.include_router(writer_router(writer_settings, broker, PageWriter(never, utc_now), gate))
 
     publishers = [
         (

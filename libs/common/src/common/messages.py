@@ -36,11 +36,15 @@ class Trigger(StrEnum):
     MANUAL = "manual"
     # An operator reset the pair's cursor and re-syncs from there (``ebaysync repair``).
     REPAIR = "repair"
+    # eBay pushed a change: a targeted window fetches just the ids it named (docs/adr/0018).
+    NOTIFICATION = "notification"
 
 
 # Account ids are PostgreSQL bigints: a larger one names no row, and would fail every query.
 MAX_ACCOUNT_ID = 2**63 - 1
 AccountId = Annotated[int, Field(ge=1, le=MAX_ACCOUNT_ID)]
+# Ids one targeted window may carry: more pending ids than this become the next window.
+MAX_TARGETS = 100
 
 
 # --- sync pipeline ------------------------------------------------------------------------
@@ -74,6 +78,14 @@ class SyncWindow(RunMessage):
     SUBJECT_PREFIX: ClassVar[str] = "sync.window"
 
     issued_at: AwareDatetime
+    # A targeted window (trigger ``notification``): fetch exactly these eBay ids (orders,
+    # items, messages, returns, inquiries, per family) and nothing by time. It covers no time
+    # range, so it never moves the pair's cursor (docs/adr/0018-push-notifications.md).
+    targets: list[str] | None = Field(default=None, max_length=MAX_TARGETS)
+
+    @property
+    def is_targeted(self) -> bool:
+        return self.targets is not None
 
     @property
     def subject(self) -> str:
@@ -88,7 +100,10 @@ class SyncWindow(RunMessage):
     def message_id(self) -> str:
         # A scheduled window is identified by where it starts, so a repeated publish of the same
         # window (retry, second scheduler) is dropped; a manual run is always new.
-        if self.trigger in (Trigger.MANUAL, Trigger.REPAIR) or self.window_from is None:
+        if (
+            self.trigger in (Trigger.MANUAL, Trigger.REPAIR, Trigger.NOTIFICATION)
+            or self.window_from is None
+        ):
             return f"run:{self.run_id}"
         return f"win:{self.account_id}:{self.family}:{self.window_from.isoformat()}"
 
@@ -172,6 +187,41 @@ class WindowFailed(Message):
     @property
     def subject(self) -> str:
         return f"{self.SUBJECT_PREFIX}.{self.family}"
+
+
+class NotificationReceived(Message):
+    """Event: eBay pushed a notification, its signature verified and its id seen the first
+    time. Stored in ``EBAY_NOTIFICATIONS`` (dedup by ``Nats-Msg-Id`` = the notification id);
+    the scheduler turns it into a targeted window (docs/adr/0018-push-notifications.md).
+
+    The ingress resolves nothing: the seller is named as eBay named it, and the scheduler
+    finds the account.
+    """
+
+    SUBJECT_PREFIX: ClassVar[str] = "ebay.notification"
+
+    notification_id: str = Field(min_length=1, max_length=256)
+    # "rest" (Notification API) or "trading" (Platform Notifications).
+    source: Literal["rest", "trading"]
+    # REST topic (ORDER_CONFIRMATION, ...) or Trading event name (FixedPriceTransaction, ...).
+    topic: str = Field(pattern=r"^[A-Za-z0-9_]{1,64}$")
+    # The seller as the payload names it: an eBay user id (REST data.user.userId, ...) or a
+    # username (NEW_MESSAGE, Trading RecipientUserID).
+    ebay_user_id: str | None = Field(default=None, max_length=256)
+    username: str | None = Field(default=None, max_length=256)
+    # Which family to sync and which of its ids changed (common.push.targets_of).
+    family: Family | None = None
+    targets: list[str] = Field(default_factory=list, max_length=MAX_TARGETS)
+    event_date: AwareDatetime | None = None
+    received_at: AwareDatetime
+
+    @property
+    def subject(self) -> str:
+        return f"{self.SUBJECT_PREFIX}.{self.source}.{self.topic}"
+
+    @property
+    def message_id(self) -> str:
+        return f"ntf:{self.source}:{self.notification_id}"
 
 
 # --- token service (request/reply over core NATS) ------------------------------------------

@@ -24,7 +24,7 @@ from nats.js.api import (
 )
 from nats.js.errors import NotFoundError
 
-from common.messages import DeadLetter, PageBatch, SyncWindow
+from common.messages import DeadLetter, NotificationReceived, PageBatch, SyncWindow
 
 log = logging.getLogger(__name__)
 
@@ -43,6 +43,10 @@ FAILURES_DURABLE = "failures"
 # the writer's mover (durable "mover") cannot lose one to a crash or a failed move (ADR 0008).
 ADVISORIES_STREAM = "SYNC_ADVISORIES"
 MOVER_DURABLE = "mover"
+# eBay's verified push notifications, from the admin API's ingress to the scheduler's consumer
+# (docs/adr/0018-push-notifications.md). The dedup window drops eBay's resends of one id.
+NOTIFICATIONS_STREAM = "EBAY_NOTIFICATIONS"
+NOTIFICATIONS_DURABLE = "notifications"
 MAX_DELIVERIES_PREFIX = "$JS.EVENT.ADVISORY.CONSUMER.MAX_DELIVERIES"
 ADVISORY_SUBJECTS = [
     f"{MAX_DELIVERIES_PREFIX}.{WINDOWS_STREAM}.{FETCHER_DURABLE}",
@@ -52,6 +56,7 @@ ADVISORY_SUBJECTS = [
 WINDOW_SUBJECTS = f"{SyncWindow.SUBJECT_PREFIX}.>"
 PAGE_SUBJECTS = f"{PageBatch.SUBJECT_PREFIX}.>"
 DLQ_SUBJECTS = f"{DeadLetter.SUBJECT_PREFIX}.>"
+NOTIFICATION_SUBJECTS = f"{NotificationReceived.SUBJECT_PREFIX}.>"
 
 # One message per subject, refusing new ones while it is pending or unacked: the bus itself
 # is the per-(account, family) lock (STACK-NOTES §10).
@@ -91,6 +96,17 @@ ADVISORIES = StreamConfig(
     retention=RetentionPolicy.WORK_QUEUE,
     storage=StorageType.FILE,
     max_age=7 * DAY,
+)
+
+NOTIFICATIONS = StreamConfig(
+    name=NOTIFICATIONS_STREAM,
+    subjects=[NOTIFICATION_SUBJECTS],
+    retention=RetentionPolicy.WORK_QUEUE,
+    storage=StorageType.FILE,
+    max_age=DAY,
+    # eBay resends an unacknowledged notification for hours: the database's unique key holds
+    # longer, the stream's window drops the quick repeats without a query.
+    duplicate_window=HOUR,
 )
 
 FETCHER = ConsumerConfig(
@@ -179,6 +195,17 @@ PAUSE_ALL_KEY = "pause_all"
 PAUSED_ORGS_KEY = "paused_orgs"
 SCHEDULER_LEADER_KEY = "scheduler_leader"
 
+# The scheduler's consumer of eBay's notifications: each becomes a targeted window.
+NOTIFICATION_CONSUMER = ConsumerConfig(
+    durable_name=NOTIFICATIONS_DURABLE,
+    filter_subject=NOTIFICATION_SUBJECTS,
+    ack_policy=AckPolicy.EXPLICIT,
+    deliver_policy=DeliverPolicy.ALL,
+    ack_wait=60.0,
+    max_deliver=20,
+    max_ack_pending=256,
+)
+
 
 async def _ensure_stream(js: JetStreamContext, config: StreamConfig, replicas: int | None) -> None:
     assert config.name is not None
@@ -213,12 +240,13 @@ async def ensure_topology(js: JetStreamContext, replicas: int | None = None) -> 
     ``replicas`` sets how many copies each stream keeps (3 on a cluster); None keeps what
     exists and creates missing streams with one. Consumers follow their stream.
     """
-    for stream in (WINDOWS, PAGES, DLQ, ADVISORIES):
+    for stream in (WINDOWS, PAGES, DLQ, ADVISORIES, NOTIFICATIONS):
         await _ensure_stream(js, stream, replicas)
     # add_consumer is create-or-update on the server, unlike binding a durable.
     await js.add_consumer(WINDOWS_STREAM, FETCHER)
     await js.add_consumer(PAGES_STREAM, WRITER)
     await js.add_consumer(DLQ_STREAM, FAILURES)
     await js.add_consumer(ADVISORIES_STREAM, MOVER)
+    await js.add_consumer(NOTIFICATIONS_STREAM, NOTIFICATION_CONSUMER)
     for bucket in BUCKETS.all():
         await _ensure_bucket(js, bucket, replicas)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from types import ModuleType
 
 import httpx
 from fastapi import FastAPI
@@ -35,6 +36,7 @@ from admin_api.routes import (
     live,
     oauth,
     ops,
+    push,
     retention,
     runall,
     runs,
@@ -137,7 +139,7 @@ def create_app(
         docs_url=None,
         redoc_url=None,
     )
-    for module in (
+    routers: tuple[ModuleType, ...] = (
         health,
         auth,
         users,
@@ -155,9 +157,15 @@ def create_app(
         retention,
         ops,
         webhooks,
+        push,
         docs,
         ui,
-    ):
+    )
+    # A public ingress replica serves eBay's notification endpoints and its health only
+    # (docs/adr/0018-push-notifications.md).
+    if settings.push.ingress_only:
+        routers = (health, push, webhooks)
+    for module in routers:
         app.include_router(module.router)
     app.mount("/ui", StaticFiles(directory=UI_DIR), name="ui")
     app.mount("/docs/assets", StaticFiles(directory=SWAGGER_UI_DIR), name="swagger-ui")

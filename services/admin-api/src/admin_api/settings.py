@@ -36,6 +36,35 @@ class AlertSettings(BaseModel):
     batch_size: int = Field(default=50, ge=1)
 
 
+class PushSettings(BaseModel):
+    """eBay push notifications (``ADMIN_API_PUSH__*``; docs/adr/0018-push-notifications.md).
+
+    Off by default: a production deploy turns it on once ``public_url`` is reachable by eBay;
+    ``make up`` turns it on against the sandbox.
+    """
+
+    enabled: bool = False
+    # Where eBay reaches this deployment's ingress, e.g. "https://sync.example.com": the
+    # endpoints are <public_url>/ebay/notifications/rest and .../trading.
+    public_url: str = "http://localhost:8000"
+    # createDestination's verification token (eBay's rule: 32 to 80 of [A-Za-z0-9_-]).
+    verification_token: SecretStr = Field(
+        default=SecretStr("ebaysync-push-verification-token-0000"),
+        min_length=32,
+        max_length=80,
+    )
+    # A REST notification published longer ago than this is refused (409) as a replay; eBay
+    # resends for about a day (contracts §5).
+    max_age_seconds: float = Field(default=2 * 86400.0, gt=0)
+    # Trading: the keyset's DevID (the signature is MD5 of Timestamp + DevID + AppID + CertID)
+    # and the timestamp tolerance (10 minutes, UNCONFIRMED: contracts §7.4).
+    trading_dev_id: str = ""
+    trading_max_age_seconds: float = Field(default=600.0, gt=0)
+    # A replica that serves only the ingress (and health): the public one, apart from the
+    # operators' API and UI.
+    ingress_only: bool = False
+
+
 class AdminApiSettings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="ADMIN_API_", env_nested_delimiter="__", extra="ignore"
@@ -118,6 +147,8 @@ class AdminApiSettings(BaseSettings):
 
     # Notifications to people: evaluation interval, send timeout, attempts.
     alerts: AlertSettings = Field(default_factory=AlertSettings)
+    # eBay's push notifications: the ingress and the subscriptions.
+    push: PushSettings = Field(default_factory=PushSettings)
 
     def is_superadmin(self, email: str) -> bool:
         wanted = {e.strip().lower() for e in self.superadmin_emails.split(",") if e.strip()}

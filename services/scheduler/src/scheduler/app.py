@@ -9,16 +9,25 @@ import socket
 import uuid
 from datetime import timedelta
 
-from faststream import FastStream
+from faststream import AckPolicy, FastStream
+from faststream.nats import JStream, NatsRouter, PullSub
 from opentelemetry.sdk.trace import TracerProvider
 
 from common.clock import FollowingClock, utc_now
 from common.control import PauseSwitch
 from common.db.engine import build_engine, build_sessionmaker
+from common.messages import NotificationReceived
 from common.service import build_service
-from common.streams import BUCKETS, SCHEDULER_LEADER_KEY
+from common.streams import (
+    BUCKETS,
+    NOTIFICATION_SUBJECTS,
+    NOTIFICATIONS_DURABLE,
+    NOTIFICATIONS_STREAM,
+    SCHEDULER_LEADER_KEY,
+)
 from scheduler.handlers import build_router
 from scheduler.lease import LeaderLease
+from scheduler.notifications import NotificationIntake
 from scheduler.service import Scheduler, record_backlog, window_publisher
 from scheduler.settings import SchedulerSettings
 
@@ -38,6 +47,25 @@ def create_app(
     app.context.set_global("wake_scheduler", wake)
     loop_task: asyncio.Task[None] | None = None
     scheduler: Scheduler | None = None
+    intake: NotificationIntake | None = None
+
+    notifications = NatsRouter()
+
+    @notifications.subscriber(
+        NOTIFICATION_SUBJECTS,
+        stream=JStream(NOTIFICATIONS_STREAM, declare=False),
+        durable=NOTIFICATIONS_DURABLE,
+        pull_sub=PullSub(batch_size=16, timeout=5.0),
+        ack_policy=AckPolicy.NACK_ON_ERROR,
+        inbox_prefix=f"{settings.nats.inbox}.".encode(),
+    )
+    async def notification_received(event: NotificationReceived) -> None:
+        # Before start-up finished the message is redelivered (not acked: the handler raises).
+        if intake is None:
+            raise RuntimeError("the scheduler is not started yet")
+        await intake.receive(event)
+
+    broker.include_router(notifications)
 
     following = FollowingClock(settings.clock_url) if settings.clock_url else None
 
@@ -50,6 +78,8 @@ def create_app(
                 await scheduler.tick()
                 if scheduler.is_leader:
                     await record_backlog(js)
+                    if intake is not None:
+                        await intake.flush_pending()  # coalesced ids of pairs now free
             except Exception:  # one failed tick must not stop scheduling
                 log.exception("scheduler tick failed")
             with contextlib.suppress(TimeoutError):
@@ -58,7 +88,7 @@ def create_app(
 
     @app.after_startup
     async def start_ticking() -> None:
-        nonlocal loop_task, scheduler
+        nonlocal loop_task, scheduler, intake
         leases = await broker.key_value(BUCKETS.leases.bucket, declare=False)
         control = await broker.key_value(BUCKETS.control.bucket, declare=False)
         holder = f"{socket.gethostname()}:{uuid.uuid4().hex[:8]}"
@@ -74,6 +104,12 @@ def create_app(
             settings.policies(),
             stale_after=timedelta(seconds=settings.stale_run_seconds),
             clock=following.now if following is not None else utc_now,
+        )
+        intake = NotificationIntake(
+            build_sessionmaker(engine),
+            window_publisher(broker, settings.nats.publish_timeout_seconds),
+            following.now if following is not None else utc_now,
+            publish_windows=settings.targeted_windows,
         )
         loop_task = asyncio.create_task(run_forever(scheduler))
 

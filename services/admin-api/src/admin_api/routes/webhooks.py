@@ -16,6 +16,7 @@ from fastapi import APIRouter, Header, HTTPException, Query, Request, Response, 
 from fastapi.responses import JSONResponse
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from admin_api.context import AdminContext
 from admin_api.dependencies import ContextDep, NowDep, SessionDep, SettingsDep
 from admin_api.notifications import (
     DELETION_TOPIC,
@@ -93,7 +94,7 @@ async def deletion_notice(
             raise BadSignature(f"eBay does not know key {header.kid}")
         public_key = load_public_key(key)
         if not signs(public_key, header, body):
-            parsed = await _parse(body, settings)
+            parsed = await parse_bounded(body, settings)
             if not signs(public_key, header, compact_json(parsed)):
                 raise BadSignature("signature does not match the message")
     except BadSignature as exc:
@@ -101,15 +102,29 @@ async def deletion_notice(
     except KeyUnavailable as exc:
         log.warning("cannot verify a deletion notice now: %s", exc)
         raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, str(exc)) from exc
-    notice = _notice(parsed if parsed is not None else await _parse(body, settings))
+    notice = _notice(parsed if parsed is not None else await parse_bounded(body, settings))
     topic = notice.get("metadata", {}).get("topic")
-    if topic not in (DELETION_TOPIC, REVOCATION_TOPIC):
-        return Response(status_code=status.HTTP_204_NO_CONTENT)
+    if topic in (DELETION_TOPIC, REVOCATION_TOPIC):
+        await apply_account_notice(session, context, notice, topic, now, settings)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+async def apply_account_notice(
+    session: AsyncSession,
+    context: AdminContext,
+    notice: dict[str, Any],
+    topic: str,
+    now: datetime,
+    settings: AdminApiSettings,
+) -> None:
+    """A verified deletion or revocation notice acts on every account of that eBay user, once
+    per notification id (also the push ingress's, admin_api.routes.push)."""
     notification = notice.get("notification", {})
     window = timedelta(seconds=settings.deletion_replay_window_seconds)
     if not await _first_sight(session, notification, now, window):
-        return Response(status_code=status.HTTP_204_NO_CONTENT)
+        return
     data = notification.get("data", {})
+    data = data if isinstance(data, dict) else {}
     accounts = AccountRepository(session)
     found = list(await accounts.find_by_ebay_user_id(str(data.get("userId", ""))))
     if not found and data.get("username"):
@@ -125,7 +140,6 @@ async def deletion_notice(
     await session.commit()
     if found:
         context.changes.notify()
-    return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
 async def read_bounded(request: Request, limit: int) -> bytes:
@@ -144,7 +158,7 @@ async def read_bounded(request: Request, limit: int) -> bytes:
     return bytes(body)
 
 
-async def _parse(body: bytes, settings: AdminApiSettings) -> Any:
+async def parse_bounded(body: bytes, settings: AdminApiSettings) -> Any:
     try:
         return await anyio.to_thread.run_sync(parse_notice, body, settings.webhook_max_json_depth)
     except NotANotice as exc:
@@ -159,7 +173,7 @@ async def _first_sight(
     notification_id = notification.get("notificationId")
     if not isinstance(notification_id, str) or not 0 < len(notification_id) <= 256:
         raise HTTPException(status.HTTP_400_BAD_REQUEST, "the notification has no id")
-    published = _published_at(notification.get("publishDate"))
+    published = published_at(notification.get("publishDate"))
     if published is not None and published < now - window:
         log.warning("deletion notice %s is older than the replay window: ignored", notification_id)
         return False
@@ -169,7 +183,7 @@ async def _first_sight(
     return True
 
 
-def _published_at(value: object) -> datetime | None:
+def published_at(value: object) -> datetime | None:
     if not isinstance(value, str):
         return None
     try:

@@ -1,0 +1,218 @@
+"""The push ingress: eBay's change notifications (public: eBay calls them, no operator auth).
+
+``/ebay/notifications/rest`` takes the Notification API's JSON (``X-EBAY-SIGNATURE``), and
+answers the destination's GET challenge; ``/ebay/notifications/trading`` takes Platform
+Notifications (SOAP, ``NotificationSignature``). In every request, in this order and each
+step bounded: the body is read up to the limit (413 beyond), the signature verified before
+anything else is parsed (412 forged or unknown key, 503 when eBay's key cannot be fetched now,
+so eBay resends), the payload's age checked (409 too old: a replay), and a
+``NotificationReceived`` published with ``Nats-Msg-Id`` = the notification id (208 when
+JetStream already holds that id: a replay, without effect). Nothing else happens here: the
+scheduler turns the message into a targeted window (docs/adr/0018-push-notifications.md).
+Account deletion and revocation go to the existing handler (routes.webhooks).
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime, timedelta
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Header, HTTPException, Query, Request, Response, status
+from fastapi.responses import JSONResponse
+from faststream.nats import NatsBroker
+
+from admin_api.dependencies import ContextDep, NowDep, SessionDep, SettingsDep
+from admin_api.notifications import (
+    BadSignature,
+    KeyUnavailable,
+    challenge_response,
+    compact_json,
+    load_public_key,
+    parse_signature_header,
+    signs,
+)
+from admin_api.routes.webhooks import (
+    apply_account_notice,
+    parse_bounded,
+    published_at,
+    read_bounded,
+)
+from admin_api.settings import AdminApiSettings, PushSettings
+from common.messages import NotificationReceived, encoded
+from common.push import (
+    ACCOUNT_TOPICS,
+    Notice,
+    NotNotification,
+    TradingRefused,
+    rest_notice,
+    trading_notice,
+    verify_trading,
+)
+from common.streams import NOTIFICATIONS_STREAM
+
+router = APIRouter(prefix="/ebay/notifications", tags=["ebay push notifications"])
+log = logging.getLogger(__name__)
+
+REST_PATH = "/ebay/notifications/rest"
+TRADING_PATH = "/ebay/notifications/trading"
+# eBay waits 3 s at most (Trading, KB 1916): the publish must answer well within.
+PUBLISH_TIMEOUT_SECONDS = 2.0
+
+
+def _enabled(settings: AdminApiSettings) -> PushSettings:
+    if not settings.push.enabled:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, "push notifications are off")
+    return settings.push
+
+
+def rest_endpoint(push: PushSettings) -> str:
+    """The endpoint as registered with eBay (createDestination): part of the challenge."""
+    return push.public_url.rstrip("/") + REST_PATH
+
+
+@router.get(
+    "/rest",
+    response_class=JSONResponse,
+    responses={200: {"description": '{"challengeResponse": "<hex sha256>"}'}, 404: {}},
+)
+async def rest_challenge(
+    settings: SettingsDep, challenge_code: Annotated[str, Query(min_length=1, max_length=512)]
+) -> JSONResponse:
+    """createDestination's challenge: ``sha256(challengeCode + verificationToken + endpoint)``."""
+    push = _enabled(settings)
+    token = push.verification_token.get_secret_value()
+    return JSONResponse(
+        {"challengeResponse": challenge_response(challenge_code, token, rest_endpoint(push))}
+    )
+
+
+@router.post(
+    "/rest",
+    status_code=status.HTTP_204_NO_CONTENT,
+    responses={
+        204: {"description": "Accepted: a targeted sync follows"},
+        208: {"description": "A notification id already received: acknowledged, no effect"},
+        400: {"description": "Signed, but not a notification"},
+        404: {"description": "Push notifications are off"},
+        409: {"description": "Published longer ago than ADMIN_API_PUSH__MAX_AGE_SECONDS"},
+        412: {"description": "The signature does not verify, or its key is unknown to eBay"},
+        413: {"description": "The body is larger than ADMIN_API_WEBHOOK_MAX_BODY_BYTES"},
+        503: {"description": "eBay's key or the bus is unavailable now; eBay will resend"},
+    },
+)
+async def rest_notification(
+    request: Request,
+    settings: SettingsDep,
+    session: SessionDep,
+    context: ContextDep,
+    now: NowDep,
+    x_ebay_signature: Annotated[str | None, Header(max_length=8192)] = None,
+) -> Response:
+    push = _enabled(settings)
+    body = await read_bounded(request, settings.webhook_max_body_bytes)
+    parsed: Any = None
+    try:
+        header = parse_signature_header(x_ebay_signature)
+        key = await context.notification_keys.get(header.kid)
+        if key is None:
+            raise BadSignature(f"eBay does not know key {header.kid}")
+        public_key = load_public_key(key)
+        if not signs(public_key, header, body):
+            parsed = await parse_bounded(body, settings)
+            if not signs(public_key, header, compact_json(parsed)):
+                raise BadSignature("signature does not match the message")
+    except BadSignature as exc:
+        log.warning("push notification refused: %s", exc)
+        raise HTTPException(status.HTTP_412_PRECONDITION_FAILED, str(exc)) from exc
+    except KeyUnavailable as exc:
+        log.warning("cannot verify a push notification now: %s", exc)
+        raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, str(exc)) from exc
+    if parsed is None:
+        parsed = await parse_bounded(body, settings)
+    try:
+        notice = rest_notice(parsed)
+    except NotNotification as exc:
+        raise HTTPException(status.HTTP_400_BAD_REQUEST, str(exc)) from exc
+    published = _published_at(parsed)
+    if published is not None and published < now - timedelta(seconds=push.max_age_seconds):
+        raise HTTPException(status.HTTP_409_CONFLICT, "the notification is too old: a replay")
+    if notice.topic in ACCOUNT_TOPICS:
+        # Deletion and revocation act on the account at once (issue 15's handler, reused).
+        await apply_account_notice(session, context, parsed, notice.topic, now, settings)
+    return await _publish(context.broker, notice, "rest", now)
+
+
+@router.post(
+    "/trading",
+    status_code=status.HTTP_200_OK,
+    responses={
+        200: {"description": "Accepted: a targeted sync follows"},
+        208: {"description": "A notification already received: acknowledged, no effect"},
+        400: {"description": "Signed, but not a notification"},
+        404: {"description": "Push notifications are off"},
+        412: {"description": "Unsigned, forged, or outside the timestamp tolerance"},
+        413: {"description": "The body is larger than ADMIN_API_WEBHOOK_MAX_BODY_BYTES"},
+        503: {"description": "The bus is unavailable now; eBay will resend"},
+    },
+)
+async def trading_notification(
+    request: Request, settings: SettingsDep, context: ContextDep, now: NowDep
+) -> Response:
+    push = _enabled(settings)
+    body = await read_bounded(request, settings.webhook_max_body_bytes)
+    try:
+        stamp = verify_trading(
+            body,
+            push.trading_dev_id,
+            settings.ebay.client_id,
+            settings.ebay.client_secret.get_secret_value(),
+            now,
+            timedelta(seconds=push.trading_max_age_seconds),
+        )
+    except TradingRefused as exc:
+        log.warning("trading notification refused: %s", exc)
+        raise HTTPException(status.HTTP_412_PRECONDITION_FAILED, str(exc)) from exc
+    try:
+        notice = trading_notice(body, stamp)
+    except NotNotification as exc:
+        raise HTTPException(status.HTTP_400_BAD_REQUEST, str(exc)) from exc
+    response = await _publish(context.broker, notice, "trading", now)
+    # Trading wants 200 OK (contracts §7.5).
+    return response if response.status_code != 204 else Response(status_code=200)
+
+
+async def _publish(
+    broker: NatsBroker, notice: Notice, source: Literal["rest", "trading"], now: datetime
+) -> Response:
+    message = NotificationReceived(
+        notification_id=notice.notification_id,
+        source=source,
+        topic=notice.topic,
+        ebay_user_id=notice.ebay_user_id,
+        username=notice.username,
+        family=notice.family,
+        targets=list(notice.targets),
+        event_date=notice.event_date,
+        received_at=now,
+    )
+    try:
+        ack = await broker.publish(
+            encoded(message),
+            message.subject,
+            stream=NOTIFICATIONS_STREAM,
+            headers={"Nats-Msg-Id": message.message_id, "content-type": "application/json"},
+            timeout=PUBLISH_TIMEOUT_SECONDS,
+        )
+    except Exception as exc:  # the bus is down or slow: eBay resends what we do not ack
+        log.warning("cannot publish notification %s: %s", notice.notification_id, exc)
+        raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, "cannot queue it now") from exc
+    if ack.duplicate:
+        log.info("notification %s received before: no effect", notice.notification_id)
+        return Response(status_code=status.HTTP_208_ALREADY_REPORTED)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+def _published_at(parsed: Any) -> datetime | None:
+    notification = parsed.get("notification", {}) if isinstance(parsed, dict) else {}
+    return published_at(notification.get("publishDate") if isinstance(notification, dict) else None)

@@ -1,0 +1,119 @@
+"""Notifications into targeted windows: recorded once, coalesced while the pair is in flight,
+never lost (scheduler.notifications; docs/adr/0018-push-notifications.md)."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+
+import pytest
+from faststream.nats import NatsBroker
+from nats.js import JetStreamContext
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from common.db.push import ReceivedNotification
+from common.families import Family
+from common.messages import NotificationReceived, SyncWindow, Trigger
+from common.streams import WINDOWS_STREAM
+from scheduler.notifications import NotificationIntake
+from scheduler.service import window_publisher
+from testkit.factories import create_account
+
+pytestmark = [pytest.mark.nats, pytest.mark.postgres]
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+def order_note(
+    user_id: str, order_id: str, notification_id: str | None = None
+) -> NotificationReceived:
+    return NotificationReceived(
+        notification_id=notification_id or str(uuid.uuid4()),
+        source="rest",
+        topic="ORDER_CONFIRMATION",
+        ebay_user_id=user_id,
+        family=Family.ORDERS,
+        targets=[order_id],
+        received_at=utc_now(),
+    )
+
+
+async def held_window(js: JetStreamContext, account_id: int) -> tuple[int, SyncWindow] | None:
+    subject = f"{SyncWindow.SUBJECT_PREFIX}.orders.{account_id}"
+    info = await js.stream_info(WINDOWS_STREAM, subjects_filter=subject)
+    count = (info.state.subjects or {}).get(subject, 0)
+    assert count <= 1  # one window per pair, ever
+    if count == 0:
+        return None
+    raw = await js.get_last_msg(WINDOWS_STREAM, subject)
+    assert raw.data is not None and raw.seq is not None
+    return raw.seq, SyncWindow.model_validate_json(raw.data)
+
+
+async def test_a_burst_of_1000_keeps_one_window_in_flight_and_loses_no_change(
+    broker: NatsBroker, js: JetStreamContext, sessions: async_sessionmaker[AsyncSession]
+) -> None:
+    user_id = f"seller-{uuid.uuid4().hex[:8]}"
+    async with sessions.begin() as session:
+        account = await create_account(session, ebay_user_id=user_id)
+    intake = NotificationIntake(
+        sessions, window_publisher(broker, timeout=10), utc_now, publish_windows=True
+    )
+    orders = [f"27-{n:05d}-00001" for n in range(1000)]
+    for order in orders:
+        await intake.receive(order_note(user_id, order))
+        assert (await held_window(js, account.id) or (0, None))[0] >= 0
+    asked: set[str] = set()
+    # The fetcher takes each window in turn (here: deletes it); the next tick sends the rest.
+    for _ in range(100):
+        held = await held_window(js, account.id)
+        if held is None:
+            if await intake.flush_pending() == 0:
+                break
+            continue
+        seq, window = held
+        assert window.trigger is Trigger.NOTIFICATION and window.window_from is None
+        assert window.targets is not None and 0 < len(window.targets) <= 100
+        asked |= set(window.targets)
+        await js.delete_msg(WINDOWS_STREAM, seq)
+    assert asked == set(orders)
+
+
+async def test_a_repeated_notification_is_recorded_once(
+    broker: NatsBroker, js: JetStreamContext, sessions: async_sessionmaker[AsyncSession]
+) -> None:
+    user_id = f"seller-{uuid.uuid4().hex[:8]}"
+    async with sessions.begin() as session:
+        account = await create_account(session, ebay_user_id=user_id)
+    intake = NotificationIntake(
+        sessions, window_publisher(broker, timeout=10), utc_now, publish_windows=True
+    )
+    note = order_note(user_id, "27-99999-00001")
+    assert await intake.receive(note) == 1
+    assert await intake.receive(note) == 0
+    async with sessions() as session:
+        rows = await session.scalar(
+            select(func.count())
+            .select_from(ReceivedNotification)
+            .where(ReceivedNotification.account_id == account.id)
+        )
+    assert rows == 1
+    held = await held_window(js, account.id)
+    assert held is not None and held[1].targets == ["27-99999-00001"]
+    await js.delete_msg(WINDOWS_STREAM, held[0])
+
+
+async def test_while_windows_are_off_notifications_are_only_recorded(
+    broker: NatsBroker, js: JetStreamContext, sessions: async_sessionmaker[AsyncSession]
+) -> None:
+    user_id = f"seller-{uuid.uuid4().hex[:8]}"
+    async with sessions.begin() as session:
+        account = await create_account(session, ebay_user_id=user_id)
+    intake = NotificationIntake(
+        sessions, window_publisher(broker, timeout=10), utc_now, publish_windows=False
+    )
+    assert await intake.receive(order_note(user_id, "27-88888-00001")) == 0
+    assert await held_window(js, account.id) is None
