@@ -55,7 +55,8 @@ def build_service(
     """A FastStream app on a traced broker that announces itself and serves its metrics.
 
     ``traces_sql``: the service uses the database, so its statements are traced when the
-    settings ask for it (``EBAYSYNC_TRACE_SQL``); off by default, a span per statement being
+    settings ask for it (``<SERVICE>_TELEMETRY__TRACE_SQL``); off by default, a span per
+    statement being
     most of a page's tracing cost.
     """
     configure_logging(name, settings.telemetry)

@@ -8,7 +8,8 @@ thread; nothing on the hot path waits for an export). Which traces are kept is t
 parent-based, so a window's root decides for every page of it, whichever service writes them).
 
 The hot path costs a few spans per message: publish and process. A span per SQL statement is off
-unless ``EBAYSYNC_TRACE_SQL`` is true (:attr:`TelemetrySettings.trace_sql`) — worth it while
+unless ``<SERVICE>_TELEMETRY__TRACE_SQL`` is true (:attr:`TelemetrySettings.trace_sql`) —
+worth it while
 chasing a slow query, not on every page of every window.
 
 Span names and metric labels never carry an account id (their cardinality must not grow with the
@@ -66,7 +67,7 @@ class TelemetrySettings(BaseSettings):
     log_level: str = "INFO"
     # A span per SQL statement (asyncpg instrumented) in the services that use the database;
     # not an OTEL_* variable, because it is ours.
-    trace_sql: bool = Field(default=False, validation_alias="EBAYSYNC_TRACE_SQL")
+    trace_sql: bool = False
 
     @property
     def exports(self) -> bool:
