@@ -140,14 +140,4 @@ class WithDetails:
             for key, digest in seen:
                 await self.digests.put(key, digest)
 
-        published = page.published
-        if seen:
-            inner = page.published
-
-            async def published_and_remembered() -> None:
-                if inner is not None:
-                    await inner()
-                await remember()
-
-            published = published_and_remembered
-        return replace(page, records=records, published=published)
+        return replace(page, records=records, published=remember if seen else None)
