@@ -24,7 +24,7 @@ from common.settings import nats_settings, postgres_settings
 
 log = logging.getLogger("ebaysync.ops")
 
-STREAMS = (streams.WINDOWS, streams.PAGES, streams.DLQ, streams.ADVISORIES)
+STREAMS = (streams.WINDOWS, streams.PAGES, streams.DLQ, streams.ADVISORIES, streams.NOTIFICATIONS)
 BUCKETS = streams.BUCKETS.all()
 
 

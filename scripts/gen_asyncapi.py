@@ -31,6 +31,7 @@ from common.messages import (
     DeadLetter,
     GetAccessToken,
     GetSigningKey,
+    NotificationReceived,
     PageBatch,
     ServiceHeartbeat,
     SigningKeyReply,
@@ -92,6 +93,13 @@ def build_broker() -> NatsBroker:
     broker.include_router(writer_router(writer_settings, broker, PageWriter(never, utc_now), gate))
 
     publishers = [
+        (
+            "ebay.notification.{source}.{topic}",
+            NotificationReceived,
+            "Sent by the admin API's push ingress for each eBay notification whose signature "
+            "verified (dedup id ntf:<source>:<id>); the scheduler turns it into a targeted "
+            "window.",
+        ),
         (
             "sync.window.{family}.{account}",
             SyncWindow,
