@@ -14,26 +14,24 @@ import subprocess
 import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from types import TracebackType
-from typing import IO, Self
+from typing import Self
 
 from embedded_servers.binaries import nats_server_binary
+from embedded_servers.child import ChildServer
 from embedded_servers.processes import (
     EmbeddedServerError,
     _iter_pids,
     _open_log,
     _pid_cmdline,
-    _signal_and_wait,
     _spawn,
     _tail,
     _terminate_pids,
-    find_free_port,
 )
 
 logger = logging.getLogger(__name__)
 
 
-class EmbeddedNats:
+class EmbeddedNats(ChildServer):
     """A ``nats-server -js`` child process storing JetStream data under ``data_dir``.
 
     Layout: ``<data_dir>/jetstream`` (passed as ``-sd``) and
@@ -43,6 +41,9 @@ class EmbeddedNats:
     host, port, store and monitoring still win over the file. ``env`` adds variables to the
     server's environment, which its config file can reference as ``$NAME``.
     """
+
+    name = "nats-server"
+    stop_signal = signal.SIGTERM
 
     def __init__(
         self,
@@ -58,18 +59,14 @@ class EmbeddedNats:
         start_timeout: float = 30.0,
         stop_timeout: float = 15.0,
     ) -> None:
-        self.data_dir = Path(data_dir).absolute()
-        self.host = host
-        self._port = port
+        super().__init__(
+            data_dir, host, port, start_timeout=start_timeout, stop_timeout=stop_timeout
+        )
         self.monitor_port = monitor_port
         self._binary = binary
         self.extra_args = list(extra_args)
         self.config_file = None if config_file is None else Path(config_file).absolute()
         self.env = dict(env or {})
-        self.start_timeout = start_timeout
-        self.stop_timeout = stop_timeout
-        self._proc: subprocess.Popen[bytes] | None = None
-        self._log: IO[bytes] | None = None
 
     # -- properties -------------------------------------------------------
 
@@ -82,13 +79,6 @@ class EmbeddedNats:
         return self.data_dir / "nats-server.log"
 
     @property
-    def port(self) -> int:
-        """The client port; picked (and then kept for restarts) on first access if not given."""
-        if self._port is None:
-            self._port = find_free_port(self.host)
-        return self._port
-
-    @property
     def url(self) -> str:
         return f"nats://{self.host}:{self.port}"
 
@@ -97,14 +87,6 @@ class EmbeddedNats:
         if self.monitor_port is None:
             return None
         return f"http://{self.host}:{self.monitor_port}"
-
-    @property
-    def pid(self) -> int | None:
-        return self._proc.pid if self._proc is not None else None
-
-    @property
-    def running(self) -> bool:
-        return self._proc is not None and self._proc.poll() is None
 
     def command(self, server_name: str | None = None) -> list[str]:
         binary = self._binary or nats_server_binary()
@@ -217,35 +199,6 @@ class EmbeddedNats:
                 pids.append(pid)
         if pids:
             _terminate_pids(pids, signal.SIGTERM, self.stop_timeout, "nats-server")
-
-    def stop(self, timeout: float | None = None) -> None:
-        """SIGTERM (JetStream flushes its state), then SIGKILL after ``timeout`` seconds."""
-        atexit.unregister(self.stop)
-        proc, self._proc = self._proc, None
-        try:
-            if proc is not None:
-                code = _signal_and_wait(
-                    proc,
-                    signal.SIGTERM,
-                    self.stop_timeout if timeout is None else timeout,
-                    "nats-server",
-                )
-                logger.info("nats-server on %s stopped (exit code %s)", self.url, code)
-        finally:
-            if self._log is not None:
-                self._log.close()
-                self._log = None
-
-    def __enter__(self) -> Self:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
 
     def __repr__(self) -> str:
         state = "running" if self.running else "stopped"

