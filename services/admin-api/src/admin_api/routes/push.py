@@ -23,20 +23,12 @@ from fastapi.responses import JSONResponse
 from faststream.nats import NatsBroker
 
 from admin_api.dependencies import ContextDep, NowDep, SessionDep, SettingsDep
-from admin_api.notifications import (
-    BadSignature,
-    KeyUnavailable,
-    challenge_response,
-    compact_json,
-    load_public_key,
-    parse_signature_header,
-    signs,
-)
+from admin_api.notifications import challenge_response
 from admin_api.routes.webhooks import (
     apply_account_notice,
-    parse_bounded,
     published_at,
     read_bounded,
+    verified_rest_body,
 )
 from admin_api.settings import AdminApiSettings, PushSettings
 from common.messages import NotificationReceived, encoded
@@ -111,25 +103,7 @@ async def rest_notification(
 ) -> Response:
     push = _enabled(settings)
     body = await read_bounded(request, settings.webhook_max_body_bytes)
-    parsed: Any = None
-    try:
-        header = parse_signature_header(x_ebay_signature)
-        key = await context.notification_keys.get(header.kid)
-        if key is None:
-            raise BadSignature(f"eBay does not know key {header.kid}")
-        public_key = load_public_key(key)
-        if not signs(public_key, header, body):
-            parsed = await parse_bounded(body, settings)
-            if not signs(public_key, header, compact_json(parsed)):
-                raise BadSignature("signature does not match the message")
-    except BadSignature as exc:
-        log.warning("push notification refused: %s", exc)
-        raise HTTPException(status.HTTP_412_PRECONDITION_FAILED, str(exc)) from exc
-    except KeyUnavailable as exc:
-        log.warning("cannot verify a push notification now: %s", exc)
-        raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, str(exc)) from exc
-    if parsed is None:
-        parsed = await parse_bounded(body, settings)
+    parsed = await verified_rest_body(body, x_ebay_signature, context, settings)
     try:
         notice = rest_notice(parsed)
     except NotNotification as exc:
