@@ -31,14 +31,11 @@ from pydantic import SecretStr
 
 from common.db.engine import build_engine, build_sessionmaker
 from common.db.migrate import upgrade
-from common.ebay.marketplaces import site_id_for
-from common.ebay.scopes import SCOPE_STRING
 from common.families import SNAPSHOT_FAMILIES, Family
-from common.messages import ConnectAccount, ConnectAccountReply, SyncWindow, Trigger, encoded
+from common.messages import SyncWindow, Trigger, encoded
 from common.metrics import MetricsSettings
 from common.settings import EbayApiSettings, NatsSettings, PostgresSettings
 from common.streams import FETCHER_DURABLE, WINDOWS_STREAM, ensure_topology
-from ebay_sandbox.consent import approve_consent
 
 CLIENT_ID, CLIENT_SECRET, RU_NAME = "prof-SBX-client", "prof-secret", "prof-RuName"
 FAMILIES = list(Family)
@@ -129,38 +126,15 @@ def cpu_seconds(pid: int) -> float:
 async def connect_sellers(
     broker: NatsBroker, database_url: str, sandbox_url: str
 ) -> list[tuple[int, str]]:
-    from testkit.factories import create_account
+    from testkit.pipeline import connect_seller
 
     engine = build_engine(PostgresSettings(url=SecretStr(database_url)))
     sessions = build_sessionmaker(engine)
-    accounts = []
     async with httpx.AsyncClient(base_url=sandbox_url, timeout=30) as http:
-        for seller in (await http.get("/sandbox/sellers")).json():
-            marketplace = seller["marketplaceId"]
-            async with sessions.begin() as session:
-                account = await create_account(
-                    session,
-                    username=seller["username"],
-                    ebay_user_id=seller["userId"],
-                    marketplace_id=marketplace,
-                    site_id=site_id_for(marketplace) or 0,
-                )
-            code = await approve_consent(
-                http,
-                username=seller["username"],
-                client_id=CLIENT_ID,
-                ru_name=RU_NAME,
-                scopes=SCOPE_STRING,
-            )
-            reply = await broker.request(
-                ConnectAccount(account_id=account.id, authorization_code=SecretStr(code)),
-                ConnectAccount.SUBJECT,
-                timeout=30,
-            )
-            assert ConnectAccountReply.model_validate_json(reply.body).connected
-            accounts.append((account.id, seller["username"]))
+        sellers = (await http.get("/sandbox/sellers")).json()
+    connected = [await connect_seller(broker, sessions, sandbox_url, s) for s in sellers]
     await engine.dispose()
-    return accounts
+    return [(seller.account_id, seller.username) for seller in connected]
 
 
 async def one_round(broker: NatsBroker, accounts: list[tuple[int, str]], now: datetime) -> int:

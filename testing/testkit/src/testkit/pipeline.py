@@ -205,7 +205,7 @@ async def family_pipeline(
         try:
             async with httpx.AsyncClient(timeout=30) as http:
                 sellers = [
-                    await _connect(broker, sessions, sandbox_url, seller)
+                    await connect_seller(broker, sessions, sandbox_url, seller)
                     for seller in (await http.get(f"{sandbox_url}/sandbox/sellers")).json()
                 ]
                 settings = (fetcher_settings or FetcherSettings()).model_copy(update={"ebay": ebay})
@@ -222,7 +222,7 @@ async def family_pipeline(
             await stop_within(token_app.stop(), within=30, what="the token service")
 
 
-async def _connect(
+async def connect_seller(
     broker: NatsBroker,
     sessions: async_sessionmaker[AsyncSession],
     sandbox_url: str,
