@@ -9,6 +9,7 @@ mirror equals the sandbox again — the changed messages and claims are picked u
 
 from __future__ import annotations
 
+import uuid
 from collections import Counter
 from collections.abc import AsyncIterator
 from datetime import datetime, timedelta
@@ -20,6 +21,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from common.families import PHASE_CADENCES, Family
+from common.messages import PageBatch
 from ebay_sandbox.settings import SandboxConfig
 from ebaysync.truths import TRUTHS, FamilyTruth
 from testkit.pipeline import Pipeline, Seller, family_pipeline
@@ -141,19 +143,60 @@ async def test_a_caught_up_run_costs_one_call_per_due_phase_and_still_sees_chang
 
 
 async def searches_of(
-    pipeline: Pipeline, seller: Seller, family: Family, start: datetime, end: datetime
+    pipeline: Pipeline,
+    seller: Seller,
+    family: Family,
+    start: datetime,
+    end: datetime,
+    **options: Any,
 ) -> int:
     before = await endpoint_calls(pipeline)
-    await pipeline.sync(seller, family, start, end)
+    await pipeline.sync(seller, family, start, end, **options)
     return (await endpoint_calls(pipeline) - before)[SEARCHES[family]]
 
 
+async def nowhere(page: PageBatch) -> None:
+    """A writer that never commits (stalled, then the run fenced off): pages go nowhere."""
+
+
 @pytest.mark.parametrize("family", [Family.MESSAGES, Family.CASES], ids=str)
-async def test_a_window_sent_again_trusts_nothing_its_first_delivery_saw(
+async def test_marks_of_a_run_whose_pages_never_committed_spare_nothing(
     pipeline: Pipeline, family: Family
 ) -> None:
-    # The scheduler sends a pair's window again from the same start when its run did not
-    # commit (failed, cancelled, dead-lettered): what that run saw is not proven in the mirror.
+    # The writer-stall loss: a run read the pair's changes, left its marks, and its pages never
+    # committed; the next window (starting later, as a pair's first windows do) must not trust
+    # them, or what that run saw is never mirrored.
+    seller = pipeline.sellers[0]
+    truth = TRUTHS[family]
+    now = await pipeline.sandbox_now()
+    start = now - timedelta(days=30)
+    await pipeline.sync(seller, family, start, now)
+    committed = await pipeline.committed_run(seller, family)
+    assert committed is not None
+    await pipeline.advance_clock(86_400)
+    later = await pipeline.sandbox_now()
+    assert await searches_of(pipeline, seller, family, now, later, publish=nowhere) > 1
+    assert await pipeline.committed_run(seller, family) == committed
+    # The next window names the run that did commit: it reads everything again.
+    again = now + timedelta(minutes=1)
+    assert await searches_of(pipeline, seller, family, again, later) > 1
+    mirror = await mirrored(pipeline, seller, truth)
+    if family is Family.MESSAGES:
+        assert mirror == await truth_records(
+            pipeline, seller, truth, date_from=start, date_to=later
+        )
+    else:
+        everything = await truth_records(pipeline, seller, truth)
+        assert mirror == {key: everything[key] for key in mirror}
+    # Once that run committed, a caught-up window is back to one call.
+    caught_up = later - timedelta(minutes=10)
+    assert await searches_of(pipeline, seller, family, caught_up, later) == 1
+
+
+@pytest.mark.parametrize("family", [Family.MESSAGES, Family.CASES], ids=str)
+async def test_a_window_trusts_only_the_run_the_scheduler_names(
+    pipeline: Pipeline, family: Family
+) -> None:
     seller = pipeline.sellers[0]
     now = await pipeline.sandbox_now()
     await pipeline.sync(seller, family, now - timedelta(days=30), now)
@@ -162,9 +205,10 @@ async def test_a_window_sent_again_trusts_nothing_its_first_delivery_saw(
     run_from = now - timedelta(minutes=10)
     # Messages moved and ``open`` is due: this run reads, and leaves its marks.
     assert await searches_of(pipeline, seller, family, run_from, later) > 1
-    # The same window again, as if that run had not committed: its marks do not count, so
-    # the summary does not end the run and ``open`` is due again.
-    assert await searches_of(pipeline, seller, family, run_from, later) > 1
-    # A window after it proves it committed: back to one call.
+    # A window naming no committed run (a manual run, a repair) trusts no mark.
+    assert await searches_of(pipeline, seller, family, run_from, later, trusting=None) > 1
+    # A window naming the run before (as if the last had not committed) trusts none of it.
+    assert await searches_of(pipeline, seller, family, run_from, later, trusting=uuid.uuid4()) > 1
+    # A window naming the last committed run: back to one call.
     caught_up = later - timedelta(minutes=10)
     assert await searches_of(pipeline, seller, family, caught_up, later) == 1

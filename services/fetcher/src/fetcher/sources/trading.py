@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from uuid import UUID
 
 import orjson
 from pydantic import SecretStr
@@ -31,7 +32,7 @@ from common.messages import SyncWindow
 from fetcher.domain import PageShape
 from fetcher.sources.base import PageRequest, SourcePage
 from fetcher.sources.details import MemoryDigests
-from fetcher.sources.marks import Mark, Marks, Published, is_committed
+from fetcher.sources.marks import Mark, Marks, Published, trusts
 
 
 def page_number(offset: int, page_size: int) -> int:
@@ -114,25 +115,25 @@ def message_key(account_id: int, message_id: str) -> str:
     return f"msg.{account_id}.{hashlib.sha256(message_id.encode()).hexdigest()[:24]}"
 
 
-# A header digest seen again is written again after this long, so it outlives the bucket's TTL.
-RENEW_AFTER = timedelta(days=1)
-
-
 @dataclass(frozen=True)
 class MessagesSource:
     """GetMyMessages, on receive date, folder by folder: a summary, headers, then bodies.
 
     Each run first asks for the ``ReturnSummary`` of the ``refresh_horizon`` before its end
     (:func:`checked_span`): the folders and, per folder, how many messages it holds and how
-    many are new (unread), with the flagged count. When that span holds the whole window and a
-    committed run (:func:`fetcher.sources.marks.is_committed`) saw the very same summary for
-    the same span start, nothing arrived, was read, replied (a reply is a Sent message), filed
-    or removed since: the run ends after that one call. Otherwise it reads the headers of the
-    window and that span (:func:`messages_span`)
-    (``ReturnHeaders`` with ``FolderID`` and ``StartTime``/``EndTime``, ascending FolderID) and
-    asks ``ReturnMessages`` (ten ids a call) only for the messages whose header is new or
-    differs from the one a committed run published; the published records are the full
-    messages as ``ReturnMessages`` returns them.
+    many are new (unread), with the flagged count. When that span holds the whole window and
+    the summary mark of a trusted run (:func:`fetcher.sources.marks.trusts`: the pair's last
+    committed run) holds the very same summary for the same span start, nothing arrived, was
+    read, replied (a reply is a Sent message), filed or removed since: the run ends after that
+    one call, and writes the summary mark again under its own id, vouching for the header
+    marks the trusted one vouched for. Otherwise it reads the headers of the window and that
+    span (:func:`messages_span`) (``ReturnHeaders`` with ``FolderID`` and
+    ``StartTime``/``EndTime``, ascending FolderID) and asks ``ReturnMessages`` (ten ids a call)
+    only for the messages whose header is new or differs from the one a trusted run published
+    (its mark written by the last committed run, by this run, or by the run the trusted
+    summary vouches for); every header's mark is written again under this run's id once its
+    page is published. The published records are the full messages as ``ReturnMessages``
+    returns them.
 
     Counts can hide changes that cancel out (a message deleted as another arrives in the same
     folder, a flag moved between two messages). The span's start moves once per
@@ -166,17 +167,18 @@ class MessagesSource:
             account.token, account.site_id, start=checked[0], end=checked[1]
         )
         remembered: list[tuple[str, Mark]] = []
+        key = summary_key(window.account_id)
+        last = await self.marks.get(key)
+        # The run whose header marks the summary's trusted mark vouches for, if any.
+        vouched = (last.vouches or last.run) if last is not None and trusts(last, window) else None
         if request.offset == 0:
-            seen = Mark(window.issued_at, window.window_from, summary_digest(checked, summary))
-            last = await self.marks.get(summary_key(window.account_id))
-            if (
-                span == checked  # the summary covers the whole window
-                and last is not None
-                and is_committed(last, window)
-                and last.seen == seen.seen
-            ):
-                return SourcePage.empty()  # nothing moved since a committed run read it all
-            remembered.append((summary_key(window.account_id), seen))
+            digest = summary_digest(checked, summary)
+            if span == checked and vouched is not None and last is not None and last.seen == digest:
+                # Nothing moved since a trusted run read it all: this run vouches the same.
+                if last.run != window.run_id:
+                    await self.marks.put(key, Mark(last.at, window.run_id, digest, vouched))
+                return SourcePage.empty()
+            remembered.append((key, Mark(window.issued_at, window.run_id, digest)))
         start_folder, inner = folder_position(request.offset)
         messages: list[Record] = []
         for folder in (f for f in summary.folders if f >= start_folder):
@@ -192,7 +194,7 @@ class MessagesSource:
                 entries_per_page=self.page_size,
             )
             fresh = unseen(headers, offset, page_no, self.page_size)
-            changed = await self._changed(window, fresh, remembered)
+            changed = await self._changed(window, fresh, remembered, vouched)
             messages += await self._bodies(account.token, account.site_id, changed)
             if len(headers) >= self.page_size:  # the folder goes on: stop inside it
                 position = folder * FOLDER_STRIDE + offset + len(fresh)
@@ -202,22 +204,30 @@ class MessagesSource:
         return SourcePage(messages, shape, self._remember(remembered))
 
     async def _changed(
-        self, window: SyncWindow, headers: list[Record], remembered: list[tuple[str, Mark]]
+        self,
+        window: SyncWindow,
+        headers: list[Record],
+        remembered: list[tuple[str, Mark]],
+        vouched: UUID | None,
     ) -> list[Record]:
-        """The headers that are new or differ from the ones a committed run published."""
-        assert window.window_from is not None
+        """The headers that are new or differ from the ones a trusted run published. Every
+        header's mark is remembered under this run's id: once it commits, the mirror holds
+        each of them as read now (published by this run, or by the trusted run before it)."""
         changed: list[Record] = []
         for header in headers:
             key = message_key(window.account_id, _message_id(header))
             digest = record_digest(header)
             stored = await self.marks.get(key)
-            if stored is not None and is_committed(stored, window) and stored.seen == digest:
-                if window.issued_at - stored.at >= RENEW_AFTER:
-                    # Renewed as proven as it was: the run that published it committed.
-                    remembered.append((key, Mark(window.issued_at, stored.run_from, digest)))
+            if (
+                stored is not None
+                and (trusts(stored, window) or stored.run == vouched)
+                and stored.seen == digest
+            ):
+                if stored.run != window.run_id:
+                    remembered.append((key, Mark(stored.at, window.run_id, digest)))
                 continue
             changed.append(header)
-            remembered.append((key, Mark(window.issued_at, window.window_from, digest)))
+            remembered.append((key, Mark(window.issued_at, window.run_id, digest)))
         return changed
 
     def _remember(self, remembered: list[tuple[str, Mark]]) -> Published | None:
