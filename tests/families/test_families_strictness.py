@@ -43,8 +43,9 @@ SEARCHES: dict[Family, PostOrderSearch] = {
 POST_ORDER_VARIANTS: dict[str, tuple[int | None, int | None]] = {
     "": (None, None),
     "postorder-max-limit-50": (50, None),  # 200 and 100 refused
-    # The 90-day window is refused, then 45 days; 22.5 days is accepted.
-    "postorder-max-range-days-30": (None, 90 * 24 * 60 // 4),
+    # The 90-day window with its due recent span (120 days in all) is refused, then 60 days;
+    # 30 days is accepted.
+    "postorder-max-range-days-30": (None, 120 * 24 * 60 // 4),
     "postorder-empty-no-paging": (None, None),
     "inquiry-no-lastmodified": (None, None),
 }

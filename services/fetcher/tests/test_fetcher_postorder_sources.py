@@ -204,5 +204,6 @@ async def test_a_range_refused_at_every_length_fails_and_learns_nothing() -> Non
     with pytest.raises(RangeRefusedError):
         await source.page(request("window"))
     assert await client.max_range(CASE_SEARCH) is None
-    # 1,438 minutes, then 719, 359, 179 and 89; 44 would be under an hour: given up.
-    assert len(seen) == 5
+    # The window with its due recent span (120 days, 172,800 minutes), then 86,400, 43,200 …
+    # 168 and 84; 42 would be under an hour: given up.
+    assert len(seen) == 12

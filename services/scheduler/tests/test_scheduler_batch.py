@@ -216,6 +216,7 @@ async def test_a_completed_window_of_a_pair_still_behind_is_followed_at_the_next
     await scheduler.tick()
     (first,) = orders_of(recorder, account)
     assert first.trigger == Trigger.CATCH_UP
+    assert first.committed_run is None  # no run of the pair committed yet: trust no mark
     await scheduler.tick()  # in flight: its due time is when the run could turn stale
     assert len(orders_of(recorder, account)) == 1
     # The fetcher acks it, the writer commits its last page: the cursor moves, still behind.
@@ -225,3 +226,5 @@ async def test_a_completed_window_of_a_pair_still_behind_is_followed_at_the_next
     await scheduler.tick()
     sent = orders_of(recorder, account)
     assert len(sent) == 2 and sent[1].window_from == first.window_to - POLICY.overlap
+    # The next window names the run that committed: the fetcher trusts its marks, no other's.
+    assert sent[1].committed_run == first.run_id

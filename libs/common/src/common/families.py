@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from datetime import timedelta
 from enum import StrEnum
 
 
@@ -67,3 +69,20 @@ def families_of(purpose: str) -> frozenset[Family]:
 # disputes: fetcher.sources.details); the writer keeps it apart from the summary.
 DETAIL_KEY = "_detail"
 DETAIL_FAMILIES = frozenset({Family.INQUIRIES, Family.RETURNS, Family.PAYMENT_DISPUTES})
+
+
+# How often each refresh phase runs; between, the fetcher skips it (no eBay call). ``recent``
+# re-reads the span before the window in which entities still change, ``open`` the entities
+# still open whatever their age (fetcher.sources). A phase not named here runs every window.
+# A seller-operations team's defaults: a case's or payout's later change shows within the
+# hour, an open case's within 30 minutes. Messages check every run with one ReturnSummary
+# call and read headers only when it moved; their full re-read of the last days is daily.
+PHASE_CADENCES: Mapping[Family, Mapping[str, timedelta]] = {
+    Family.TRANSACTIONS: {"recent": timedelta(hours=1)},
+    Family.FINANCES: {"recent": timedelta(hours=1)},
+    Family.CASES: {"open": timedelta(minutes=30), "recent": timedelta(hours=1)},
+    Family.INQUIRIES: {"open": timedelta(minutes=30), "recent": timedelta(hours=1)},
+    Family.RETURNS: {"open": timedelta(minutes=30), "recent": timedelta(hours=1)},
+    Family.PAYMENT_DISPUTES: {"open": timedelta(minutes=30)},
+    Family.MESSAGES: {"recent": timedelta(days=1)},
+}

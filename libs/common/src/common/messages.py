@@ -82,6 +82,11 @@ class SyncWindow(RunMessage):
     # items, messages, returns, inquiries, per family) and nothing by time. It covers no time
     # range, so it never moves the pair's cursor (docs/adr/0018-push-notifications.md).
     targets: list[str] | None = Field(default=None, max_length=MAX_TARGETS)
+    # The pair's last run whose last page committed (``sync_state.last_run_id``) when the
+    # scheduler took this run's fence: the fetcher trusts what that run recorded to spare calls
+    # (refresh phases, unchanged messages), and nothing any other run recorded
+    # (docs/adr/0021-cheaper-runs.md). None: trust nothing, fetch every phase.
+    committed_run: UUID | None = None
 
     @property
     def is_targeted(self) -> bool:

@@ -155,10 +155,13 @@ def project_schedule(
     )
 
 
-def window_command(planned: PlannedWindow, now: datetime, *, fence: int) -> SyncWindow:
+def window_command(
+    planned: PlannedWindow, now: datetime, *, fence: int, committed_run: uuid.UUID | None = None
+) -> SyncWindow:
     """The command for a planned window, with a new run id (its dedup id comes from the window,
-    or from the run for a manual one or a snapshot) and the pair's new fencing number
-    (``SyncRepository.take_fence``, docs/adr/0011-fencing.md)."""
+    or from the run for a manual one or a snapshot), the pair's new fencing number
+    (``SyncRepository.take_fence``, docs/adr/0011-fencing.md) and the pair's last committed
+    run, read under that fence (``SyncRepository.committed_runs``; None: trust no mark)."""
     return SyncWindow(
         run_id=uuid.uuid4(),
         account_id=planned.account_id,
@@ -168,6 +171,7 @@ def window_command(planned: PlannedWindow, now: datetime, *, fence: int) -> Sync
         trigger=planned.trigger,
         issued_at=now,
         fence=fence,
+        committed_run=committed_run,
     )
 
 

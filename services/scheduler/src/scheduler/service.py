@@ -185,9 +185,16 @@ class Scheduler:
         async with self._sessions() as session, session.begin():
             sync = SyncRepository(session)
             fences = await sync.take_fences([(p.account_id, p.family) for p in planned])
+            # The last committed run of each fenced pair: final once its fence row is held.
+            committed = await sync.committed_runs(list(fences))
             # A pair whose page is being written right now has no fence: next tick.
             commands = [
-                window_command(p, now, fence=fences[(p.account_id, str(p.family))])
+                window_command(
+                    p,
+                    now,
+                    fence=fences[(p.account_id, str(p.family))],
+                    committed_run=committed.get((p.account_id, str(p.family))),
+                )
                 for p in planned
                 if (p.account_id, str(p.family)) in fences
             ]

@@ -12,15 +12,17 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Literal
 
 import httpx
 from faststream import FastStream
 from faststream.nats import NatsBroker
 from pydantic import SecretStr
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from common.control import CancelRequests
+from common.db.sync_tables import SyncState
 from common.ebay.learned import KvLimits
 from common.ebay.marketplaces import site_id_for
 from common.ebay.scopes import SCOPE_STRING
@@ -38,7 +40,7 @@ from common.streams import BUCKETS
 from ebay_sandbox.consent import approve_consent
 from ebay_sandbox.settings import SandboxConfig
 from fetcher.checkpoints import CheckpointStore
-from fetcher.service import WindowFetcher
+from fetcher.service import PublishPage, WindowFetcher
 from fetcher.settings import FetcherSettings
 from fetcher.sources import Source, SourceContext, build_sources
 from fetcher.sources.details import KvDigests
@@ -89,6 +91,7 @@ class Pipeline:
         sources: Mapping[Family, Source] | None = None,
         *,
         after_write: Callable[[PageBatch], Awaitable[None]] | None = None,
+        publish: PublishPage | None = None,
     ) -> WindowFetcher:
         """A fetcher whose pages are written at once; it honours cancels in the real
         ``control`` bucket. ``after_write`` runs after each page is written."""
@@ -105,7 +108,7 @@ class Pipeline:
             self.tokens,
             sources if sources is not None else await self.sources(),
             CheckpointStore(kv),
-            write,
+            write if publish is None else publish,
             max_page_bytes=self.fetcher_settings.max_page_bytes,
             max_passes=self.fetcher_settings.max_passes,
             cancels=await self.cancels(),
@@ -120,9 +123,20 @@ class Pipeline:
         family: Family,
         window_from: datetime | None,
         window_to: datetime | None = None,
+        *,
+        trusting: uuid.UUID | Literal["committed"] | None = "committed",
+        publish: PublishPage | None = None,
     ) -> SyncWindow:
-        """Fetch and write one window (``window_from=None``: a snapshot) of one family."""
+        """Fetch and write one window (``window_from=None``: a snapshot) of one family.
+
+        ``trusting``: the run whose marks the fetcher may trust (``SyncWindow.committed_run``);
+        by default the pair's last committed run, as the scheduler sends it. ``publish``: where
+        pages go instead of the writer (e.g. nowhere: a run whose pages never commit).
+        """
         now = await self.sandbox_now()
+        committed = (
+            await self.committed_run(seller, family) if trusting == "committed" else trusting
+        )
         window = SyncWindow(
             run_id=uuid.uuid4(),
             account_id=seller.account_id,
@@ -131,9 +145,21 @@ class Pipeline:
             window_to=window_to or now,
             trigger=Trigger.MANUAL,
             issued_at=now,
+            committed_run=committed,
         )
-        await (await self.fetcher()).fetch(window)
+        fetcher = await self.fetcher() if publish is None else await self.fetcher(publish=publish)
+        await fetcher.fetch(window)
         return window
+
+    async def committed_run(self, seller: Seller, family: Family) -> uuid.UUID | None:
+        """The pair's last committed run (``sync_state.last_run_id``)."""
+        async with self.sessions() as session:
+            found: uuid.UUID | None = await session.scalar(
+                select(SyncState.last_run_id).where(
+                    SyncState.account_id == seller.account_id, SyncState.family == str(family)
+                )
+            )
+            return found
 
     async def sandbox_now(self) -> datetime:
         response = await self.http.get(f"{self.sandbox_url}/sandbox/clock")

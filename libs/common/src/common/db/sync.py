@@ -284,6 +284,24 @@ class SyncRepository(SyncAdmin, SyncFailures):
         )
         return {(r.account_id, r.family): int(r.fence) for r in rows}
 
+    async def committed_runs(
+        self, pairs: Sequence[tuple[int, str]]
+    ) -> dict[tuple[int, str], UUID | None]:
+        """Each pair's last committed run (``sync_state.last_run_id``). Read after
+        :meth:`take_fences` in the same transaction, it is final for the new run: no page of
+        an older run commits while the fence rows are held, nor after (its fence is older)."""
+        if not pairs:
+            return {}
+        rows = await self.session.execute(
+            text(
+                "SELECT account_id, family, last_run_id FROM sync_state "
+                "WHERE (account_id, family) IN (SELECT * FROM unnest("
+                "CAST(:accounts AS bigint[]), CAST(:families AS text[])))"
+            ),
+            {"accounts": [a for a, _ in pairs], "families": [f for _, f in pairs]},
+        )
+        return {(r.account_id, r.family): r.last_run_id for r in rows}
+
     async def record_queued_many(self, runs: Sequence[RunMessage], in_flight: timedelta) -> None:
         """:meth:`record_queued` for a tick's runs: one INSERT of every run, then their pairs'
         fences raised, older open runs marked stale, and each pair's due time set to when its

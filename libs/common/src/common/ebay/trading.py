@@ -71,6 +71,17 @@ class TradingResponse:
 
 
 @dataclass(frozen=True)
+class MessageSummary:
+    """GetMyMessages ``ReturnSummary``: the folders, and the counts eBay keeps of them."""
+
+    folders: list[int]
+    # Each FolderSummary (FolderID, FolderName, NewMessageCount, TotalMessageCount, …).
+    folder_summaries: list[Record]
+    # The Summary's own counts (NewMessageCount, FlaggedMessageCount, TotalMessageCount, …).
+    totals: Record
+
+
+@dataclass(frozen=True)
 class ListPage:
     """One page of a paginated container (ActiveList, WonList)."""
 
@@ -212,20 +223,36 @@ class TradingClient:
     async def message_folders(self, token: SecretStr, site_id: int) -> list[int]:
         """GetMyMessages ``ReturnSummary``: the ids of the seller's folders (Inbox 0, Sent 1
         and the custom ones), ascending."""
-        response = await self.call(
-            "GetMyMessages",
-            token,
-            site_id,
-            {"DetailLevel": "ReturnSummary"},
-            FOLDER_SUMMARY_PATH,
-        )
+        return (await self.message_summary(token, site_id)).folders
+
+    async def message_summary(
+        self,
+        token: SecretStr,
+        site_id: int,
+        *,
+        start: datetime | None = None,
+        end: datetime | None = None,
+    ) -> MessageSummary:
+        """GetMyMessages ``ReturnSummary``: the folders and their message counts (of the
+        messages dated in ``[start, end]`` when given), one call."""
+        fields: dict[str, RequestValue] = {"DetailLevel": "ReturnSummary"}
+        if start is not None:
+            fields["StartTime"] = ebay_timestamp(start)
+        if end is not None:
+            fields["EndTime"] = ebay_timestamp(end)
+        response = await self.call("GetMyMessages", token, site_id, fields, FOLDER_SUMMARY_PATH)
         folders = set()
         for summary in response.records:
             folder_id = summary.get("FolderID")
             if not isinstance(folder_id, str) or not folder_id.isdigit():
                 raise EbayPayloadError("GetMyMessages answered a FolderSummary without FolderID")
             folders.add(int(folder_id))
-        return sorted(folders)
+        totals = response.envelope.get("Summary")
+        return MessageSummary(
+            folders=sorted(folders),
+            folder_summaries=response.records,
+            totals=totals if isinstance(totals, dict) else {},
+        )
 
     async def message_headers(
         self,

@@ -34,6 +34,7 @@ from fetcher.signing import SigningKeyCache
 from fetcher.sources.base import PageRequest, Source, SourcePage
 from fetcher.sources.details import Digests, FetchDetail, MemoryDigests, WithDetails
 from fetcher.sources.finances import PAYOUTS_REFRESH, TRANSACTIONS_REFRESH, FinancesSource
+from fetcher.sources.marks import Marks, clock_of
 from fetcher.sources.offers import OffersSource
 from fetcher.sources.orders import OrdersSource
 from fetcher.sources.postorder import PaymentDisputesSource, PostOrderSource
@@ -52,7 +53,8 @@ class SourceContext:
     settings: FetcherSettings
     tokens: TokenClient
     learned: LearnedLimits = field(default_factory=MemoryLimits)
-    # Digests of the summaries whose detail was read (fetcher.sources.details).
+    # Digests of the summaries whose detail was read (fetcher.sources.details), and the marks
+    # of what earlier runs did and saw (fetcher.sources.marks), in the same store.
     digests: Digests = field(default_factory=MemoryDigests)
     # The pooled client of one eBay host, by base URL (None: ``http`` for every host).
     clients: Callable[[str], httpx.AsyncClient] | None = None
@@ -117,6 +119,7 @@ def _sources(
     post_order = PostOrderClient(http, ebay.api_base_url, context.learned)
     trading = TradingClient(http, ebay.api_base_url)
     disputes = PaymentDisputesClient(apiz, ebay.apiz_base_url)
+    marks = Marks(context.digests)
     sources: list[Source] = [
         OrdersSource(FulfillmentClient(http, ebay.api_base_url), settings.orders_page_size),
         OffersSource(
@@ -128,30 +131,45 @@ def _sources(
             MAX_TRANSACTIONS_LIMIT,
             Family.TRANSACTIONS,
             TRANSACTIONS_REFRESH,
+            clock=clock_of(marks, Family.TRANSACTIONS),
         ),
-        FinancesSource(finances, signing_keys, MAX_PAYOUTS_LIMIT, Family.FINANCES, PAYOUTS_REFRESH),
-        PostOrderSource(post_order, CASE_SEARCH, Family.CASES),
+        FinancesSource(
+            finances,
+            signing_keys,
+            MAX_PAYOUTS_LIMIT,
+            Family.FINANCES,
+            PAYOUTS_REFRESH,
+            clock=clock_of(marks, Family.FINANCES),
+        ),
+        PostOrderSource(post_order, CASE_SEARCH, Family.CASES, clock=clock_of(marks, Family.CASES)),
         # Inquiries, returns and disputes whose summary changed are read in detail too.
         WithDetails(
-            PostOrderSource(post_order, INQUIRY_SEARCH, Family.INQUIRIES),
+            PostOrderSource(
+                post_order,
+                INQUIRY_SEARCH,
+                Family.INQUIRIES,
+                clock=clock_of(marks, Family.INQUIRIES),
+            ),
             "inquiryId",
             post_order_detail(post_order, INQUIRY_SEARCH),
             context.digests,
         ),
         WithDetails(
-            PostOrderSource(post_order, RETURN_SEARCH, Family.RETURNS),
+            PostOrderSource(
+                post_order, RETURN_SEARCH, Family.RETURNS, clock=clock_of(marks, Family.RETURNS)
+            ),
             "returnId",
             post_order_detail(post_order, RETURN_SEARCH),
             context.digests,
         ),
         # Payment disputes live on the apiz host too.
         WithDetails(
-            PaymentDisputesSource(disputes),
+            PaymentDisputesSource(disputes, clock=clock_of(marks, Family.PAYMENT_DISPUTES)),
             "paymentDisputeId",
             lambda account, dispute_id: disputes.get_dispute(account.token, dispute_id),
             context.digests,
         ),
-        MessagesSource(trading),
+        MessagesSource(trading, marks=marks),
         ActiveInventorySource(trading),
         PurchasesSource(trading),
     ]

@@ -75,3 +75,17 @@ def refresh_range(
     start = max(window.window_to - horizon, window.issued_at - lookback)
     end = window.window_from
     return (start, end) if start < end else None
+
+
+def with_recent(
+    window: SyncWindow, horizon: timedelta, lookback: timedelta
+) -> tuple[datetime, datetime]:
+    """The window and the span its ``recent`` phase would re-read, as one span.
+
+    The refresh range ends where the window starts, so one search from the refresh range's
+    start to the window's end serves both phases with one call instead of two.
+    """
+    assert window.window_from is not None, "only windows have a refresh range"
+    recent = refresh_range(window, horizon, lookback)
+    start = window.window_from if recent is None else min(recent[0], window.window_from)
+    return start, window.window_to

@@ -140,4 +140,14 @@ class WithDetails:
             for key, digest in seen:
                 await self.digests.put(key, digest)
 
-        return replace(page, records=records, published=remember if seen else None)
+        published = page.published
+        if seen:
+            inner = page.published
+
+            async def published_and_remembered() -> None:
+                if inner is not None:
+                    await inner()
+                await remember()
+
+            published = published_and_remembered
+        return replace(page, records=records, published=published)

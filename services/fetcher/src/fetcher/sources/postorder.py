@@ -13,12 +13,17 @@ changes to an entity created before it. Each run therefore has refresh phases af
   closure after the horizon would be missed.
 - Payment disputes, ``open``: the method without any filter, which eBay documents as "all open
   and recently closed payment disputes" — both the still-open ones and the closures since.
+
+Refresh phases run only when their cadence is due (``common.families.PHASE_CADENCES``,
+:mod:`fetcher.sources.marks`). ``recent`` ends where the window starts and filters on the same
+date, so when due it is read by the window's own search over both spans (one call, not two);
+``open`` filters on state instead and has to stay its own search.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
 from common.ebay.disputes import MAX_LIMIT as DISPUTES_MAX_LIMIT
@@ -37,7 +42,9 @@ from common.families import Family
 from common.messages import SyncWindow
 from common.windows import LOOKBACK_LIMITS
 from fetcher.domain import PageShape
-from fetcher.sources.base import PageRequest, SourcePage, refresh_range
+from fetcher.sources.base import PageRequest, SourcePage, refresh_range, with_recent
+from fetcher.sources.details import MemoryDigests
+from fetcher.sources.marks import Marks, PhaseClock, then
 
 POST_ORDER_PHASES = ("window", "open", "recent")
 # How long after being opened a case, inquiry or return may still change (the sandbox: never
@@ -60,11 +67,22 @@ class PhaseQuery:
 
 
 def phase_query(
-    search: PostOrderSearch, family: Family, phase: str, window: SyncWindow, horizon: timedelta
+    search: PostOrderSearch,
+    family: Family,
+    phase: str,
+    window: SyncWindow,
+    horizon: timedelta,
+    *,
+    with_refresh: bool = False,
 ) -> PhaseQuery | None:
-    """The query of one phase of a window; None when the phase has nothing to read."""
+    """The query of one phase of a window; None when the phase has nothing to read.
+
+    ``with_refresh``: the window phase also reads the span of the ``recent`` one.
+    """
     assert window.window_from is not None, f"{family} is fetched in windows"
     if phase == "window":
+        if with_refresh:
+            return PhaseQuery({}, with_recent(window, horizon, LOOKBACK_LIMITS[family]))
         return PhaseQuery({}, (window.window_from, window.window_to))
     if phase == "open":
         return PhaseQuery(dict([search.open_filter]), None)
@@ -141,13 +159,37 @@ class PostOrderSource:
     page_size: int = POST_ORDER_MAX_LIMIT
     refresh_horizon: timedelta = REFRESH_HORIZON
     phases: tuple[str, ...] = POST_ORDER_PHASES
+    # When the refresh phases last ran; the default (no marks kept) makes them due every window.
+    clock: PhaseClock = field(
+        default_factory=lambda: PhaseClock(Marks(MemoryDigests()), {}), compare=False
+    )
 
     async def page(self, request: PageRequest) -> SourcePage:
+        window = request.window
+        if request.phase == "recent":
+            return SourcePage.empty()  # read with the window when due
+        # The window phase carries ``recent`` when that is due; ``open`` runs when it is due.
+        refresh = "recent" if request.phase == "window" else request.phase
+        due = await self.clock.is_due(self.family, window, refresh)
+        if not due and request.phase != "window":
+            return SourcePage.empty()
         query = phase_query(
-            self.search, self.family, request.phase, request.window, self.refresh_horizon
+            self.search,
+            self.family,
+            request.phase,
+            window,
+            self.refresh_horizon,
+            with_refresh=due,
         )
         if query is None:
             return SourcePage.empty()
+        page = await self._page(request, query)
+        if due and not page.shape.has_next:
+            ran = self.clock.ran(self.family, window, [refresh])
+            return replace(page, published=then(page.published, ran))
+        return page
+
+    async def _page(self, request: PageRequest, query: PhaseQuery) -> SourcePage:
         max_range = await self.client.max_range(self.search)
         trying: timedelta | None = None
         while True:
@@ -233,12 +275,22 @@ class PaymentDisputesSource:
     page_size: int = DISPUTES_MAX_LIMIT
     family: Family = Family.PAYMENT_DISPUTES
     phases: tuple[str, ...] = ("window", "open")
+    # When ``open`` last ran; the default (no marks kept) makes it due every window.
+    clock: PhaseClock = field(
+        default_factory=lambda: PhaseClock(Marks(MemoryDigests()), {}), compare=False
+    )
 
     async def page(self, request: PageRequest) -> SourcePage:
+        refresh = request.phase == "open"
+        if refresh and not await self.clock.is_due(self.family, request.window, "open"):
+            return SourcePage.empty()
         page = await self.client.get_summaries(
             request.account.token,
             filters=dispute_filters(request.phase, request.window),
             offset=request.offset,
             limit=self.page_size,
         )
-        return SourcePage.listed(page.disputes, total=page.total, has_next=page.has_next)
+        listed = SourcePage.listed(page.disputes, total=page.total, has_next=page.has_next)
+        if refresh and not page.has_next:
+            return replace(listed, published=self.clock.ran(self.family, request.window, ["open"]))
+        return listed

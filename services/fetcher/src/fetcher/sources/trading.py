@@ -8,9 +8,12 @@ skipped: they were published already.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from datetime import datetime, timedelta
+import hashlib
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from uuid import UUID
 
+import orjson
 from pydantic import SecretStr
 
 from common.ebay.errors import EbayPayloadError
@@ -19,14 +22,17 @@ from common.ebay.trading import (
     MAX_MESSAGE_IDS,
     MAX_WON_DURATION_DAYS,
     ListPage,
+    MessageSummary,
     TradingClient,
     active_listing_record,
 )
 from common.ebay.xml import Record
-from common.families import Family
-from common.windows import LOOKBACK_LIMITS
+from common.families import PHASE_CADENCES, Family
+from common.messages import SyncWindow
 from fetcher.domain import PageShape
-from fetcher.sources.base import PageRequest, SourcePage, refresh_range
+from fetcher.sources.base import PageRequest, SourcePage
+from fetcher.sources.details import MemoryDigests
+from fetcher.sources.marks import Mark, Marks, Published, trusts
 
 
 def page_number(offset: int, page_size: int) -> int:
@@ -52,6 +58,9 @@ def reaches_everything(total_entries: int, total_pages: int, page_size: int) -> 
 # How long after arriving a message may still change (read, replied): days at eBay and in the
 # sandbox.
 MESSAGES_REFRESH = timedelta(days=7)
+# The span a messages run checks starts at a multiple of this (UTC, since the epoch), so runs
+# within one such period compare like with like; a new period reads the whole span again.
+MESSAGES_FULL_READ = PHASE_CADENCES[Family.MESSAGES]["recent"]
 
 
 # A messages offset is a position in the folders of the seller, in ascending FolderID order:
@@ -65,24 +74,77 @@ def folder_position(offset: int) -> tuple[int, int]:
     return divmod(offset, FOLDER_STRIDE)
 
 
+def checked_span(
+    window: SyncWindow, horizon: timedelta, period: timedelta
+) -> tuple[datetime, datetime]:
+    """The receive dates whose summary a messages run checks: the ``horizon`` before the
+    window's end (in which messages still change), from the start of the ``period`` that holds
+    that day, to the window's end."""
+    reach = window.window_to - horizon
+    return EPOCH + (reach - EPOCH) // period * period, window.window_to
+
+
+def messages_span(
+    window: SyncWindow, horizon: timedelta, period: timedelta
+) -> tuple[datetime, datetime]:
+    """The receive dates a messages run reads when it reads: its window and the checked span."""
+    assert window.window_from is not None, "messages are fetched in windows"
+    checked = checked_span(window, horizon, period)
+    return min(window.window_from, checked[0]), window.window_to
+
+
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def record_digest(value: object) -> str:
+    """A stable digest: any change to any field changes it."""
+    return hashlib.sha256(orjson.dumps(value, option=orjson.OPT_SORT_KEYS)).hexdigest()[:32]
+
+
+def summary_digest(span: tuple[datetime, datetime], summary: MessageSummary) -> str:
+    """What a ReturnSummary says about the span's start on: its folders and every count."""
+    return record_digest([span[0].isoformat(), summary.folder_summaries, summary.totals])
+
+
+def summary_key(account_id: int) -> str:
+    return f"msgsummary.{account_id}"
+
+
+def message_key(account_id: int, message_id: str) -> str:
+    # KV keys allow few characters; the message id is hashed into one.
+    return f"msg.{account_id}.{hashlib.sha256(message_id.encode()).hexdigest()[:24]}"
+
+
 @dataclass(frozen=True)
 class MessagesSource:
-    """GetMyMessages, on receive date, folder by folder: headers first, then their bodies.
+    """GetMyMessages, on receive date, folder by folder: a summary, headers, then bodies.
 
-    Each phase lists the folders (one ``ReturnSummary`` call: Inbox 0, Sent 1, custom folders)
-    and reads them in ascending FolderID order; for each, ``ReturnHeaders`` calls with its
-    ``FolderID`` and ``StartTime``/``EndTime`` = the window, then ``ReturnMessages`` calls for
-    the ids, at most ten at a time; the published records are the full messages as
-    ``ReturnMessages`` returns them. One source page reads folders until one has more headers
-    than a page holds (there is no PaginationResult: a short page of headers is a folder's
-    last), so a caught-up account costs one summary and one headers call per folder. The
-    listing is newest first and the window ends before "now", so messages arriving or expiring
-    meanwhile do not shift the entries still to be read.
+    Each run first asks for the ``ReturnSummary`` of the ``refresh_horizon`` before its end
+    (:func:`checked_span`): the folders and, per folder, how many messages it holds and how
+    many are new (unread), with the flagged count. When that span holds the whole window and
+    the summary mark of a trusted run (:func:`fetcher.sources.marks.trusts`: the pair's last
+    committed run) holds the very same summary for the same span start, nothing arrived, was
+    read, replied (a reply is a Sent message), filed or removed since: the run ends after that
+    one call, and writes the summary mark again under its own id, vouching for the header
+    marks the trusted one vouched for. Otherwise it reads the headers of the window and that
+    span (:func:`messages_span`) (``ReturnHeaders`` with ``FolderID`` and
+    ``StartTime``/``EndTime``, ascending FolderID) and asks ``ReturnMessages`` (ten ids a call)
+    only for the messages whose header is new or differs from the one a trusted run published
+    (its mark written by the last committed run, by this run, or by the run the trusted
+    summary vouches for); every header's mark is written again under this run's id once its
+    page is published. The published records are the full messages as ``ReturnMessages``
+    returns them.
 
-    A message changes after it arrives (read, replied, filed into another folder), while its
-    receive date stays, so each run also re-reads the ``recent`` messages received within
-    ``refresh_horizon`` before it. A message filed away between two folder reads of one pass is
-    caught by that re-read or the next run's.
+    Counts can hide changes that cancel out (a message deleted as another arrives in the same
+    folder, a flag moved between two messages). The span's start moves once per
+    ``MESSAGES_FULL_READ`` period, and a new start reads every header again, so such a change
+    is found within that period; in the sandbox (no deletions, no flag changes) counts never
+    hide one. The ``recent`` phase reads nothing: its span is the window's.
+
+    One source page reads folders until one has more headers than a page holds (there is no
+    PaginationResult: a short page of headers is a folder's last). The listing is newest first
+    and the window ends before "now", so messages arriving or expiring meanwhile do not shift
+    the entries still to be read.
     """
 
     client: TradingClient
@@ -90,19 +152,36 @@ class MessagesSource:
     family: Family = Family.MESSAGES
     phases: tuple[str, ...] = ("window", "recent")
     refresh_horizon: timedelta = MESSAGES_REFRESH
+    full_read: timedelta = MESSAGES_FULL_READ
+    # The summaries and headers earlier runs saw (the fetcher's KV bucket; memory by default).
+    marks: Marks = field(default_factory=lambda: Marks(MemoryDigests()), compare=False)
 
     async def page(self, request: PageRequest) -> SourcePage:
+        if request.phase == "recent":
+            return SourcePage.empty()  # in the window's span
         window, account = request.window, request.account
         assert window.window_from is not None, "messages are fetched in windows"
-        span: tuple[datetime, datetime] | None = (window.window_from, window.window_to)
-        if request.phase == "recent":
-            span = refresh_range(window, self.refresh_horizon, LOOKBACK_LIMITS[self.family])
-        if span is None:
-            return SourcePage.empty()
+        checked = checked_span(window, self.refresh_horizon, self.full_read)
+        span = messages_span(window, self.refresh_horizon, self.full_read)
+        summary = await self.client.message_summary(
+            account.token, account.site_id, start=checked[0], end=checked[1]
+        )
+        remembered: list[tuple[str, Mark]] = []
+        key = summary_key(window.account_id)
+        last = await self.marks.get(key)
+        # The run whose header marks the summary's trusted mark vouches for, if any.
+        vouched = (last.vouches or last.run) if last is not None and trusts(last, window) else None
+        if request.offset == 0:
+            digest = summary_digest(checked, summary)
+            if span == checked and vouched is not None and last is not None and last.seen == digest:
+                # Nothing moved since a trusted run read it all: this run vouches the same.
+                if last.run != window.run_id:
+                    await self.marks.put(key, Mark(last.at, window.run_id, digest, vouched))
+                return SourcePage.empty()
+            remembered.append((key, Mark(window.issued_at, window.run_id, digest)))
         start_folder, inner = folder_position(request.offset)
-        folders = await self.client.message_folders(account.token, account.site_id)
         messages: list[Record] = []
-        for folder in (f for f in folders if f >= start_folder):
+        for folder in (f for f in summary.folders if f >= start_folder):
             offset = inner if folder == start_folder else 0
             page_no = page_number(offset, self.page_size)
             headers = await self.client.message_headers(
@@ -115,11 +194,51 @@ class MessagesSource:
                 entries_per_page=self.page_size,
             )
             fresh = unseen(headers, offset, page_no, self.page_size)
-            messages += await self._bodies(account.token, account.site_id, fresh)
+            changed = await self._changed(window, fresh, remembered, vouched)
+            messages += await self._bodies(account.token, account.site_id, changed)
             if len(headers) >= self.page_size:  # the folder goes on: stop inside it
                 position = folder * FOLDER_STRIDE + offset + len(fresh)
-                return SourcePage(messages, self._shape(request, position, has_next=True))
-        return SourcePage(messages, self._shape(request, request.offset, has_next=False))
+                shape = self._shape(request, position, has_next=True)
+                return SourcePage(messages, shape, self._remember(remembered))
+        shape = self._shape(request, request.offset, has_next=False)
+        return SourcePage(messages, shape, self._remember(remembered))
+
+    async def _changed(
+        self,
+        window: SyncWindow,
+        headers: list[Record],
+        remembered: list[tuple[str, Mark]],
+        vouched: UUID | None,
+    ) -> list[Record]:
+        """The headers that are new or differ from the ones a trusted run published. Every
+        header's mark is remembered under this run's id: once it commits, the mirror holds
+        each of them as read now (published by this run, or by the trusted run before it)."""
+        changed: list[Record] = []
+        for header in headers:
+            key = message_key(window.account_id, _message_id(header))
+            digest = record_digest(header)
+            stored = await self.marks.get(key)
+            if (
+                stored is not None
+                and (trusts(stored, window) or stored.run == vouched)
+                and stored.seen == digest
+            ):
+                if stored.run != window.run_id:
+                    remembered.append((key, Mark(stored.at, window.run_id, digest)))
+                continue
+            changed.append(header)
+            remembered.append((key, Mark(window.issued_at, window.run_id, digest)))
+        return changed
+
+    def _remember(self, remembered: list[tuple[str, Mark]]) -> Published | None:
+        if not remembered:
+            return None
+
+        async def remember() -> None:
+            for key, mark in remembered:
+                await self.marks.put(key, mark)
+
+        return remember
 
     async def _bodies(self, token: SecretStr, site_id: int, headers: list[Record]) -> list[Record]:
         ids = [_message_id(header) for header in headers]
