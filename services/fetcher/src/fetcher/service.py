@@ -26,6 +26,7 @@ from common.ebay.errors import (
     EbayQuotaError,
     EbayTransientError,
 )
+from common.failures import retried_in_place
 from common.families import SNAPSHOT_FAMILIES, Family
 from common.ledger import CallLedger, Wait, calls_for
 from common.messages import PageBatch, PageNote, SyncWindow
@@ -57,23 +58,8 @@ class UnsupportedFamilyError(ValueError):
     """The window names a family this fetcher has no source for."""
 
 
-def is_retried_in_page(exc: BaseException) -> bool:
-    """Whether a failed page call is tried again at once, inside its window.
-
-    5xx answers, timeouts and dropped connections (an ``EbayTransientError`` with a 5xx status
-    or none) usually pass within seconds. So may an unreadable 2xx body (``EbayPayloadError``):
-    an answer cut off on its way can look like one, and only a body that stays unreadable
-    through every attempt is eBay's own fault (the handler then dead-letters the window). A 429
-    or a spent quota is not retried here: waiting would hold a worker, so the window goes back
-    to JetStream with eBay's delay.
-    """
-    if isinstance(exc, EbayPayloadError):
-        return True
-    return (
-        isinstance(exc, EbayTransientError)
-        and not isinstance(exc, EbayQuotaError)
-        and exc.status != 429
-    )
+# Which failed page calls are tried again at once, at the same offset: the policy's lowest rung.
+is_retried_in_page = retried_in_place
 
 
 def retry_kind(exc: BaseException | None) -> str:

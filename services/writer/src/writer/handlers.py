@@ -3,23 +3,17 @@
 from __future__ import annotations
 
 import logging
-from datetime import UTC, datetime
 from typing import Annotated
 
 from faststream import AckPolicy, Context
-from faststream.exceptions import NackMessage, RejectMessage
 from faststream.nats import JStream, NatsBroker, NatsMessage, NatsRouter, PullSub
 
-from common.deadletter import (
-    MaxDeliveriesAdvisory,
-    dead_letter_of_delivery,
-    publish_dead_letter,
-    reason_of,
-)
+from common.deadletter import MaxDeliveriesAdvisory, publish_dead_letter
+from common.failures import Action, FailurePolicy, Failures, Outcomes
 from common.intake import refuse_poison
 from common.messages import DeadLetter, PageBatch, WindowFailed, encoded
-from common.metrics import ERRORS, PAGES, ROWS, RUNS_COMPLETED
-from common.redelivery import delivery_attempt, retry_delay
+from common.metrics import PAGES, ROWS, RUNS_COMPLETED
+from common.redelivery import retry_delay
 from common.streams import (
     ADVISORIES_STREAM,
     DLQ_STREAM,
@@ -45,8 +39,15 @@ __all__ = ["RefusedPageError", "build_router"]
 RecorderDep = Annotated[FailureRecorder, Context("failure_recorder")]
 MoverDep = Annotated[DeadLetterMover, Context("dead_letter_mover")]
 
+SERVICE = "writer"
 # One writer replica handles each core event (failed attempts).
 QUEUE_GROUP = "writer"
+# Retrying cannot fix the data: straight to the dead letters, where operators see it; once the
+# cause is fixed, repairing the pair fetches it again (ADR 0008).
+REFUSED = (MalformedRecordError, UnsupportedFamilyError, RefusedPageError)
+POLICY = FailurePolicy(permanent=REFUSED, labels=dict.fromkeys(REFUSED, "malformed"))
+# What became of the pages (ebaysync_pages_total).
+OUTCOMES = Outcomes(PAGES, {Action.DEAD_LETTER: "dead_lettered"})
 
 
 def build_router(
@@ -59,6 +60,10 @@ def build_router(
 
     async def store(broker: NatsBroker, letter: DeadLetter) -> None:
         await publish_dead_letter(broker, letter, settings.nats.publish_timeout_seconds)
+
+    failures = Failures(SERVICE, POLICY, store, log, OUTCOMES)
+    # Run bookkeeping and moves: nothing there is the message's fault, so everything is retried.
+    bookkeeping = Failures(SERVICE, FailurePolicy(), store, log)
 
     # A body that is no PageBatch of its subject's pair: dead letter at the first delivery.
     pages = NatsRouter(middlewares=[refuse_poison(PageBatch, store, retry_delay)])
@@ -76,36 +81,17 @@ def build_router(
     async def write_page(page: PageBatch, msg: NatsMessage) -> None:
         annotate_run(page, page.page_no)
         family = str(page.family)
-        try:
+        async with failures.guard(
+            msg,
+            broker,
+            f"page {page.page_no} of run {page.run_id}",
+            family=family,
+            account_id=page.account_id,
+        ):
             refusal = await gate.refusal(page)
             if refusal is not None:
                 raise RefusedPageError(refusal)
             result = await writer.write(page, current_trace_id())
-        except (MalformedRecordError, UnsupportedFamilyError, RefusedPageError) as exc:
-            # Retrying cannot fix the data: straight to the dead letters, where operators see
-            # it; once the cause is fixed, repairing the pair fetches it again (ADR 0008).
-            ERRORS.labels("writer", "malformed").inc()
-            log.error("page %s of run %s refused: %s", page.page_no, page.run_id, exc)
-            letter = dead_letter_of_delivery(
-                msg, reason_of(exc), datetime.now(UTC), account_id=page.account_id
-            )
-            try:
-                await store(broker, letter)
-            except Exception as publish_exc:
-                log.warning(
-                    "page %s of run %s not dead-lettered yet: %s",
-                    page.page_no,
-                    page.run_id,
-                    publish_exc,
-                )
-                raise NackMessage(delay=retry_delay(delivery_attempt(msg))) from exc
-            PAGES.labels(family, "dead_lettered").inc()
-            raise RejectMessage from exc
-        except Exception as exc:
-            # The database or anything unforeseen: the transaction rolled back; try again later.
-            ERRORS.labels("writer", type(exc).__name__).inc()
-            log.exception("page %s of run %s not written", page.page_no, page.run_id)
-            raise NackMessage(delay=retry_delay(delivery_attempt(msg))) from exc
         if result.duplicate:
             log.info("page %s of run %s was already written", page.page_no, page.run_id)
             PAGES.labels(family, "duplicate").inc()
@@ -136,12 +122,8 @@ def build_router(
         letter: DeadLetter, msg: NatsMessage, recorder: RecorderDep
     ) -> None:
         """Every dead letter, whoever stored it: its run failed, its pair failed once more."""
-        try:
+        async with bookkeeping.guard(msg, broker, f"dead letter of {letter.original_subject}"):
             await recorder.dead_lettered(letter)
-        except Exception as exc:
-            ERRORS.labels("writer", type(exc).__name__).inc()
-            log.exception("dead letter of %s not recorded", letter.original_subject)
-            raise NackMessage(delay=retry_delay(delivery_attempt(msg))) from exc
 
     @router.subscriber(f"{WindowFailed.SUBJECT_PREFIX}.>", queue=QUEUE_GROUP)
     async def window_failed(event: WindowFailed, recorder: RecorderDep) -> None:
@@ -163,11 +145,7 @@ def build_router(
 
         The advisory is stored (``SYNC_ADVISORIES``): a failed move is retried, never lost.
         """
-        try:
+        async with bookkeeping.guard(msg, broker, f"{advisory.stream} #{advisory.stream_seq}"):
             await mover.move(advisory)
-        except Exception as exc:
-            ERRORS.labels("writer", type(exc).__name__).inc()
-            log.exception("%s #%s not moved yet", advisory.stream, advisory.stream_seq)
-            raise NackMessage(delay=retry_delay(delivery_attempt(msg))) from exc
 
     return router
