@@ -60,17 +60,22 @@ async def _names(sessions: async_sessionmaker[AsyncSession]) -> list[str]:
         return list(rows)
 
 
+async def _post(
+    sessions: async_sessionmaker[AsyncSession], seen: list[str], path: str
+) -> httpx.Response:
+    transport = httpx.ASGITransport(app=_app(sessions, seen))
+    async with httpx.AsyncClient(transport=transport, base_url="http://admin") as client:
+        return await client.post(path)
+
+
 async def test_a_route_that_returns_is_committed_then_its_callbacks_run(
     sessions: async_sessionmaker[AsyncSession], probe: None
 ) -> None:
     seen: list[str] = []
-    transport = httpx.ASGITransport(app=_app(sessions, seen))
-    async with httpx.AsyncClient(transport=transport, base_url="http://admin") as client:
-        answer = await client.post("/ok/first")
-        # Committed by the time the answer arrives: another session reads it.
-        assert await _names(sessions) == ["first"]
+    answer = await _post(sessions, seen, "/ok/first")
     assert answer.status_code == 200
     assert answer.json() == {"callback_ran": False}  # not before the commit
+    assert await _names(sessions) == ["first"]  # committed: another session reads it
     assert seen == ["first"]
 
 
@@ -78,9 +83,7 @@ async def test_a_route_that_raises_is_rolled_back_and_runs_no_callback(
     sessions: async_sessionmaker[AsyncSession], probe: None
 ) -> None:
     seen: list[str] = []
-    transport = httpx.ASGITransport(app=_app(sessions, seen))
-    async with httpx.AsyncClient(transport=transport, base_url="http://admin") as client:
-        answer = await client.post("/fail/second")
+    answer = await _post(sessions, seen, "/fail/second")
     assert answer.status_code == 409
     assert await _names(sessions) == []
     assert seen == []

@@ -5,6 +5,12 @@ its command is accepted by JetStream; the admin API flips ``enabled``. The pair'
 fence in :mod:`common.db.sync_state`, runs and pages in :mod:`common.db.sync_runs`, the
 operators' reads and switches in :mod:`common.db.sync_admin`, the writer's failure bookkeeping
 in :mod:`common.db.sync_failures`; the tables and values in :mod:`common.db.sync_tables`.
+
+Run times (queued, started, finished, updated, page commits) are stamped with the database's
+clock, ``clock_timestamp()``, by whichever service writes them, and the stale rule compares them
+with that clock too: one clock per deployment, whatever clock a service plans windows in
+(docs/adr/0011-fencing.md). Each is taken by the last statements of its transaction, so it is
+the moment the write commits, not the moment it began.
 """
 
 from __future__ import annotations

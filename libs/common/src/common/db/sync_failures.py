@@ -10,7 +10,14 @@ from sqlalchemy import func, select, text
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from common.db.sync_tables import OPEN_RUN_STATUSES, OPEN_SQL, RunStatus, SyncRun, SyncState
+from common.db.sync_tables import (
+    OPEN_RUN_STATUSES,
+    OPEN_SQL,
+    RunStatus,
+    SyncRun,
+    SyncState,
+    run_identity,
+)
 from common.families import Family
 from common.messages import RunMessage
 
@@ -25,14 +32,8 @@ class SyncFailures:
         left alone, so a redelivered dead letter changes nothing.
         """
         stmt = insert(SyncRun).values(
-            run_id=run.run_id,
-            account_id=run.account_id,
-            family=str(run.family),
-            trigger=str(run.trigger),
-            window_from=run.window_from,
-            window_to=run.window_to,
+            **run_identity(run),
             status=RunStatus.FAILED,
-            fence=run.fence,
             error=error,
             finished_at=func.clock_timestamp(),
             updated_at=func.clock_timestamp(),

@@ -1,11 +1,7 @@
 """Sync runs and page receipts: the scheduler records runs as queued when JetStream accepts
 their commands, the writer records pages and completes runs (moving the pair's cursor).
 
-Run times (queued, started, finished, updated, page commits) are stamped with the database's
-clock, ``clock_timestamp()``, by whichever service writes them, and the stale rule compares them
-with that clock too: one clock per deployment, whatever clock a service plans windows in
-(docs/adr/0011-fencing.md). Each is taken by the last statements of its transaction, so it is
-the moment the write commits, not the moment it began.
+Run times are on the database clock (:mod:`common.db.sync` says why).
 """
 
 from __future__ import annotations
@@ -18,7 +14,15 @@ from sqlalchemy import func, select, text
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from common.db.sync_tables import OPEN_SQL, PageCounts, RunProgress, RunStatus, SyncPage, SyncRun
+from common.db.sync_tables import (
+    OPEN_SQL,
+    PageCounts,
+    RunProgress,
+    RunStatus,
+    SyncPage,
+    SyncRun,
+    run_identity,
+)
 from common.messages import RunMessage
 
 
@@ -136,16 +140,7 @@ class SyncRunsRepository:
 
     async def _insert_run(self, run: RunMessage, **values: object) -> None:
         """Create the run's row unless it exists."""
-        stmt = insert(SyncRun).values(
-            run_id=run.run_id,
-            account_id=run.account_id,
-            family=str(run.family),
-            trigger=str(run.trigger),
-            window_from=run.window_from,
-            window_to=run.window_to,
-            fence=run.fence,
-            **values,
-        )
+        stmt = insert(SyncRun).values(**run_identity(run), **values)
         await self.session.execute(stmt.on_conflict_do_nothing(index_elements=[SyncRun.run_id]))
 
     # --- writer ----------------------------------------------------------------------------
@@ -227,17 +222,7 @@ class SyncRunsRepository:
 
 
 def _run_params(run: RunMessage, page_no: int, trace_id: str | None) -> dict[str, object]:
-    return {
-        "run_id": run.run_id,
-        "account_id": run.account_id,
-        "family": str(run.family),
-        "trigger": str(run.trigger),
-        "window_from": run.window_from,
-        "window_to": run.window_to,
-        "fence": run.fence,
-        "page_no": page_no,
-        "trace_id": trace_id,
-    }
+    return run_identity(run) | {"page_no": page_no, "trace_id": trace_id}
 
 
 def _progress_params(

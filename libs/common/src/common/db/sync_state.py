@@ -1,11 +1,7 @@
 """A pair's sync state: what the scheduler plans from (states, in-flight runs, due times) and
 the pair's fence row that the scheduler takes and every page transaction holds.
 
-Run times (queued, started, finished, updated, page commits) are stamped with the database's
-clock, ``clock_timestamp()``, by whichever service writes them, and the stale rule compares them
-with that clock too: one clock per deployment, whatever clock a service plans windows in
-(docs/adr/0011-fencing.md). Each is taken by the last statements of its transaction, so it is
-the moment the write commits, not the moment it began.
+Times are on the database clock (:mod:`common.db.sync` says why).
 """
 
 from __future__ import annotations

@@ -13,6 +13,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from common.db.base import Base
 from common.families import Family
+from common.messages import RunMessage
 
 
 class RunStatus(StrEnum):
@@ -191,3 +192,17 @@ class PageCounts:
     @property
     def unchanged(self) -> int:
         return self.records - self.inserted - self.changed
+
+
+def run_identity(run: RunMessage) -> dict[str, object]:
+    """The run row's values its command fixes: every statement that may create the row sets
+    them (the scheduler's queueing, the writer's first page, a dead letter's failure)."""
+    return {
+        "run_id": run.run_id,
+        "account_id": run.account_id,
+        "family": str(run.family),
+        "trigger": str(run.trigger),
+        "window_from": run.window_from,
+        "window_to": run.window_to,
+        "fence": run.fence,
+    }
