@@ -328,7 +328,7 @@ def rotate_tokens_command(
             )
             typer.echo(f"no usable key ring (TOKEN_SERVICE_KEYS, …): {problems}", err=True)
             raise typer.Exit(2) from None
-        from ebaysync.runtime import TOKEN_KEY_ID, LocalSecrets
+        from ebaysync.runtime_local import TOKEN_KEY_ID, LocalSecrets
 
         local = LocalSecrets.load_or_create(secrets_file)
         settings = TokenServiceSettings(

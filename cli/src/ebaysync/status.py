@@ -22,7 +22,7 @@ from rich.text import Text
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
-from common.db.sync import RunStatus
+from common.db.sync import OPEN_RUN_STATUSES
 from common.families import IMPLEMENTED_FAMILIES, SNAPSHOT_FAMILIES, Family
 from common.lag import pair_lag as lag_of
 from common.settings import WindowSettings
@@ -69,7 +69,7 @@ class PairStatus:
 
     @property
     def running(self) -> bool:
-        return self.row.run_status in RunStatus.OPEN
+        return self.row.run_status in OPEN_RUN_STATUSES
 
     def as_json(self) -> dict[str, Any]:
         r = self.row
@@ -129,7 +129,7 @@ def pair_progress(row: PairRow, now: datetime, settle_lag: timedelta) -> float |
     snapshot succeeded.
     """
     if Family(row.family) in SNAPSHOT_FAMILIES:
-        if row.run_status in RunStatus.OPEN:
+        if row.run_status in OPEN_RUN_STATUSES:
             if row.pages_expected:
                 return min(1.0, row.pages_written / row.pages_expected)
             return None

@@ -25,7 +25,8 @@ from playwright.async_api import Browser, Dialog, Page, async_playwright, expect
 from sqlalchemy.ext.asyncio import async_sessionmaker, create_async_engine
 
 from common.db.accounts import AccountRepository
-from ebaysync.runtime import DEMO_ORG, Runtime, RuntimeOptions
+from ebaysync.runtime import Runtime, RuntimeOptions
+from ebaysync.runtime_local import DEMO_ORG
 from testkit import servers
 from testkit.admin import (
     PASSWORD,

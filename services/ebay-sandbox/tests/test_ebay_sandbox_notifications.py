@@ -29,10 +29,9 @@ from ebay_sandbox.notifications.changes import Change, ChangeKind, SellerWatch
 from ebay_sandbox.notifications.payloads import (
     rest_envelope,
     rest_notifications,
-    soap_envelope,
-    trading_notifications,
 )
 from ebay_sandbox.notifications.signatures import PushKeys, challenge_response, trading_signature
+from ebay_sandbox.notifications.trading_payloads import soap_envelope, trading_notifications
 from ebay_sandbox.settings import SandboxConfig
 from ebay_sandbox.state import Sandbox
 from ebay_sandbox.world.model import EventKind

@@ -19,7 +19,7 @@ from common.db.migrate import upgrade_async
 from common.db.signing_keys import EbaySigningKey
 from common.db.tokens import EbayToken, StoredTokens, TokenRepository
 from ebaysync.cli import app as cli
-from ebaysync.runtime import TOKEN_KEY_ID, LocalSecrets
+from ebaysync.runtime_local import TOKEN_KEY_ID, LocalSecrets
 from testkit import servers
 from testkit.factories import create_account
 from testkit.servers import DatabaseServer

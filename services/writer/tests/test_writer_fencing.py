@@ -13,7 +13,7 @@ from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from common.db.offers import EbayOffer
-from common.db.sync import RunStatus, SyncRepository, SyncRun
+from common.db.sync import OPEN_RUN_STATUSES, RunStatus, SyncRepository, SyncRun
 from common.families import Family
 from common.fencing import STALE_FENCE
 from common.messages import PageBatch, SyncWindow, Trigger
@@ -78,7 +78,7 @@ async def open_runs(sessions: async_sessionmaker[AsyncSession], account_id: int)
     async with sessions() as session:
         result = await session.scalars(
             select(SyncRun).where(
-                SyncRun.account_id == account_id, SyncRun.status.in_(RunStatus.OPEN)
+                SyncRun.account_id == account_id, SyncRun.status.in_(OPEN_RUN_STATUSES)
             )
         )
         return list(result.all())

@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from admin_api.commands import BusError, request_access_token, request_connect
 from admin_api.context import AdminContext
+from admin_api.dependencies import after_commit
 from admin_api.ebay import EbayUser, get_user
 from admin_api.security import InvalidToken, issue_state, new_nonce, read_state
 from common.db.accounts import AccountRepository, EbayAccount, User
@@ -84,7 +85,6 @@ async def start(
             expires_at=expires_at,
         )
     )
-    await session.commit()
     query = urlencode(
         {
             "client_id": keyset.client_id,
@@ -117,7 +117,7 @@ async def finish(
     except InvalidToken as exc:
         raise ConnectError(400, f"the connect link is {exc}: start again") from exc
     started = await OAuthStateRepository(session).consume(nonce, now)
-    await session.commit()
+    await session.commit()  # a link is used once, even by a connect that then fails
     if started is None:
         raise ConnectError(400, "this connect link was already used or has expired")
     accounts = AccountRepository(session)
@@ -127,6 +127,7 @@ async def finish(
             raise ConnectError(404, "the account to reconnect no longer exists")
     else:
         account = await accounts.add(_provisional(started, now))
+        # Before the token service is asked: it stores the tokens against this row.
         await session.commit()
     provisional = started.account_id is None
     ebay_user = await _exchange(
@@ -136,8 +137,7 @@ async def finish(
         await _complete_reconnect(session, account, ebay_user)
     else:
         await _complete_new(session, account, started, ebay_user)
-    await session.commit()
-    context.changes.notify()
+    after_commit(session, context.changes.notify)
     log.info("account %s connected (eBay user %s)", account.id, ebay_user.user_id)
     return account
 
@@ -201,7 +201,7 @@ async def _drop_if_provisional(
     # No tokens were stored, so nothing refers to the placeholder: it goes.
     if provisional:
         await session.delete(account)
-        await session.commit()
+        await session.commit()  # the connect fails next (it raises), the placeholder stays gone
 
 
 async def _complete_new(
@@ -214,7 +214,7 @@ async def _complete_new(
     if existing is not None:
         # Its grant now sits on the placeholder, which never syncs.
         account.needs_reauth = True
-        await session.commit()
+        await session.commit()  # kept although the connect fails (it raises)
         raise ConnectError(
             409,
             f"eBay user {ebay_user.username} is already account {existing.id} "
@@ -234,7 +234,7 @@ async def _complete_reconnect(
     if ebay_user.user_id != account.ebay_user_id:
         # The new grant belongs to someone else: never sync this account with it.
         account.needs_reauth = True
-        await session.commit()
+        await session.commit()  # kept although the connect fails (it raises)
         raise ConnectError(
             409,
             f"you consented as eBay user {ebay_user.username}, but account {account.id} is "

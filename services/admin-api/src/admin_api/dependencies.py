@@ -37,9 +37,26 @@ def get_settings(context: ContextDep) -> AdminApiSettings:
 
 
 async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
+    """The request's unit of work: one transaction, committed once when the route returns and
+    before the response is sent (``scope="function"`` below), so a client never reads back less
+    than it was answered; rolled back when the route raises. Routes do not commit: what must
+    follow the commit (waking the live views, which read the change back) is queued with
+    :func:`after_commit`. The few commits left in routes are where a write must be durable
+    before something else happens (a publish, a failed request's record); each says why."""
     sessions: async_sessionmaker[AsyncSession] = request.app.state.sessions
     async with sessions() as session:
         yield session
+        await session.commit()
+        for callback in session.info.pop(_AFTER_COMMIT, []):
+            callback()
+
+
+_AFTER_COMMIT = "admin_api.after_commit"
+
+
+def after_commit(session: AsyncSession, callback: Callable[[], None]) -> None:
+    """Run ``callback`` once the request's unit of work has committed (not if it rolls back)."""
+    session.info.setdefault(_AFTER_COMMIT, []).append(callback)
 
 
 def get_broker(request: Request) -> NatsBroker:
@@ -48,7 +65,7 @@ def get_broker(request: Request) -> NatsBroker:
 
 
 SettingsDep = Annotated[AdminApiSettings, Depends(get_settings)]
-SessionDep = Annotated[AsyncSession, Depends(get_session)]
+SessionDep = Annotated[AsyncSession, Depends(get_session, scope="function")]
 BrokerDep = Annotated[NatsBroker, Depends(get_broker)]
 NowDep = Annotated[datetime, Depends(utc_now)]
 

@@ -86,6 +86,8 @@ async def run_now(
         await session.commit()  # nothing recorded: only lets go of the pair's row
         return in_flight
     await sync.record_queued(command)
+    # Not left to the request's unit of work: the fence row is held until the commit, and the
+    # writer's pages of the pair wait on it (run all queues many pairs in one request).
     await session.commit()
     context.changes.notify()
     return RunResult("queued", f"run {command.run_id} queued", command)

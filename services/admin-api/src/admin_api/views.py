@@ -22,7 +22,7 @@ from admin_api.schemas import (
 from admin_api.settings import AdminApiSettings
 from common.db.accounts import AccountRepository, EbayAccount
 from common.db.runlog import RunLogRepository
-from common.db.sync import PairState, RunStatus, SyncRepository, SyncRun, SyncState
+from common.db.sync import OPEN_RUN_STATUSES, PairState, SyncRepository, SyncRun, SyncState
 from common.db.tokens import TokenRepository
 from common.families import IMPLEMENTED_FAMILIES, Family, families_of
 from common.lag import fresh_to, pair_lag
@@ -52,7 +52,7 @@ def _facts(
     run: SyncRun | None,
     now: datetime,
 ) -> WorkerFacts:
-    run_open = run is not None and run.status in RunStatus.OPEN
+    run_open = run is not None and run.status in OPEN_RUN_STATUSES
     stuck = run_open and run is not None and now - run.updated_at > STUCK_AFTER
     last_error = state.last_error if state else None
     if stuck and run is not None:
@@ -84,7 +84,7 @@ def blocked_by(
         return f"paused until {state.paused_until:%Y-%m-%d %H:%M} UTC"
     if paused:
         return "pause is on"
-    if run is not None and run.status in RunStatus.OPEN:
+    if run is not None and run.status in OPEN_RUN_STATUSES:
         return "a run is in flight; the next window follows it"
     return None
 
@@ -106,7 +106,7 @@ def projection_for(
         cursor=state.cursor if state else None,
         paused_until=state.paused_until if state else None,
         last_success_at=state.last_success_at if state else None,
-        in_flight=run is not None and run.status in RunStatus.OPEN,
+        in_flight=run is not None and run.status in OPEN_RUN_STATUSES,
     )
     return project_schedule(
         pair,

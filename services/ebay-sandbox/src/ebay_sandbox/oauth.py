@@ -20,7 +20,7 @@ from ebay_sandbox.errors import (
     UNSUPPORTED_GRANT,
     OAuthError,
 )
-from ebay_sandbox.notifications.sender import authorization_revoked
+from ebay_sandbox.notifications.deliveries import authorization_revoked
 from ebay_sandbox.settings import SandboxConfig
 from ebay_sandbox.state import Sandbox, SandboxDep
 from ebay_sandbox.tokens import ACCESS_TTL_S, CODE_TTL_S, REFRESH_TTL_S

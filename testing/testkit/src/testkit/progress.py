@@ -8,7 +8,7 @@ import httpx
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from common.db.sync import RunStatus, SyncRun, SyncState
+from common.db.sync import OPEN_RUN_STATUSES, SyncRun, SyncState
 from common.families import IMPLEMENTED_FAMILIES, SNAPSHOT_FAMILIES
 from ebaysync.verify import PairReport
 
@@ -35,7 +35,7 @@ async def caught_up(
     now = await sandbox_now(sandbox)
     async with sessions() as session:
         open_runs = await session.scalar(
-            select(func.count()).select_from(SyncRun).where(SyncRun.status.in_(RunStatus.OPEN))
+            select(func.count()).select_from(SyncRun).where(SyncRun.status.in_(OPEN_RUN_STATUSES))
         )
         states = list(await session.scalars(select(SyncState)))
 

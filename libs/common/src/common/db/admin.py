@@ -17,6 +17,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 from common.db.accounts import EbayAccount, User
 from common.db.base import Base, MirroredRow
 from common.db.events import EbayEvent
+from common.db.sync_tables import OPEN_SQL
 from common.db.tokens import EbayToken, TokenRefreshLog
 
 
@@ -205,10 +206,10 @@ class RetentionRepository:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
 
-    _OLD_RUNS = """
+    _OLD_RUNS = f"""
         SELECT r.run_id FROM sync_runs r JOIN ebay_accounts a ON a.id = r.account_id
         WHERE a.org_id = :org_id AND r.updated_at < :before
-          AND r.status NOT IN ('queued', 'running')
+          AND r.status NOT IN ({OPEN_SQL})
           AND EXISTS (SELECT 1 FROM sync_runs newer
                       WHERE newer.account_id = r.account_id AND newer.family = r.family
                         AND newer.updated_at > r.updated_at)

@@ -10,7 +10,14 @@ from sqlalchemy import func, select, text
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from common.db.sync_tables import RunStatus, SyncRun, SyncState
+from common.db.sync_tables import (
+    OPEN_RUN_STATUSES,
+    OPEN_SQL,
+    RunStatus,
+    SyncRun,
+    SyncState,
+    run_identity,
+)
 from common.families import Family
 from common.messages import RunMessage
 
@@ -25,14 +32,8 @@ class SyncFailures:
         left alone, so a redelivered dead letter changes nothing.
         """
         stmt = insert(SyncRun).values(
-            run_id=run.run_id,
-            account_id=run.account_id,
-            family=str(run.family),
-            trigger=str(run.trigger),
-            window_from=run.window_from,
-            window_to=run.window_to,
+            **run_identity(run),
             status=RunStatus.FAILED,
-            fence=run.fence,
             error=error,
             finished_at=func.clock_timestamp(),
             updated_at=func.clock_timestamp(),
@@ -45,7 +46,7 @@ class SyncFailures:
                 "finished_at": func.clock_timestamp(),
                 "updated_at": func.clock_timestamp(),
             },
-            where=SyncRun.status.in_(RunStatus.OPEN),
+            where=SyncRun.status.in_(OPEN_RUN_STATUSES),
         )
         changed = await self.session.execute(stmt.returning(SyncRun.run_id))
         return changed.first() is not None
@@ -55,11 +56,11 @@ class SyncFailures:
         cancelled = await self.session.execute(
             # The pair is free again: the scheduler looks at it at its next tick.
             text(
-                """
+                f"""
                 WITH cancelled AS (
-                    UPDATE sync_runs SET status = 'cancelled', error = :error,
+                    UPDATE sync_runs SET status = '{RunStatus.CANCELLED}', error = :error,
                            finished_at = clock_timestamp(), updated_at = clock_timestamp()
-                    WHERE run_id = :run_id AND status IN ('queued', 'running')
+                    WHERE run_id = :run_id AND status IN ({OPEN_SQL})
                     RETURNING run_id, account_id, family),
                 due AS (
                     UPDATE sync_state s SET due_at = NULL FROM cancelled c

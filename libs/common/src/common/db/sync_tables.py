@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from enum import StrEnum
 from uuid import UUID
 
 from sqlalchemy import BigInteger, ForeignKey, Index, Integer, String, func, text
@@ -12,9 +13,10 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from common.db.base import Base
 from common.families import Family
+from common.messages import RunMessage
 
 
-class RunStatus:
+class RunStatus(StrEnum):
     QUEUED = "queued"
     RUNNING = "running"
     SUCCEEDED = "succeeded"
@@ -23,7 +25,13 @@ class RunStatus:
     STALE = "stale"
     # Stopped by an operator: its fetcher stops at the next page; it never moves the cursor.
     CANCELLED = "cancelled"
-    OPEN = (QUEUED, RUNNING)
+
+
+# A run not ended yet: it blocks its pair (while it moves) and can still take pages.
+OPEN_RUN_STATUSES: tuple[RunStatus, ...] = (RunStatus.QUEUED, RunStatus.RUNNING)
+# The same in SQL, as literals: the partial index ix_sync_runs_open is matched on them (a bound
+# parameter would not let the planner prove a query's predicate implies the index's).
+OPEN_SQL = ", ".join(f"'{status}'" for status in OPEN_RUN_STATUSES)
 
 
 class SyncState(Base):
@@ -73,7 +81,7 @@ class SyncRun(Base):
             "account_id",
             "family",
             "updated_at",
-            postgresql_where=text("status IN ('queued', 'running')"),
+            postgresql_where=text(f"status IN ({OPEN_SQL})"),
         ),
     )
 
@@ -184,3 +192,17 @@ class PageCounts:
     @property
     def unchanged(self) -> int:
         return self.records - self.inserted - self.changed
+
+
+def run_identity(run: RunMessage) -> dict[str, object]:
+    """The run row's values its command fixes: every statement that may create the row sets
+    them (the scheduler's queueing, the writer's first page, a dead letter's failure)."""
+    return {
+        "run_id": run.run_id,
+        "account_id": run.account_id,
+        "family": str(run.family),
+        "trigger": str(run.trigger),
+        "window_from": run.window_from,
+        "window_to": run.window_to,
+        "fence": run.fence,
+    }

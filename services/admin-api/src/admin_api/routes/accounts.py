@@ -14,6 +14,7 @@ from admin_api.dependencies import (
     NowDep,
     OperatorUser,
     SessionDep,
+    after_commit,
 )
 from admin_api.schemas import (
     AccountOut,
@@ -63,7 +64,7 @@ async def rename_account(
         )
     account.house_name = house_name
     try:
-        await session.commit()
+        await session.flush()
     except IntegrityError as exc:  # a concurrent rename took the name
         raise HTTPException(
             status.HTTP_409_CONFLICT, f"an active account is already called {house_name!r}"
@@ -79,8 +80,7 @@ async def deactivate_account(
     if account.active:
         account.active = False
         account.deactivated_at = now
-        await session.commit()
-        context.changes.notify()
+        after_commit(session, context.changes.notify)
     return AccountOut.model_validate(account)
 
 
@@ -91,8 +91,7 @@ async def set_purpose(
     """Choose which families the account syncs (seller, buyer, both); the scheduler follows at
     its next tick. ``missing_scopes``: what the seller's grant lacks for it (Reconnect)."""
     account.purpose = body.purpose
-    await session.commit()
-    context.changes.notify()
+    after_commit(session, context.changes.notify)
     granted = await TokenRepository(session).statuses([account.id])
     have = set(granted[account.id].scopes.split()) if account.id in granted else set()
     return PurposeOut(

@@ -104,7 +104,7 @@ async def create_channel(
         updated_at=now,
     )
     session.add(channel)
-    await session.commit()
+    await session.flush()
     await session.refresh(channel)
     return _channel_out(channel)
 
@@ -142,7 +142,7 @@ async def update_channel(
             box = SecretBox(context.settings.jwt_secret)
             channel.secret = box.seal(admin.org_id, secret) if value else None
     channel.updated_at = now
-    await session.commit()
+    await session.flush()
     await session.refresh(channel)
     return _channel_out(channel)
 
@@ -153,7 +153,6 @@ async def update_channel(
 async def delete_channel(channel_id: ChannelId, admin: AdminUser, session: SessionDep) -> None:
     channel = await _channel(session, admin.org_id, channel_id)
     await session.delete(channel)
-    await session.commit()
 
 
 @router.post("/channels/{channel_id}/test", responses={404: {}})
@@ -259,7 +258,6 @@ async def create_rule(body: RuleIn, admin: AdminUser, session: SessionDep, now: 
     session.add(rule)
     await session.flush()
     await _set_channels(session, admin.org_id, rule.id, body.channel_ids)
-    await session.commit()
     return await _rule_out(session, rule, admin.id)
 
 
@@ -284,7 +282,6 @@ async def update_rule(
     if body.channel_ids is not None:
         await _set_channels(session, admin.org_id, rule.id, body.channel_ids)
     rule.updated_at = now
-    await session.commit()
     return await _rule_out(session, rule, admin.id)
 
 
@@ -292,7 +289,6 @@ async def update_rule(
 async def delete_rule(rule_id: RuleId, admin: AdminUser, session: SessionDep) -> None:
     rule = await _rule(session, admin.org_id, rule_id)
     await session.delete(rule)
-    await session.commit()
 
 
 @router.put("/rules/{rule_id}/subscription", responses={404: {}})
@@ -311,7 +307,6 @@ async def set_subscription(
     else:
         existing.subscribed = body.subscribed
         existing.updated_at = now
-    await session.commit()
     return await _rule_out(session, rule, user.id)
 
 

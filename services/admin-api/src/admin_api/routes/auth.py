@@ -55,10 +55,9 @@ async def login(
     valid = await verify_password(user.password_hash if user else None, body.password)
     if user is None or not valid or not user.active:
         await throttle.record_failure(list(limits), now, now - window)
-        await session.commit()
+        await session.commit()  # the failure counts although the request fails (it raises)
         raise HTTPException(status.HTTP_401_UNAUTHORIZED, "wrong email or password")
     await throttle.clear(by_email)
-    await session.commit()
     ttl = timedelta(seconds=settings.jwt_ttl_seconds)
     return LoginOut(
         access_token=issue_login_token(
@@ -73,7 +72,6 @@ async def login(
 async def logout(user: CurrentUser, session: SessionDep) -> None:
     """Sign out: revokes every token of this user (all their sessions), not only this one."""
     await UserRepository(session).bump_token_version(user.id)
-    await session.commit()
 
 
 @router.get("/me")

@@ -121,7 +121,6 @@ async def _job(session: SessionDep, name: str) -> JobOut:
 async def enable_job(name: str, admin: AdminUser, session: SessionDep) -> JobOut:
     if not await JobRepository(session).set_enabled(name, True):
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"no background job {name!r}")
-    await session.commit()
     return await _job(session, name)
 
 
@@ -130,7 +129,6 @@ async def disable_job(name: str, admin: AdminUser, session: SessionDep) -> JobOu
     """No replica starts the job again until it is enabled (a run under way finishes)."""
     if not await JobRepository(session).set_enabled(name, False):
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"no background job {name!r}")
-    await session.commit()
     return await _job(session, name)
 
 
@@ -140,7 +138,6 @@ async def run_job(name: str, admin: AdminUser, session: SessionDep, now: NowDep)
     job is enabled); the answer shows ``run_requested_at`` until then."""
     if not await JobRepository(session).request_run(name, now):
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"no background job {name!r}")
-    await session.commit()
     return await _job(session, name)
 
 

@@ -40,7 +40,6 @@ async def purge(
     days = body.older_than_days or settings.retention_days
     cutoff = now - timedelta(days=days)
     counts = await RetentionRepository(session).purge(admin.org_id, cutoff)
-    await session.commit()
     return RetentionOut(
         retention_days=days,
         cutoff=cutoff,

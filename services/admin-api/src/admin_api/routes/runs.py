@@ -17,6 +17,7 @@ from admin_api.dependencies import (
     OperatorUser,
     SessionDep,
     SettingsDep,
+    after_commit,
 )
 from admin_api.runner import control_bucket
 from admin_api.schemas import RunDetailOut, RunLogLineOut, RunOut
@@ -121,8 +122,7 @@ async def cancel_run(
     await RunLogRepository(session).add(run_id, [line])
     # Asked before the commit: if the bus cannot take it, nothing is cancelled.
     await CancelRequests(await control_bucket(context)).ask(run_id)
-    await session.commit()
-    context.changes.notify()
+    after_commit(session, context.changes.notify)
     detail = await run_detail(session, user.org_id, run_id, context.settings.trace_url_template)
     assert detail is not None
     return detail

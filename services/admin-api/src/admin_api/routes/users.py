@@ -49,7 +49,7 @@ async def create_user(
     )
     try:
         await users.add(user)
-        await session.commit()
+        await session.flush()
     except IntegrityError as exc:  # a concurrent create of the same email
         raise validation_error("email", EMAIL_UNUSABLE) from exc
     return UserOut.model_validate(user)
@@ -75,5 +75,4 @@ async def update_user(
     if body.password is not None:
         user.password_hash = await hash_password_async(body.password)
         user.token_version += 1
-    await session.commit()
     return UserOut.model_validate(user)

@@ -121,6 +121,7 @@ async def apply_account_notice(
         deleted = await AccountDataRepository(session).purge(account, now)
         log.info("eBay user deleted: account %s deactivated, %s rows purged", account.id, deleted)
     # The id is remembered in the action's own transaction: a failed one is retried by eBay.
+    # Committed here, not by the request's unit of work: the push route publishes next.
     await session.commit()
     if found:
         context.changes.notify()

@@ -15,6 +15,7 @@ from admin_api.dependencies import (
     NowDep,
     OperatorUser,
     SessionDep,
+    after_commit,
 )
 from admin_api.runner import RunResult, paused_for, run_now
 from admin_api.schemas import (
@@ -71,8 +72,7 @@ async def set_worker_enabled(
 ) -> WorkerOut:
     """Enable or disable a worker; a disabled worker gets no scheduled windows."""
     await SyncRepository(session).set_enabled(account.id, family, body.enabled, now)
-    await session.commit()
-    context.changes.notify()
+    after_commit(session, context.changes.notify)
     return await _worker(session, account, family, now, context)
 
 
@@ -87,8 +87,7 @@ async def resume_worker(
 ) -> WorkerOut:
     """Lift a worker's pause (after repeated failures) so the scheduler sends it again."""
     await SyncRepository(session).resume(account.id, family, now)
-    await session.commit()
-    context.changes.notify()
+    after_commit(session, context.changes.notify)
     return await _worker(session, account, family, now, context)
 
 

@@ -4,7 +4,7 @@ account deletion and signing-key rotation (``/sandbox/notifications``)."""
 from fastapi import APIRouter, HTTPException
 from pydantic import BaseModel, Field
 
-from ebay_sandbox.notifications.sender import account_deleted
+from ebay_sandbox.notifications.deliveries import account_deleted
 from ebay_sandbox.state import SandboxDep
 
 router = APIRouter(prefix="/sandbox/notifications")
