@@ -37,6 +37,7 @@ from fetcher.sources.finances import PAYOUTS_REFRESH, TRANSACTIONS_REFRESH, Fina
 from fetcher.sources.offers import OffersSource
 from fetcher.sources.orders import OrdersSource
 from fetcher.sources.postorder import PaymentDisputesSource, PostOrderSource
+from fetcher.sources.targeted import with_targets
 from fetcher.sources.trading import ActiveInventorySource, MessagesSource, PurchasesSource
 from fetcher.tokens import AccountToken, TokenClient
 
@@ -117,8 +118,9 @@ def _sources(
     post_order = PostOrderClient(http, ebay.api_base_url, context.learned)
     trading = TradingClient(http, ebay.api_base_url)
     disputes = PaymentDisputesClient(apiz, ebay.apiz_base_url)
+    fulfillment = FulfillmentClient(http, ebay.api_base_url)
     sources: list[Source] = [
-        OrdersSource(FulfillmentClient(http, ebay.api_base_url), settings.orders_page_size),
+        OrdersSource(fulfillment, settings.orders_page_size),
         OffersSource(
             InventoryClient(http, ebay.api_base_url), settings.offers_page_size, offers_calls
         ),
@@ -155,7 +157,8 @@ def _sources(
         ActiveInventorySource(trading),
         PurchasesSource(trading),
     ]
-    return {source.family: source for source in sources}
+    # Notifications' targeted windows re-read just their ids (fetcher.sources.targeted).
+    return with_targets(sources, fulfillment=fulfillment, trading=trading, post_order=post_order)
 
 
 def post_order_detail(client: PostOrderClient, search: PostOrderSearch) -> FetchDetail:
