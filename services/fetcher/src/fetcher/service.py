@@ -148,7 +148,8 @@ class WindowFetcher:
             return 0
         await self._admit(window)
         first_page_no = checkpoint.next_page_no
-        snapshot = window.family in SNAPSHOT_FAMILIES
+        # A targeted window reads a few ids, never the whole snapshot: it sweeps nothing.
+        snapshot = window.family in SNAPSHOT_FAMILIES and window.targets is None
         account = await self._access_token(window)
         notes = [
             PageNote(

@@ -36,7 +36,7 @@ class SchedulerSettings(WindowSettings):
     clock_url: str | None = None
     # A queued or running run that has not moved for this long no longer blocks its pair.
     stale_run_seconds: float = 1800.0
-    # Turn eBay's notifications (stream EBAY_NOTIFICATIONS) into targeted windows. Off until
-    # the fetcher and writer handle SyncWindow.targets (docs/adr/0018-push-notifications.md);
-    # off, notifications are still recorded (dedup, counters, pending ids).
-    targeted_windows: bool = False
+    # Turn eBay's notifications (stream EBAY_NOTIFICATIONS) into targeted windows
+    # (docs/adr/0018-push-notifications.md); off, notifications are still recorded (dedup,
+    # counters, pending ids) and polling alone syncs.
+    targeted_windows: bool = True

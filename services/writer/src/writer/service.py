@@ -16,7 +16,7 @@ from common.db.sync import PageCounts, RunStatus, SyncRepository
 from common.db.upsert import UpsertSpec, end_unseen, record_seen, replace_children, upsert_rows
 from common.families import DETAIL_KEY
 from common.fencing import STALE_FENCE, FenceVerdict, judge_fence
-from common.messages import PageBatch, WindowCompleted
+from common.messages import PageBatch, Trigger, WindowCompleted
 from writer.domain import MalformedRecordError, Row
 from writer.families import FAMILY_TABLES, FamilyTable
 from writer.validation import RefusedPageError, account_refusal
@@ -153,7 +153,8 @@ class PageWriter:
             # A cancelled run keeps what it wrote but never moves the cursor.
             if progress.is_complete and progress.status not in FINAL_STATUSES:
                 spec = table.spec
-                if spec.snapshot:
+                targeted = page.trigger is Trigger.NOTIFICATION
+                if spec.snapshot and not targeted:
                     ended = await end_unseen(
                         session,
                         spec,
@@ -163,7 +164,11 @@ class PageWriter:
                         complete=bool(progress.snapshot_complete),
                     )
                     log.info("run %s ended %s rows no longer in the snapshot", page.run_id, ended)
-                cursor = await sync.complete_run(page)
+                # A targeted window read ids, not a span: the cursor stays with polling.
+                if targeted:
+                    cursor = await sync.complete_targeted_run(page)
+                else:
+                    cursor = await sync.complete_run(page)
                 completed = WindowCompleted(
                     run_id=page.run_id,
                     account_id=page.account_id,

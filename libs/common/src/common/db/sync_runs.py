@@ -220,6 +220,19 @@ class SyncRunsRepository:
         cursor: datetime | None = row.cursor
         return cursor
 
+    async def complete_targeted_run(self, run: RunMessage) -> datetime | None:
+        """Mark a targeted run (trigger ``notification``) succeeded, leaving the pair's state
+        (cursor, due time, failures, last committed run) to polling: it read ids, not a time
+        range, so it proves nothing about a span (docs/adr/0018-push-notifications.md).
+        Returns the cursor as is."""
+        row = (
+            await self.session.execute(
+                _COMPLETE_TARGETED_RUN,
+                {"account_id": run.account_id, "family": str(run.family), "run_id": run.run_id},
+            )
+        ).one_or_none()
+        return None if row is None else row.cursor
+
 
 def _run_params(run: RunMessage, page_no: int, trace_id: str | None) -> dict[str, object]:
     return run_identity(run) | {"page_no": page_no, "trace_id": trace_id}
@@ -320,6 +333,17 @@ _CLAIM_EMPTY_PAGE = text(
     FROM receipt
     ON CONFLICT (run_id) DO UPDATE SET {_PROGRESS_SET}
     {_PROGRESS_RETURNING}
+    """
+)
+
+_COMPLETE_TARGETED_RUN = text(
+    f"""
+    WITH done AS (
+        UPDATE sync_runs SET status = '{RunStatus.SUCCEEDED}', finished_at = clock_timestamp(),
+               updated_at = clock_timestamp(), error = NULL
+        WHERE run_id = :run_id
+    )
+    SELECT cursor FROM sync_state WHERE account_id = :account_id AND family = :family
     """
 )
 

@@ -38,6 +38,7 @@ from fetcher.sources.marks import Marks, clock_of
 from fetcher.sources.offers import OffersSource
 from fetcher.sources.orders import OrdersSource
 from fetcher.sources.postorder import PaymentDisputesSource, PostOrderSource
+from fetcher.sources.targeted import with_targets
 from fetcher.sources.trading import ActiveInventorySource, MessagesSource, PurchasesSource
 from fetcher.tokens import AccountToken, TokenClient
 
@@ -120,8 +121,9 @@ def _sources(
     trading = TradingClient(http, ebay.api_base_url)
     disputes = PaymentDisputesClient(apiz, ebay.apiz_base_url)
     marks = Marks(context.digests)
+    fulfillment = FulfillmentClient(http, ebay.api_base_url)
     sources: list[Source] = [
-        OrdersSource(FulfillmentClient(http, ebay.api_base_url), settings.orders_page_size),
+        OrdersSource(fulfillment, settings.orders_page_size),
         OffersSource(
             InventoryClient(http, ebay.api_base_url), settings.offers_page_size, offers_calls
         ),
@@ -173,7 +175,8 @@ def _sources(
         ActiveInventorySource(trading),
         PurchasesSource(trading),
     ]
-    return {source.family: source for source in sources}
+    # Notifications' targeted windows re-read just their ids (fetcher.sources.targeted).
+    return with_targets(sources, fulfillment=fulfillment, trading=trading, post_order=post_order)
 
 
 def post_order_detail(client: PostOrderClient, search: PostOrderSearch) -> FetchDetail:
