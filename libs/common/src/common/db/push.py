@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ForeignKey, UniqueConstraint, func, select, update
+from sqlalchemy import ForeignKey, Integer, UniqueConstraint, func, select, update
 from sqlalchemy.dialects.postgresql import JSONB, insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
@@ -47,7 +47,7 @@ class PushSubscription(Base):
     detail: Mapped[str | None]
     checked_at: Mapped[datetime]
     # How often eBay's copy was found disabled or gone and put back, and when last.
-    repairs: Mapped[int] = mapped_column(server_default="0")
+    repairs: Mapped[int] = mapped_column(Integer, server_default="0")
     repaired_at: Mapped[datetime | None]
 
 
