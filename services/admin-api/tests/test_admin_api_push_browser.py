@@ -64,9 +64,10 @@ async def seeded_account(sessions: async_sessionmaker[AsyncSession]) -> tuple[st
         await create_user(session, org.id, "admin", email=email)
         account = await create_account(session, org_id=org.id)
         state = PushStateRepository(session)
-        common = {"account_id": account.id, "application": "browser-app", "at": now}
         await state.save(
-            **common,
+            account_id=account.id,
+            application="browser-app",
+            at=now,
             api="rest",
             topic="ORDER_CONFIRMATION",
             ebay_subscription_id="sub-1",
@@ -75,7 +76,9 @@ async def seeded_account(sessions: async_sessionmaker[AsyncSession]) -> tuple[st
             detail=None,
         )
         await state.save(
-            **common,
+            account_id=account.id,
+            application="browser-app",
+            at=now,
             api="rest",
             topic="NEW_MESSAGE",
             ebay_subscription_id=None,
