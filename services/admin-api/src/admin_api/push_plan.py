@@ -4,6 +4,7 @@ The topics themselves are the one table in :mod:`common.push`."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 
@@ -96,6 +97,6 @@ def missing_events(enabled: dict[str, str]) -> list[str]:
     return [e for e in TRADING_EVENTS if enabled.get(e) != "Enable"]
 
 
-def unavailable_families(rows: list[tuple[str, str | None]]) -> list[str]:
+def unavailable_families(rows: Sequence[tuple[str, str | None]]) -> list[str]:
     """The reasons to show for an account, once per family: from (status, detail) rows."""
     return sorted({d for s, d in rows if s == UNAVAILABLE and d})

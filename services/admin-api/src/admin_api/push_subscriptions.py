@@ -24,7 +24,7 @@ from pydantic import SecretStr
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from admin_api.commands import request_access_token
+from admin_api.commands import BusError, request_access_token
 from admin_api.context import AdminContext
 from admin_api.push_destination import Refused, ensure_destination
 from admin_api.push_plan import (
@@ -210,9 +210,11 @@ class SubscriptionManager:
         if not keep and not mine:
             return
         user_token: SecretStr | None = None
-        reply = await self._tokens(account.id)
-        if reply.access_token is not None:
+        try:
+            reply = await self._tokens(account.id)
             user_token = reply.access_token
+        except BusError as exc:  # no token service now: removals go on, the rest waits
+            log.warning("push subscriptions of account %s: %s", account.id, exc)
         if not keep:
             await self._remove(client, app_token, keyset, account, mine, user_token, report)
             return
@@ -253,10 +255,10 @@ class SubscriptionManager:
         ebay_id = row.ebay_subscription_id if row is not None else None
         if available and destination_id is None:
             return  # no destination yet: nothing can be subscribed
-        remote = await client.subscription(token, ebay_id) if available and ebay_id else None
-        step = next_step(available, ebay_id, remote.get("status") if remote else None)
-        status, detail = ENABLED, None
+        status, detail, step = ENABLED, None, Step.NOTHING
         try:
+            remote = await client.subscription(token, ebay_id) if available and ebay_id else None
+            step = next_step(available, ebay_id, remote.get("status") if remote else None)
             if step is Step.DELETE:
                 assert ebay_id is not None
                 # The application token: a consent that lost a scope may not delete.
