@@ -28,10 +28,13 @@ log = logging.getLogger(__name__)
 TOKEN_SWEEP = "token_sweep"
 HEALTH_CHECK = "health_check"
 RETENTION_PURGE = "retention_purge"
+# eBay push: destination and subscriptions created, repaired, removed (docs/adr/0018).
+PUSH_SUBSCRIPTIONS = "push_subscriptions"
 JOB_OWNERS: dict[str, str] = {
     TOKEN_SWEEP: "token-service",
     HEALTH_CHECK: "token-service",
     RETENTION_PURGE: "admin-api",
+    PUSH_SUBSCRIPTIONS: "admin-api",
 }
 # A run that has not finished after this long (at least; or two intervals, if longer) is
 # taken to have crashed with its replica, so a kill -9 mid-run stalls the job only that long.

@@ -128,6 +128,23 @@ def missing_push_scopes(granted: str) -> dict[str, tuple[str, ...]]:
     return missing
 
 
+# What a connect asks for besides the sync's own scopes, so every USER topic can be subscribed:
+# the subscription scope and the first (narrowest) scope of each topic.
+PUSH_SCOPES: tuple[str, ...] = tuple(
+    dict.fromkeys(
+        [SUBSCRIPTION_SCOPE]
+        + [t.scopes[0] for t in REST_TOPICS.values() if t.scope is TopicScope.USER and t.scopes]
+    )
+)
+# The one Trading row per seller: SetNotificationPreferences enables every TRADING_EVENTS event.
+TRADING_TOPIC = "PLATFORM_NOTIFICATIONS"
+
+
+def unavailable_reason(family: Family | None) -> str:
+    """What the admin UI shows for a topic the consent cannot subscribe."""
+    return f"push unavailable for {family.value if family else 'account notices'}: reconnect"
+
+
 @dataclass(frozen=True)
 class Notice:
     """What a verified notification says: whose, which family, which ids changed."""

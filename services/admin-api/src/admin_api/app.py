@@ -24,6 +24,7 @@ from admin_api.headers import SecurityHeaders
 from admin_api.jobs import start_jobs, stop_jobs
 from admin_api.live import ChangeFeed, Heartbeats, StreamSlots, subscribe
 from admin_api.notifications import NotificationKeys
+from admin_api.push_subscriptions import subscription_manager
 from admin_api.routes import (
     accounts,
     alerts,
@@ -37,6 +38,7 @@ from admin_api.routes import (
     oauth,
     ops,
     push,
+    push_status,
     retention,
     runall,
     runs,
@@ -113,7 +115,7 @@ def create_app(
             subscriptions = await subscribe(
                 broker.connection, context.heartbeats, context.changes, utc_now
             )
-            jobs = start_jobs(sessions, settings, utc_now)
+            jobs = start_jobs(sessions, settings, utc_now, subscription_manager(context))
             alerts = await start_alerts(sessions, http, settings, broker, utc_now)
             app.state.alert_job = alerts.job
             yield
@@ -158,6 +160,7 @@ def create_app(
         ops,
         webhooks,
         push,
+        push_status,
         docs,
         ui,
     )

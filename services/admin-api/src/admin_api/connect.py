@@ -90,7 +90,7 @@ async def start(
             "client_id": keyset.client_id,
             "redirect_uri": keyset.ru_name,
             "response_type": "code",
-            "scope": scopes_for(purpose),
+            "scope": scopes_for(purpose, push=settings.push.enabled),
             "state": issue_state(settings.jwt_secret, nonce, expires_at),
         }
     )
@@ -175,7 +175,7 @@ async def _exchange(
             ConnectAccount(
                 account_id=account.id,
                 authorization_code=SecretStr(code),
-                scopes=scopes_for(purpose),
+                scopes=scopes_for(purpose, push=settings.push.enabled),
             ),
             timeout,
         )

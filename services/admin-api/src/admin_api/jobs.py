@@ -1,4 +1,5 @@
-"""The admin API's own background job: the retention purge, for every org (common.jobs)."""
+"""The admin API's own background jobs (common.jobs): the retention purge, for every org, and
+the push subscriptions (admin_api.push_subscriptions)."""
 
 from __future__ import annotations
 
@@ -8,11 +9,12 @@ from datetime import datetime, timedelta
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from admin_api.push_subscriptions import SubscriptionManager
 from admin_api.settings import AdminApiSettings
 from common.db.accounts import Org
 from common.db.admin import PurgeCounts, RetentionRepository
 from common.db.ops import HealthRepository
-from common.jobs import RETENTION_PURGE, Job, JobRunner
+from common.jobs import PUSH_SUBSCRIPTIONS, RETENTION_PURGE, Job, JobRunner
 
 
 async def purge_all_orgs(
@@ -44,6 +46,7 @@ def job_runner(
     sessions: async_sessionmaker[AsyncSession],
     settings: AdminApiSettings,
     clock: Callable[[], datetime],
+    subscriptions: SubscriptionManager | None = None,
 ) -> JobRunner:
     jobs = []
     if settings.retention_purge_seconds > 0:
@@ -54,6 +57,11 @@ def job_runner(
 
         interval = timedelta(seconds=settings.retention_purge_seconds)
         jobs.append(Job(RETENTION_PURGE, interval, purge))
+    push = settings.push
+    if subscriptions is not None and push.enabled and push.subscriptions_seconds > 0:
+        interval = timedelta(seconds=push.subscriptions_seconds)
+        # At once: an account connected while no replica ran waits for nothing.
+        jobs.append(Job(PUSH_SUBSCRIPTIONS, interval, subscriptions.run, run_at_once=True))
     return JobRunner(sessions, jobs, clock, poll=timedelta(seconds=settings.jobs_poll_seconds))
 
 
@@ -61,8 +69,9 @@ def start_jobs(
     sessions: async_sessionmaker[AsyncSession],
     settings: AdminApiSettings,
     clock: Callable[[], datetime],
+    subscriptions: SubscriptionManager | None = None,
 ) -> JobRunner:
-    runner = job_runner(sessions, settings, clock)
+    runner = job_runner(sessions, settings, clock, subscriptions)
     runner.start()
     return runner
 

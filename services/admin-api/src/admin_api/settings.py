@@ -63,6 +63,14 @@ class PushSettings(BaseModel):
     # A replica that serves only the ingress (and health): the public one, apart from the
     # operators' API and UI.
     ingress_only: bool = False
+    # The subscriptions job (admin_api.push_subscriptions): every this many seconds it creates,
+    # repairs and removes the destination and subscriptions at eBay (0: off).
+    subscriptions_seconds: float = Field(default=600.0, ge=0)
+    # getConfig's alert e-mail, set by updateConfig when the application has none yet (eBay
+    # needs one before any destination); empty: leave eBay's config alone.
+    alert_email: str = ""
+    # The Workers page shows a pair as "live" while a notification of it arrived this recently.
+    live_minutes: float = Field(default=30.0, gt=0)
 
 
 class AdminApiSettings(BaseSettings):

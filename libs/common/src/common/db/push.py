@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ForeignKey, UniqueConstraint, func, select, update
+from sqlalchemy import ForeignKey, Integer, UniqueConstraint, func, select, update
 from sqlalchemy.dialects.postgresql import JSONB, insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
@@ -24,18 +24,43 @@ class PushSubscription(Base):
     when ``account_id`` is None) or the Trading events of one seller."""
 
     __tablename__ = "push_subscriptions"
-    __table_args__ = (UniqueConstraint("account_id", "api", "topic"),)
+    # Application-scoped rows have no account: their NULLs collide too.
+    __table_args__ = (
+        UniqueConstraint(
+            "account_id", "application", "api", "topic", postgresql_nulls_not_distinct=True
+        ),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     account_id: Mapped[int | None] = mapped_column(
         ForeignKey("ebay_accounts.id", ondelete="CASCADE"), index=True
     )
+    # The keyset's client id (eBay keeps subscriptions per application).
+    application: Mapped[str] = mapped_column(server_default="")
     # "rest" (createSubscription) or "trading" (SetNotificationPreferences).
     api: Mapped[str]
     topic: Mapped[str]
     ebay_subscription_id: Mapped[str | None]
     destination_id: Mapped[str | None]
     # ENABLED / DISABLED (eBay's) or UNAVAILABLE (consent lacks a scope) / FAILED (ours).
+    status: Mapped[str]
+    detail: Mapped[str | None]
+    checked_at: Mapped[datetime]
+    # How often eBay's copy was found disabled or gone and put back, and when last.
+    repairs: Mapped[int] = mapped_column(Integer, server_default="0")
+    repaired_at: Mapped[datetime | None]
+
+
+class PushDestination(Base):
+    """The application's notification destination (one per keyset): where eBay POSTs."""
+
+    __tablename__ = "push_destinations"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    application: Mapped[str] = mapped_column(unique=True)
+    endpoint: Mapped[str]
+    destination_id: Mapped[str | None]
+    # ENABLED / DISABLED / MARKED_DOWN (eBay's) or FAILED (ours: createDestination refused).
     status: Mapped[str]
     detail: Mapped[str | None]
     checked_at: Mapped[datetime]

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from common.families import Family, Purpose
+from common.push import PUSH_SCOPES
 
 _BASE = "https://api.ebay.com/oauth/api_scope"
 
@@ -63,6 +64,11 @@ def scope_needs(granted: str) -> list[ScopeNeed]:
 BUYER_SCOPES: tuple[str, ...] = (_BASE, f"{_BASE}/commerce.identity.readonly")
 
 
-def scopes_for(purpose: Purpose) -> str:
-    """The scopes a connect for this purpose asks for (seller and both: all of them)."""
-    return " ".join(BUYER_SCOPES) if purpose is Purpose.BUYER else SCOPE_STRING
+def scopes_for(purpose: Purpose, *, push: bool = False) -> str:
+    """The scopes a connect for this purpose asks for (seller and both: all of them); with
+    ``push``, also those the push topics need (``common.push.PUSH_SCOPES``)."""
+    if purpose is Purpose.BUYER:
+        return " ".join(BUYER_SCOPES)
+    if not push:
+        return SCOPE_STRING
+    return " ".join(dict.fromkeys((*SCOPES, *PUSH_SCOPES)))

@@ -18,7 +18,7 @@ function accountView(accountId) {
   render(header, banner, h("h2", {}, "Workers"), legend(), workersTable,
     h("h2", {}, "Schedule"), h("div", { class: "sub" }, "When each worker is due and the windows it will fetch, by the scheduler's own planner."), schedule,
     h("h2", {}, "Recent runs"), runsTable,
-    h("p", {}, h("a", { href: `#/runs?account_id=${accountId}` }, "All runs of this account →")), opsAccountPanel(accountId));
+    h("p", {}, h("a", { href: `#/runs?account_id=${accountId}` }, "All runs of this account →")), pushAccountPanel(accountId), opsAccountPanel(accountId));
 
   let account = null;
   let token = null;
@@ -77,7 +77,7 @@ function accountView(accountId) {
       const run = w.last_run;
       return h("tr", { dataset: { family: w.family } },
         h("td", {}, light(w.status, w.status_reason)),
-        h("td", {}, h("strong", {}, w.family), w.enabled ? null : h("div", { class: "muted small" }, "disabled")),
+        h("td", {}, h("strong", {}, w.family), " ", pushLiveBadge(accountId, w.family), w.enabled ? null : h("div", { class: "muted small" }, "disabled")),
         h("td", {}, w.cursor ? [h("div", { title: stamp(w.cursor) }, new Date(w.cursor).toLocaleString()), h("div", { class: "muted small" }, `lag ${age(w.lag_seconds)}`)] : h("span", { class: "muted" }, "never synced")),
         h("td", { "data-testid": "last-run" }, run ? [
           h("div", {}, h("a", { href: `#/runs/${run.run_id}`, "data-run-id": run.run_id }, badge(run.status)), " ", h("span", { class: "muted small" }, run.requested_by ? `${run.trigger} by ${run.requested_by}` : run.trigger)),
