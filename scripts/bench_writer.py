@@ -494,6 +494,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=ROOT / "artifacts" / "bench.json")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING)
+    # The bench prints its results itself. FastStream's brokers make their own INFO logger when
+    # they start (after any level set here), and their subscribers' supervisors log "callback
+    # for Task-N is being executed..." for every task at stop: silence INFO for the process.
+    logging.disable(logging.INFO)
 
     async def bench() -> None:
         async with bench_servers(args.nats_url, args.database_url) as (nats_url, database_url):
