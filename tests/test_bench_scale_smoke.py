@@ -52,6 +52,8 @@ async def test_a_tiny_scale_bench_reports_cpu_per_window_capacity_latency_and_ca
         data_dir=tmp_path / "run",
         plan_pairs=550,
         plan_accounts=10,
+        # The planning query over PostgreSQL needs a server of its own: make bench-scale runs it.
+        plan_in_database=False,
         idle_pages=10,
         out=out,
         say=printed.append,
@@ -75,8 +77,7 @@ async def test_a_tiny_scale_bench_reports_cpu_per_window_capacity_latency_and_ca
     assert all(calls[f]["calls_per_run"] > 0 for f in result["windows_by_family"]), calls
     planning = result["planning"]
     assert planning["in_memory"]["steady"]["plan_seconds"] > 0
-    assert planning["database_steady"]["pairs"] >= 550
-    assert planning["database_first_run"]["planned"] == 10 * 11
+    assert planning["in_memory"]["first_run"]["planned"] == 10 * 11
     assert result["sandbox_idle_page"]["cpu_ms_per_idle_page"] >= 0
     assert any("ms/window" in line for line in printed)
     assert any("accounts at a 5-minute cadence" in line for line in printed)
