@@ -590,9 +590,12 @@ def report(result: dict[str, Any], say: Callable[[str], None]) -> None:
         + ", ".join(f"{f} {v['calls_per_run']}" for f, v in result["ebay_calls_per_run"].items())
     )
     for name, profile in result.get("profiles", {}).items():
-        say(f"top functions of {name} (% of samples on CPU, self):")
-        for function, share in list(profile["self"].items())[:6]:
+        packages = ", ".join(f"{p} {v:.0f}%" for p, v in list(profile["packages"].items())[:6])
+        say(f"{name}: on CPU in {packages}; top functions (self, then inclusive):")
+        for function, share in list(profile["self"].items())[:5]:
             say(f"    {share:5.1f}%  {function}")
+        for function, share in list(profile["inclusive"].items())[:5]:
+            say(f"    {share:5.1f}%  {function} (inclusive)")
     if (planning := result.get("planning")) is not None:
         say(bench_plan.summary(planning))
     if (idle := result.get("sandbox_idle_page")) is not None:
