@@ -38,9 +38,16 @@ up: install ## Run the whole system on embedded NATS and PostgreSQL (Ctrl-C stop
 down: install ## Stop a system started with `make up` in another terminal
 	$(UV) run ebaysync down --data-dir $(DATA_DIR)
 
-.PHONY: bench
-bench: install ## Writer rows/s through JetStream vs per-row and raw bulk upserts (artifacts/bench.json)
+.PHONY: bench bench-scale
+# `make bench` runs the scale bench smaller than `make bench-scale` (fewer sellers, no profile).
+BENCH_SCALE_ARGS ?=
+BENCH_SCALE_QUICK ?= --sellers 60 --measure 45 --profile-seconds 0
+bench: install ## Writer rows/s (artifacts/bench.json), then a quick scale bench (artifacts/scale.json)
 	$(UV) run python scripts/bench_writer.py $(BENCH_ARGS)
+	$(UV) run python scripts/bench_scale.py $(BENCH_SCALE_QUICK) $(BENCH_SCALE_ARGS)
+
+bench-scale: install ## Whole system at saturation: CPU ms per window per process, capacity (artifacts/scale.json)
+	$(UV) run python scripts/bench_scale.py $(BENCH_SCALE_ARGS)
 
 .PHONY: chaos
 chaos: install ## Crash safety, full: kill -9 services and restart NATS/PostgreSQL during a 20-seller backfill

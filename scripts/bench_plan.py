@@ -1,6 +1,6 @@
 """The scheduler's cost per tick on a realistic pair count, in the real embedded PostgreSQL/NATS.
 
-    uv run python scripts/bench_plan.py [--pairs 100000] [--due 0.0167] [--json] [--profile]
+    uv run python scripts/bench_plan.py [--pairs 100000] [--first-run-accounts 1000] [--json]
 
 Seeds ``--pairs`` (account, family) pairs of seller accounts (every seller family the scheduler
 plans), all caught up, then measures with the real :class:`scheduler.service.Scheduler` (its
@@ -13,7 +13,10 @@ SQL, planner, fencing, publisher and run records) three ticks:
 * **due tick**: ``--due`` of the pairs (default 1/60: a 5-minute cadence at 5-second ticks)
   were backfilling with a run in flight; their runs complete as the writer completes them,
   and the next tick plans and publishes their next windows (catch-up);
-* **idle tick**: the tick after, with those pairs in flight: the steady planning cost.
+* **idle tick**: the tick after, with those pairs in flight: the steady planning cost;
+* **first run**: ``--first-run-accounts`` accounts that never ran (11 pairs each, no state
+  row), a fresh scheduler's first tick after start: every pair planned, fenced, published and
+  recorded as queued in that one tick.
 
 ``publish ms/window`` is (due tick - idle tick) / windows published, in wall time and in this
 process's CPU time (PostgreSQL and NATS run in their own processes and are not in the CPU
@@ -43,7 +46,12 @@ from embedded_servers import EmbeddedNats, EmbeddedPostgres
 from faststream.nats import NatsBroker
 from opentelemetry.sdk.trace import TracerProvider
 from sqlalchemy import text
-from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
+from sqlalchemy.ext.asyncio import (
+    AsyncConnection,
+    AsyncEngine,
+    async_sessionmaker,
+    create_async_engine,
+)
 
 from common.control import PauseSwitch
 from common.db.migrate import upgrade_async
@@ -74,6 +82,26 @@ class Leader(LeaderLease):
         return None
 
 
+async def seed_accounts(connection: AsyncConnection, accounts: int) -> None:
+    """``accounts`` seller accounts of one org, in an emptied database."""
+    await connection.execute(text("TRUNCATE ebay_accounts, orgs RESTART IDENTITY CASCADE"))
+    org = (
+        await connection.execute(text("INSERT INTO orgs (name) VALUES ('bench') RETURNING id"))
+    ).scalar_one()
+    await connection.execute(
+        text(
+            """
+            INSERT INTO ebay_accounts (org_id, ebay_user_id, username, house_name,
+                                       marketplace_id, site_id, environment, purpose)
+            SELECT :org, 'user-' || n, 'seller_' || n, 'House ' || n, 'EBAY_US', 0,
+                   'sandbox', 'seller'
+            FROM generate_series(1, :accounts) AS n
+            """
+        ),
+        {"org": org, "accounts": accounts},
+    )
+
+
 async def seed(engine: AsyncEngine, pairs: int, due: float, now: datetime) -> list[str]:
     """``pairs`` pairs of seller accounts times every seller family the scheduler plans (the
     last account may have fewer): caught up, except a ``due`` fraction that is backfilling (far
@@ -82,22 +110,7 @@ async def seed(engine: AsyncEngine, pairs: int, due: float, now: datetime) -> li
     families = sorted(str(f) for f in policies if f in PURPOSE_FAMILIES[Purpose.SELLER])
     accounts = -(-pairs // len(families))
     async with engine.begin() as connection:
-        await connection.execute(text("TRUNCATE ebay_accounts, orgs RESTART IDENTITY CASCADE"))
-        org = (
-            await connection.execute(text("INSERT INTO orgs (name) VALUES ('bench') RETURNING id"))
-        ).scalar_one()
-        await connection.execute(
-            text(
-                """
-                INSERT INTO ebay_accounts (org_id, ebay_user_id, username, house_name,
-                                           marketplace_id, site_id, environment, purpose)
-                SELECT :org, 'user-' || n, 'seller_' || n, 'House ' || n, 'EBAY_US', 0,
-                       'sandbox', 'seller'
-                FROM generate_series(1, :accounts) AS n
-                """
-            ),
-            {"org": org, "accounts": accounts},
-        )
+        await seed_accounts(connection, accounts)
         # Caught up: the cursor is where a window that just completed left it (due again in
         # minutes); the backfilling ones are days behind with a window in flight.
         await connection.execute(
@@ -182,10 +195,8 @@ async def timed(
     return time.perf_counter() - wall, time.process_time() - cpu, value
 
 
-async def run_bench(
-    nats_url: str, database_url: str, *, pairs: int, due: float, profile: bool
-) -> dict[str, Any]:
-    await upgrade_async(database_url)
+async def purge_windows(nats_url: str) -> None:
+    """An empty windows stream: no window of an earlier phase is held in flight."""
     connection = await nats.connect(nats_url)
     try:
         js = connection.jetstream()
@@ -193,6 +204,23 @@ async def run_bench(
         await js.purge_stream(WINDOWS_STREAM)
     finally:
         await connection.close()
+
+
+def figures(wall: float, cpu: float, sent: Any) -> dict[str, Any]:
+    return {"wall_ms": wall * 1e3, "cpu_ms": cpu * 1e3, "sent": sent}
+
+
+async def run_bench(
+    nats_url: str,
+    database_url: str,
+    *,
+    pairs: int,
+    due: float,
+    profile: bool,
+    first_run_accounts: int = 0,
+) -> dict[str, Any]:
+    await upgrade_async(database_url)
+    await purge_windows(nats_url)
     engine = create_async_engine(database_url, pool_size=5)
     broker = NatsBroker(nats_url)
     await broker.connect()
@@ -200,11 +228,10 @@ async def run_bench(
     profiles = {
         name: cProfile.Profile() if profile else None for name in ("first", "full", "due", "idle")
     }
-    try:
-        now = datetime.now(UTC)
-        await seed(engine, pairs, due, now)
-        control = await broker.key_value(BUCKETS.control.bucket, declare=False)
-        scheduler = Scheduler(
+    control = await broker.key_value(BUCKETS.control.bucket, declare=False)
+
+    def new_scheduler() -> Scheduler:
+        return Scheduler(
             async_sessionmaker(engine, expire_on_commit=False),
             window_publisher(broker, 30, tracer),
             Leader(),
@@ -213,22 +240,33 @@ async def run_bench(
             stale_after=timedelta(minutes=30),
             clock=lambda: datetime.now(UTC),
         )
+
+    first_run: dict[str, Any] | None = None
+    try:
+        now = datetime.now(UTC)
+        await seed(engine, pairs, due, now)
+        scheduler = new_scheduler()
         first_wall, first_cpu, first_sent = await timed(scheduler.tick, profiles["first"])
         # The safety net's full plan (every few minutes): every pair read again, the due
         # times stored by the first one still right.
-        replan = getattr(scheduler, "plan_every_pair_next_tick", None)
-        if replan is not None:
-            replan()
+        scheduler.plan_every_pair_next_tick()
         full_wall, full_cpu, full_sent = await timed(scheduler.tick, profiles["full"])
         made_due = await make_due(engine, now)
         due_wall, due_cpu, sent = await timed(scheduler.tick, profiles["due"])
         idle_wall, idle_cpu, idle_sent = await timed(scheduler.tick, profiles["idle"])
-        with contextlib.suppress(Exception):  # lost already if a tick outlasted its TTL
-            await scheduler.release_leadership()
         async with engine.connect() as db:
             queued = (
                 await db.execute(text("SELECT count(*) FROM sync_runs WHERE status = 'queued'"))
             ).scalar_one()
+        if first_run_accounts > 0:
+            # A start on accounts that never ran: a fresh scheduler's first tick.
+            async with engine.begin() as connection:
+                await seed_accounts(connection, first_run_accounts)
+            async with engine.connect() as connection:
+                await connection.execute(text("ANALYZE"))
+            await purge_windows(nats_url)
+            wall, cpu, started = await timed(new_scheduler().tick, None)
+            first_run = {"accounts": first_run_accounts, **figures(wall, cpu, started)}
     finally:
         await broker.stop()
         await engine.dispose()
@@ -236,14 +274,10 @@ async def run_bench(
     result: dict[str, Any] = {
         "pairs": pairs,
         "due_pairs": made_due,
-        "first_full_plan": {
-            "wall_ms": first_wall * 1e3,
-            "cpu_ms": first_cpu * 1e3,
-            "sent": first_sent,
-        },
-        "full_plan": {"wall_ms": full_wall * 1e3, "cpu_ms": full_cpu * 1e3, "sent": full_sent},
-        "due_tick": {"wall_ms": due_wall * 1e3, "cpu_ms": due_cpu * 1e3, "sent": sent},
-        "idle_tick": {"wall_ms": idle_wall * 1e3, "cpu_ms": idle_cpu * 1e3, "sent": idle_sent},
+        "first_full_plan": figures(first_wall, first_cpu, first_sent),
+        "full_plan": figures(full_wall, full_cpu, full_sent),
+        "due_tick": figures(due_wall, due_cpu, sent),
+        "idle_tick": figures(idle_wall, idle_cpu, idle_sent),
         "publish_ms_per_window": {
             "wall": (due_wall - idle_wall) * 1e3 / per_window,
             "cpu": (due_cpu - idle_cpu) * 1e3 / per_window,
@@ -253,9 +287,32 @@ async def run_bench(
         "target_full_plan_seconds": TARGET_FULL_PLAN_SECONDS,
         "full_plan_within_target": full_wall < TARGET_FULL_PLAN_SECONDS,
     }
+    if first_run is not None:
+        result["first_run"] = first_run
     if profile:
         result["profiles"] = {name: top(p) for name, p in profiles.items() if p is not None}
     return result
+
+
+async def run_plan_bench(
+    *,
+    pairs: int = 100_000,
+    first_run_accounts: int = 1_000,
+    due: float = 1 / 60,
+    profile: bool = False,
+    nats_url: str | None = None,
+    database_url: str | None = None,
+) -> dict[str, Any]:
+    """The whole planning bench on servers of its own (or the given ones)."""
+    async with bench_servers(nats_url, database_url) as (nats_, database):
+        return await run_bench(
+            nats_,
+            database,
+            pairs=pairs,
+            due=due,
+            profile=profile,
+            first_run_accounts=first_run_accounts,
+        )
 
 
 def top(profile: cProfile.Profile, limit: int = 25) -> str:
@@ -277,30 +334,36 @@ async def bench_servers(
         yield nats_url, database_url
 
 
-def report(result: dict[str, Any]) -> str:
+def summary(result: dict[str, Any]) -> str:
     first, full = result["first_full_plan"], result["full_plan"]
     due, idle = result["due_tick"], result["idle_tick"]
     per = result["publish_ms_per_window"]
-    return "\n".join(
-        [
-            f"{result['pairs']:,} pairs, {result['due_pairs']:,} made due",
-            f"first full plan (stores due times):   {first['wall_ms']:8.1f} ms wall "
-            f"{first['cpu_ms']:8.1f} ms CPU",
-            f"full plan (every pair read, none due): {full['wall_ms']:8.1f} ms wall "
-            f"{full['cpu_ms']:8.1f} ms CPU (target < {TARGET_FULL_PLAN_SECONDS * 1e3:.0f} ms)",
-            f"due tick ({due['sent']} windows):   {due['wall_ms']:8.1f} ms wall "
-            f"{due['cpu_ms']:8.1f} ms CPU",
-            f"idle tick:                        {idle['wall_ms']:8.1f} ms wall "
-            f"{idle['cpu_ms']:8.1f} ms CPU",
-            f"publish: {per['wall']:.3f} ms/window wall, {per['cpu']:.3f} ms/window CPU; "
-            f"tick CPU {result['tick_cpu_ms_per_window']:.3f} ms/window",
-        ]
-    )
+    lines = [
+        f"planning: {result['pairs']:,} pairs, {result['due_pairs']:,} made due",
+        f"first full plan (stores due times):   {first['wall_ms']:8.1f} ms wall "
+        f"{first['cpu_ms']:8.1f} ms CPU",
+        f"full plan (every pair read, none due): {full['wall_ms']:8.1f} ms wall "
+        f"{full['cpu_ms']:8.1f} ms CPU (target < {TARGET_FULL_PLAN_SECONDS * 1e3:.0f} ms)",
+        f"due tick ({due['sent']} windows):   {due['wall_ms']:8.1f} ms wall "
+        f"{due['cpu_ms']:8.1f} ms CPU",
+        f"idle tick:                        {idle['wall_ms']:8.1f} ms wall "
+        f"{idle['cpu_ms']:8.1f} ms CPU",
+        f"publish: {per['wall']:.3f} ms/window wall, {per['cpu']:.3f} ms/window CPU; "
+        f"tick CPU {result['tick_cpu_ms_per_window']:.3f} ms/window",
+    ]
+    if (first := result.get("first_run")) is not None:
+        lines.append(
+            f"first run of {first['accounts']:,} accounts (one tick after start): "
+            f"{first['wall_ms']:8.1f} ms wall {first['cpu_ms']:8.1f} ms CPU, "
+            f"{first['sent']:,} windows queued"
+        )
+    return "\n".join(lines)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0] if __doc__ else None)
     parser.add_argument("--pairs", type=int, default=100_000)
+    parser.add_argument("--first-run-accounts", type=int, default=1_000, help="0 skips it")
     parser.add_argument("--due", type=float, default=1 / 60, help="fraction made due")
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     parser.add_argument("--profile", action="store_true", help="cProfile each tick")
@@ -308,18 +371,24 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--database-url", help="a database (postgresql+asyncpg://…)")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING)
+    # FastStream and asyncio log an INFO/DEBUG line per task at a broker's stop: the bench
+    # prints its own results.
+    logging.disable(logging.INFO)
 
-    async def bench() -> dict[str, Any]:
-        async with bench_servers(args.nats_url, args.database_url) as (nats_url, database_url):
-            return await run_bench(
-                nats_url, database_url, pairs=args.pairs, due=args.due, profile=args.profile
-            )
-
-    result = asyncio.run(bench())
+    result = asyncio.run(
+        run_plan_bench(
+            pairs=args.pairs,
+            first_run_accounts=args.first_run_accounts,
+            due=args.due,
+            profile=args.profile,
+            nats_url=args.nats_url,
+            database_url=args.database_url,
+        )
+    )
     if args.json:
         sys.stdout.write(json.dumps(result, indent=2) + "\n")
     else:
-        sys.stdout.write(report(result) + "\n")
+        sys.stdout.write(summary(result) + "\n")
         for name, text_ in result.get("profiles", {}).items():
             sys.stdout.write(f"--- {name} ---\n{text_}\n")
     return 0

@@ -40,9 +40,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-import asyncpg  # type: ignore[import-untyped, unused-ignore]
 import nats
-import orjson
 from embedded_servers import EmbeddedNats, EmbeddedPostgres
 from faststream import FastStream
 from faststream.nats import NatsBroker
@@ -51,7 +49,6 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
 
 from common.db.migrate import upgrade_async
-from common.db.orders import LINE_ITEM_COLUMNS, ORDER_COLUMNS
 from common.families import Family
 from common.messages import PageBatch, Trigger, encoded
 from common.metrics import MetricsSettings
@@ -65,15 +62,17 @@ from testkit.memory import fetch_in_subprocess
 from testkit.pipeline import family_pipeline
 from testkit.waiting import eventually
 from writer.app import create_app
-from writer.mappings.orders import map_order
 from writer.settings import WriterSettings
+
+# The baselines live beside this script (the smoke test loads it by path).
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from bench_writer_baselines import Order, bulk_seconds, naive_seconds
 
 ROOT = Path(__file__).resolve().parents[1]
 PAGES_PER_RUN = 10
 TARGET_VS_NAIVE = 8.0
 TARGET_VS_BULK = 0.7
-Order = dict[str, Any]
-Row = dict[str, Any]
 
 
 @dataclass(frozen=True)
@@ -204,131 +203,6 @@ async def succeeded_runs(engine: AsyncEngine, run_ids: Sequence[uuid.UUID]) -> i
             {"ids": run_ids},
         )
     return int(count or 0)
-
-
-# --- the baselines -------------------------------------------------------------------------
-
-
-def mapped(account_id: int, orders: Sequence[Order]) -> tuple[list[Row], list[Row]]:
-    """The same rows the writer writes (its own pure mapping), as asyncpg takes them."""
-    order_rows: list[Row] = []
-    item_rows: list[Row] = []
-    for raw in orders:
-        result = map_order(account_id, raw)
-        order_rows.append(result.row)
-        for children in result.children.values():
-            item_rows.extend(children)
-    return order_rows, item_rows
-
-
-def bookkeeping(row: Row, now: datetime, run_id: uuid.UUID) -> Row:
-    return {
-        **row,
-        "payload": orjson.dumps(row["payload"]).decode(),
-        "first_seen_at": now,
-        "updated_at": now,
-        "last_run_id": run_id,
-    }
-
-
-def copy_records(
-    rows: Sequence[Row], columns: Sequence[str], now: datetime, run_id: uuid.UUID
-) -> list[tuple[Any, ...]]:
-    return [tuple(bookkeeping(row, now, run_id)[c] for c in columns) for row in rows]
-
-
-ORDER_KEY = ("account_id", "order_id")
-ITEM_KEY = ("account_id", "order_id", "line_item_id")
-BOOKKEEPING = ("first_seen_at", "updated_at", "last_run_id")
-
-
-def upsert_sql(table: str, key: tuple[str, ...], columns: tuple[str, ...], source: str) -> str:
-    """``INSERT … ON CONFLICT DO UPDATE`` that skips unchanged rows; ``source``: VALUES/SELECT."""
-    every = (*key, *columns, *BOOKKEEPING)
-    updates = ", ".join(f"{c} = EXCLUDED.{c}" for c in (*columns, "updated_at", "last_run_id"))
-    old = ", ".join(f"{table}.{c}" for c in columns)
-    new = ", ".join(f"EXCLUDED.{c}" for c in columns)
-    return (
-        f"INSERT INTO {table} ({', '.join(every)}) {source} "
-        f"ON CONFLICT ({', '.join(key)}) DO UPDATE SET {updates} "
-        f"WHERE ({old}) IS DISTINCT FROM ({new})"
-    )
-
-
-def values_source(key: tuple[str, ...], columns: tuple[str, ...]) -> str:
-    every = (*key, *columns, *BOOKKEEPING)
-    return "VALUES (" + ", ".join(f"${i}" for i in range(1, len(every) + 1)) + ")"
-
-
-async def naive_seconds(dsn: str, account_id: int, orders: Sequence[Order]) -> float:
-    """One upsert per row, one transaction per order."""
-    order_sql = upsert_sql(
-        "ebay_orders", ORDER_KEY, ORDER_COLUMNS, values_source(ORDER_KEY, ORDER_COLUMNS)
-    )
-    item_sql = upsert_sql(
-        "ebay_order_line_items",
-        ITEM_KEY,
-        LINE_ITEM_COLUMNS,
-        values_source(ITEM_KEY, LINE_ITEM_COLUMNS),
-    )
-    order_cols = (*ORDER_KEY, *ORDER_COLUMNS, *BOOKKEEPING)
-    item_cols = (*ITEM_KEY, *LINE_ITEM_COLUMNS, *BOOKKEEPING)
-    connection = await asyncpg.connect(dsn)
-    try:
-        run_id, now = uuid.uuid4(), datetime.now(UTC)
-        started = time.perf_counter()
-        for raw in orders:
-            [order], items = mapped(account_id, [raw])
-            async with connection.transaction():
-                row = bookkeeping(order, now, run_id)
-                await connection.execute(order_sql, *(row[c] for c in order_cols))
-                for item in items:
-                    row = bookkeeping(item, now, run_id)
-                    await connection.execute(item_sql, *(row[c] for c in item_cols))
-        return time.perf_counter() - started
-    finally:
-        await connection.close()
-
-
-async def bulk_seconds(dsn: str, account_id: int, pages: Sequence[list[Order]]) -> float:
-    """Per page: COPY into a stage table, one ``INSERT … SELECT … ON CONFLICT`` per table."""
-    order_cols = (*ORDER_KEY, *ORDER_COLUMNS, *BOOKKEEPING)
-    item_cols = (*ITEM_KEY, *LINE_ITEM_COLUMNS, *BOOKKEEPING)
-    order_sql = upsert_sql(
-        "ebay_orders", ORDER_KEY, ORDER_COLUMNS, f"SELECT {', '.join(order_cols)} FROM stage_o"
-    )
-    item_sql = upsert_sql(
-        "ebay_order_line_items",
-        ITEM_KEY,
-        LINE_ITEM_COLUMNS,
-        f"SELECT {', '.join(item_cols)} FROM stage_i",
-    )
-    connection = await asyncpg.connect(dsn)
-    try:
-        run_id, now = uuid.uuid4(), datetime.now(UTC)
-        started = time.perf_counter()
-        for page in pages:
-            orders, items = mapped(account_id, page)
-            async with connection.transaction():
-                await connection.execute(
-                    "CREATE TEMP TABLE stage_o (LIKE ebay_orders) ON COMMIT DROP;"
-                    "CREATE TEMP TABLE stage_i (LIKE ebay_order_line_items) ON COMMIT DROP"
-                )
-                await connection.copy_records_to_table(
-                    "stage_o",
-                    records=copy_records(orders, order_cols, now, run_id),
-                    columns=list(order_cols),
-                )
-                await connection.copy_records_to_table(
-                    "stage_i",
-                    records=copy_records(items, item_cols, now, run_id),
-                    columns=list(item_cols),
-                )
-                await connection.execute(order_sql)
-                await connection.execute(item_sql)
-        return time.perf_counter() - started
-    finally:
-        await connection.close()
 
 
 # --- one run -------------------------------------------------------------------------------
@@ -494,6 +368,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=ROOT / "artifacts" / "bench.json")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING)
+    # The bench prints its results itself. FastStream's brokers make their own INFO logger when
+    # they start (after any level set here), and their subscribers' supervisors log "callback
+    # for Task-N is being executed..." for every task at stop: silence INFO for the process.
+    logging.disable(logging.INFO)
 
     async def bench() -> None:
         async with bench_servers(args.nats_url, args.database_url) as (nats_url, database_url):

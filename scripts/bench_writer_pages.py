@@ -213,6 +213,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--profile", type=Path)
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING)
+    # FastStream and asyncio log an INFO/DEBUG line per task at a broker's stop: the bench
+    # prints its own results.
+    logging.disable(logging.INFO)
 
     async def bench() -> None:
         async with bench_servers(None, None) as (nats_url, database_url):

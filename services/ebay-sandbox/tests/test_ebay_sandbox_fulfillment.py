@@ -1,7 +1,6 @@
 """getOrders / getOrder: contract, paging, filters and errors."""
 
 import copy
-import time
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -438,12 +437,11 @@ async def test_a_page_is_cheap(client: httpx.AsyncClient, login: Any) -> None:
     flt = {"filter": f"lastmodifieddate:[{iso(NOW - timedelta(days=119))}..]", "limit": "50"}
     first = await client.get(ORDERS, headers=tokens.headers, params=flt)
     assert first.json()["total"] > 4000
-    timings = []
+    # Counted, not timed (bench_sandbox times an idle page): the window's orders are built
+    # once, and every later page of the query is cut from them.
+    built = (await client.get("/sandbox/stats")).json()["work"]["entities_built"]
     for offset in range(0, 1000, 50):
-        began = time.perf_counter()
         resp = await client.get(ORDERS, headers=tokens.headers, params={**flt, "offset": offset})
-        timings.append(time.perf_counter() - began)
         assert resp.status_code == 200
-    timings.sort()
-    # Generous bound for slow CI machines; typically a few milliseconds.
-    assert timings[len(timings) // 2] < 0.05, timings
+        assert len(resp.json()["orders"]) == 50
+    assert (await client.get("/sandbox/stats")).json()["work"]["entities_built"] == built

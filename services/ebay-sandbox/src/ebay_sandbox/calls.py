@@ -2,6 +2,7 @@
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import cached_property
 from typing import TypeVar, cast
 
 from fastapi import Request
@@ -52,9 +53,10 @@ class Call:
         """The caller's generated world."""
         return self.sandbox.world(self.seller)
 
-    @property
+    @cached_property
     def base(self) -> str:
-        """Scheme and host the caller used (for href/next links)."""
+        """Scheme and host the caller used (for href/next links): built once per call, though
+        the page cache key and every link of the page read it."""
         return base_url(self.request)
 
     def page_size(self, limit: int) -> int:

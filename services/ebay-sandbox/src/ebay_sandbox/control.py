@@ -80,4 +80,5 @@ async def stats(sandbox: SandboxDep) -> dict[str, object]:
         "pages": {"entries": pages, "hits": page_hits, "misses": page_misses},
         "rendered_entities": len(sandbox.rendered),
     }
+    body["work"] = sandbox.work()
     return body

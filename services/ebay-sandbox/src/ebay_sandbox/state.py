@@ -57,6 +57,11 @@ class Sandbox:
         """Seller by username."""
         return self._by_username.get(username)
 
+    def work(self) -> dict[str, int]:
+        """Seller worlds generated so far and the entities they built (``/sandbox/stats``)."""
+        worlds = self._worlds.values()
+        return {"worlds": len(worlds), "entities_built": sum(w.built for w in worlds)}
+
     def world(self, seller: Seller) -> SellerWorld:
         """The seller's generated world (built on first use)."""
         world = self._worlds.get(seller.index)

@@ -61,6 +61,11 @@ class ArrivalStream(Generic[V]):
         """Entity ``index`` (built, or from the cache)."""
         return self._cache.get_or_make(index, lambda: self._build(index, self._created[index]))
 
+    @property
+    def built(self) -> int:
+        """Entities built so far (an evicted one built again counts again)."""
+        return self._cache.misses
+
     def known(self, index: int) -> bool:
         """Whether ``index`` has a creation instant yet."""
         return 0 <= index < len(self._created)

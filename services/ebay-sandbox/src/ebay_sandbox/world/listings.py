@@ -108,6 +108,11 @@ class ListingBook:
         self._slots: dict[int, _Slot] = {}
         self._listings: LruCache[tuple[int, int], Listing] = LruCache(cache)
 
+    @property
+    def built(self) -> int:
+        """Listings built so far (an evicted one built again counts again)."""
+        return self._listings.misses
+
     def slot(self, index: int) -> _Slot:
         """Timeline of slot ``index``."""
         found = self._slots.get(index)

@@ -74,6 +74,11 @@ class SellerWorld:
         self._flows: dict[int, list[tuple[int, Flow]]] = {}
         self._payouts: dict[int, PayoutPlan | None] = {}
 
+    @property
+    def built(self) -> int:
+        """Entities generated so far: the work this world has done."""
+        return self.orders.built + self.messages.built + self.purchases.built + self.book.built
+
     def _order(self, index: int, created_ms: int) -> OrderRecord:
         return OrderRecord(plan_order(self.seed, self.seller, index, created_ms, self.book))
 
