@@ -28,12 +28,11 @@ from common.db.push import ReceivedNotification
 from common.db.sync import SyncRun, SyncState
 from ebay_sandbox.consent import approve_consent
 from ebaysync.runtime import (
-    SANDBOX_CLIENT_ID,
-    SANDBOX_RU_NAME,
     LocalSecrets,
     Runtime,
     RuntimeOptions,
 )
+from ebaysync.runtime_local import SANDBOX_CLIENT_ID, SANDBOX_RU_NAME
 from testkit import servers
 from testkit.servers import DatabaseServer
 from testkit.waiting import eventually
