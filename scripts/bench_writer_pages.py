@@ -100,7 +100,7 @@ async def queue_runs(engine: AsyncEngine, pages: int, records: int) -> list[Page
         ]
         batches.append(
             PageBatch(
-                **window.model_dump(exclude={"issued_at", "targets"}),
+                **window.run_fields(),
                 page_no=1,
                 page_count=1,
                 fetched_at=now,

@@ -231,11 +231,14 @@ async def test_a_changed_order_reaches_the_mirror_through_a_notification_not_pol
 
     await eventually(some_notified, within=60, what="notifications of the hour's orders")
 
+    # What was notified so far: later notifications keep arriving while the test reads.
+    named = await notified()
+
     async def arrived() -> bool:
-        return await notified() <= set(await mirrored(system))
+        return named <= set(await mirrored(system))
 
     await eventually(arrived, within=120, what="the notified orders mirrored")
-    fresh = (await notified()) - set(before)
+    fresh = named - set(before)
     assert fresh, "some notified orders were new to the mirror"
     held = await mirrored(system)
     expected = {o: datetime.fromisoformat(d.replace("Z", "+00:00")) for o, d in changed.items()}

@@ -407,7 +407,7 @@ async def test_a_runs_live_stream_shows_its_pages_as_they_land(
             assert first["status"] == "queued" and first["pages"] == []
             await PageWriter(sessions, lambda: datetime.now(UTC)).write(
                 PageBatch(
-                    **command.model_dump(exclude={"issued_at", "version", "targets"}),
+                    **command.run_fields(),
                     page_no=1,
                     fetched_at=datetime.now(UTC),
                     records=[],

@@ -71,7 +71,7 @@ async def queued_run(
 
 def page_of(window: SyncWindow, records: list[dict[str, Any]], page_count: int = 1) -> PageBatch:
     return PageBatch(
-        **window.model_dump(exclude={"issued_at", "targets"}),
+        **window.run_fields(),
         page_no=1,
         page_count=page_count,
         fetched_at=T0,

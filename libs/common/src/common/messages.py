@@ -67,6 +67,11 @@ class RunMessage(Message):
     # the writer refuses pages of a run older than the pair's newest. 0: sent before fencing.
     fence: int = Field(default=0, ge=0)
 
+    def run_fields(self) -> dict[str, Any]:
+        """The fields every message of this run shares, to build another of them (a page from
+        its window): the window's own extras (targets, committed run, issue time) stay out."""
+        return self.model_dump(include=set(RunMessage.model_fields) - {"version"})
+
 
 class SyncWindow(RunMessage):
     """Command: fetch one window of one family for one account.

@@ -85,7 +85,7 @@ async def resync(
 ) -> PageBatch:
     """What the fetcher brings for the repair window: the genuine order, in one page."""
     page = PageBatch(
-        **window.model_dump(exclude={"issued_at", "targets"}),
+        **window.run_fields(),
         page_no=1,
         page_count=1,
         fetched_at=datetime.now(UTC),
