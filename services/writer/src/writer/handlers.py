@@ -9,7 +9,7 @@ from faststream import AckPolicy, Context
 from faststream.nats import JStream, NatsBroker, NatsMessage, NatsRouter, PullSub
 
 from common.deadletter import MaxDeliveriesAdvisory, publish_dead_letter
-from common.failures import Action, FailurePolicy, Failures, Outcomes
+from common.failures import Action, FailurePolicy, Failures, Outcomes, Store
 from common.intake import refuse_poison
 from common.messages import DeadLetter, PageBatch, WindowFailed, encoded
 from common.metrics import PAGES, ROWS, RUNS_COMPLETED
@@ -34,7 +34,7 @@ from writer.validation import PageGate, RefusedPageError
 
 log = logging.getLogger(__name__)
 
-__all__ = ["RefusedPageError", "build_router"]
+__all__ = ["RefusedPageError", "bookkeeping_router", "build_router", "pages_router"]
 
 RecorderDep = Annotated[FailureRecorder, Context("failure_recorder")]
 MoverDep = Annotated[DeadLetterMover, Context("dead_letter_mover")]
@@ -53,18 +53,34 @@ OUTCOMES = Outcomes(PAGES, {Action.DEAD_LETTER: "dead_lettered"})
 def build_router(
     settings: WriterSettings, broker: NatsBroker, writer: PageWriter, gate: PageGate
 ) -> NatsRouter:
-    """The writer's subscribers. The page handler's parts are bound here, not injected from the
-    context: fast_depends resolves every ``Context`` argument in a worker thread, a thread hop
-    per argument on every page (issue 12)."""
+    """The writer's two rooms: the page path, and the run bookkeeping around it (dead letters,
+    failed attempts, moves of exhausted messages). Built from the settings because the
+    subscribers' options (concurrency, inbox prefix) are settings (ADR 0020)."""
     router = NatsRouter()
+    store = _dead_letter_store(settings)
+    router.include_router(pages_router(settings, broker, writer, gate, store))
+    router.include_router(bookkeeping_router(settings, broker, store))
+    return router
 
+
+def _dead_letter_store(settings: WriterSettings) -> Store:
     async def store(broker: NatsBroker, letter: DeadLetter) -> None:
         await publish_dead_letter(broker, letter, settings.nats.publish_timeout_seconds)
 
-    failures = Failures(SERVICE, POLICY, store, log, OUTCOMES)
-    # Run bookkeeping and moves: nothing there is the message's fault, so everything is retried.
-    bookkeeping = Failures(SERVICE, FailurePolicy(), store, log)
+    return store
 
+
+def pages_router(
+    settings: WriterSettings,
+    broker: NatsBroker,
+    writer: PageWriter,
+    gate: PageGate,
+    store: Store,
+) -> NatsRouter:
+    """The page path. Its parts are bound here, not injected from the context: fast_depends
+    resolves every ``Context`` argument in a worker thread, a thread hop per argument on every
+    page (issue 12)."""
+    failures = Failures(SERVICE, POLICY, store, log, OUTCOMES)
     # A body that is no PageBatch of its subject's pair: dead letter at the first delivery.
     pages = NatsRouter(middlewares=[refuse_poison(PageBatch, store, retry_delay)])
 
@@ -108,7 +124,14 @@ def build_router(
             except Exception as exc:
                 log.warning("run %s completed, but its event was not sent: %s", page.run_id, exc)
 
-    router.include_router(pages)
+    return pages
+
+
+def bookkeeping_router(settings: WriterSettings, broker: NatsBroker, store: Store) -> NatsRouter:
+    """Run bookkeeping and moves: nothing there is the message's fault, so everything is
+    retried."""
+    router = NatsRouter()
+    bookkeeping = Failures(SERVICE, FailurePolicy(), store, log)
 
     @router.subscriber(
         DLQ_SUBJECTS,
