@@ -12,7 +12,7 @@ from typing import Any
 import asyncpg  # type: ignore[import-untyped, unused-ignore]
 import orjson
 
-from common.db.orders import LINE_ITEM_COLUMNS, ORDER_COLUMNS
+from common.db.orders import LINE_ITEMS, ORDERS
 from writer.mappings.orders import map_order
 
 Order = dict[str, Any]
@@ -73,16 +73,16 @@ def values_source(key: tuple[str, ...], columns: tuple[str, ...]) -> str:
 async def naive_seconds(dsn: str, account_id: int, orders: Sequence[Order]) -> float:
     """One upsert per row, one transaction per order."""
     order_sql = upsert_sql(
-        "ebay_orders", ORDER_KEY, ORDER_COLUMNS, values_source(ORDER_KEY, ORDER_COLUMNS)
+        "ebay_orders", ORDER_KEY, ORDERS.columns, values_source(ORDER_KEY, ORDERS.columns)
     )
     item_sql = upsert_sql(
         "ebay_order_line_items",
         ITEM_KEY,
-        LINE_ITEM_COLUMNS,
-        values_source(ITEM_KEY, LINE_ITEM_COLUMNS),
+        LINE_ITEMS.columns,
+        values_source(ITEM_KEY, LINE_ITEMS.columns),
     )
-    order_cols = (*ORDER_KEY, *ORDER_COLUMNS, *BOOKKEEPING)
-    item_cols = (*ITEM_KEY, *LINE_ITEM_COLUMNS, *BOOKKEEPING)
+    order_cols = (*ORDER_KEY, *ORDERS.columns, *BOOKKEEPING)
+    item_cols = (*ITEM_KEY, *LINE_ITEMS.columns, *BOOKKEEPING)
     connection = await asyncpg.connect(dsn)
     try:
         run_id, now = uuid.uuid4(), datetime.now(UTC)
@@ -102,15 +102,15 @@ async def naive_seconds(dsn: str, account_id: int, orders: Sequence[Order]) -> f
 
 async def bulk_seconds(dsn: str, account_id: int, pages: Sequence[list[Order]]) -> float:
     """Per page: COPY into a stage table, one ``INSERT … SELECT … ON CONFLICT`` per table."""
-    order_cols = (*ORDER_KEY, *ORDER_COLUMNS, *BOOKKEEPING)
-    item_cols = (*ITEM_KEY, *LINE_ITEM_COLUMNS, *BOOKKEEPING)
+    order_cols = (*ORDER_KEY, *ORDERS.columns, *BOOKKEEPING)
+    item_cols = (*ITEM_KEY, *LINE_ITEMS.columns, *BOOKKEEPING)
     order_sql = upsert_sql(
-        "ebay_orders", ORDER_KEY, ORDER_COLUMNS, f"SELECT {', '.join(order_cols)} FROM stage_o"
+        "ebay_orders", ORDER_KEY, ORDERS.columns, f"SELECT {', '.join(order_cols)} FROM stage_o"
     )
     item_sql = upsert_sql(
         "ebay_order_line_items",
         ITEM_KEY,
-        LINE_ITEM_COLUMNS,
+        LINE_ITEMS.columns,
         f"SELECT {', '.join(item_cols)} FROM stage_i",
     )
     connection = await asyncpg.connect(dsn)

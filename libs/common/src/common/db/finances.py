@@ -12,7 +12,7 @@ from sqlalchemy import ForeignKeyConstraint, Integer
 from sqlalchemy.orm import Mapped, mapped_column
 
 from common.db.base import Base, MirroredRow, Money
-from common.db.upsert import UpsertSpec
+from common.db.upsert import mirrored
 from common.families import Family
 
 
@@ -75,50 +75,8 @@ class EbayPayout(MirroredRow, Base):
 # Transactions and payouts carry no last-modified date: their status moves on (a payout goes
 # INITIATED -> SUCCEEDED) while the date the window filters on stays, so a later window does
 # not see the change; the row is as fresh as the last window that covered its date.
-TRANSACTION_COLUMNS = (
-    "transaction_status",
-    "transaction_date",
-    "order_id",
-    "payout_id",
-    "amount_value",
-    "amount_currency",
-    "booking_entry",
-    "fee_type",
-    "total_fee_value",
-    "total_fee_currency",
-    "buyer_username",
-    "payload",
-)
-FEE_COLUMNS = ("amount_value", "amount_currency", "payload")
-PAYOUT_COLUMNS = (
-    "payout_status",
-    "payout_date",
-    "amount_value",
-    "amount_currency",
-    "last_attempted_payout_date",
-    "transaction_count",
-    "payload",
-)
-
-TRANSACTIONS = UpsertSpec(
-    table=EbayTransaction.__table__,  # type: ignore[arg-type]
-    key=("account_id", "transaction_id", "transaction_type"),
-    columns=TRANSACTION_COLUMNS,
-    family=Family.TRANSACTIONS,
-    entity_column="transaction_id",
-)
-PAYOUTS = UpsertSpec(
-    table=EbayPayout.__table__,  # type: ignore[arg-type]
-    key=("account_id", "payout_id"),
-    columns=PAYOUT_COLUMNS,
-    family=Family.FINANCES,
-    entity_column="payout_id",
-)
+TRANSACTIONS = mirrored(EbayTransaction, family=Family.TRANSACTIONS)
+PAYOUTS = mirrored(EbayPayout, family=Family.FINANCES)
 # Written with its transaction, in the same transaction; a fee the transaction no longer
 # lists is deleted (the transaction's changed event records the old and new fees).
-TRANSACTION_FEES = UpsertSpec(
-    table=EbayTransactionFee.__table__,  # type: ignore[arg-type]
-    key=("account_id", "transaction_id", "transaction_type", "line_item_id", "fee_type"),
-    columns=FEE_COLUMNS,
-    parent=TRANSACTIONS,
-)
+TRANSACTION_FEES = mirrored(EbayTransactionFee, parent=TRANSACTIONS)

@@ -11,7 +11,7 @@ from sqlalchemy import Integer
 from sqlalchemy.orm import Mapped, mapped_column
 
 from common.db.base import Base, Money, SnapshotRow
-from common.db.upsert import UpsertSpec
+from common.db.upsert import mirrored
 from common.families import Family
 
 
@@ -30,23 +30,5 @@ class EbayOffer(SnapshotRow, Base):
     price_currency: Mapped[str | None]
 
 
-OFFERS = UpsertSpec(
-    table=EbayOffer.__table__,  # type: ignore[arg-type]
-    key=("account_id", "offer_id"),
-    columns=(
-        "sku",
-        "marketplace_id",
-        "format",
-        "status",
-        "listing_id",
-        "listing_status",
-        "available_quantity",
-        "price_value",
-        "price_currency",
-        "payload",
-    ),
-    family=Family.OFFERS,
-    entity_column="offer_id",
-    # Offers carry no last-modified date: each snapshot's version simply replaces the last.
-    snapshot=True,
-)
+# Offers carry no last-modified date: each snapshot's version simply replaces the last.
+OFFERS = mirrored(EbayOffer, family=Family.OFFERS)

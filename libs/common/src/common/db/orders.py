@@ -9,7 +9,7 @@ from sqlalchemy import ForeignKeyConstraint, Integer
 from sqlalchemy.orm import Mapped, mapped_column
 
 from common.db.base import Base, MirroredRow, Money
-from common.db.upsert import UpsertSpec
+from common.db.upsert import mirrored
 from common.families import Family
 
 
@@ -49,42 +49,9 @@ class EbayOrderLineItem(MirroredRow, Base):
     order_last_modified_date: Mapped[datetime]
 
 
-ORDER_COLUMNS = (
-    "legacy_order_id",
-    "creation_date",
-    "last_modified_date",
-    "fulfillment_status",
-    "payment_status",
-    "cancel_state",
-    "buyer_username",
-    "total_value",
-    "total_currency",
-    "payload",
-)
-LINE_ITEM_COLUMNS = (
-    "legacy_item_id",
-    "sku",
-    "title",
-    "quantity",
-    "line_item_cost_value",
-    "currency",
-    "fulfillment_status",
-    "order_last_modified_date",
-    "payload",
-)
-
-ORDERS = UpsertSpec(
-    table=EbayOrder.__table__,  # type: ignore[arg-type]
-    key=("account_id", "order_id"),
-    columns=ORDER_COLUMNS,
-    family=Family.ORDERS,
-    entity_column="order_id",
-    version_column="last_modified_date",
-)
-LINE_ITEMS = UpsertSpec(
-    table=EbayOrderLineItem.__table__,  # type: ignore[arg-type]
-    key=("account_id", "order_id", "line_item_id"),
-    columns=LINE_ITEM_COLUMNS,
+ORDERS = mirrored(EbayOrder, family=Family.ORDERS, version_column="last_modified_date")
+LINE_ITEMS = mirrored(
+    EbayOrderLineItem,
     version_column="order_last_modified_date",
     # A line item that leaves the order goes; the order's changed event records it.
     parent=ORDERS,

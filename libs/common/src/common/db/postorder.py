@@ -17,38 +17,36 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
 
 from common.db.base import Base, MirroredRow, Money
-from common.db.upsert import UpsertSpec
+from common.db.upsert import mirrored
 from common.families import Family
 
 
-class EbayCase(MirroredRow, Base):
+class _ClaimSummaryRow(MirroredRow):
+    """What a case summary and an inquiry summary both carry (CaseSummaryType and the
+    inquiry search's member name the same fields), after each one's id and status."""
+
+    item_id: Mapped[str | None]
+    transaction_id: Mapped[str | None]
+    buyer: Mapped[str | None]
+    claim_amount_value: Mapped[Decimal | None] = mapped_column(Money)
+    claim_amount_currency: Mapped[str | None]
+    creation_date: Mapped[datetime | None] = mapped_column(index=True)
+    last_modified_date: Mapped[datetime | None]
+    respond_by_date: Mapped[datetime | None]
+
+
+class EbayCase(_ClaimSummaryRow, Base):
     __tablename__ = "ebay_cases"
 
     case_id: Mapped[str] = mapped_column(primary_key=True)
     case_status: Mapped[str | None] = mapped_column(index=True)
-    item_id: Mapped[str | None]
-    transaction_id: Mapped[str | None]
-    buyer: Mapped[str | None]
-    claim_amount_value: Mapped[Decimal | None] = mapped_column(Money)
-    claim_amount_currency: Mapped[str | None]
-    creation_date: Mapped[datetime | None] = mapped_column(index=True)
-    last_modified_date: Mapped[datetime | None]
-    respond_by_date: Mapped[datetime | None]
 
 
-class EbayInquiry(MirroredRow, Base):
+class EbayInquiry(_ClaimSummaryRow, Base):
     __tablename__ = "ebay_inquiries"
 
     inquiry_id: Mapped[str] = mapped_column(primary_key=True)
     inquiry_status: Mapped[str | None] = mapped_column(index=True)
-    item_id: Mapped[str | None]
-    transaction_id: Mapped[str | None]
-    buyer: Mapped[str | None]
-    claim_amount_value: Mapped[Decimal | None] = mapped_column(Money)
-    claim_amount_currency: Mapped[str | None]
-    creation_date: Mapped[datetime | None] = mapped_column(index=True)
-    last_modified_date: Mapped[datetime | None]
-    respond_by_date: Mapped[datetime | None]
 
 
 class EbayReturn(MirroredRow, Base):
@@ -81,88 +79,13 @@ class EbayPaymentDispute(MirroredRow, Base):
     respond_by_date: Mapped[datetime | None]
 
 
-CASE_COLUMNS = (
-    "case_status",
-    "item_id",
-    "transaction_id",
-    "buyer",
-    "claim_amount_value",
-    "claim_amount_currency",
-    "creation_date",
-    "last_modified_date",
-    "respond_by_date",
-    "payload",
-)
-INQUIRY_COLUMNS = (
-    "inquiry_status",
-    "item_id",
-    "transaction_id",
-    "buyer",
-    "claim_amount_value",
-    "claim_amount_currency",
-    "creation_date",
-    "last_modified_date",
-    "respond_by_date",
-    "payload",
-)
-RETURN_COLUMNS = (
-    "state",
-    "status",
-    "current_type",
-    "item_id",
-    "transaction_id",
-    "buyer_login_name",
-    "seller_total_refund_value",
-    "seller_total_refund_currency",
-    "creation_date",
-    "seller_response_due",
-    "payload",
-)
-PAYMENT_DISPUTE_COLUMNS = (
-    "payment_dispute_status",
-    "reason",
-    "order_id",
-    "amount_value",
-    "amount_currency",
-    "open_date",
-    "closed_date",
-    "respond_by_date",
-    "payload",
-)
-
 # Cases and inquiries carry lastModifiedDate (CaseSummaryType; the inquiry member likewise), so
 # an older version never overwrites a newer one. Return and dispute summaries carry no
 # last-modified date: their rows simply take the latest page written.
-CASES = UpsertSpec(
-    table=EbayCase.__table__,  # type: ignore[arg-type]
-    key=("account_id", "case_id"),
-    columns=CASE_COLUMNS,
-    family=Family.CASES,
-    entity_column="case_id",
-    version_column="last_modified_date",
-)
-INQUIRIES = UpsertSpec(
-    table=EbayInquiry.__table__,  # type: ignore[arg-type]
-    key=("account_id", "inquiry_id"),
-    columns=INQUIRY_COLUMNS,
-    family=Family.INQUIRIES,
-    entity_column="inquiry_id",
-    version_column="last_modified_date",
-)
-RETURNS = UpsertSpec(
-    table=EbayReturn.__table__,  # type: ignore[arg-type]
-    key=("account_id", "return_id"),
-    columns=RETURN_COLUMNS,
-    family=Family.RETURNS,
-    entity_column="return_id",
-)
-PAYMENT_DISPUTES = UpsertSpec(
-    table=EbayPaymentDispute.__table__,  # type: ignore[arg-type]
-    key=("account_id", "payment_dispute_id"),
-    columns=PAYMENT_DISPUTE_COLUMNS,
-    family=Family.PAYMENT_DISPUTES,
-    entity_column="payment_dispute_id",
-)
+CASES = mirrored(EbayCase, family=Family.CASES, version_column="last_modified_date")
+INQUIRIES = mirrored(EbayInquiry, family=Family.INQUIRIES, version_column="last_modified_date")
+RETURNS = mirrored(EbayReturn, family=Family.RETURNS)
+PAYMENT_DISPUTES = mirrored(EbayPaymentDispute, family=Family.PAYMENT_DISPUTES)
 
 
 class EbayClaimDetail(Base):

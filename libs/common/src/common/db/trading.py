@@ -12,7 +12,7 @@ from sqlalchemy import BigInteger, Index, Integer
 from sqlalchemy.orm import Mapped, mapped_column
 
 from common.db.base import Base, MirroredRow, Money, SnapshotRow
-from common.db.upsert import UpsertSpec
+from common.db.upsert import mirrored
 from common.families import Family
 
 
@@ -64,58 +64,6 @@ class EbayPurchase(MirroredRow, Base):
     created_date: Mapped[datetime | None] = mapped_column(index=True)
 
 
-MESSAGES = UpsertSpec(
-    table=EbayMessage.__table__,  # type: ignore[arg-type]
-    key=("account_id", "message_id"),
-    columns=(
-        "sender",
-        "recipient",
-        "subject",
-        "receive_date",
-        "folder_id",
-        "is_read",
-        "flagged",
-        "replied",
-        "archived",
-        "item_id",
-        "payload",
-    ),
-    family=Family.MESSAGES,
-    entity_column="message_id",
-)
-ACTIVE_LISTINGS = UpsertSpec(
-    table=EbayActiveListing.__table__,  # type: ignore[arg-type]
-    key=("account_id", "item_id"),
-    columns=(
-        "sku",
-        "title",
-        "listing_type",
-        "quantity",
-        "quantity_available",
-        "current_price_value",
-        "current_price_currency",
-        "start_time",
-        "payload",
-    ),
-    family=Family.ACTIVE_INVENTORY,
-    entity_column="item_id",
-    snapshot=True,
-)
-PURCHASES = UpsertSpec(
-    table=EbayPurchase.__table__,  # type: ignore[arg-type]
-    key=("account_id", "order_line_item_id"),
-    columns=(
-        "order_id",
-        "item_id",
-        "transaction_id",
-        "seller_user_id",
-        "title",
-        "quantity",
-        "price_value",
-        "price_currency",
-        "created_date",
-        "payload",
-    ),
-    family=Family.PURCHASES,
-    entity_column="order_line_item_id",
-)
+MESSAGES = mirrored(EbayMessage, family=Family.MESSAGES)
+ACTIVE_LISTINGS = mirrored(EbayActiveListing, family=Family.ACTIVE_INVENTORY)
+PURCHASES = mirrored(EbayPurchase, family=Family.PURCHASES)

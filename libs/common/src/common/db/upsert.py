@@ -13,7 +13,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from functools import cached_property
-from typing import Any
+from typing import Any, cast
 from uuid import UUID
 
 import orjson
@@ -22,11 +22,14 @@ from sqlalchemy.dialects import postgresql
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from common.db.base import MirroredRow, SnapshotRow
 from common.db.topics import ENDED_TOPICS, topic_expression
 from common.families import Family
 
 _DIALECT = postgresql.dialect()  # type: ignore[no-untyped-call]
 BOOKKEEPING = ("first_seen_at", "updated_at", "last_run_id")
+# Set by the statements themselves (a snapshot's end, a revival), never copied from a row.
+_NOT_COPIED = (*BOOKKEEPING, "ended_at")
 
 
 @dataclass(frozen=True)
@@ -65,6 +68,35 @@ class UpsertSpec:
     @cached_property
     def gone_children_statement(self) -> str:
         return _gone_children_statement(self)
+
+
+def columns_of(table: Table, *, exclude: Sequence[str] = ()) -> tuple[str, ...]:
+    """``table``'s column names in table order, but for ``exclude``."""
+    return tuple(c.name for c in table.columns if c.name not in exclude)
+
+
+def mirrored(
+    model: type[MirroredRow],
+    *,
+    family: Family | None = None,
+    version_column: str | None = None,
+    parent: UpsertSpec | None = None,
+) -> UpsertSpec:
+    """The upsert of a mirrored table, read off its model so a column is named once: the key is
+    the primary key, every other column but the bookkeeping is copied and compared, a family's
+    entity is the key's column after the account, and a :class:`SnapshotRow` is a snapshot."""
+    table = cast(Table, model.__table__)  # type: ignore[attr-defined]
+    key = tuple(c.name for c in table.primary_key.columns)
+    return UpsertSpec(
+        table=table,
+        key=key,
+        columns=columns_of(table, exclude=(*key, *_NOT_COPIED)),
+        family=family,
+        entity_column=key[1] if family is not None else None,
+        version_column=version_column,
+        snapshot=issubclass(model, SnapshotRow),
+        parent=parent,
+    )
 
 
 @dataclass(frozen=True)
