@@ -18,19 +18,15 @@ import logging
 from datetime import datetime, timedelta
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Header, HTTPException, Query, Request, Response, status
+from fastapi import APIRouter, Depends, HTTPException, Query, Response, status
 from fastapi.responses import JSONResponse
 from faststream.nats import NatsBroker
 
 from admin_api.dependencies import ContextDep, NowDep, SessionDep, SettingsDep
 from admin_api.notifications import challenge_response
-from admin_api.routes.webhooks import (
-    apply_account_notice,
-    published_at,
-    read_bounded,
-    verified_rest_body,
-)
-from admin_api.settings import AdminApiSettings, PushSettings
+from admin_api.routes.webhooks import apply_account_notice, published_at
+from admin_api.settings import PushSettings
+from admin_api.signed_bodies import SIGNED_BODY_RESPONSES, BoundedBody, SignedRestBody
 from common.messages import NotificationReceived, encoded
 from common.push import (
     ACCOUNT_TOPICS,
@@ -52,7 +48,7 @@ TRADING_PATH = "/ebay/notifications/trading"
 PUBLISH_TIMEOUT_SECONDS = 2.0
 
 
-def _enabled(settings: AdminApiSettings) -> PushSettings:
+def _enabled(settings: SettingsDep) -> PushSettings:
     if not settings.push.enabled:
         raise HTTPException(status.HTTP_404_NOT_FOUND, "push notifications are off")
     return settings.push
@@ -82,34 +78,32 @@ async def rest_challenge(
 @router.post(
     "/rest",
     status_code=status.HTTP_204_NO_CONTENT,
+    # The 404 before the body is read: a dependency of the route runs before its parameters'.
+    dependencies=[Depends(_enabled)],
     responses={
         204: {"description": "Accepted: a targeted sync follows"},
         208: {"description": "A notification id already received: acknowledged, no effect"},
         400: {"description": "Signed, but not a notification"},
         404: {"description": "Push notifications are off"},
         409: {"description": "Published longer ago than ADMIN_API_PUSH__MAX_AGE_SECONDS"},
-        412: {"description": "The signature does not verify, or its key is unknown to eBay"},
-        413: {"description": "The body is larger than ADMIN_API_WEBHOOK_MAX_BODY_BYTES"},
+        **SIGNED_BODY_RESPONSES,
         503: {"description": "eBay's key or the bus is unavailable now; eBay will resend"},
     },
 )
 async def rest_notification(
-    request: Request,
     settings: SettingsDep,
     session: SessionDep,
     context: ContextDep,
     now: NowDep,
-    x_ebay_signature: Annotated[str | None, Header(max_length=8192)] = None,
+    parsed: SignedRestBody,
 ) -> Response:
-    push = _enabled(settings)
-    body = await read_bounded(request, settings.webhook_max_body_bytes)
-    parsed = await verified_rest_body(body, x_ebay_signature, context, settings)
     try:
         notice = rest_notice(parsed)
     except NotNotification as exc:
         raise HTTPException(status.HTTP_400_BAD_REQUEST, str(exc)) from exc
     published = _published_at(parsed)
-    if published is not None and published < now - timedelta(seconds=push.max_age_seconds):
+    max_age = timedelta(seconds=settings.push.max_age_seconds)
+    if published is not None and published < now - max_age:
         raise HTTPException(status.HTTP_409_CONFLICT, "the notification is too old: a replay")
     if notice.topic in ACCOUNT_TOPICS:
         # Deletion and revocation act on the account at once (issue 15's handler, reused).
@@ -120,6 +114,7 @@ async def rest_notification(
 @router.post(
     "/trading",
     status_code=status.HTTP_200_OK,
+    dependencies=[Depends(_enabled)],
     responses={
         200: {"description": "Accepted: a targeted sync follows"},
         208: {"description": "A notification already received: acknowledged, no effect"},
@@ -131,10 +126,9 @@ async def rest_notification(
     },
 )
 async def trading_notification(
-    request: Request, settings: SettingsDep, context: ContextDep, now: NowDep
+    body: BoundedBody, settings: SettingsDep, context: ContextDep, now: NowDep
 ) -> Response:
-    push = _enabled(settings)
-    body = await read_bounded(request, settings.webhook_max_body_bytes)
+    push = settings.push
     try:
         stamp = verify_trading(
             body,

@@ -11,8 +11,7 @@ import logging
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
 
-import anyio.to_thread
-from fastapi import APIRouter, Header, HTTPException, Query, Request, Response, status
+from fastapi import APIRouter, Depends, HTTPException, Query, Response, status
 from fastapi.responses import JSONResponse
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -21,17 +20,10 @@ from admin_api.dependencies import ContextDep, NowDep, SessionDep, SettingsDep
 from admin_api.notifications import (
     DELETION_TOPIC,
     REVOCATION_TOPIC,
-    BadSignature,
-    KeyUnavailable,
-    NotANotice,
     challenge_response,
-    compact_json,
-    load_public_key,
-    parse_notice,
-    parse_signature_header,
-    signs,
 )
 from admin_api.settings import AdminApiSettings
+from admin_api.signed_bodies import SIGNED_BODY_RESPONSES, SignedRestBody
 from common.db.accounts import AccountRepository
 from common.db.admin import AccountDataRepository, DeletionNoticeRepository
 
@@ -39,7 +31,7 @@ router = APIRouter(prefix="/api/ebay", tags=["ebay notifications"])
 log = logging.getLogger(__name__)
 
 
-def _configured(settings: AdminApiSettings) -> tuple[str, str]:
+def _configured(settings: SettingsDep) -> tuple[str, str]:
     token, endpoint = settings.deletion_verification_token, settings.deletion_endpoint
     if token is None or not endpoint:
         raise HTTPException(
@@ -64,29 +56,27 @@ async def deletion_challenge(
 @router.post(
     "/account-deletion",
     status_code=status.HTTP_204_NO_CONTENT,
+    # The 404 before the body is read: a dependency of the route runs before its parameters'.
+    dependencies=[Depends(_configured)],
     responses={
         204: {"description": "Processed, a replay acknowledged without effect, or not ours"},
         400: {"description": "Not a JSON notification, or nested too deeply"},
         404: {"description": "Not configured"},
-        412: {"description": "The signature does not verify"},
-        413: {"description": "The body is larger than ADMIN_API_WEBHOOK_MAX_BODY_BYTES"},
+        **SIGNED_BODY_RESPONSES,
         503: {"description": "eBay's signing key could not be fetched; eBay will retry"},
     },
 )
 async def deletion_notice(
-    request: Request,
     settings: SettingsDep,
     session: SessionDep,
     context: ContextDep,
     now: NowDep,
-    x_ebay_signature: Annotated[str | None, Header(max_length=8192)] = None,
+    parsed: SignedRestBody,
 ) -> Response:
     """In this order, each step bounded: read at most the body limit, check the signature
     header, fetch the key, verify; only then (or to rebuild the compact form eBay signs)
     parse, in a thread and depth-limited; refuse a replay; then purge."""
-    _configured(settings)
-    body = await read_bounded(request, settings.webhook_max_body_bytes)
-    notice = _notice(await verified_rest_body(body, x_ebay_signature, context, settings))
+    notice = _notice(parsed)
     topic = notice.get("metadata", {}).get("topic")
     if topic in (DELETION_TOPIC, REVOCATION_TOPIC):
         await apply_account_notice(session, context, notice, topic, now, settings)
@@ -125,55 +115,6 @@ async def apply_account_notice(
     await session.commit()
     if found:
         context.changes.notify()
-
-
-async def read_bounded(request: Request, limit: int) -> bytes:
-    """The body, refused (413) as soon as it is known to exceed ``limit`` bytes: from its
-    Content-Length before reading anything, else while streaming it, never buffering more."""
-    declared = request.headers.get("content-length", "")
-    if declared.isdigit() and int(declared) > limit:
-        raise HTTPException(status.HTTP_413_CONTENT_TOO_LARGE, f"the body exceeds {limit} bytes")
-    body = bytearray()
-    async for chunk in request.stream():
-        body += chunk
-        if len(body) > limit:
-            raise HTTPException(
-                status.HTTP_413_CONTENT_TOO_LARGE, f"the body exceeds {limit} bytes"
-            )
-    return bytes(body)
-
-
-async def verified_rest_body(
-    body: bytes, signature: str | None, context: AdminContext, settings: AdminApiSettings
-) -> Any:
-    """The parsed body of an ``X-EBAY-SIGNATURE``-signed notification, verified before it is
-    parsed (unless eBay signed the compact form, which only a parse can rebuild): 412 when
-    the signature or its key is wrong, 503 when eBay's key cannot be fetched now."""
-    parsed: Any = None
-    try:
-        header = parse_signature_header(signature)
-        key = await context.notification_keys.get(header.kid)
-        if key is None:
-            raise BadSignature(f"eBay does not know key {header.kid}")
-        public_key = load_public_key(key)
-        if not signs(public_key, header, body):
-            parsed = await parse_bounded(body, settings)
-            if not signs(public_key, header, compact_json(parsed)):
-                raise BadSignature("signature does not match the message")
-    except BadSignature as exc:
-        log.warning("notification refused: %s", exc)
-        raise HTTPException(status.HTTP_412_PRECONDITION_FAILED, str(exc)) from exc
-    except KeyUnavailable as exc:
-        log.warning("cannot verify a notification now: %s", exc)
-        raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, str(exc)) from exc
-    return parsed if parsed is not None else await parse_bounded(body, settings)
-
-
-async def parse_bounded(body: bytes, settings: AdminApiSettings) -> Any:
-    try:
-        return await anyio.to_thread.run_sync(parse_notice, body, settings.webhook_max_json_depth)
-    except NotANotice as exc:
-        raise HTTPException(status.HTTP_400_BAD_REQUEST, str(exc)) from exc
 
 
 async def _first_sight(
