@@ -273,7 +273,11 @@ def _visible(grant: Grant, sub: Subscription) -> bool:
     return grant.seller is None or sub.username == grant.seller.username
 
 
-def _subscription(sandbox: Sandbox, grant: Grant, subscription_id: str) -> Subscription:
+def _subscription(
+    sandbox: Sandbox, request: Request, subscription_id: str, operation: str, *, write: bool = True
+) -> Subscription:
+    """The subscription a call names, once its token may make the call and see it (195013)."""
+    grant = subscriber(sandbox, request, operation, write=write)
     sub = sandbox.notifications.subscriptions.get(subscription_id)
     if sub is None or not _visible(grant, sub):
         raise notification_error(195013)
@@ -292,8 +296,8 @@ async def get_subscriptions(request: Request, sandbox: SandboxDep) -> Response:
 @router.get("/subscription/{subscription_id}")
 async def get_subscription(subscription_id: str, request: Request, sandbox: SandboxDep) -> Response:
     """``getSubscription``."""
-    grant = subscriber(sandbox, request, "GET getSubscription", write=False)
-    return _json(_subscription(sandbox, grant, subscription_id).as_json())
+    sub = _subscription(sandbox, request, subscription_id, "GET getSubscription", write=False)
+    return _json(sub.as_json())
 
 
 @router.put("/subscription/{subscription_id}")
@@ -301,8 +305,7 @@ async def update_subscription(
     subscription_id: str, request: Request, sandbox: SandboxDep
 ) -> Response:
     """``updateSubscription``: status, destination and payload."""
-    grant = subscriber(sandbox, request, "PUT updateSubscription", write=True)
-    sub = _subscription(sandbox, grant, subscription_id)
+    sub = _subscription(sandbox, request, subscription_id, "PUT updateSubscription")
     body = await _body(request)
     status = body.get("status")
     if status not in _STATUSES:
@@ -326,8 +329,7 @@ async def delete_subscription(
     subscription_id: str, request: Request, sandbox: SandboxDep
 ) -> Response:
     """``deleteSubscription``."""
-    grant = subscriber(sandbox, request, "DELETE deleteSubscription", write=True)
-    sub = _subscription(sandbox, grant, subscription_id)
+    sub = _subscription(sandbox, request, subscription_id, "DELETE deleteSubscription")
     sandbox.notifications.remove_subscription(sub)
     return Response(status_code=204)
 
@@ -337,8 +339,7 @@ async def enable_subscription(
     subscription_id: str, request: Request, sandbox: SandboxDep
 ) -> Response:
     """``enableSubscription``: refused while the destination is not enabled."""
-    grant = subscriber(sandbox, request, "POST enableSubscription", write=True)
-    sub = _subscription(sandbox, grant, subscription_id)
+    sub = _subscription(sandbox, request, subscription_id, "POST enableSubscription")
     _enableable(sandbox, "ENABLED", sub.destination_id)
     sub.status = "ENABLED"
     sandbox.push.kick()
@@ -350,8 +351,8 @@ async def disable_subscription(
     subscription_id: str, request: Request, sandbox: SandboxDep
 ) -> Response:
     """``disableSubscription``."""
-    grant = subscriber(sandbox, request, "POST disableSubscription", write=True)
-    _subscription(sandbox, grant, subscription_id).status = "DISABLED"
+    sub = _subscription(sandbox, request, subscription_id, "POST disableSubscription")
+    sub.status = "DISABLED"
     return Response(status_code=204)
 
 
@@ -361,7 +362,6 @@ async def test_subscription(
 ) -> Response:
     """``testSubscription``: 202; a mocked payload goes out even while the subscription is
     disabled."""
-    grant = subscriber(sandbox, request, "POST testSubscription", write=True)
-    sub = _subscription(sandbox, grant, subscription_id)
+    sub = _subscription(sandbox, request, subscription_id, "POST testSubscription")
     sandbox.push.send_test(sub)
     return Response(status_code=202)
