@@ -3,7 +3,7 @@ the alerts open now. Secrets go in, never out: a channel says only whether its s
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, TypeVar
 
 from fastapi import APIRouter, HTTPException, Path, status
 from pydantic import SecretStr
@@ -69,15 +69,25 @@ def _channel_out(channel: AlertChannel) -> ChannelOut:
     )
 
 
-async def _channel(session: AsyncSession, org_id: int, channel_id: int) -> AlertChannel:
-    channel = await session.scalar(
-        select(AlertChannel)
-        .where(AlertChannel.id == channel_id, AlertChannel.org_id == org_id)
+_Owned = TypeVar("_Owned", AlertChannel, AlertRule)
+
+
+async def _owned(
+    session: AsyncSession, model: type[_Owned], org_id: int, row_id: int, noun: str
+) -> _Owned:
+    """The org's row, read afresh; another org's is not found either (404)."""
+    row = await session.scalar(
+        select(model)
+        .where(model.id == row_id, model.org_id == org_id)
         .execution_options(populate_existing=True)
     )
-    if channel is None:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, f"channel {channel_id} not found")
-    return channel
+    if row is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, f"{noun} {row_id} not found")
+    return row
+
+
+async def _channel(session: AsyncSession, org_id: int, channel_id: int) -> AlertChannel:
+    return await _owned(session, AlertChannel, org_id, channel_id, "channel")
 
 
 @router.get("/channels")
@@ -182,14 +192,7 @@ async def test_channel(
 
 
 async def _rule(session: AsyncSession, org_id: int, rule_id: int) -> AlertRule:
-    rule = await session.scalar(
-        select(AlertRule)
-        .where(AlertRule.id == rule_id, AlertRule.org_id == org_id)
-        .execution_options(populate_existing=True)
-    )
-    if rule is None:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, f"rule {rule_id} not found")
-    return rule
+    return await _owned(session, AlertRule, org_id, rule_id, "rule")
 
 
 async def _rule_out(session: AsyncSession, rule: AlertRule, user_id: int) -> RuleOut:
