@@ -109,50 +109,32 @@ NOTIFICATIONS = StreamConfig(
     duplicate_window=HOUR,
 )
 
-FETCHER = ConsumerConfig(
-    durable_name=FETCHER_DURABLE,
-    filter_subject=WINDOW_SUBJECTS,
-    ack_policy=AckPolicy.EXPLICIT,
-    deliver_policy=DeliverPolicy.ALL,
-    # The fetcher heartbeats with in_progress() while it pages, so ack_wait only has to cover
-    # a stalled process, not a long window.
-    ack_wait=60.0,
-    max_deliver=10,
-    max_ack_pending=256,
-)
 
-WRITER = ConsumerConfig(
-    durable_name=WRITER_DURABLE,
-    filter_subject=PAGE_SUBJECTS,
-    ack_policy=AckPolicy.EXPLICIT,
-    deliver_policy=DeliverPolicy.ALL,
-    ack_wait=60.0,
-    max_deliver=10,
-    max_ack_pending=512,
-)
-
-FAILURES = ConsumerConfig(
-    durable_name=FAILURES_DURABLE,
-    filter_subject=DLQ_SUBJECTS,
-    ack_policy=AckPolicy.EXPLICIT,
-    deliver_policy=DeliverPolicy.ALL,
-    ack_wait=60.0,
-    # The DLQ keeps its letters (limits retention): one that was never recorded stays listed.
-    max_deliver=20,
-    max_ack_pending=64,
-)
+def _durable(
+    name: str, subject: str | None, *, max_deliver: int, max_ack_pending: int
+) -> ConsumerConfig:
+    """A durable consumer as every one of ours is: a message is acked explicitly once handled
+    (at least once), from the stream's start, and redelivered after a minute without an ack."""
+    return ConsumerConfig(
+        durable_name=name,
+        filter_subject=subject,
+        ack_policy=AckPolicy.EXPLICIT,
+        deliver_policy=DeliverPolicy.ALL,
+        ack_wait=60.0,
+        max_deliver=max_deliver,
+        max_ack_pending=max_ack_pending,
+    )
 
 
-MOVER = ConsumerConfig(
-    durable_name=MOVER_DURABLE,
-    ack_policy=AckPolicy.EXPLICIT,
-    deliver_policy=DeliverPolicy.ALL,
-    ack_wait=60.0,
-    # A move that fails (database, DLQ) is retried with a growing delay for as long as it
-    # takes: the advisory is the only pointer to a message stuck in its work queue.
-    max_deliver=-1,
-    max_ack_pending=64,
-)
+# The fetcher heartbeats with in_progress() while it pages, so ack_wait only has to cover a
+# stalled process, not a long window.
+FETCHER = _durable(FETCHER_DURABLE, WINDOW_SUBJECTS, max_deliver=10, max_ack_pending=256)
+WRITER = _durable(WRITER_DURABLE, PAGE_SUBJECTS, max_deliver=10, max_ack_pending=512)
+# The DLQ keeps its letters (limits retention): one that was never recorded stays listed.
+FAILURES = _durable(FAILURES_DURABLE, DLQ_SUBJECTS, max_deliver=20, max_ack_pending=64)
+# A move that fails (database, DLQ) is retried with a growing delay for as long as it takes:
+# the advisory is the only pointer to a message stuck in its work queue.
+MOVER = _durable(MOVER_DURABLE, None, max_deliver=-1, max_ack_pending=64)
 
 
 @dataclass(frozen=True)
@@ -196,14 +178,8 @@ PAUSED_ORGS_KEY = "paused_orgs"
 SCHEDULER_LEADER_KEY = "scheduler_leader"
 
 # The scheduler's consumer of eBay's notifications: each becomes a targeted window.
-NOTIFICATION_CONSUMER = ConsumerConfig(
-    durable_name=NOTIFICATIONS_DURABLE,
-    filter_subject=NOTIFICATION_SUBJECTS,
-    ack_policy=AckPolicy.EXPLICIT,
-    deliver_policy=DeliverPolicy.ALL,
-    ack_wait=60.0,
-    max_deliver=20,
-    max_ack_pending=256,
+NOTIFICATION_CONSUMER = _durable(
+    NOTIFICATIONS_DURABLE, NOTIFICATION_SUBJECTS, max_deliver=20, max_ack_pending=256
 )
 
 
