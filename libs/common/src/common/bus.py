@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import logging
+from typing import Literal, TypedDict
 
 from faststream import AckPolicy
-from faststream.nats import NatsBroker
+from faststream.nats import JStream, NatsBroker, PullSub
 from opentelemetry.sdk.trace import TracerProvider
 
 from common.settings import NatsSettings
@@ -29,4 +30,28 @@ def build_broker(
         # "Received"/"Processed" for every message is debug detail, not an operator's log.
         log_level=logging.DEBUG,
         middlewares=[telemetry_middleware(tracer_provider)],
+    )
+
+
+class DurableSubscription(TypedDict):
+    stream: JStream
+    durable: str
+    pull_sub: PullSub[Literal[False]]  # one message at a time to the handler
+    ack_policy: AckPolicy
+    inbox_prefix: bytes
+
+
+def durable_subscription(
+    stream: str, durable: str, settings: NatsSettings, *, batch_size: int = 1
+) -> DurableSubscription:
+    """A subscriber's binding to a stream and durable consumer of ``common.streams``: pulled, a
+    failed message handed back (NACK), and neither declared here (``common.streams`` says why).
+    Spread into ``subscriber(subjects, **durable_subscription(...))``."""
+    return DurableSubscription(
+        stream=JStream(stream, declare=False),
+        durable=durable,
+        pull_sub=PullSub(batch_size=batch_size, timeout=5.0),
+        ack_policy=AckPolicy.NACK_ON_ERROR,
+        # FastStream would pull on the shared "_INBOX." whatever the connection's prefix.
+        inbox_prefix=f"{settings.inbox}.".encode(),
     )

@@ -9,9 +9,10 @@ from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from typing import Annotated
 
-from faststream import AckPolicy, Context
-from faststream.nats import JStream, NatsBroker, NatsMessage, NatsRouter, PullSub
+from faststream import Context
+from faststream.nats import NatsBroker, NatsMessage, NatsRouter
 
+from common.bus import durable_subscription
 from common.deadletter import publish_dead_letter, reason_of
 from common.failures import EBAY_PERMANENT, Action, FailurePolicy, Failures, Outcomes
 from common.intake import refuse_poison
@@ -93,13 +94,8 @@ def build_router(settings: FetcherSettings) -> NatsRouter:
 
     @windows.subscriber(
         WINDOW_SUBJECTS,
-        stream=JStream(WINDOWS_STREAM, declare=False),
-        durable=FETCHER_DURABLE,
-        pull_sub=PullSub(batch_size=1, timeout=5.0),
         max_workers=settings.concurrency,
-        ack_policy=AckPolicy.NACK_ON_ERROR,
-        # FastStream would pull on the shared "_INBOX." whatever the connection's prefix.
-        inbox_prefix=f"{settings.nats.inbox}.".encode(),
+        **durable_subscription(WINDOWS_STREAM, FETCHER_DURABLE, settings.nats),
     )
     async def fetch_window(
         window: SyncWindow, msg: NatsMessage, fetcher: WindowFetcherDep, broker: BrokerDep

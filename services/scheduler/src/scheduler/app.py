@@ -9,10 +9,11 @@ import socket
 import uuid
 from datetime import timedelta
 
-from faststream import AckPolicy, FastStream
-from faststream.nats import JStream, NatsRouter, PullSub
+from faststream import FastStream
+from faststream.nats import NatsRouter
 from opentelemetry.sdk.trace import TracerProvider
 
+from common.bus import durable_subscription
 from common.clock import FollowingClock, utc_now
 from common.control import PauseSwitch
 from common.db.engine import build_engine, build_sessionmaker
@@ -53,11 +54,9 @@ def create_app(
 
     @notifications.subscriber(
         NOTIFICATION_SUBJECTS,
-        stream=JStream(NOTIFICATIONS_STREAM, declare=False),
-        durable=NOTIFICATIONS_DURABLE,
-        pull_sub=PullSub(batch_size=16, timeout=5.0),
-        ack_policy=AckPolicy.NACK_ON_ERROR,
-        inbox_prefix=f"{settings.nats.inbox}.".encode(),
+        **durable_subscription(
+            NOTIFICATIONS_STREAM, NOTIFICATIONS_DURABLE, settings.nats, batch_size=16
+        ),
     )
     async def notification_received(event: NotificationReceived) -> None:
         # Before start-up finished the message is redelivered (not acked: the handler raises).

@@ -5,9 +5,10 @@ from __future__ import annotations
 import logging
 from typing import Annotated
 
-from faststream import AckPolicy, Context
-from faststream.nats import JStream, NatsBroker, NatsMessage, NatsRouter, PullSub
+from faststream import Context
+from faststream.nats import NatsBroker, NatsMessage, NatsRouter
 
+from common.bus import durable_subscription
 from common.deadletter import MaxDeliveriesAdvisory, publish_dead_letter
 from common.failures import Action, FailurePolicy, Failures, Outcomes, Store
 from common.intake import refuse_poison
@@ -86,13 +87,8 @@ def pages_router(
 
     @pages.subscriber(
         PAGE_SUBJECTS,
-        stream=JStream(PAGES_STREAM, declare=False),
-        durable=WRITER_DURABLE,
-        pull_sub=PullSub(batch_size=1, timeout=5.0),
         max_workers=settings.concurrency,
-        ack_policy=AckPolicy.NACK_ON_ERROR,
-        # FastStream would pull on the shared "_INBOX." whatever the connection's prefix.
-        inbox_prefix=f"{settings.nats.inbox}.".encode(),
+        **durable_subscription(PAGES_STREAM, WRITER_DURABLE, settings.nats),
     )
     async def write_page(page: PageBatch, msg: NatsMessage) -> None:
         annotate_run(page, page.page_no)
@@ -135,11 +131,7 @@ def bookkeeping_router(settings: WriterSettings, broker: NatsBroker, store: Stor
 
     @router.subscriber(
         DLQ_SUBJECTS,
-        stream=JStream(DLQ_STREAM, declare=False),
-        durable=FAILURES_DURABLE,
-        pull_sub=PullSub(batch_size=1, timeout=5.0),
-        ack_policy=AckPolicy.NACK_ON_ERROR,
-        inbox_prefix=f"{settings.nats.inbox}.".encode(),
+        **durable_subscription(DLQ_STREAM, FAILURES_DURABLE, settings.nats),
     )
     async def record_dead_letter(
         letter: DeadLetter, msg: NatsMessage, recorder: RecorderDep
@@ -155,11 +147,7 @@ def bookkeeping_router(settings: WriterSettings, broker: NatsBroker, store: Stor
 
     @router.subscriber(
         f"{MAX_DELIVERIES_PREFIX}.>",
-        stream=JStream(ADVISORIES_STREAM, declare=False),
-        durable=MOVER_DURABLE,
-        pull_sub=PullSub(batch_size=1, timeout=5.0),
-        ack_policy=AckPolicy.NACK_ON_ERROR,
-        inbox_prefix=f"{settings.nats.inbox}.".encode(),
+        **durable_subscription(ADVISORIES_STREAM, MOVER_DURABLE, settings.nats),
     )
     async def max_deliveries(
         advisory: MaxDeliveriesAdvisory, msg: NatsMessage, mover: MoverDep
