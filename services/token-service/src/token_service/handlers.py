@@ -10,20 +10,19 @@ asks again with a new request, which this replica, or another, answers.
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable
 from typing import Annotated
 
 from faststream import Context
-from faststream.nats import NatsMessage, NatsRouter
+from faststream.nats import NatsBroker, NatsMessage, NatsRouter
 from faststream.nats.annotations import NatsBroker as BrokerDep
 from nats.aio.client import Client as NatsClient
 
 from common.messages import (
     ConnectAccount,
-    ConnectAccountReply,
     GetAccessToken,
     GetSigningKey,
     Message,
-    SigningKeyReply,
     encoded,
 )
 from token_service.service import TokenService
@@ -48,39 +47,36 @@ def may_answer(epoch_at_request: int, epoch_now: int, *, connected: bool) -> boo
     return connected and epoch_at_request == epoch_now
 
 
-async def answer(msg: NatsMessage, client: NatsClient, epoch: int, reply: Message) -> None:
+async def answer(msg: NatsMessage, broker: NatsBroker, reply: Awaitable[Message]) -> None:
+    """Compute ``reply`` and send it, unless the connection that received ``msg`` is gone."""
+    client = broker.connection
+    # Taken before the reply is computed: a reconnect while it is must stop the answer.
+    epoch = connection_epoch(client)
+    computed = await reply
     if not msg.reply_to:
         return
     if not may_answer(epoch, connection_epoch(client), connected=client.is_connected):
         log.info("not answering a %s request received before a reconnect", msg.raw_message.subject)
         return
-    await client.publish(msg.reply_to, encoded(reply))
+    await client.publish(msg.reply_to, encoded(computed))
 
 
 @router.subscriber(GetAccessToken.SUBJECT, queue=QUEUE, no_reply=True)
 async def get_access_token(
     request: GetAccessToken, service: TokenServiceDep, msg: NatsMessage, broker: BrokerDep
 ) -> None:
-    client = broker.connection
-    epoch = connection_epoch(client)
-    await answer(msg, client, epoch, await service.get_access_token(request))
+    await answer(msg, broker, service.get_access_token(request))
 
 
 @router.subscriber(ConnectAccount.SUBJECT, queue=QUEUE, no_reply=True)
 async def connect_account(
     request: ConnectAccount, service: TokenServiceDep, msg: NatsMessage, broker: BrokerDep
 ) -> None:
-    client = broker.connection
-    epoch = connection_epoch(client)
-    reply: ConnectAccountReply = await service.connect(request)
-    await answer(msg, client, epoch, reply)
+    await answer(msg, broker, service.connect(request))
 
 
 @router.subscriber(GetSigningKey.SUBJECT, queue=QUEUE, no_reply=True)
 async def get_signing_key(
     request: GetSigningKey, keys: SigningKeysDep, msg: NatsMessage, broker: BrokerDep
 ) -> None:
-    client = broker.connection
-    epoch = connection_epoch(client)
-    reply: SigningKeyReply = await keys.get_signing_key(request)
-    await answer(msg, client, epoch, reply)
+    await answer(msg, broker, keys.get_signing_key(request))
