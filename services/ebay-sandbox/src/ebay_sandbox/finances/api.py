@@ -1,5 +1,7 @@
 """Sell Finances API: getTransactions, getPayouts, getPayout (HTTP 204 when nothing matches)."""
 
+from collections.abc import Callable
+
 from fastapi import APIRouter, Request, Response
 
 from ebay_sandbox.calls import Call, scopes
@@ -21,7 +23,7 @@ from ebay_sandbox.finances.select import select_payouts, select_transactions
 from ebay_sandbox.gateway import rest_call
 from ebay_sandbox.horizon import Horizon
 from ebay_sandbox.paging import collection, dumps, int_param, page_head
-from ebay_sandbox.state import SandboxDep
+from ebay_sandbox.state import Sandbox, SandboxDep
 from ebay_sandbox.world.ledger import parse_payout_id
 
 router = APIRouter(prefix="/sell/finances/v1")
@@ -101,11 +103,17 @@ def _transactions_page(call: Call, query: list[tuple[str, str]], horizon: Horizo
     return collection(head, "transactions", items)
 
 
-def _query(request: Request) -> list[tuple[str, str]]:
-    return [(k, v) for k, v in request.query_params.multi_items() if k not in ("limit", "offset")]
-
-
-def _json_or_204(call: Call, body: bytes) -> Response:
+async def _search(
+    sandbox: Sandbox,
+    request: Request,
+    endpoint: Endpoint,
+    page: Callable[[Call, list[tuple[str, str]], Horizon], bytes],
+) -> Response:
+    """A paged search: ``page`` renders it (cached per query), 204 when nothing matches."""
+    call = await rest_call(sandbox, request, endpoint, ACCEPTED, signed=True)
+    params = request.query_params.multi_items()
+    query = [(k, v) for k, v in params if k not in ("limit", "offset")]
+    body = call.cached(tuple(params), lambda horizon: page(call, query, horizon))
     # eBay: "If no monetary transactions match the input criteria, HTTP 204 No Content".
     return call.respond(body) if body else Response(status_code=204)
 
@@ -113,13 +121,7 @@ def _json_or_204(call: Call, body: bytes) -> Response:
 @router.get("/transaction")
 async def get_transactions(request: Request, sandbox: SandboxDep) -> Response:
     """Monetary transactions, newest first (``sort=transactionDate`` for oldest first)."""
-    call = await rest_call(sandbox, request, GET_TRANSACTIONS, ACCEPTED, signed=True)
-    query = _query(request)
-    body = call.cached(
-        tuple(request.query_params.multi_items()),
-        lambda horizon: _transactions_page(call, query, horizon),
-    )
-    return _json_or_204(call, body)
+    return await _search(sandbox, request, GET_TRANSACTIONS, _transactions_page)
 
 
 def _payouts_page(call: Call, query: list[tuple[str, str]], horizon: Horizon) -> bytes:
@@ -175,13 +177,7 @@ def _payouts_page(call: Call, query: list[tuple[str, str]], horizon: Horizon) ->
 @router.get("/payout")
 async def get_payouts(request: Request, sandbox: SandboxDep) -> Response:
     """Payouts, newest first."""
-    call = await rest_call(sandbox, request, GET_PAYOUTS, ACCEPTED, signed=True)
-    query = _query(request)
-    body = call.cached(
-        tuple(request.query_params.multi_items()),
-        lambda horizon: _payouts_page(call, query, horizon),
-    )
-    return _json_or_204(call, body)
+    return await _search(sandbox, request, GET_PAYOUTS, _payouts_page)
 
 
 @router.get("/payout/{payout_id}")
