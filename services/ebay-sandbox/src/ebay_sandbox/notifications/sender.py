@@ -171,19 +171,7 @@ class PushSender:
             sub = store.live_subscription(note.topic, note.username)
             if sub is None:
                 continue
-            destination = store.destinations[sub.destination_id]
-            self._submit(
-                Delivery(
-                    "rest",
-                    note.topic,
-                    note.username,
-                    destination.endpoint,
-                    str(uuid.uuid4()),
-                    rest=note,
-                    schema_version=sub.schema_version,
-                    subscription_id=sub.subscription_id,
-                )
-            )
+            self._submit(self._rest_delivery(sub, note))
             count += 1
         prefs = store.trading
         for trading in trading_notifications(change):
@@ -205,26 +193,30 @@ class PushSender:
 
     def send_test(self, sub: Subscription) -> None:
         """``testSubscription``: a mocked payload of the topic, at once."""
-        store = self.sandbox.notifications
-        destination = store.destinations[sub.destination_id]
         seller = self.sandbox.seller(sub.username) if sub.username else None
         data: dict[str, object] = {"test": True}
         if seller is not None:
             data = {"userId": seller.user_id, "username": seller.username}
         note = RestNotification(sub.topic_id, sub.username, self.sandbox.clock.now_ms(), data)
-        delivery = Delivery(
+        self.stats.count(sub.topic_id, "generated")
+        self._queue.put_nowait(self._rest_delivery(sub, note, test=True))
+
+    def _rest_delivery(
+        self, sub: Subscription, note: RestNotification, *, test: bool = False
+    ) -> Delivery:
+        """``note`` to ``sub``'s destination, in the subscription's schema version."""
+        destination = self.sandbox.notifications.destinations[sub.destination_id]
+        return Delivery(
             "rest",
-            sub.topic_id,
-            sub.username,
+            note.topic,
+            note.username,
             destination.endpoint,
             str(uuid.uuid4()),
             rest=note,
             schema_version=sub.schema_version,
             subscription_id=sub.subscription_id,
-            test=True,
+            test=test,
         )
-        self.stats.count(sub.topic_id, "generated")
-        self._queue.put_nowait(delivery)
 
     def _submit(self, delivery: Delivery) -> None:
         faults, draw, topic = self.faults, self._random.random, delivery.topic
