@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import pytest
 
-from common.deadletter import MAX_REASON_CHARS
 from common.ebay.errors import (
     EbayAuthError,
     EbayError,
@@ -24,6 +23,7 @@ from common.failures import (
     retried_in_place,
     unstored,
 )
+from common.intake import MAX_REASON_CHARS
 from common.redelivery import MAX_DELAY_SECONDS, MAX_RETRY_AFTER_SECONDS
 
 

@@ -20,13 +20,10 @@ from faststream.nats import NatsBroker, NatsMessage
 from nats.js.api import RawStreamMsg
 from pydantic import BaseModel, ConfigDict, ValidationError
 
-from common.intake import identity_refusal, subject_account
+from common.intake import MAX_REASON_CHARS, identity_refusal, letter_of, subject_account
 from common.messages import DeadLetter, PageBatch, RunMessage, SyncWindow, encoded
 from common.metrics import DEAD_LETTERS
 from common.streams import DLQ_STREAM
-
-# Longest reason stored: an eBay error body can be long, a reason is for operators to read.
-MAX_REASON_CHARS = 2000
 
 
 def max_deliveries_subject(stream: str, consumer: str) -> str:
@@ -79,19 +76,7 @@ def dead_letter_of_delivery(
     msg: NatsMessage, reason: str, now: datetime, account_id: int | None = None
 ) -> DeadLetter:
     """A dead letter for the message a JetStream handler is holding."""
-    raw = msg.raw_message
-    metadata = raw.metadata
-    return DeadLetter.of(
-        raw.subject,
-        raw.data,
-        original_headers=dict(raw.headers or {}),
-        original_stream=metadata.stream,
-        original_sequence=metadata.sequence.stream,
-        account_id=account_id,
-        reason=reason[:MAX_REASON_CHARS],
-        deliveries=metadata.num_delivered,
-        failed_at=now,
-    )
+    return letter_of(msg.raw_message, reason, now, account_id)
 
 
 def dead_letter_of_stored(

@@ -31,7 +31,7 @@ from common.metrics import ERRORS
 
 log = logging.getLogger(__name__)
 
-# Longest reason stored (common.deadletter keeps the same bound).
+# Longest reason stored: an eBay error body can be long, a reason is for operators to read.
 MAX_REASON_CHARS = 2000
 
 
@@ -82,8 +82,8 @@ def _errors(exc: ValidationError) -> str:
     )
 
 
-def poison_letter(raw: Msg, reason: str, now: datetime) -> DeadLetter:
-    """The dead letter of a refused delivery, shown to the org of the subject's account."""
+def letter_of(raw: Msg, reason: str, now: datetime, account_id: int | None) -> DeadLetter:
+    """The dead letter of a JetStream delivery, with where it was stored and how often tried."""
     metadata = raw.metadata
     return DeadLetter.of(
         raw.subject,
@@ -91,11 +91,16 @@ def poison_letter(raw: Msg, reason: str, now: datetime) -> DeadLetter:
         original_headers=dict(raw.headers or {}),
         original_stream=metadata.stream,
         original_sequence=metadata.sequence.stream,
-        account_id=subject_account(raw.subject),
+        account_id=account_id,
         reason=reason[:MAX_REASON_CHARS],
         deliveries=metadata.num_delivered,
         failed_at=now,
     )
+
+
+def poison_letter(raw: Msg, reason: str, now: datetime) -> DeadLetter:
+    """The dead letter of a refused delivery, shown to the org of the subject's account."""
+    return letter_of(raw, reason, now, subject_account(raw.subject))
 
 
 Publish = Callable[[NatsBroker, DeadLetter], Awaitable[None]]
