@@ -146,13 +146,7 @@ def compare_incremental(
     date = truth.date
     held = {truth.key(r): r for r in source}
     due = {k: r for k, r in held.items() if _within(date(r), start, cursor)}
-    outcome = Comparison(compared=len(due))
-    for key, record in sorted(due.items()):
-        payload = mirror.get(key)
-        if payload is None:
-            outcome.missing.append(key)
-        elif payload != record:
-            outcome.different.append(Different(key, changed_fields(payload, record)))
+    outcome = _compared(due, mirror)
     outcome.extra = sorted(
         k
         for k, payload in mirror.items()
@@ -166,14 +160,20 @@ def compare_snapshot(
 ) -> Comparison:
     """Snapshot rules: ``live`` holds the payloads of the rows not marked ended."""
     held = {truth.key(r): r for r in source}
-    outcome = Comparison(compared=len(held))
-    for key, record in sorted(held.items()):
-        payload = live.get(key)
+    outcome = _compared(held, live)
+    outcome.extra = sorted(live.keys() - held.keys())
+    return outcome
+
+
+def _compared(due: Mapping[str, Record], mirror: Mapping[str, Record]) -> Comparison:
+    """Each due record against the mirror's payload of its key: missing, or different."""
+    outcome = Comparison(compared=len(due))
+    for key, record in sorted(due.items()):
+        payload = mirror.get(key)
         if payload is None:
             outcome.missing.append(key)
         elif payload != record:
             outcome.different.append(Different(key, changed_fields(payload, record)))
-    outcome.extra = sorted(live.keys() - held.keys())
     return outcome
 
 
