@@ -174,9 +174,8 @@ class PostOrderClient:
         refused = False
         while True:
             try:
-                body = await self._search_page(
-                    search, token, marketplace_id, filters, offset, limit
-                )
+                params = {**filters, "limit": str(limit), "offset": str(offset)}
+                body = await self._get(search.path, token, marketplace_id, params)
             except EbayRequestError as exc:
                 if exc.status == 400 and exc.names(search.date_from_param, search.date_to_param):
                     raise RangeRefusedError(str(exc), status=400, entries=exc.entries) from exc
@@ -196,18 +195,6 @@ class PostOrderClient:
         """One entity with its detail (``GET /post-order/v2/return/{id}``,
         ``/inquiry/{id}``): its history, tracking and refund lines."""
         return await self._get(search.detail_path(entity_id), token, marketplace_id, {})
-
-    async def _search_page(
-        self,
-        search: PostOrderSearch,
-        token: SecretStr,
-        marketplace_id: str,
-        filters: Mapping[str, str],
-        offset: int,
-        limit: int,
-    ) -> dict[str, Any]:
-        params = {**filters, "limit": str(limit), "offset": str(offset)}
-        return await self._get(search.path, token, marketplace_id, params)
 
     async def _get(
         self, path: str, token: SecretStr, marketplace_id: str, params: Mapping[str, str]
