@@ -13,13 +13,15 @@ from typing import Protocol
 from faststream import FastStream
 from faststream.nats import NatsBroker
 from opentelemetry.sdk.trace import TracerProvider
+from pydantic_settings import BaseSettings
 
 from common.bus import build_broker
 from common.heartbeat import attach_heartbeat
-from common.metrics import MetricsSettings, serve_metrics
-from common.settings import NatsSettings
+from common.metrics import MetricsField, MetricsSettings, serve_metrics
+from common.settings import NatsField, NatsSettings
 from common.streams import ensure_topology
 from common.telemetry import (
+    TelemetryField,
     TelemetrySettings,
     build_tracer_provider,
     configure_logging,
@@ -36,6 +38,17 @@ class ServiceSettings(Protocol):
     def metrics(self) -> MetricsSettings: ...
     @property
     def heartbeat_seconds(self) -> float: ...
+
+
+class ServiceBaseSettings(BaseSettings):
+    """:class:`ServiceSettings` declared once: each service's settings class derives from it and
+    reads these under its own prefix (``FETCHER_HEARTBEAT_SECONDS``, ``WRITER_NATS__…``)."""
+
+    nats: NatsSettings = NatsField
+    telemetry: TelemetrySettings = TelemetryField
+    metrics: MetricsSettings = MetricsField
+    # How often this instance announces itself on svc.heartbeat.<service>.
+    heartbeat_seconds: float = 10.0
 
 
 @dataclass(frozen=True)

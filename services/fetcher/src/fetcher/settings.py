@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 from pydantic import BaseModel, Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import SettingsConfigDict
 
 from common.environments import EbayEnvironments, EnvironmentsField
 from common.ledger import CallLedgerSettings
-from common.metrics import MetricsField, MetricsSettings
-from common.settings import EbayApiSettings, EbayField, NatsField, NatsSettings
-from common.telemetry import TelemetryField, TelemetrySettings
+from common.service import ServiceBaseSettings
+from common.settings import EbayApiSettings, EbayField
 
 
 class PageRetrySettings(BaseModel):
@@ -42,19 +41,14 @@ class HttpSettings(BaseModel):
     keepalive_seconds: float = Field(default=60.0, ge=0)
 
 
-class FetcherSettings(BaseSettings):
+class FetcherSettings(ServiceBaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="FETCHER_", env_nested_delimiter="__", extra="ignore"
     )
 
-    nats: NatsSettings = NatsField
     ebay: EbayApiSettings = EbayField
     # The keysets and hosts of production and sandbox accounts (EBAY_PRODUCTION_*, EBAY_SANDBOX_*).
     environments: EbayEnvironments = EnvironmentsField
-    telemetry: TelemetrySettings = TelemetryField
-    metrics: MetricsSettings = MetricsField
-    # How often this instance announces itself on svc.heartbeat.<service>.
-    heartbeat_seconds: float = 10.0
 
     # Windows handled at once by one replica; one httpx client stays efficient up to about ten
     # concurrent requests (STACK-NOTES §9).

@@ -4,18 +4,15 @@ from __future__ import annotations
 
 from pydantic_settings import SettingsConfigDict
 
-from common.metrics import MetricsField, MetricsSettings
+from common.service import ServiceBaseSettings
 from common.settings import (
-    NatsField,
-    NatsSettings,
     PostgresField,
     PostgresSettings,
     WindowSettings,
 )
-from common.telemetry import TelemetryField, TelemetrySettings
 
 
-class SchedulerSettings(WindowSettings):
+class SchedulerSettings(WindowSettings, ServiceBaseSettings):
     """The window policy (cadence, overlap, settle lag, max window, initial backfill) comes from
     the shared ``WindowSettings``: same ``SCHEDULER_*`` names, also read by the admin API."""
 
@@ -23,12 +20,7 @@ class SchedulerSettings(WindowSettings):
         env_prefix="SCHEDULER_", env_nested_delimiter="__", extra="ignore"
     )
 
-    nats: NatsSettings = NatsField
     database: PostgresSettings = PostgresField
-    telemetry: TelemetrySettings = TelemetryField
-    metrics: MetricsSettings = MetricsField
-    # How often this instance announces itself on svc.heartbeat.<service>.
-    heartbeat_seconds: float = 10.0
 
     tick_seconds: float = 5.0
     # Plan in the time of the clock served here (the eBay sandbox's ``/sandbox/clock``) instead

@@ -3,37 +3,29 @@
 from __future__ import annotations
 
 from pydantic import Field, SecretStr, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import SettingsConfigDict
 
 from common.ebay.scopes import SCOPE_STRING
 from common.environments import EbayEnvironments, EnvironmentsField
 from common.ledger import CallLedgerSettings
-from common.metrics import MetricsField, MetricsSettings
+from common.service import ServiceBaseSettings
 from common.settings import (
     EbayApiSettings,
     EbayField,
-    NatsField,
-    NatsSettings,
     PostgresField,
     PostgresSettings,
 )
-from common.telemetry import TelemetryField, TelemetrySettings
 
 
-class TokenServiceSettings(BaseSettings):
+class TokenServiceSettings(ServiceBaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="TOKEN_SERVICE_", env_nested_delimiter="__", extra="ignore"
     )
 
-    nats: NatsSettings = NatsField
     database: PostgresSettings = PostgresField
     ebay: EbayApiSettings = EbayField
     # The keysets and hosts of production and sandbox accounts (EBAY_PRODUCTION_*, EBAY_SANDBOX_*).
     environments: EbayEnvironments = EnvironmentsField
-    telemetry: TelemetrySettings = TelemetryField
-    metrics: MetricsSettings = MetricsField
-    # How often this instance announces itself on svc.heartbeat.<service>.
-    heartbeat_seconds: float = 10.0
 
     # Key ring: key id -> base64 of a 32-byte AES key, e.g. {"2026-11": "..."}. New tokens are
     # encrypted with the active key; old ones stay readable by their own key id until rotated.
