@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 from datetime import datetime, timedelta
+from typing import NoReturn
 from urllib.parse import urlencode
 
 from pydantic import SecretStr
@@ -204,6 +205,13 @@ async def _drop_if_provisional(
         await session.commit()  # the connect fails next (it raises), the placeholder stays gone
 
 
+async def _refuse_grant(session: AsyncSession, account: EbayAccount, detail: str) -> NoReturn:
+    """Refuse the connect (409), the account holding the grant marked as needing reauth."""
+    account.needs_reauth = True
+    await session.commit()  # kept although the connect fails
+    raise ConnectError(409, detail)
+
+
 async def _complete_new(
     session: AsyncSession, account: EbayAccount, started: OAuthState, ebay_user: EbayUser
 ) -> None:
@@ -213,10 +221,9 @@ async def _complete_new(
     )
     if existing is not None:
         # Its grant now sits on the placeholder, which never syncs.
-        account.needs_reauth = True
-        await session.commit()  # kept although the connect fails (it raises)
-        raise ConnectError(
-            409,
+        await _refuse_grant(
+            session,
+            account,
             f"eBay user {ebay_user.username} is already account {existing.id} "
             f"({existing.house_name}): use Reconnect on it",
         )
@@ -233,10 +240,9 @@ async def _complete_reconnect(
 ) -> None:
     if ebay_user.user_id != account.ebay_user_id:
         # The new grant belongs to someone else: never sync this account with it.
-        account.needs_reauth = True
-        await session.commit()  # kept although the connect fails (it raises)
-        raise ConnectError(
-            409,
+        await _refuse_grant(
+            session,
+            account,
             f"you consented as eBay user {ebay_user.username}, but account {account.id} is "
             f"{account.username}: sign in to eBay as {account.username} and reconnect",
         )

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable
+from datetime import datetime
+
 from fastapi import APIRouter, HTTPException, status
 from sqlalchemy.exc import IntegrityError
 
@@ -106,8 +109,8 @@ async def start_connect(
 ) -> ConnectOut:
     """Start connecting a new eBay account: open ``authorize_url`` in the browser; eBay sends
     the seller back to ``/api/oauth/callback``."""
-    try:
-        url, expires_at = await connect.start(
+    return await _consent_url(
+        connect.start(
             context,
             session,
             user,
@@ -116,9 +119,7 @@ async def start_connect(
             environment=body.environment,
             purpose=body.purpose,
         )
-    except connect.ConnectError as exc:
-        raise HTTPException(exc.status_code, exc.detail) from exc
-    return ConnectOut(authorize_url=url, expires_at=expires_at)
+    )
 
 
 @router.post("/{account_id}/reconnect", responses={404: {}, 422: {}})
@@ -126,8 +127,8 @@ async def start_reconnect(
     account: AccountDep, user: OperatorUser, session: SessionDep, now: NowDep, context: ContextDep
 ) -> ConnectOut:
     """Renew the seller's consent (after "needs reauth"); the same eBay user must sign in."""
-    try:
-        url, expires_at = await connect.start(
+    return await _consent_url(
+        connect.start(
             context,
             session,
             user,
@@ -137,6 +138,13 @@ async def start_reconnect(
             purpose=Purpose(account.purpose),
             account=account,
         )
+    )
+
+
+async def _consent_url(started: Awaitable[tuple[str, datetime]]) -> ConnectOut:
+    """The consent URL of a started connect; a refused one answers its status."""
+    try:
+        url, expires_at = await started
     except connect.ConnectError as exc:
         raise HTTPException(exc.status_code, exc.detail) from exc
     return ConnectOut(authorize_url=url, expires_at=expires_at)
