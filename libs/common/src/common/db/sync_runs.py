@@ -336,24 +336,22 @@ _CLAIM_EMPTY_PAGE = text(
     """
 )
 
-_COMPLETE_TARGETED_RUN = text(
-    f"""
+# A run marked succeeded, in the same statement as what it does to its pair's state.
+_RUN_SUCCEEDED = f"""
     WITH done AS (
         UPDATE sync_runs SET status = '{RunStatus.SUCCEEDED}', finished_at = clock_timestamp(),
                updated_at = clock_timestamp(), error = NULL
         WHERE run_id = :run_id
-    )
+    )"""
+
+_COMPLETE_TARGETED_RUN = text(
+    f"""{_RUN_SUCCEEDED}
     SELECT cursor FROM sync_state WHERE account_id = :account_id AND family = :family
     """
 )
 
 _COMPLETE_RUN = text(
-    f"""
-    WITH done AS (
-        UPDATE sync_runs SET status = '{RunStatus.SUCCEEDED}', finished_at = clock_timestamp(),
-               updated_at = clock_timestamp(), error = NULL
-        WHERE run_id = :run_id
-    )
+    f"""{_RUN_SUCCEEDED}
     INSERT INTO sync_state (account_id, family, cursor, last_success_at,
                             last_run_id, consecutive_failures, updated_at)
     VALUES (:account_id, :family, :cursor, clock_timestamp(), :run_id, 0,
