@@ -309,25 +309,16 @@ class TradingClient:
         self, token: SecretStr, site_id: int, *, page_number: int, entries_per_page: int
     ) -> ListPage:
         """GetMyeBaySelling ``ActiveList``, by ItemID (a stable order to page in)."""
-        call = "GetMyeBaySelling"
-        response = await self.call(
-            call,
+        return await self._my_ebay_page(
+            "GetMyeBaySelling",
+            "ActiveList",
+            {"Sort": "ItemID"},
+            ACTIVE_ITEM_PATH,
             token,
             site_id,
-            {
-                "ActiveList": {
-                    "Include": "true",
-                    "Sort": "ItemID",
-                    "Pagination": {
-                        "EntriesPerPage": min(entries_per_page, MAX_ENTRIES_PER_PAGE),
-                        "PageNumber": page_number,
-                    },
-                }
-            },
-            ACTIVE_ITEM_PATH,
+            page_number=page_number,
+            entries_per_page=entries_per_page,
         )
-        entries, pages = list_pagination(response.envelope, "ActiveList", call)
-        return ListPage(response.records, entries, pages)
 
     async def won_list(
         self,
@@ -341,22 +332,35 @@ class TradingClient:
         """GetMyeBayBuying ``WonList``: what the account bought in the last ``duration_days``."""
         if not 0 <= duration_days <= MAX_WON_DURATION_DAYS:
             raise ValueError(f"DurationInDays must be within 0..{MAX_WON_DURATION_DAYS}")
-        call = "GetMyeBayBuying"
-        response = await self.call(
-            call,
+        return await self._my_ebay_page(
+            "GetMyeBayBuying",
+            "WonList",
+            {"DurationInDays": duration_days},
+            WON_TRANSACTION_PATH,
             token,
             site_id,
-            {
-                "WonList": {
-                    "Include": "true",
-                    "DurationInDays": duration_days,
-                    "Pagination": {
-                        "EntriesPerPage": min(entries_per_page, MAX_ENTRIES_PER_PAGE),
-                        "PageNumber": page_number,
-                    },
-                }
-            },
-            WON_TRANSACTION_PATH,
+            page_number=page_number,
+            entries_per_page=entries_per_page,
         )
-        entries, pages = list_pagination(response.envelope, "WonList", call)
+
+    async def _my_ebay_page(
+        self,
+        call: str,
+        container: str,
+        options: Mapping[str, RequestValue],
+        record_path: Sequence[str],
+        token: SecretStr,
+        site_id: int,
+        *,
+        page_number: int,
+        entries_per_page: int,
+    ) -> ListPage:
+        """One page of a My eBay list: ``container`` included with ``options``, then paged."""
+        pagination = {
+            "EntriesPerPage": min(entries_per_page, MAX_ENTRIES_PER_PAGE),
+            "PageNumber": page_number,
+        }
+        fields = {container: {"Include": "true", **options, "Pagination": pagination}}
+        response = await self.call(call, token, site_id, fields, record_path)
+        entries, pages = list_pagination(response.envelope, container, call)
         return ListPage(response.records, entries, pages)
