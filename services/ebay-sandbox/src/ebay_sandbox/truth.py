@@ -176,14 +176,7 @@ def _active_listings(
     listings = sorted(active_listings(world.book, Horizon(now_ms)), key=lambda i: i.item_id)
     currency = MARKETS[world.seller.marketplace_id].currency
     items = [item_xml(i, now_ms, currency) for i in listings]
-    parts = [node("ItemArray", items)] if items else []
-    parts.append(
-        node(
-            "PaginationResult",
-            [el("TotalNumberOfPages", 1 if items else 0), el("TotalNumberOfEntries", len(items))],
-        )
-    )
-    return _xml("GetMyeBaySelling", now_ms, node("ActiveList", parts))
+    return _xml("GetMyeBaySelling", now_ms, _one_page("ActiveList", "ItemArray", items))
 
 
 def _purchases(sandbox: Sandbox, world: SellerWorld, _request: Request, bounds: Bounds) -> Response:
@@ -193,14 +186,19 @@ def _purchases(sandbox: Sandbox, world: SellerWorld, _request: Request, bounds: 
     purchases = select_purchases(world, low, high, Horizon(now_ms))
     currency = MARKETS[world.seller.marketplace_id].currency
     items = [transaction_xml(p, currency) for p in purchases]
-    parts = [node("OrderTransactionArray", items)] if items else []
+    return _xml("GetMyeBayBuying", now_ms, _one_page("WonList", "OrderTransactionArray", items))
+
+
+def _one_page(container: str, array: str, items: list[str]) -> str:
+    """A My eBay list holding every item on one page (no array when there is none)."""
+    parts = [node(array, items)] if items else []
     parts.append(
         node(
             "PaginationResult",
             [el("TotalNumberOfPages", 1 if items else 0), el("TotalNumberOfEntries", len(items))],
         )
     )
-    return _xml("GetMyeBayBuying", now_ms, node("WonList", parts))
+    return node(container, parts)
 
 
 FAMILIES: dict[str, Truth] = {
