@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import socket
 import uuid
@@ -13,6 +12,7 @@ from faststream import FastStream
 from faststream.nats import NatsBroker
 
 from common.messages import ServiceHeartbeat, encoded
+from common.tasks import cancel_and_wait
 
 log = logging.getLogger(__name__)
 
@@ -45,7 +45,4 @@ def attach_heartbeat(app: FastStream, broker: NatsBroker, service: str, interval
 
     @app.on_shutdown
     async def stop_beating() -> None:
-        if task is not None:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        await cancel_and_wait(task)

@@ -26,6 +26,7 @@ from common.streams import (
     NOTIFICATIONS_STREAM,
     SCHEDULER_LEADER_KEY,
 )
+from common.tasks import cancel_and_wait
 from scheduler.handlers import build_router
 from scheduler.lease import LeaderLease
 from scheduler.notifications import NotificationIntake
@@ -114,10 +115,7 @@ def create_app(
 
     @app.on_shutdown
     async def stop_ticking() -> None:
-        if loop_task is not None:
-            loop_task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await loop_task
+        await cancel_and_wait(loop_task)
         if scheduler is not None:
             await scheduler.release_leadership()
 

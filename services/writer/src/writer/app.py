@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from datetime import timedelta
 
 from faststream import FastStream
@@ -12,6 +11,7 @@ from opentelemetry.sdk.trace import TracerProvider
 from common.clock import FollowingClock, utc_now
 from common.db.engine import build_engine, build_sessionmaker
 from common.service import build_service
+from common.tasks import cancel_and_wait
 from writer.deadletters import DeadLetterMover, FailureRecorder
 from writer.handlers import build_router
 from writer.service import PageWriter
@@ -61,10 +61,7 @@ def create_app(
 
     @app.after_shutdown
     async def close() -> None:
-        if clock_task is not None:
-            clock_task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await clock_task
+        await cancel_and_wait(clock_task)
         if following is not None:
             await following.aclose()
         await engine.dispose()

@@ -39,6 +39,7 @@ from common.db.alerts import (
     AlertRule,
 )
 from common.messages import WindowCompleted, WindowFailed
+from common.tasks import cancel_and_wait
 
 log = logging.getLogger(__name__)
 
@@ -117,10 +118,7 @@ class RunningAlerts:
         for subscription in self.subscriptions:
             with contextlib.suppress(Exception):
                 await subscription.unsubscribe()
-        if self.task is not None:
-            self.task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self.task
+        await cancel_and_wait(self.task)
 
 
 async def start_alerts(
