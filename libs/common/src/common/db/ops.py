@@ -150,19 +150,17 @@ class JobRepository:
         return await self.session.get(BackgroundJob, name, populate_existing=True)
 
     async def set_enabled(self, name: str, enabled: bool) -> bool:
-        result = await self.session.execute(
-            update(BackgroundJob)
-            .where(BackgroundJob.name == name)
-            .values(enabled=enabled)
-            .returning(BackgroundJob.name)
-        )
-        return result.first() is not None
+        return await self._set(name, enabled=enabled)
 
     async def request_run(self, name: str, now: datetime) -> bool:
+        return await self._set(name, run_requested_at=now)
+
+    async def _set(self, name: str, **values: object) -> bool:
+        """Whether the job exists; if it does, ``values`` are set on it."""
         result = await self.session.execute(
             update(BackgroundJob)
             .where(BackgroundJob.name == name)
-            .values(run_requested_at=now)
+            .values(**values)
             .returning(BackgroundJob.name)
         )
         return result.first() is not None
