@@ -10,7 +10,7 @@ one replica holds on all of them.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -87,17 +87,8 @@ class HealthRepository:
         self.session = session
 
     async def record(self, check: HealthCheck) -> None:
-        self.session.add(
-            HealthEvent(
-                account_id=check.account_id,
-                checked_at=check.checked_at,
-                ok=check.ok,
-                http_status=check.http_status,
-                error=check.error,
-                latency_ms=check.latency_ms,
-                username=check.username,
-            )
-        )
+        # A check's fields are the event's columns.
+        self.session.add(HealthEvent(**asdict(check)))
 
     async def purge(self, before: datetime) -> int:
         """Drop the checks older than ``before`` (all accounts); answers how many."""
