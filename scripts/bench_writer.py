@@ -146,15 +146,8 @@ def page_batches(account_id: int, pages: Sequence[list[Order]]) -> list[PageBatc
     return batches
 
 
-async def pipeline_seconds(
-    nats_url: str,
-    database_url: str,
-    engine: AsyncEngine,
-    batches: Sequence[PageBatch],
-    writers: int,
-    quiet: bool,
-) -> float:
-    """Publish every page, then time the writer service until every run succeeded."""
+async def publish_pages(nats_url: str, batches: Sequence[PageBatch]) -> None:
+    """Queue the pages on their stream as the fetcher does (``fetcher.app``: the same headers)."""
     connection = await nats.connect(nats_url)
     try:
         js = connection.jetstream()
@@ -167,6 +160,18 @@ async def pipeline_seconds(
             )
     finally:
         await connection.close()
+
+
+async def pipeline_seconds(
+    nats_url: str,
+    database_url: str,
+    engine: AsyncEngine,
+    batches: Sequence[PageBatch],
+    writers: int,
+    quiet: bool,
+) -> float:
+    """Publish every page, then time the writer service until every run succeeded."""
+    await publish_pages(nats_url, batches)
     run_ids = list({b.run_id for b in batches})
     settings = WriterSettings(
         nats=NatsSettings(url=nats_url),

@@ -40,10 +40,10 @@ from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async
 from common.db.migrate import upgrade_async
 from common.db.sync import SyncRepository
 from common.families import Family
-from common.messages import PageBatch, PageNote, SyncWindow, Trigger, encoded
+from common.messages import PageBatch, PageNote, SyncWindow, Trigger
 from common.metrics import MetricsSettings
 from common.settings import NatsSettings, PostgresSettings
-from common.streams import PAGES_STREAM, ensure_topology
+from common.streams import ensure_topology
 from testkit.ebay_samples import make_order
 from testkit.factories import create_account
 from testkit.waiting import eventually
@@ -51,7 +51,7 @@ from writer.app import create_app
 from writer.settings import WriterSettings
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_writer import bench_servers
+from bench_writer import bench_servers, publish_pages
 
 # The benchmark's output (stdout), not a log.
 say: Callable[[str], None] = print
@@ -136,18 +136,7 @@ async def measure(
     engine = create_async_engine(database_url)
     try:
         batches = await queue_runs(engine, pages, records)
-        connection = await nats.connect(nats_url)
-        try:
-            js = connection.jetstream()
-            for batch in batches:
-                await js.publish(
-                    batch.subject,
-                    encoded(batch),
-                    stream=PAGES_STREAM,
-                    headers={"Nats-Msg-Id": batch.message_id},
-                )
-        finally:
-            await connection.close()
+        await publish_pages(nats_url, batches)
         settings = WriterSettings(
             nats=NatsSettings(url=nats_url),
             database=PostgresSettings(url=SecretStr(database_url)),
