@@ -146,6 +146,15 @@ def page_batches(account_id: int, pages: Sequence[list[Order]]) -> list[PageBatc
     return batches
 
 
+def bench_writer_settings(nats_url: str, database_url: str) -> WriterSettings:
+    """The writer service on the bench's servers, its metrics on a free port."""
+    return WriterSettings(
+        nats=NatsSettings(url=nats_url),
+        database=PostgresSettings(url=SecretStr(database_url)),
+        metrics=MetricsSettings(port=0),
+    )
+
+
 async def publish_pages(nats_url: str, batches: Sequence[PageBatch]) -> None:
     """Queue the pages on their stream as the fetcher does (``fetcher.app``: the same headers)."""
     connection = await nats.connect(nats_url)
@@ -173,11 +182,7 @@ async def pipeline_seconds(
     """Publish every page, then time the writer service until every run succeeded."""
     await publish_pages(nats_url, batches)
     run_ids = list({b.run_id for b in batches})
-    settings = WriterSettings(
-        nats=NatsSettings(url=nats_url),
-        database=PostgresSettings(url=SecretStr(database_url)),
-        metrics=MetricsSettings(port=0),
-    )
+    settings = bench_writer_settings(nats_url, database_url)
     apps: list[FastStream] = [create_app(settings) for _ in range(writers)]
     if quiet:
         # The services log every page at INFO; the bench prints only its results.

@@ -33,25 +33,20 @@ from pathlib import Path
 
 import nats
 import psutil
-from pydantic import SecretStr
-from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
 
 from common.db.migrate import upgrade_async
 from common.db.sync import SyncRepository
 from common.families import Family
 from common.messages import PageBatch, PageNote, SyncWindow, Trigger
-from common.metrics import MetricsSettings
-from common.settings import NatsSettings, PostgresSettings
 from common.streams import ensure_topology
 from testkit.ebay_samples import make_order
 from testkit.factories import create_account
 from testkit.waiting import eventually
 from writer.app import create_app
-from writer.settings import WriterSettings
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_writer import bench_servers, publish_pages
+from bench_writer import bench_servers, bench_writer_settings, publish_pages, succeeded_runs
 
 # The benchmark's output (stdout), not a log.
 say: Callable[[str], None] = print
@@ -137,25 +132,12 @@ async def measure(
     try:
         batches = await queue_runs(engine, pages, records)
         await publish_pages(nats_url, batches)
-        settings = WriterSettings(
-            nats=NatsSettings(url=nats_url),
-            database=PostgresSettings(url=SecretStr(database_url)),
-            metrics=MetricsSettings(port=0),
-        )
-        app = create_app(settings)
+        app = create_app(bench_writer_settings(nats_url, database_url))
         logging.getLogger().setLevel(logging.WARNING)
         run_ids = [b.run_id for b in batches]
 
         async def all_succeeded() -> bool:
-            async with engine.connect() as c:
-                count = await c.scalar(
-                    text(
-                        "SELECT count(*) FROM sync_runs "
-                        "WHERE run_id = ANY(:ids) AND status = 'succeeded'"
-                    ),
-                    {"ids": run_ids},
-                )
-            return count == len(run_ids)
+            return await succeeded_runs(engine, run_ids) == len(run_ids)
 
         profiler = cProfile.Profile() if profile else None
         # From the moment the service has started (its start-up is not a page's cost).
