@@ -27,22 +27,19 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import cProfile
 import io
 import json
 import logging
 import pstats
 import sys
-import tempfile
 import time
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import nats
-from embedded_servers import EmbeddedNats, EmbeddedPostgres
+from bench_writer import bench_servers
 from faststream.nats import NatsBroker
 from opentelemetry.sdk.trace import TracerProvider
 from sqlalchemy import text
@@ -319,19 +316,6 @@ def top(profile: cProfile.Profile, limit: int = 25) -> str:
     out = io.StringIO()
     pstats.Stats(profile, stream=out).sort_stats("cumulative").print_stats(limit)
     return out.getvalue()
-
-
-@contextlib.asynccontextmanager
-async def bench_servers(
-    nats_url: str | None, database_url: str | None
-) -> AsyncIterator[tuple[str, str]]:
-    with contextlib.ExitStack() as stack:
-        tmp = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="ebaysync-plan-")))
-        if nats_url is None:
-            nats_url = stack.enter_context(EmbeddedNats(tmp / "nats")).url
-        if database_url is None:
-            database_url = stack.enter_context(EmbeddedPostgres(tmp / "postgres")).url
-        yield nats_url, database_url
 
 
 def summary(result: dict[str, Any]) -> str:

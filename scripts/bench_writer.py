@@ -266,12 +266,7 @@ async def run_bench(
     quiet: bool = False,
 ) -> dict[str, Any]:
     """Every variant over the same orders, inserts then updates; returns (and writes) results."""
-    await upgrade_async(database_url)
-    connection = await nats.connect(nats_url)
-    try:
-        await ensure_topology(connection.jetstream())
-    finally:
-        await connection.close()
+    await prepare_servers(nats_url, database_url)
     engine = create_async_engine(database_url)
     dsn = database_url.replace("postgresql+asyncpg://", "postgresql://", 1)
     try:
@@ -363,6 +358,16 @@ async def bench_servers(
         if database_url is None:
             database_url = stack.enter_context(EmbeddedPostgres(tmp / "postgres")).url
         yield nats_url, database_url
+
+
+async def prepare_servers(nats_url: str, database_url: str) -> None:
+    """The schema migrated and the JetStream topology declared, as the deploy steps do."""
+    await upgrade_async(database_url)
+    connection = await nats.connect(nats_url)
+    try:
+        await ensure_topology(connection.jetstream())
+    finally:
+        await connection.close()
 
 
 def main(argv: Sequence[str] | None = None) -> int:

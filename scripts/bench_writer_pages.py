@@ -31,22 +31,25 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-import nats
 import psutil
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
 
-from common.db.migrate import upgrade_async
 from common.db.sync import SyncRepository
 from common.families import Family
 from common.messages import PageBatch, PageNote, SyncWindow, Trigger
-from common.streams import ensure_topology
 from testkit.ebay_samples import make_order
 from testkit.factories import create_account
 from testkit.waiting import eventually
 from writer.app import create_app
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_writer import bench_servers, bench_writer_settings, publish_pages, succeeded_runs
+from bench_writer import (
+    bench_servers,
+    bench_writer_settings,
+    prepare_servers,
+    publish_pages,
+    succeeded_runs,
+)
 
 # The benchmark's output (stdout), not a log.
 say: Callable[[str], None] = print
@@ -190,12 +193,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     async def bench() -> None:
         async with bench_servers(None, None) as (nats_url, database_url):
-            await upgrade_async(database_url)
-            connection = await nats.connect(nats_url)
-            try:
-                await ensure_topology(connection.jetstream())
-            finally:
-                await connection.close()
+            await prepare_servers(nats_url, database_url)
             pid = postgres_pid_of(database_url)
             for records in args.records:
                 figures = await measure(
