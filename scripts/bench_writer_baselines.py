@@ -13,6 +13,7 @@ import asyncpg  # type: ignore[import-untyped, unused-ignore]
 import orjson
 
 from common.db.orders import LINE_ITEMS, ORDERS
+from common.db.upsert import BOOKKEEPING
 from writer.mappings.orders import map_order
 
 Order = dict[str, Any]
@@ -47,9 +48,8 @@ def copy_records(
     return [tuple(bookkeeping(row, now, run_id)[c] for c in columns) for row in rows]
 
 
-ORDER_KEY = ("account_id", "order_id")
-ITEM_KEY = ("account_id", "order_id", "line_item_id")
-BOOKKEEPING = ("first_seen_at", "updated_at", "last_run_id")
+ORDER_KEY = ORDERS.key
+ITEM_KEY = LINE_ITEMS.key
 
 
 def upsert_sql(table: str, key: tuple[str, ...], columns: tuple[str, ...], source: str) -> str:
