@@ -7,8 +7,8 @@ const LIGHTS = {
   failing: "Failing", paused: "Paused", behind: "Behind", running: "Running",
   idle: "Idle", disabled: "Disabled", ok: "OK",
 };
-const FAMILIES = ["orders", "transactions", "finances", "offers", "messages", "active_inventory", "purchases", "cases", "inquiries", "returns", "payment_disputes"];
-const state = { token: sessionStorage.getItem("token"), me: null, stop: null };
+// ``families``: every family and its label, from GET /api/families (the one home of labels).
+const state = { token: sessionStorage.getItem("token"), me: null, stop: null, families: [] };
 
 // --- small helpers -------------------------------------------------------------------------
 
@@ -26,6 +26,14 @@ function h(tag, attrs, ...children) {
     el.append(c instanceof Node ? c : document.createTextNode(String(c)));
   }
   return el;
+}
+
+// A <select>'s options, one per family: its name as the value, its label as the text.
+function familyOptions() { return state.families.map((f) => h("option", { value: f.family }, f.label)); }
+
+function familyLabel(name) {
+  const family = state.families.find((f) => f.family === name);
+  return family ? family.label : name;
 }
 
 function can(role) { return state.me && ROLE_RANK[state.me.role] >= ROLE_RANK[role]; }
@@ -183,6 +191,7 @@ function signOut() {
 async function loadMe() {
   if (!state.token) return null;
   if (!state.me) state.me = await api("/api/auth/me").catch(() => null);
+  if (state.me && !state.families.length) state.families = await api("/api/families").catch(() => []);
   return state.me;
 }
 
@@ -249,7 +258,7 @@ function overviewView() {
     body.replaceChildren(...(workers.length ? workers.map((w) => h("tr", { class: "clickable", onclick: () => { location.hash = `#/accounts/${w.account_id}`; } },
       h("td", {}, light(w.status, w.status_reason)),
       h("td", {}, h("a", { href: `#/accounts/${w.account_id}` }, w.house_name)),
-      h("td", {}, w.family),
+      h("td", {}, familyLabel(w.family)),
       h("td", {}, age(w.lag_seconds)),
       h("td", {}, w.last_run ? [badge(w.last_run.status), " ", when(w.last_run.finished_at || w.last_run.updated_at)] : "—"),
       h("td", { class: "reason" }, w.last_error || ""),
