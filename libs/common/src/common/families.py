@@ -101,9 +101,34 @@ class FamilySpec:
 # call and read headers only when it moved; their full re-read of the last days is daily.
 _HOURLY = {"recent": timedelta(hours=1)}
 _POST_ORDER = {"open": timedelta(minutes=30), "recent": timedelta(hours=1)}
-_POST_ORDER_PHASES = ("window", "open", "recent")
 _POST_ORDER_LOOKBACK = timedelta(days=540)
 _FIVE_YEARS = timedelta(days=5 * 365)
+
+
+def _post_order(
+    family: Family,
+    label: str,
+    api: EbayApi,
+    key: str,
+    *,
+    detail: bool = False,
+    push: Push = Push.NONE,
+) -> FamilySpec:
+    """A Post-Order family: its search by creation date, then its open and recent entities."""
+    return FamilySpec(
+        family,
+        label,
+        api,
+        Purpose.SELLER,
+        table=f"ebay_{family.value}",
+        key=(key,),
+        scopes=(scope.API_SCOPE,),
+        phases=("window", "open", "recent"),
+        lookback=_POST_ORDER_LOOKBACK,
+        cadences=_POST_ORDER,
+        detail=detail,
+        push=push,
+    )
 
 
 def _specs(*specs: FamilySpec) -> Mapping[Family, FamilySpec]:
@@ -196,45 +221,18 @@ FAMILIES: Mapping[Family, FamilySpec] = _specs(
         phases=("window",),
         lookback=timedelta(days=60),
     ),
-    FamilySpec(
-        Family.CASES,
-        "Cases",
-        EbayApi.POSTORDER,
-        Purpose.SELLER,
-        table="ebay_cases",
-        key=("case_id",),
-        scopes=(scope.API_SCOPE,),
-        phases=_POST_ORDER_PHASES,
-        lookback=_POST_ORDER_LOOKBACK,
-        cadences=_POST_ORDER,
-    ),
-    FamilySpec(
+    _post_order(Family.CASES, "Cases", EbayApi.POSTORDER, "case_id"),
+    # Inquiries and returns whose summary changed are read in detail too.
+    _post_order(
         Family.INQUIRIES,
         "Inquiries",
         EbayApi.POSTORDER,
-        Purpose.SELLER,
-        table="ebay_inquiries",
-        key=("inquiry_id",),
-        scopes=(scope.API_SCOPE,),
-        phases=_POST_ORDER_PHASES,
-        lookback=_POST_ORDER_LOOKBACK,
-        cadences=_POST_ORDER,
+        "inquiry_id",
         detail=True,
         push=Push.NOTICED,
     ),
-    FamilySpec(
-        Family.RETURNS,
-        "Returns",
-        EbayApi.POSTORDER,
-        Purpose.SELLER,
-        table="ebay_returns",
-        key=("return_id",),
-        scopes=(scope.API_SCOPE,),
-        phases=_POST_ORDER_PHASES,
-        lookback=_POST_ORDER_LOOKBACK,
-        cadences=_POST_ORDER,
-        detail=True,
-        push=Push.TARGETED,
+    _post_order(
+        Family.RETURNS, "Returns", EbayApi.POSTORDER, "return_id", detail=True, push=Push.TARGETED
     ),
     FamilySpec(
         Family.PAYMENT_DISPUTES,
