@@ -36,6 +36,9 @@ function familyLabel(name) {
   return family ? family.label : name;
 }
 
+// A family as a table cell: its label, and beneath it the name the API and the CLI take.
+function familyCell(name) { return [h("strong", {}, familyLabel(name)), h("div", { class: "muted small" }, name)]; }
+
 function can(role) { return state.me && ROLE_RANK[state.me.role] >= ROLE_RANK[role]; }
 
 function toast(message, bad) {
@@ -258,7 +261,7 @@ function overviewView() {
     body.replaceChildren(...(workers.length ? workers.map((w) => h("tr", { class: "clickable", onclick: () => { location.hash = `#/accounts/${w.account_id}`; } },
       h("td", {}, light(w.status, w.status_reason)),
       h("td", {}, h("a", { href: `#/accounts/${w.account_id}` }, w.house_name)),
-      h("td", {}, familyLabel(w.family)),
+      h("td", {}, familyCell(w.family)),
       h("td", {}, age(w.lag_seconds)),
       h("td", {}, w.last_run ? [badge(w.last_run.status), " ", when(w.last_run.finished_at || w.last_run.updated_at)] : "—"),
       h("td", { class: "reason" }, w.last_error || ""),
