@@ -27,7 +27,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker, create_async_engine
 
 from common.db.sync import SyncState
-from common.families import IMPLEMENTED_FAMILIES
+from common.families import Family
 from ebaysync.runtime import Runtime, RuntimeOptions
 from ebaysync.verify import verify
 from testkit.progress import caught_up, differences
@@ -168,7 +168,7 @@ async def test_kill_9_and_server_restarts_during_a_backfill_lose_and_double_noth
             await sampler
         await engine.dispose()
     assert differences(reports) == []
-    assert len(reports) == SELLERS * len(IMPLEMENTED_FAMILIES)
+    assert len(reports) == SELLERS * len(Family)
     assert cursors.seen, "the sampler should have seen cursors move"
     assert cursors.moved_back() == []
     ARTIFACTS.mkdir(exist_ok=True)

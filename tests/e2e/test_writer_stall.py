@@ -20,7 +20,7 @@ from embedded_servers import find_free_port
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker, create_async_engine
 
-from common.families import IMPLEMENTED_FAMILIES
+from common.families import Family
 from ebaysync.runtime import Runtime, RuntimeOptions
 from ebaysync.verify import verify
 from testkit.progress import caught_up, differences
@@ -148,4 +148,4 @@ async def test_a_writer_stalled_past_the_stale_threshold_never_lets_old_pages_wi
     assert stale_runs > 0
     assert late_pages == 0
     assert differences(reports) == []
-    assert len(reports) == SELLERS * len(IMPLEMENTED_FAMILIES)
+    assert len(reports) == SELLERS * len(Family)

@@ -23,7 +23,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from common.db.sync import OPEN_RUN_STATUSES
-from common.families import IMPLEMENTED_FAMILIES, SNAPSHOT_FAMILIES, Family
+from common.families import SNAPSHOT_FAMILIES, Family
 from common.lag import pair_lag as lag_of
 from common.settings import WindowSettings
 
@@ -244,7 +244,7 @@ async def load_pairs(
     engine: AsyncEngine, account: str | None, families: Sequence[Family] | None
 ) -> list[PairRow]:
     """Every pair of the active accounts (or of the one named: id, username, house name)."""
-    chosen = families or sorted(IMPLEMENTED_FAMILIES)
+    chosen = families or sorted(Family)
     async with engine.connect() as connection:
         result = await connection.execute(
             text(PAIRS_SQL),

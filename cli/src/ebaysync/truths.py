@@ -5,7 +5,7 @@
 fetcher publishes (so a record and its mirrored ``payload`` compare equal), and matches them to
 the family table's rows by natural key.
 
-To add a family: one :class:`FamilyTruth` in :data:`TRUTHS`.
+To add a family: one :func:`truth` in :data:`TRUTHS` (docs/adr/0006-families.md).
 """
 
 from __future__ import annotations
@@ -30,7 +30,7 @@ from common.ebay.trading import (
     active_listing_record,
 )
 from common.ebay.xml import parse_document
-from common.families import Family
+from common.families import Family, spec
 
 Record = dict[str, Any]
 
@@ -59,16 +59,33 @@ def xml_records(
     return parse
 
 
+def _at(record: Record, path: tuple[str, ...]) -> Any:
+    value: Any = record
+    for step in path:
+        value = value.get(step) if isinstance(value, dict) else None
+    return value
+
+
 def iso_field(*path: str) -> Callable[[Record], datetime | None]:
     """The ISO-8601 timestamp at ``path`` in a record (eBay's ``…Z`` form included)."""
 
     def read(record: Record) -> datetime | None:
-        value: Any = record
-        for step in path:
-            value = value.get(step) if isinstance(value, dict) else None
+        value = _at(record, path)
         if not isinstance(value, str):
             return None
         return datetime.fromisoformat(value.replace("Z", "+00:00"))
+
+    return read
+
+
+def id_field(*path: str) -> Callable[[Record], str]:
+    """The id at ``path`` in a record, as text (Post-Order ids may be JSON numbers)."""
+
+    def read(record: Record) -> str:
+        value = _at(record, path)
+        if value is None:
+            raise KeyError("/".join(path))
+        return str(value)
 
     return read
 
@@ -89,110 +106,99 @@ class FamilyTruth:
     date: Callable[[Record], datetime | None] | None
 
 
-TRUTHS: dict[Family, FamilyTruth] = {
-    Family.ORDERS: FamilyTruth(
-        family=Family.ORDERS,
-        path="orders",
-        records=json_collection("orders"),
-        key=lambda record: str(record["orderId"]),
-        table=EbayOrder,
-        key_column="order_id",
-        date=iso_field("lastModifiedDate"),
+def truth(
+    family: Family,
+    table: type[MirroredRow],
+    records: Callable[[bytes], list[Record]],
+    key: Callable[[Record], str],
+    date: Callable[[Record], datetime | None] | None,
+    path: str | None = None,
+) -> FamilyTruth:
+    """A family's truth; its key column is the family's first key column (``FamilySpec.key``),
+    its sandbox path the family's name unless told."""
+    column = spec(family).key[0]
+    return FamilyTruth(family, path or family.value, records, key, table, column, date)
+
+
+_TRUTHS = (
+    truth(
+        Family.ORDERS,
+        EbayOrder,
+        json_collection("orders"),
+        id_field("orderId"),
+        iso_field("lastModifiedDate"),
     ),
-    # Post-Order searches filter on the creation date; ids may be JSON numbers.
-    Family.CASES: FamilyTruth(
-        family=Family.CASES,
-        path="cases",
-        records=json_collection("members"),
-        key=lambda record: str(record["caseId"]),
-        table=EbayCase,
-        key_column="case_id",
-        date=iso_field("creationDate", "value"),
+    # Post-Order searches filter on the creation date.
+    truth(
+        Family.CASES,
+        EbayCase,
+        json_collection("members"),
+        id_field("caseId"),
+        iso_field("creationDate", "value"),
     ),
-    Family.INQUIRIES: FamilyTruth(
-        family=Family.INQUIRIES,
-        path="inquiries",
-        records=json_collection("members"),
-        key=lambda record: str(record["inquiryId"]),
-        table=EbayInquiry,
-        key_column="inquiry_id",
-        date=iso_field("creationDate", "value"),
+    truth(
+        Family.INQUIRIES,
+        EbayInquiry,
+        json_collection("members"),
+        id_field("inquiryId"),
+        iso_field("creationDate", "value"),
     ),
-    Family.RETURNS: FamilyTruth(
-        family=Family.RETURNS,
-        path="returns",
-        records=json_collection("members"),
-        key=lambda record: str(record["returnId"]),
-        table=EbayReturn,
-        key_column="return_id",
-        date=iso_field("creationInfo", "creationDate", "value"),
+    truth(
+        Family.RETURNS,
+        EbayReturn,
+        json_collection("members"),
+        id_field("returnId"),
+        iso_field("creationInfo", "creationDate", "value"),
     ),
-    Family.PAYMENT_DISPUTES: FamilyTruth(
-        family=Family.PAYMENT_DISPUTES,
-        path="payment_disputes",
-        records=json_collection("paymentDisputeSummaries"),
-        key=lambda record: str(record["paymentDisputeId"]),
-        table=EbayPaymentDispute,
-        key_column="payment_dispute_id",
-        date=iso_field("openDate"),
+    truth(
+        Family.PAYMENT_DISPUTES,
+        EbayPaymentDispute,
+        json_collection("paymentDisputeSummaries"),
+        id_field("paymentDisputeId"),
+        iso_field("openDate"),
     ),
     # getOffers of every SKU getInventoryItems lists; the sandbox serves them in one list.
-    Family.OFFERS: FamilyTruth(
-        family=Family.OFFERS,
-        path="offers",
-        records=json_collection("offers"),
-        key=lambda record: str(record["offerId"]),
-        table=EbayOffer,
-        key_column="offer_id",
-        date=None,
-    ),
+    truth(Family.OFFERS, EbayOffer, json_collection("offers"), id_field("offerId"), None),
     # The table's key is (transaction_id, transaction_type) but a truth names one key column:
     # the id alone lines records up with rows while no two types share an id (true of the
     # sandbox: a SALE's id is its order id; refunds, labels and charges have ids of their own).
-    Family.TRANSACTIONS: FamilyTruth(
-        family=Family.TRANSACTIONS,
-        path="transactions",
-        records=json_collection("transactions"),
-        key=lambda record: str(record["transactionId"]),
-        table=EbayTransaction,
-        key_column="transaction_id",
-        date=iso_field("transactionDate"),
+    truth(
+        Family.TRANSACTIONS,
+        EbayTransaction,
+        json_collection("transactions"),
+        id_field("transactionId"),
+        iso_field("transactionDate"),
     ),
-    Family.FINANCES: FamilyTruth(
-        family=Family.FINANCES,
+    truth(
+        Family.FINANCES,
+        EbayPayout,
+        json_collection("payouts"),
+        id_field("payoutId"),
+        iso_field("payoutDate"),
         path="payouts",
-        records=json_collection("payouts"),
-        key=lambda record: str(record["payoutId"]),
-        table=EbayPayout,
-        key_column="payout_id",
-        date=iso_field("payoutDate"),
     ),
     # Trading (XML): records are converted with the fetcher's own converter.
-    Family.MESSAGES: FamilyTruth(
-        family=Family.MESSAGES,
-        path="messages",
-        records=xml_records(MESSAGE_PATH),
-        key=lambda record: str(record["MessageID"]),
-        table=EbayMessage,
-        key_column="message_id",
-        date=iso_field("ReceiveDate"),
+    truth(
+        Family.MESSAGES,
+        EbayMessage,
+        xml_records(MESSAGE_PATH),
+        id_field("MessageID"),
+        iso_field("ReceiveDate"),
     ),
-    Family.ACTIVE_INVENTORY: FamilyTruth(
-        family=Family.ACTIVE_INVENTORY,
+    truth(
+        Family.ACTIVE_INVENTORY,
+        EbayActiveListing,
+        xml_records(ACTIVE_ITEM_PATH, active_listing_record),
+        id_field("ItemID"),
+        None,
         path="active_listings",
-        records=xml_records(ACTIVE_ITEM_PATH, active_listing_record),
-        key=lambda record: str(record["ItemID"]),
-        table=EbayActiveListing,
-        key_column="item_id",
-        date=None,
     ),
-    Family.PURCHASES: FamilyTruth(
-        family=Family.PURCHASES,
-        path="purchases",
-        records=xml_records(WON_TRANSACTION_PATH),
-        key=lambda record: str(record["Transaction"]["OrderLineItemID"]),
-        table=EbayPurchase,
-        key_column="order_line_item_id",
-        date=iso_field("Transaction", "CreatedDate"),
+    truth(
+        Family.PURCHASES,
+        EbayPurchase,
+        xml_records(WON_TRANSACTION_PATH),
+        id_field("Transaction", "OrderLineItemID"),
+        iso_field("Transaction", "CreatedDate"),
     ),
-}
+)
+TRUTHS: dict[Family, FamilyTruth] = {t.family: t for t in _TRUTHS}

@@ -6,12 +6,12 @@ from datetime import timedelta
 
 import pytest
 
-from common.families import IMPLEMENTED_FAMILIES, Family
+from common.families import Family
 from common.settings import WindowSettings
 
 
 def test_every_implemented_family_is_planned_by_default() -> None:
-    assert set(WindowSettings().policies()) == IMPLEMENTED_FAMILIES
+    assert set(WindowSettings().policies()) == set(Family)
 
 
 def test_the_families_setting_limits_what_is_planned(monkeypatch: pytest.MonkeyPatch) -> None:

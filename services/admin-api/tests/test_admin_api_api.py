@@ -10,7 +10,7 @@ import httpx
 import pytest
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from common.families import Family
+from common.families import FAMILIES, Family
 from common.messages import PageBatch, Trigger
 from testkit.admin import Org, admin_settings, create_signed_in_org, serve_admin
 from testkit.ebay_samples import make_order
@@ -76,6 +76,20 @@ async def test_workers_show_cursor_lag_and_last_run(
     assert orders["last_run"]["rows_received"] == 1
     assert orders["last_run"]["duration_seconds"] >= 0
     assert orders["last_run"]["trace_id"] == "0af7651916cd43dd8448eb211c80319c"
+
+
+async def test_the_families_and_their_labels_are_served_to_a_signed_in_user(
+    client: httpx.AsyncClient, org: Org
+) -> None:
+    assert (await client.get("/api/families")).status_code == 401
+    families = (await client.get("/api/families", headers=org.viewer)).json()
+    # In the enum's order, as the UI lists them; labels from the families' specs.
+    assert [f["family"] for f in families] == [str(f) for f in Family]
+    assert {f["family"]: f["label"] for f in families} == {
+        str(f): s.label for f, s in FAMILIES.items()
+    }
+    assert {f["family"] for f in families if f["side"] == "buyer"} == {"purchases"}
+    assert {f["family"] for f in families if f["snapshot"]} == {"offers", "active_inventory"}
 
 
 async def test_an_unknown_account_is_a_404_with_a_reason(

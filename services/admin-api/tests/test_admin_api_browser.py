@@ -156,6 +156,8 @@ async def test_an_operator_runs_a_worker_and_watches_it_complete_live(
     workers = page.get_by_test_id("workers-table")
     orders = workers.locator("tr[data-family=orders]")
     await expect(orders.get_by_test_id("status")).to_have_text(re.compile("OK|Behind"))
+    # Families are shown by the labels GET /api/families serves.
+    await expect(orders.locator("strong").first).to_have_text("Orders")
 
     # Repair (cursor back, re-sync) is for admins only: an operator is not offered it.
     await expect(orders.get_by_role("button", name="Repair")).to_have_count(0)
@@ -191,6 +193,10 @@ async def test_an_operator_runs_a_worker_and_watches_it_complete_live(
     await page.locator("nav").get_by_role("link", name="Events").click()
     events = page.get_by_test_id("events-table")
     await expect(events).to_contain_text("created")
+    family_pick = page.locator("select[name=family]")
+    await expect(family_pick.locator("option[value=payment_disputes]")).to_have_text(
+        "Payment disputes"
+    )
     await page.locator("select[name=family]").select_option("returns")
     await expect(events).to_contain_text("No events match.")
     await page.locator("select[name=family]").select_option("orders")

@@ -21,7 +21,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from common.db.alerts import AlertSubscription
-from common.families import IMPLEMENTED_FAMILIES
+from common.families import Family
 from testkit.admin import (
     PASSWORD,
     admin_settings,
@@ -35,7 +35,7 @@ pytestmark = [pytest.mark.nats, pytest.mark.postgres]
 
 SECRET = "browser-hook-secret-0123456789"
 # One account: one window per synced family.
-PAIRS = len(IMPLEMENTED_FAMILIES)
+PAIRS = len(Family)
 FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--no-first-run"]
 
 

@@ -18,6 +18,7 @@ from common.ebay.errors import (
     EbayRequestError,
     EbayTransientError,
 )
+from common.ebay.quota import EbayApi
 from common.families import Family
 from common.ledger import (
     FAMILY_APIS,
@@ -25,7 +26,6 @@ from common.ledger import (
     CallLedger,
     CallLedgerSettings,
     DailyQuotas,
-    EbayApi,
     Go,
     Usage,
     Wait,

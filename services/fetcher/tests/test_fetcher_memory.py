@@ -6,8 +6,9 @@ import pytest
 from faststream.nats import NatsBroker
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from common.ebay.quota import EbayApi
 from common.families import Family
-from common.ledger import CallCounter, CallLedger, CallLedgerSettings, EbayApi
+from common.ledger import CallCounter, CallLedger, CallLedgerSettings
 from common.metrics import MetricsSettings
 from common.settings import NatsSettings
 from common.streams import BUCKETS

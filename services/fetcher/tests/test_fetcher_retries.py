@@ -24,14 +24,13 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from common.clock import utc_now
 from common.ebay.errors import EbayQuotaError, EbayTransientError
-from common.ebay.quota import seconds_until_quota_reset
+from common.ebay.quota import EbayApi, seconds_until_quota_reset
 from common.families import Family
 from common.ledger import (
     CallCounter,
     CallLedger,
     CallLedgerSettings,
     DailyQuotas,
-    EbayApi,
     Go,
     calls_for,
 )

@@ -22,8 +22,9 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from common.db.accounts import AccountRepository
 from common.db.ops import HealthRepository
 from common.db.tokens import EbayToken
+from common.ebay.quota import EbayApi
 from common.ebay.scopes import SCOPE_STRING, SCOPES, scope_needs
-from common.ledger import CallCounter, CallLedger, CallLedgerSettings, EbayApi
+from common.ledger import CallCounter, CallLedger, CallLedgerSettings
 from common.messages import ConnectAccount, GetAccessToken, TokenErrorCode
 from common.settings import EbayApiSettings
 from common.streams import BUCKETS

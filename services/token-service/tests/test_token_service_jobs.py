@@ -17,9 +17,10 @@ from sqlalchemy import delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from common.db.ops import BackgroundJob, HealthEvent, JobRepository
+from common.ebay.quota import EbayApi
 from common.ebay.scopes import SCOPE_STRING
 from common.jobs import HEALTH_CHECK, TOKEN_SWEEP
-from common.ledger import EbayApi, _key, quota_day
+from common.ledger import _key, quota_day
 from common.messages import ConnectAccount, ConnectAccountReply
 from common.metrics import MetricsSettings
 from common.settings import EbayApiSettings, NatsSettings, PostgresSettings

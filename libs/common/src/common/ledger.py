@@ -24,7 +24,6 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import date, datetime
-from enum import StrEnum
 
 import httpx
 from nats.js.errors import KeyNotFoundError, KeyWrongLastSequenceError
@@ -32,8 +31,8 @@ from nats.js.kv import KeyValue
 from pydantic import BaseModel, Field
 
 from common.clock import utc_now
-from common.ebay.quota import QUOTA_ZONE, seconds_until_quota_reset
-from common.families import Family
+from common.ebay.quota import API_PATHS, QUOTA_ZONE, EbayApi, seconds_until_quota_reset
+from common.families import FAMILIES, Family
 from common.metrics import EBAY_CALLS, QUOTA_USED
 
 log = logging.getLogger(__name__)
@@ -63,43 +62,8 @@ class CallLedgerSettings(BaseModel):
     warn_ratio: float = Field(default=0.8, gt=0, le=1)
 
 
-class EbayApi(StrEnum):
-    """The APIs eBay keeps a daily quota for (names as in :class:`DailyQuotas`)."""
-
-    FULFILLMENT = "fulfillment"
-    PAYMENT_DISPUTE = "payment_dispute"
-    FINANCES = "finances"
-    INVENTORY = "inventory"
-    TRADING = "trading"
-    POSTORDER = "postorder"
-    # Calls of APIs without a known quota (Identity, Key Management): counted, never limited.
-    OTHER = "other"
-
-
-# Path prefixes, most specific first: payment disputes have a quota of their own.
-API_PATHS: tuple[tuple[str, EbayApi], ...] = (
-    ("/sell/fulfillment/v1/payment_dispute", EbayApi.PAYMENT_DISPUTE),
-    ("/sell/fulfillment/", EbayApi.FULFILLMENT),
-    ("/sell/finances/", EbayApi.FINANCES),
-    ("/sell/inventory/", EbayApi.INVENTORY),
-    ("/ws/api.dll", EbayApi.TRADING),
-    ("/post-order/", EbayApi.POSTORDER),
-)
-
-# The API each family's listing calls go to.
-FAMILY_APIS: Mapping[Family, EbayApi] = {
-    Family.ORDERS: EbayApi.FULFILLMENT,
-    Family.TRANSACTIONS: EbayApi.FINANCES,
-    Family.FINANCES: EbayApi.FINANCES,
-    Family.OFFERS: EbayApi.INVENTORY,
-    Family.MESSAGES: EbayApi.TRADING,
-    Family.ACTIVE_INVENTORY: EbayApi.TRADING,
-    Family.PURCHASES: EbayApi.TRADING,
-    Family.CASES: EbayApi.POSTORDER,
-    Family.INQUIRIES: EbayApi.POSTORDER,
-    Family.RETURNS: EbayApi.POSTORDER,
-    Family.PAYMENT_DISPUTES: EbayApi.PAYMENT_DISPUTE,
-}
+# The API each family's listing calls go to (``common.families``: each family's spec).
+FAMILY_APIS: Mapping[Family, EbayApi] = {family: spec.api for family, spec in FAMILIES.items()}
 
 
 def api_of(path: str) -> EbayApi:

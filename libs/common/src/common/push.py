@@ -18,9 +18,9 @@ from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
+from common.ebay.scope_names import API_SCOPE as _BASE
 from common.families import Family
 
-_BASE = "https://api.ebay.com/oauth/api_scope"
 # createSubscription for a USER topic needs this scope besides the topic's own (§3).
 SUBSCRIPTION_SCOPE = f"{_BASE}/commerce.notification.subscription"
 

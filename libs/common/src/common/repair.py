@@ -24,7 +24,7 @@ from common.db.orders import LINE_ITEMS, ORDERS
 from common.db.postorder import CASES, INQUIRIES
 from common.db.sync import SyncRepository, SyncState
 from common.db.upsert import UpsertSpec
-from common.families import IMPLEMENTED_FAMILIES, SNAPSHOT_FAMILIES, Family, families_of
+from common.families import SNAPSHOT_FAMILIES, Family, families_of
 from common.messages import SyncWindow, Trigger
 from common.scheduling import PlannedWindow, PublishOutcome, publish_window, window_command
 from common.windows import WindowPolicy, plan_window
@@ -54,8 +54,6 @@ def repair_refusal(
     paused: bool,
 ) -> str | None:
     """Why the pair cannot be repaired now, or None (Run now's rules, and no future start)."""
-    if family not in IMPLEMENTED_FAMILIES:
-        return f"{family} is not synced yet: no fetcher for it"
     if family not in families_of(account.purpose):
         return f"a {account.purpose} account does not sync {family}"
     if not account.active:

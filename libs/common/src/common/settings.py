@@ -12,7 +12,7 @@ from urllib.parse import urlsplit
 from pydantic import BaseModel, ConfigDict, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from common.families import IMPLEMENTED_FAMILIES, SNAPSHOT_FAMILIES, Family
+from common.families import SNAPSHOT_FAMILIES, Family
 from common.windows import DEFAULT_LOOKBACK, LOOKBACK_LIMITS, WindowPolicy
 
 
@@ -111,8 +111,8 @@ class WindowSettings(BaseSettings):
     max_window_days: float = 7.0
     initial_backfill_days: float = 90.0
     # The families the scheduler plans (JSON list, e.g. '["orders", "messages"]'); by default
-    # every family this build fetches. "Run now" still works for the others.
-    families: frozenset[Family] = IMPLEMENTED_FAMILIES
+    # every family. "Run now" still works for the others.
+    families: frozenset[Family] = frozenset(Family)
     # Per-family overrides (JSON), e.g. '{"messages": {"overlap_seconds": 3600},
     # "orders": {"initial_backfill_days": 30}}'; a family not named uses the settings above.
     family_overrides: dict[Family, FamilyWindow] = Field(default_factory=dict)
@@ -134,7 +134,7 @@ class WindowSettings(BaseSettings):
         )
 
     def policies(self) -> dict[Family, WindowPolicy]:
-        return {family: self.policy(family) for family in self.families & IMPLEMENTED_FAMILIES}
+        return {family: self.policy(family) for family in self.families}
 
 
 def _first(own: float | None, common: float) -> float:

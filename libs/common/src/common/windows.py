@@ -10,20 +10,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from common.families import Family
+from common.families import FAMILIES, Family
 
-# How far back each API lets a window reach (../shared/ebay-contracts/README.md §3, §7).
+# How far back each API lets a window reach (``FamilySpec.lookback``); snapshots have none.
 LOOKBACK_LIMITS: Mapping[Family, timedelta] = {
-    Family.ORDERS: timedelta(days=730),
-    Family.TRANSACTIONS: timedelta(days=5 * 365),
-    Family.FINANCES: timedelta(days=5 * 365),
-    Family.CASES: timedelta(days=540),
-    Family.INQUIRIES: timedelta(days=540),
-    Family.RETURNS: timedelta(days=540),
-    Family.PAYMENT_DISPUTES: timedelta(days=540),
-    # Trading: messages are kept a year; WonList reaches back at most 60 days (DurationInDays).
-    Family.MESSAGES: timedelta(days=365),
-    Family.PURCHASES: timedelta(days=60),
+    family: spec.lookback for family, spec in FAMILIES.items() if spec.lookback is not None
 }
 DEFAULT_LOOKBACK = timedelta(days=730)
 

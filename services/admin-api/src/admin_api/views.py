@@ -24,7 +24,7 @@ from common.db.accounts import AccountRepository, EbayAccount
 from common.db.runlog import RunLogRepository
 from common.db.sync import OPEN_RUN_STATUSES, PairState, SyncRepository, SyncRun, SyncState
 from common.db.tokens import TokenRepository
-from common.families import IMPLEMENTED_FAMILIES, Family, families_of
+from common.families import Family, families_of
 from common.lag import fresh_to, pair_lag
 from common.scheduling import Projection, project_schedule
 
@@ -132,7 +132,7 @@ async def workers_for(
     for account in accounts:
         # Only the families the account's purpose syncs, even those it synced before a change.
         known = (
-            {*map(str, IMPLEMENTED_FAMILIES)}
+            {*map(str, Family)}
             | {f for (a, f) in states if a == account.id}
             | {f for (a, f) in runs if a == account.id}
         )
@@ -183,7 +183,7 @@ async def schedule_for(
     states = await sync.states_for_accounts([account.id])
     runs = await sync.latest_runs_for_accounts([account.id])
     out = []
-    for family in sorted(map(str, IMPLEMENTED_FAMILIES & families_of(account.purpose))):
+    for family in sorted(map(str, families_of(account.purpose))):
         state, run = states.get((account.id, family)), runs.get((account.id, family))
         cursor = state.cursor if state else None
         projection = projection_for(account, Family(family), state, run, now, settings, paused)

@@ -1,7 +1,8 @@
 """Which table each family's pages are written to, and how its records map to rows.
 
 To add a family: its table and :class:`UpsertSpec` in ``common.db``, its pure mapping in
-``writer.mappings``, and one entry in :data:`FAMILY_TABLES`.
+``writer.mappings``, and one entry in :data:`FAMILY_TABLES` (docs/adr/0006-families.md;
+``tests/test_family_specs.py`` checks the table and key against the family's ``FamilySpec``).
 """
 
 from __future__ import annotations

@@ -9,7 +9,7 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from common.db.sync import OPEN_RUN_STATUSES, SyncRun, SyncState
-from common.families import IMPLEMENTED_FAMILIES, SNAPSHOT_FAMILIES
+from common.families import SNAPSHOT_FAMILIES, Family
 from ebaysync.verify import PairReport
 
 
@@ -47,7 +47,7 @@ async def caught_up(
         return state.cursor is not None and state.cursor > now - settle_lag - cadence
 
     finished = sum(done(state) for state in states)
-    return open_runs == 0 and finished == accounts * len(IMPLEMENTED_FAMILIES)
+    return open_runs == 0 and finished == accounts * len(Family)
 
 
 def differences(reports: list[PairReport]) -> list[str]:

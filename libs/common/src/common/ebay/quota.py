@@ -1,4 +1,7 @@
-"""When eBay's daily call quotas reset: midnight US Pacific time (fact sheet §6).
+"""eBay's daily call quotas: the APIs that have one, and when they reset (fact sheet §6).
+
+Apart from the ledger (``common.ledger``) so that ``common.families`` can name each family's
+API without depending on the ledger. Quotas reset at midnight US Pacific time.
 
 Trading answers a spent quota with error 518 and REST with 429 ``2001``; both quotas count per
 calendar day in eBay's home time zone, so a spent quota is worth retrying only after the next
@@ -8,6 +11,7 @@ Pacific midnight.
 from __future__ import annotations
 
 from datetime import UTC, datetime, time, timedelta
+from enum import StrEnum
 from zoneinfo import ZoneInfo
 
 QUOTA_ZONE = ZoneInfo("America/Los_Angeles")
@@ -24,3 +28,27 @@ def seconds_until_quota_reset(now: datetime) -> float:
     local_day = now.astimezone(QUOTA_ZONE).date()
     midnight = datetime.combine(local_day + timedelta(days=1), time(0), tzinfo=QUOTA_ZONE)
     return (midnight.astimezone(UTC) - now.astimezone(UTC)).total_seconds()
+
+
+class EbayApi(StrEnum):
+    """The APIs eBay keeps a daily quota for (names as in :class:`DailyQuotas`)."""
+
+    FULFILLMENT = "fulfillment"
+    PAYMENT_DISPUTE = "payment_dispute"
+    FINANCES = "finances"
+    INVENTORY = "inventory"
+    TRADING = "trading"
+    POSTORDER = "postorder"
+    # Calls of APIs without a known quota (Identity, Key Management): counted, never limited.
+    OTHER = "other"
+
+
+# Path prefixes, most specific first: payment disputes have a quota of their own.
+API_PATHS: tuple[tuple[str, EbayApi], ...] = (
+    ("/sell/fulfillment/v1/payment_dispute", EbayApi.PAYMENT_DISPUTE),
+    ("/sell/fulfillment/", EbayApi.FULFILLMENT),
+    ("/sell/finances/", EbayApi.FINANCES),
+    ("/sell/inventory/", EbayApi.INVENTORY),
+    ("/ws/api.dll", EbayApi.TRADING),
+    ("/post-order/", EbayApi.POSTORDER),
+)

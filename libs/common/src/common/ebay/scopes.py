@@ -4,40 +4,27 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from common.families import Family, Purpose
+from common.ebay import scope_names as scope
+from common.families import FAMILIES, Family, Purpose
 from common.push import PUSH_SCOPES
 
-_BASE = "https://api.ebay.com/oauth/api_scope"
-
 SCOPES: tuple[str, ...] = (
-    _BASE,
-    f"{_BASE}/sell.fulfillment.readonly",
-    f"{_BASE}/sell.payment.dispute",
-    f"{_BASE}/sell.finances",
-    f"{_BASE}/sell.inventory.readonly",
-    f"{_BASE}/commerce.identity.readonly",
+    scope.API_SCOPE,
+    scope.FULFILLMENT_READONLY,
+    scope.PAYMENT_DISPUTE,
+    scope.FINANCES,
+    scope.INVENTORY_READONLY,
+    scope.IDENTITY_READONLY,
 )
 
 # As the consent URL and the refresh grant carry them: space-separated.
 SCOPE_STRING = " ".join(SCOPES)
 
-# The scope each family's calls need (any one of a tuple suffices; the first is the one asked
-# for above). Trading and Post-Order take any user token with the base scope.
-FAMILY_SCOPES: dict[Family, tuple[str, ...]] = {
-    Family.ORDERS: (f"{_BASE}/sell.fulfillment.readonly", f"{_BASE}/sell.fulfillment"),
-    Family.TRANSACTIONS: (f"{_BASE}/sell.finances",),
-    Family.FINANCES: (f"{_BASE}/sell.finances",),
-    Family.OFFERS: (f"{_BASE}/sell.inventory.readonly", f"{_BASE}/sell.inventory"),
-    Family.MESSAGES: (_BASE,),
-    Family.ACTIVE_INVENTORY: (_BASE,),
-    Family.PURCHASES: (_BASE,),
-    Family.CASES: (_BASE,),
-    Family.INQUIRIES: (_BASE,),
-    Family.RETURNS: (_BASE,),
-    Family.PAYMENT_DISPUTES: (f"{_BASE}/sell.payment.dispute",),
-}
+# The scope each family's calls need (``FamilySpec.scopes``: any one suffices, the first is
+# the one asked for above).
+FAMILY_SCOPES: dict[Family, tuple[str, ...]] = {f: s.scopes for f, s in FAMILIES.items()}
 # The health check's Identity getUser.
-HEALTH_CHECK_SCOPES: tuple[str, ...] = (f"{_BASE}/commerce.identity.readonly",)
+HEALTH_CHECK_SCOPES: tuple[str, ...] = (scope.IDENTITY_READONLY,)
 
 
 @dataclass(frozen=True)
@@ -61,7 +48,7 @@ def scope_needs(granted: str) -> list[ScopeNeed]:
 
 # A buyer-only account needs no sell.* scope: purchases (Trading) take the base scope, and
 # connect reads the user through Identity.
-BUYER_SCOPES: tuple[str, ...] = (_BASE, f"{_BASE}/commerce.identity.readonly")
+BUYER_SCOPES: tuple[str, ...] = (scope.API_SCOPE, scope.IDENTITY_READONLY)
 
 
 def scopes_for(purpose: Purpose, *, push: bool = False) -> str:

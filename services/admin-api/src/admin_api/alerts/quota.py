@@ -12,7 +12,8 @@ from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from admin_api.alerts.rules import QuotaFacts
-from common.ledger import CallCounter, CallLedger, CallLedgerSettings, EbayApi
+from common.ebay.quota import EbayApi
+from common.ledger import CallCounter, CallLedger, CallLedgerSettings
 from common.streams import BUCKETS
 
 

@@ -16,7 +16,7 @@ from admin_api.runner import paused_for, run_now
 from admin_api.schemas import Schema
 from common.db.accounts import AccountRepository
 from common.db.sync import SyncRepository
-from common.families import IMPLEMENTED_FAMILIES
+from common.families import Family
 
 router = APIRouter(tags=["workers"])
 
@@ -53,7 +53,7 @@ async def run_everything(
     states = await SyncRepository(session).states_for_accounts([a.id for a in accounts])
     pairs: list[PairOutcome] = []
     for account in accounts:
-        for family in sorted(IMPLEMENTED_FAMILIES):
+        for family in sorted(Family):
             state = states.get((account.id, str(family)))
             if state is not None and not state.enabled:
                 continue  # a disabled worker is not part of "everything"

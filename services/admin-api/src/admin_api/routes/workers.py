@@ -30,13 +30,13 @@ from admin_api.schemas import (
 from admin_api.views import by_severity, schedule_for, workers_for
 from common.db.accounts import AccountRepository, EbayAccount
 from common.db.sync import SyncRepository
-from common.families import IMPLEMENTED_FAMILIES, Family, families_of
+from common.families import Family, families_of
 from common.repair import repair_pair
 
 router = APIRouter(tags=["workers"])
 
 CONFLICT: dict[int | str, dict[str, Any]] = {
-    409: {"description": "in flight, up to date, disabled, paused or not synced yet"}
+    409: {"description": "in flight, up to date, disabled, paused or not synced by the account"}
 }
 
 
@@ -122,7 +122,7 @@ async def run_all_workers(
 ) -> list[RunAllItem]:
     """Run now every synced family of the account; says per family what happened."""
     items = []
-    for family in sorted(IMPLEMENTED_FAMILIES & families_of(account.purpose)):
+    for family in sorted(families_of(account.purpose)):
         result = await run_now(context, session, account, family, now)
         items.append(
             RunAllItem(

@@ -77,7 +77,7 @@ function accountView(accountId) {
       const run = w.last_run;
       return h("tr", { dataset: { family: w.family } },
         h("td", {}, light(w.status, w.status_reason)),
-        h("td", {}, h("strong", {}, w.family), " ", pushLiveBadge(accountId, w.family), w.enabled ? null : h("div", { class: "muted small" }, "disabled")),
+        h("td", {}, familyCell(w.family), pushLiveBadge(accountId, w.family), w.enabled ? null : h("div", { class: "muted small" }, "disabled")),
         h("td", {}, w.cursor ? [h("div", { title: stamp(w.cursor) }, new Date(w.cursor).toLocaleString()), h("div", { class: "muted small" }, `lag ${age(w.lag_seconds)}`)] : h("span", { class: "muted" }, "never synced")),
         h("td", { "data-testid": "last-run" }, run ? [
           h("div", {}, h("a", { href: `#/runs/${run.run_id}`, "data-run-id": run.run_id }, badge(run.status)), " ", h("span", { class: "muted small" }, run.requested_by ? `${run.trigger} by ${run.requested_by}` : run.trigger)),

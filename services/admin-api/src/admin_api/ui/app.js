@@ -7,8 +7,8 @@ const LIGHTS = {
   failing: "Failing", paused: "Paused", behind: "Behind", running: "Running",
   idle: "Idle", disabled: "Disabled", ok: "OK",
 };
-const FAMILIES = ["orders", "transactions", "finances", "offers", "messages", "active_inventory", "purchases", "cases", "inquiries", "returns", "payment_disputes"];
-const state = { token: sessionStorage.getItem("token"), me: null, stop: null };
+// ``families``: every family and its label, from GET /api/families (the one home of labels).
+const state = { token: sessionStorage.getItem("token"), me: null, stop: null, families: [] };
 
 // --- small helpers -------------------------------------------------------------------------
 
@@ -27,6 +27,17 @@ function h(tag, attrs, ...children) {
   }
   return el;
 }
+
+// A <select>'s options, one per family: its name as the value, its label as the text.
+function familyOptions() { return state.families.map((f) => h("option", { value: f.family }, f.label)); }
+
+function familyLabel(name) {
+  const family = state.families.find((f) => f.family === name);
+  return family ? family.label : name;
+}
+
+// A family as a table cell: its label, and beneath it the name the API and the CLI take.
+function familyCell(name) { return [h("strong", {}, familyLabel(name)), h("div", { class: "muted small" }, name)]; }
 
 function can(role) { return state.me && ROLE_RANK[state.me.role] >= ROLE_RANK[role]; }
 
@@ -183,6 +194,7 @@ function signOut() {
 async function loadMe() {
   if (!state.token) return null;
   if (!state.me) state.me = await api("/api/auth/me").catch(() => null);
+  if (state.me && !state.families.length) state.families = await api("/api/families").catch(() => []);
   return state.me;
 }
 
@@ -249,7 +261,7 @@ function overviewView() {
     body.replaceChildren(...(workers.length ? workers.map((w) => h("tr", { class: "clickable", onclick: () => { location.hash = `#/accounts/${w.account_id}`; } },
       h("td", {}, light(w.status, w.status_reason)),
       h("td", {}, h("a", { href: `#/accounts/${w.account_id}` }, w.house_name)),
-      h("td", {}, w.family),
+      h("td", {}, familyCell(w.family)),
       h("td", {}, age(w.lag_seconds)),
       h("td", {}, w.last_run ? [badge(w.last_run.status), " ", when(w.last_run.finished_at || w.last_run.updated_at)] : "—"),
       h("td", { class: "reason" }, w.last_error || ""),

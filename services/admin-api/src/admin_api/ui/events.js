@@ -1,5 +1,5 @@
 // The event inbox page (#/events). Loaded before app.js, whose helpers (h, api, render, when,
-// badge, FAMILIES) it uses when the router calls it.
+// badge, familyOptions) it uses when the router calls it.
 "use strict";
 
 const TOPICS = ["ORDER_READY_TO_SHIP", "RETURN_OPENED", "CASE_OPENED", "PAYMENT_DISPUTE_OPENED", "LISTING_ENDED"];
@@ -13,7 +13,7 @@ function changeText(field, change) {
 function eventsView(params) {
   const filters = h("form", { class: "toolbar", onchange: () => load(true), onsubmit: (e) => { e.preventDefault(); load(true); } },
     h("select", { name: "account_id" }, h("option", { value: "" }, "all accounts")),
-    h("select", { name: "family" }, h("option", { value: "" }, "all families"), ...FAMILIES.map((f) => h("option", { value: f }, f))),
+    h("select", { name: "family" }, h("option", { value: "" }, "all families"), ...familyOptions()),
     h("select", { name: "change_kind" }, h("option", { value: "" }, "any change"), ...["created", "changed", "ended"].map((k) => h("option", { value: k }, k))),
     h("select", { name: "topic" }, h("option", { value: "" }, "any topic"), ...TOPICS.map((t) => h("option", { value: t }, t))),
     h("input", { name: "entity_id", placeholder: "entity id", "aria-label": "entity id" }));

@@ -5,7 +5,7 @@
 function runsView(params) {
   const filters = h("form", { class: "toolbar", onchange: () => load(true), onsubmit: (e) => { e.preventDefault(); load(true); } },
     h("select", { name: "account_id" }, h("option", { value: "" }, "all accounts")),
-    h("select", { name: "family" }, h("option", { value: "" }, "all families"), ...FAMILIES.map((f) => h("option", { value: f }, f))),
+    h("select", { name: "family" }, h("option", { value: "" }, "all families"), ...familyOptions()),
     h("select", { name: "status" }, h("option", { value: "" }, "any status"), ...["queued", "running", "succeeded", "failed", "stale"].map((s) => h("option", { value: s }, s))),
     h("select", { name: "trigger" }, h("option", { value: "" }, "any trigger"), ...["schedule", "catch_up", "manual", "repair"].map((s) => h("option", { value: s }, s))));
   const body = h("tbody");

@@ -3,7 +3,7 @@
 Their filter dates never move, but their statuses do (a sale's funds become available, then
 paid out; a payout is initiated, then succeeds), so after the window each run re-reads the
 ``recent`` span in which such changes still happen (:func:`refresh_range`). That span ends
-where the window starts, so when ``recent`` is due (``common.families.PHASE_CADENCES``) the
+where the window starts, so when ``recent`` is due (``FamilySpec.cadences``) the
 window's call reads both (:func:`with_recent`) and the ``recent`` phase itself calls nothing;
 between, a run costs one call per page of its window.
 

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from uuid import UUID
 
-from common.families import PHASE_CADENCES, Family
+from common.families import Family, spec
 from common.messages import SyncWindow
 from fetcher.sources.details import Digests, Seen
 
@@ -103,7 +103,7 @@ Published = Callable[[], Awaitable[None]]
 
 @dataclass(frozen=True)
 class PhaseClock:
-    """When each refresh phase of a family is due (``common.families.PHASE_CADENCES``)."""
+    """When each refresh phase of a family is due (``FamilySpec.cadences``)."""
 
     marks: Marks
     cadences: Mapping[str, timedelta]
@@ -137,7 +137,7 @@ class PhaseClock:
 
 def clock_of(marks: Marks, family: Family) -> PhaseClock:
     """The family's phase clock with its default cadences."""
-    return PhaseClock(marks, PHASE_CADENCES.get(family, {}))
+    return PhaseClock(marks, spec(family).cadences)
 
 
 def then(first: Published | None, second: Published | None) -> Published | None:

@@ -14,7 +14,7 @@ changes to an entity created before it. Each run therefore has refresh phases af
 - Payment disputes, ``open``: the method without any filter, which eBay documents as "all open
   and recently closed payment disputes" — both the still-open ones and the closures since.
 
-Refresh phases run only when their cadence is due (``common.families.PHASE_CADENCES``,
+Refresh phases run only when their cadence is due (``FamilySpec.cadences``,
 :mod:`fetcher.sources.marks`). ``recent`` ends where the window starts and filters on the same
 date, so when due it is read by the window's own search over both spans (one call, not two);
 ``open`` filters on state instead and has to stay its own search.

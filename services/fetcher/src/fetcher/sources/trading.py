@@ -27,7 +27,7 @@ from common.ebay.trading import (
     active_listing_record,
 )
 from common.ebay.xml import Record
-from common.families import PHASE_CADENCES, Family
+from common.families import Family, spec
 from common.messages import SyncWindow
 from fetcher.domain import PageShape
 from fetcher.sources.base import PageRequest, SourcePage
@@ -60,7 +60,7 @@ def reaches_everything(total_entries: int, total_pages: int, page_size: int) -> 
 MESSAGES_REFRESH = timedelta(days=7)
 # The span a messages run checks starts at a multiple of this (UTC, since the epoch), so runs
 # within one such period compare like with like; a new period reads the whole span again.
-MESSAGES_FULL_READ = PHASE_CADENCES[Family.MESSAGES]["recent"]
+MESSAGES_FULL_READ = spec(Family.MESSAGES).cadences["recent"]
 
 
 # A messages offset is a position in the folders of the seller, in ascending FolderID order:
