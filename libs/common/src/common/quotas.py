@@ -218,3 +218,48 @@ def plan_quotas(
         resets_at=future[0] if future else None,
         notes=notes,
     )
+
+
+class RateRow(BaseModel):
+    """One rate of a stored reading, flattened for display; what is not the contract's type
+    shows as None (the reading is shown as read, nonsense included)."""
+
+    api_context: str | None
+    api_name: str | None
+    resource: str | None
+    count: int | None
+    limit: int | None
+    remaining: int | None
+    reset: datetime | None
+    time_window: int | None
+
+
+def _text(value: object) -> str | None:
+    return value[:100] if isinstance(value, str) else None
+
+
+def rate_rows(rate_limits: Sequence[Any]) -> list[RateRow]:
+    """Every rate of a stored ``rateLimits`` array, in eBay's order."""
+    rows: list[RateRow] = []
+    for api in rate_limits:
+        if not isinstance(api, Mapping):
+            continue
+        for resource in api.get("resources") or ():
+            if not isinstance(resource, Mapping):
+                continue
+            for rate in resource.get("rates") or ():
+                if not isinstance(rate, Mapping):
+                    continue
+                rows.append(
+                    RateRow(
+                        api_context=_text(api.get("apiContext")),
+                        api_name=_text(api.get("apiName")),
+                        resource=_text(resource.get("name")),
+                        count=_int(rate.get("count")),
+                        limit=_int(rate.get("limit")),
+                        remaining=_int(rate.get("remaining")),
+                        reset=_reset(rate.get("reset")),
+                        time_window=_int(rate.get("timeWindow")),
+                    )
+                )
+    return rows
