@@ -13,17 +13,9 @@ from dataclasses import dataclass
 
 from ebay_sandbox.faults import quota_reset_ms
 from ebay_sandbox.settings import SandboxConfig
+from ebay_sandbox.trading.request import CALLS as TRADING_CALLS
 
 TRADING_PATH = "/ws/api.dll"
-# Trading calls the sandbox serves (the ``X-EBAY-API-CALL-NAME`` values of trading.api).
-TRADING_CALLS = (
-    "GetMyeBaySelling",
-    "GetMyMessages",
-    "GetMyeBayBuying",
-    "GetUser",
-    "SetNotificationPreferences",
-    "GetNotificationPreferences",
-)
 # The per-user limit eBay documents (fact sheet §6): GetMyeBaySelling, 300 calls / 15 s / seller.
 USER_LIMITED_CALL = "GetMyeBaySelling"
 USER_WINDOW_MS = 15_000
@@ -74,7 +66,8 @@ REST_POOLS: tuple[tuple[str, Pool], ...] = (
     ),
 )
 TRADING_POOLS = {
-    call: Pool("TradingAPI", "TradingAPI", "v1", call, "quota_trading") for call in TRADING_CALLS
+    call: Pool("TradingAPI", "TradingAPI", "v1", call, "quota_trading")
+    for call in sorted(TRADING_CALLS)
 }
 POOLS: tuple[Pool, ...] = (*(p for _, p in REST_POOLS), *TRADING_POOLS.values())
 
