@@ -30,6 +30,7 @@ import httpx
 from nats.js.errors import KeyNotFoundError, KeyWrongLastSequenceError
 from nats.js.kv import KeyValue
 from pydantic import BaseModel, Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from common.clock import utc_now
 from common.ebay.quota import QUOTA_ZONE, seconds_until_quota_reset
@@ -39,20 +40,25 @@ from common.metrics import EBAY_CALLS, QUOTA_USED
 log = logging.getLogger(__name__)
 
 
-class DailyQuotas(BaseModel):
+class DailyQuotas(BaseSettings):
     """Daily call quotas per eBay API, shared by all accounts (fact sheet §6 defaults).
 
-    Field names are the ledger's API names (:class:`EbayApi`); raise one when eBay
-    grants the application more.
+    Field names are the ledger's API names (:class:`EbayApi`); raise one when eBay grants the
+    application more. Read from ``EBAY_QUOTA_<API>`` by every service that needs them (the
+    fetchers' ledger, the scheduler's budget), so one setting serves both.
     """
+
+    model_config = SettingsConfigDict(env_prefix="EBAY_QUOTA_", extra="ignore")
 
     fulfillment: int = 100_000
     payment_dispute: int = 250_000
     finances: int = 15_000
     inventory: int = 2_000_000
     trading: int = 5_000
-    # eBay counts 5,000 per Post-Order resource; one figure for all of them stays on the safe side.
-    postorder: int = 5_000
+    # eBay counts Post-Order calls per resource, 5,000 a day each.
+    postorder_cases: int = 5_000
+    postorder_inquiries: int = 5_000
+    postorder_returns: int = 5_000
 
 
 class CallLedgerSettings(BaseModel):
@@ -71,7 +77,10 @@ class EbayApi(StrEnum):
     FINANCES = "finances"
     INVENTORY = "inventory"
     TRADING = "trading"
-    POSTORDER = "postorder"
+    # Post-Order: one quota per resource (casemanagement, inquiry, return).
+    POSTORDER_CASES = "postorder_cases"
+    POSTORDER_INQUIRIES = "postorder_inquiries"
+    POSTORDER_RETURNS = "postorder_returns"
     # Calls of APIs without a known quota (Identity, Key Management): counted, never limited.
     OTHER = "other"
 
@@ -83,7 +92,9 @@ API_PATHS: tuple[tuple[str, EbayApi], ...] = (
     ("/sell/finances/", EbayApi.FINANCES),
     ("/sell/inventory/", EbayApi.INVENTORY),
     ("/ws/api.dll", EbayApi.TRADING),
-    ("/post-order/", EbayApi.POSTORDER),
+    ("/post-order/v2/casemanagement", EbayApi.POSTORDER_CASES),
+    ("/post-order/v2/inquiry", EbayApi.POSTORDER_INQUIRIES),
+    ("/post-order/v2/return", EbayApi.POSTORDER_RETURNS),
 )
 
 # The API each family's listing calls go to.
@@ -95,9 +106,9 @@ FAMILY_APIS: Mapping[Family, EbayApi] = {
     Family.MESSAGES: EbayApi.TRADING,
     Family.ACTIVE_INVENTORY: EbayApi.TRADING,
     Family.PURCHASES: EbayApi.TRADING,
-    Family.CASES: EbayApi.POSTORDER,
-    Family.INQUIRIES: EbayApi.POSTORDER,
-    Family.RETURNS: EbayApi.POSTORDER,
+    Family.CASES: EbayApi.POSTORDER_CASES,
+    Family.INQUIRIES: EbayApi.POSTORDER_INQUIRIES,
+    Family.RETURNS: EbayApi.POSTORDER_RETURNS,
     Family.PAYMENT_DISPUTES: EbayApi.PAYMENT_DISPUTE,
 }
 
