@@ -17,7 +17,7 @@ def test_default_and_growth_presets() -> None:
     assert "assumption" in label
     # The growth preset raises the quotas that bind and lowers none.
     assert growth.trading > DailyQuotas().trading
-    assert growth.postorder > DailyQuotas().postorder
+    assert growth.postorder_cases > DailyQuotas().postorder_cases
     for api, quota in DailyQuotas():
         assert getattr(growth, api) >= quota
     assert json.loads(GROWTH.read_text())["note"]

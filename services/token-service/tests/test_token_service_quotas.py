@@ -6,16 +6,18 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import httpx
 import pytest
 from pydantic import SecretStr
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from common.budget.quotas import QuotaReading, ResolvedQuotas, resolve_quotas
 from common.db.quotas import QuotaReadingRepository
-from common.ledger import DailyQuotas
-from common.quotas import QuotaSource, plan_quotas
+from common.ebay.quota import seconds_until_quota_reset
+from common.ledger import DailyQuotas, EbayApi
+from common.quotas import quota_readings
 from common.settings import EbayApiSettings
 from ebay_sandbox.app import create_app as create_sandbox
 from ebay_sandbox.settings import SandboxConfig
@@ -46,6 +48,13 @@ async def http(client_id: str) -> AsyncIterator[httpx.AsyncClient]:
         yield client
 
 
+def resolve(readings: list[QuotaReading]) -> tuple[ResolvedQuotas, list[str]]:
+    now = datetime.now(UTC)
+    resets_at = now + timedelta(seconds=seconds_until_quota_reset(now))
+    notes: list[str] = []
+    return resolve_quotas(DailyQuotas(), readings, now, resets_at, notes), notes
+
+
 def reader(
     sessions: async_sessionmaker[AsyncSession], http: httpx.AsyncClient, client_id: str, secret: str
 ) -> QuotaReader:
@@ -59,26 +68,30 @@ async def test_the_reading_is_stored_and_plans_with_ebays_limits(
     sessions: async_sessionmaker[AsyncSession], http: httpx.AsyncClient, client_id: str
 ) -> None:
     summary = await reader(sessions, http, client_id, SECRET).run()
-    assert summary == "quotas ebay: 6/6 APIs read from eBay"
+    assert summary == "quotas read from eBay for 8 of 8 APIs"
     async with sessions() as session:
         stored = await QuotaReadingRepository(session).latest(client_id)
     assert stored is not None and stored.ok
-    planned = plan_quotas(stored, DailyQuotas(), datetime.now(UTC))
-    assert planned.source is QuotaSource.EBAY
-    assert (planned.quotas().trading, planned.quotas().postorder) == (1_234, 4_321)
-    assert planned.quotas().fulfillment == 100_000
-    assert planned.resets_at is not None and planned.resets_at > datetime.now(UTC)
+    readings, notes = quota_readings(stored, DailyQuotas())
+    assert notes == []
+    # The planner takes them: eBay's limits, eBay's reset agreeing with the local clock.
+    resolved, why = resolve(readings)
+    assert resolved.source == "getRateLimits" and why == []
+    assert resolved.limits[EbayApi.TRADING] == 1_234
+    assert resolved.limits[EbayApi.POSTORDER_RETURNS] == 4_321
+    assert resolved.limits[EbayApi.FULFILLMENT] == 100_000
 
 
 async def test_a_refused_read_is_stored_as_failed_and_plans_with_the_configured(
     sessions: async_sessionmaker[AsyncSession], http: httpx.AsyncClient, client_id: str
 ) -> None:
     summary = await reader(sessions, http, client_id, "wrong").run()
-    assert summary == "quotas configured: 0/6 APIs read from eBay"
+    assert summary == "quotas read from eBay for 0 of 8 APIs"
     async with sessions() as session:
         stored = await QuotaReadingRepository(session).latest(client_id)
     assert stored is not None and not stored.ok and stored.detail
     assert "wrong" not in stored.detail and SECRET not in stored.detail
-    planned = plan_quotas(stored, DailyQuotas(), datetime.now(UTC))
-    assert planned.quotas() == DailyQuotas()
-    assert "getRateLimits failed" in planned.notes[0]
+    readings, notes = quota_readings(stored, DailyQuotas())
+    assert readings == []
+    [note] = notes
+    assert note.startswith("getRateLimits failed (EbayAuthError") and "configured" in note

@@ -20,7 +20,7 @@ from common.ebay.analytics import AnalyticsClient
 from common.ebay.errors import EbayError
 from common.ebay.notification import application_token
 from common.ledger import DailyQuotas
-from common.quotas import StoredReading, plan_quotas
+from common.quotas import StoredReading, quota_readings
 from common.settings import EbayApiSettings
 
 log = logging.getLogger(__name__)
@@ -62,10 +62,8 @@ class QuotaReader:
         return reading
 
     async def run(self) -> str:
-        """The job: read, store, and sum up what the planner will make of it."""
-        reading = await self.read()
-        planned = plan_quotas(reading, self._configured, self._clock())
-        for note in planned.notes:
+        """The job: read, store, and sum up what the planner will be able to use of it."""
+        readings, notes = quota_readings(await self.read(), self._configured)
+        for note in notes:
             log.warning("quotas: %s", note)
-        taken = sum(a.from_ebay for a in planned.apis)
-        return f"quotas {planned.source.value}: {taken}/{len(planned.apis)} APIs read from eBay"
+        return f"quotas read from eBay for {len(readings)} of {len(DailyQuotas.model_fields)} APIs"
