@@ -71,7 +71,9 @@ class Budget:
         """Whether the plan is due to be recomputed (always before the first one)."""
         if self._computed_at is None:
             return True
-        return abs(self._clock() - self._computed_at) >= timedelta(seconds=self._settings.recompute_seconds)
+        return abs(self._clock() - self._computed_at) >= timedelta(
+            seconds=self._settings.recompute_seconds
+        )
 
     async def recompute(self) -> dict[Family, WindowPolicy]:
         """Plan anew, store the plan, and return the policies to poll by."""
