@@ -255,6 +255,11 @@ class CallLedger:
             active_accounts=await self._read(_key(day, api, "accounts")),
         )
 
+    async def api_totals(self, day: date | None = None) -> dict[EbayApi, int]:
+        """Every API's calls so far on the quota day (the budget planner's input)."""
+        day = day or quota_day(self._clock())
+        return {api: await self._read(_key(day, api, "total")) for api in EbayApi}
+
     async def check(self, family: Family, account_id: int) -> Decision:
         """May this account fetch a window of ``family`` now? Warns once a day at the threshold."""
         api = FAMILY_APIS.get(family, EbayApi.OTHER)

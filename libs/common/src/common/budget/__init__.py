@@ -1,5 +1,6 @@
 """The daily call budget: plan every eBay call inside the quotas (docs/adr/0017-budget.md)."""
 
+from common.budget.apply import cadence_floors, planned_policies
 from common.budget.costs import CostModel, cost_model
 from common.budget.model import (
     DEFAULT_FRESHNESS,
@@ -29,7 +30,9 @@ __all__ = [
     "QuotaReading",
     "SlowedPair",
     "backed_off",
+    "cadence_floors",
     "cost_model",
     "interval_at",
     "plan_budget",
+    "planned_policies",
 ]

@@ -125,6 +125,9 @@ class BudgetReport(BaseModel):
     families: list[FamilyPlan] = Field(default_factory=list)
     # At most MAX_SLOWED pairs, the most slowed first.
     slowed: list[SlowedPair] = Field(default_factory=list)
+    # The backoff rule the plan was made with (BudgetSettings.backoff_after): whoever
+    # schedules by this plan backs pairs off alike.
+    backoff_after: int = 2
 
     def family(self, family: Family) -> FamilyPlan | None:
         return next((plan for plan in self.families if plan.family == family), None)

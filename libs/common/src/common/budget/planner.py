@@ -63,6 +63,9 @@ class BudgetInputs:
     reading: Sequence[QuotaReading] | None = None
     # The span the plan covers; None: until the quota day resets (the scheduler's case).
     horizon: timedelta | None = None
+    # The shortest interval each family is polled at whatever the budget allows (the
+    # scheduler's configured cadence, ``SCHEDULER_CADENCE_SECONDS``); none: the aim.
+    floors: Mapping[Family, timedelta] = field(default_factory=dict)
 
 
 def plan_budget(inputs: BudgetInputs, settings: BudgetSettings) -> BudgetReport:
@@ -73,7 +76,7 @@ def plan_budget(inputs: BudgetInputs, settings: BudgetSettings) -> BudgetReport:
     notes: list[str] = []
     quotas = resolve_quotas(inputs.configured, inputs.reading, now, resets_at, notes)
     used = {api: max(inputs.used_today.get(api, 0), quotas.used.get(api, 0)) for api in EbayApi}
-    policy = settings.policy()
+    policy = _with_floors(settings.policy(), inputs.floors)
     costs = cost_model(inputs.runs_today, used, policy, settings.learn_after_runs, notes)
     stretch: dict[Family, _Stretch] = {}
     apis: list[ApiBudget] = []
@@ -114,7 +117,21 @@ def plan_budget(inputs: BudgetInputs, settings: BudgetSettings) -> BudgetReport:
         apis=apis,
         families=report_families,
         slowed=slowed[:MAX_SLOWED],
+        backoff_after=settings.backoff_after,
     )
+
+
+def _with_floors(
+    policy: Mapping[Family, Freshness], floors: Mapping[Family, timedelta]
+) -> dict[Family, Freshness]:
+    """The policy with each aim raised to the family's floor (and its worst with it): a family
+    is never polled more often than the scheduler's configured cadence."""
+    raised: dict[Family, Freshness] = {}
+    for family, freshness in policy.items():
+        floor = floors.get(family, timedelta(0))
+        aim = max(freshness.aim, floor)
+        raised[family] = Freshness(aim=aim, worst=max(freshness.worst, aim))
+    return raised
 
 
 @dataclass(frozen=True)
