@@ -9,9 +9,15 @@ a JSON object of :class:`DailyQuotas` fields (whole numbers above 0) and an opti
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from sqlalchemy.ext.asyncio import AsyncSession, create_async_engine
+
+from common.budget import BudgetInputs, BudgetReport, BudgetSettings, PairLoad, plan_budget
+from common.db.budget import BudgetRepository
+from common.families import IMPLEMENTED_FAMILIES
 from common.ledger import DailyQuotas
 
 PRESETS = Path(__file__).parent / "presets"
@@ -48,6 +54,34 @@ def load_quotas(choice: str) -> tuple[DailyQuotas, str]:
     return quotas, label
 
 
+async def stored_report(database_url: str) -> BudgetReport | None:
+    """The plan the scheduler stored last (``budget_plans``), if any."""
+    engine = create_async_engine(database_url)
+    try:
+        async with AsyncSession(engine) as session:
+            return await BudgetRepository(session).latest()
+    finally:
+        await engine.dispose()
+
+
+def simulate(accounts: int, quotas: DailyQuotas, now: datetime | None = None) -> BudgetReport:
+    """The plan for ``accounts`` sellers, every family enabled, over a whole quota day from
+    nothing spent, with the planner's default cost model (the calls per run the benchmark
+    counted, docs/adr/0021): the steady state the quotas allow."""
+    pairs = {
+        family: [PairLoad(account_id=i + 1) for i in range(accounts)]
+        for family in sorted(IMPLEMENTED_FAMILIES)
+    }
+    inputs = BudgetInputs(
+        now=now or datetime.now(UTC),
+        configured=quotas,
+        used_today={},
+        pairs=pairs,
+        horizon=timedelta(days=1),
+    )
+    return plan_budget(inputs, BudgetSettings())
+
+
 def _span(seconds: object) -> str:
     if not isinstance(seconds, int | float):
         return "—"
@@ -62,11 +96,13 @@ def format_report(report: dict[str, Any], source: str) -> list[str]:
     """The plan as text: per API quota, projected calls and share; per family the freshness."""
     lines = [f"budget plan ({source}), quotas from {report.get('quota_source')}"]
     lines += [f"  note: {note}" for note in report.get("notes") or ()]
-    lines.append(f"{'API':<16}{'quota':>12}{'budget':>12}{'projected/day':>15}{'share':>9}")
+    # Share: of the quota, what the day's projected calls take (used today is in the JSON).
+    lines.append(f"{'API':<20}{'quota':>12}{'budget':>12}{'projected/day':>15}{'share':>9}")
     for api in report.get("apis") or ():
+        share = api["projected_today"] / api["quota"] if api["quota"] else 0.0
         lines.append(
-            f"{api['api']:<16}{api['quota']:>12,}{api['budget']:>12,}"
-            f"{round(api['projected_today']):>15,}{100 * api['share_used']:>8.1f}%"
+            f"{api['api']:<20}{api['quota']:>12,}{api['budget']:>12,}"
+            f"{round(api['projected_today']):>15,}{100 * share:>8.1f}%"
         )
     lines.append(
         f"{'family':<18}{'pairs':>7}{'calls/run':>10}{'aim':>7}{'poll':>7}"

@@ -1,5 +1,6 @@
-"""GET /api/budget on real PostgreSQL: the quotas eBay reported (as stored, nonsense shown as
-None), the reset time, who may read it and what bad input gets."""
+"""GET /api/budget on real PostgreSQL: the scheduler's latest plan (slowed pairs of the caller's
+org only), the quotas eBay reported (as stored, nonsense shown as None), the reset time, who
+may read it and what bad input gets."""
 
 from __future__ import annotations
 
@@ -12,10 +13,15 @@ import pytest
 from nats.js import JetStreamContext
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from common.budget import BudgetInputs, BudgetSettings, PairLoad, plan_budget
+from common.db.budget import BudgetRepository
 from common.db.quotas import QuotaReadingRepository
+from common.families import Family
+from common.ledger import DailyQuotas
 from common.quotas import StoredReading
 from common.settings import EbayApiSettings
 from testkit.admin import Org, admin_settings, create_signed_in_org, serve_admin
+from testkit.factories import create_account
 
 pytestmark = [pytest.mark.nats, pytest.mark.postgres]
 
@@ -119,3 +125,28 @@ async def test_signed_out_callers_get_nothing(client: httpx.AsyncClient) -> None
     assert (await client.get("/api/budget")).status_code == 401
     bogus = {"Authorization": "Bearer not-a-token"}
     assert (await client.get("/api/budget", headers=bogus)).status_code == 401
+
+
+async def test_the_latest_plan_is_shown_with_the_orgs_slowed_pairs_only(
+    client: httpx.AsyncClient, org: Org, sessions: async_sessionmaker[AsyncSession]
+) -> None:
+    other = await create_signed_in_org(client, sessions)
+    async with sessions.begin() as session:
+        ours = (await create_account(session, org_id=org.id)).id
+        theirs = (await create_account(session, org_id=other.id)).id
+    # Both pairs' runs keep finding nothing: both are slowed down.
+    pairs = {Family.MESSAGES: [PairLoad(ours, quiet_runs=8), PairLoad(theirs, quiet_runs=8)]}
+    inputs = BudgetInputs(
+        now=datetime.now(UTC), configured=DailyQuotas(), used_today={}, pairs=pairs
+    )
+    report = plan_budget(inputs, BudgetSettings())
+    assert {p.account_id for p in report.slowed} == {ours, theirs}
+    async with sessions.begin() as session:
+        await BudgetRepository(session).store(report, keep=5)
+    shown = (await client.get("/api/budget", headers=org.viewer)).json()["report"]
+    assert [p["account_id"] for p in shown["slowed"]] == [ours]
+    assert shown["quota_source"] == report.quota_source
+    assert shown["apis"] == [a.model_dump(mode="json") for a in report.apis]
+    assert [f["family"] for f in shown["families"]] == ["messages"]
+    theirs_shown = (await client.get("/api/budget", headers=other.viewer)).json()["report"]
+    assert [p["account_id"] for p in theirs_shown["slowed"]] == [theirs]

@@ -16,6 +16,7 @@ from opentelemetry.sdk.trace import TracerProvider
 from common.clock import FollowingClock, utc_now
 from common.control import PauseSwitch
 from common.db.engine import build_engine, build_sessionmaker
+from common.db.quotas import StoredQuotas
 from common.ledger import CallCounter, CallLedger, CallLedgerSettings
 from common.messages import NotificationReceived
 from common.service import build_service
@@ -126,6 +127,7 @@ def create_app(
                 settings.policies(),
                 stale_after=timedelta(seconds=settings.stale_run_seconds),
                 clock=following.now if following is not None else utc_now,
+                read_quotas=StoredQuotas(build_sessionmaker(engine), settings.quotas),
             )
         intake = NotificationIntake(
             build_sessionmaker(engine),

@@ -31,16 +31,26 @@ from common.db.sync import SyncRepository
 from common.ebay.quota import seconds_until_quota_reset
 from common.families import Family
 from common.ledger import CallLedger, DailyQuotas
+from common.metrics import PLANNED_STALENESS, QUOTA_USED
 from common.windows import WindowPolicy
 
 log = logging.getLogger(__name__)
 
-# eBay's own reading of the application's limits, when something stores one (None: none).
-ReadQuotas = Callable[[], Awaitable[Sequence[QuotaReading] | None]]
+# eBay's own reading of the application's limits (common.db.quotas.StoredQuotas: the token
+# service's getRateLimits, daily) and the notes on what of it could not be read.
+ReadQuotas = Callable[[], Awaitable[tuple[Sequence[QuotaReading], Sequence[str]]]]
 
 
-async def no_reading() -> Sequence[QuotaReading] | None:
-    return None
+async def no_reading() -> tuple[Sequence[QuotaReading], Sequence[str]]:
+    return [], []
+
+
+def export_metrics(report: BudgetReport) -> None:
+    """The plan as metrics: each API's share used, each family's planned worst staleness."""
+    for api in report.apis:
+        QUOTA_USED.labels(api.api).set(api.share_used)
+    for family in report.families:
+        PLANNED_STALENESS.labels(family.family.value).set(family.worst_staleness_seconds)
 
 
 class Budget:
@@ -87,6 +97,7 @@ class Budget:
         for pair in pairs:
             if pair.enabled:
                 loads[pair.family].append(PairLoad(pair.account_id, pair.quiet_runs))
+        reading, reading_notes = await self._read_quotas()
         report = plan_budget(
             BudgetInputs(
                 now=now,
@@ -94,11 +105,16 @@ class Budget:
                 used_today=await self._ledger.api_totals(),
                 pairs=loads,
                 runs_today=runs_today,
-                reading=await self._read_quotas(),
+                reading=reading,
                 floors=cadence_floors(self._policies),
             ),
             self._settings,
         )
+        if reading_notes:  # why quotas are the configured ones: on the Budget page too
+            for note in reading_notes:
+                log.warning("budget: %s", note)
+            report = report.model_copy(update={"notes": [*reading_notes, *report.notes]})
+        export_metrics(report)
         async with self._sessions() as session, session.begin():
             await BudgetRepository(session).store(report, self._settings.keep_plans)
         self.report, self._computed_at = report, now

@@ -52,7 +52,7 @@ class BudgetRepository:
             .where(SyncRun.status == RunStatus.SUCCEEDED, SyncRun.finished_at >= since)
             .group_by(SyncRun.family)
         )
-        return {Family(family): count for family, count in rows.tuples() if family in _FAMILIES}
+        return {Family(family): count for family, count in rows.all() if family in _FAMILIES}
 
     async def latest(self) -> BudgetReport | None:
         row = await self.session.scalar(

@@ -12,11 +12,13 @@ from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.dialects.postgresql import insert
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import Mapped, mapped_column
 
+from common.budget import QuotaReading
 from common.db.base import Base
-from common.quotas import StoredReading
+from common.ledger import DailyQuotas
+from common.quotas import StoredReading, quota_readings
 
 
 class ApiQuotaReading(Base):
@@ -66,3 +68,18 @@ class QuotaReadingRepository:
             rate_limits=limits if isinstance(limits, list) else [],
             detail=row.detail,
         )
+
+
+class StoredQuotas:
+    """The planner's quota input (scheduler.budget's ``read_quotas``): the newest stored reading
+    of any application, read for the planner. One deployment reads one keyset's limits (the
+    token service's ``EBAY_*``); the call ledger counts all of its calls against them."""
+
+    def __init__(self, sessions: async_sessionmaker[AsyncSession], configured: DailyQuotas) -> None:
+        self._sessions = sessions
+        self._configured = configured
+
+    async def __call__(self) -> tuple[list[QuotaReading], list[str]]:
+        async with self._sessions() as session:
+            stored = await QuotaReadingRepository(session).latest()
+        return quota_readings(stored, self._configured)

@@ -14,6 +14,9 @@ from fastapi import APIRouter, Query
 from pydantic import BaseModel
 
 from admin_api.dependencies import CurrentUser, NowDep, SessionDep, SettingsDep
+from common.budget import BudgetReport
+from common.db.accounts import AccountRepository
+from common.db.budget import BudgetRepository
 from common.db.quotas import QuotaReadingRepository
 from common.ebay.quota import seconds_until_quota_reset
 from common.quotas import RateRow, rate_rows
@@ -32,6 +35,8 @@ class QuotaReadingOut(BaseModel):
 
 
 class BudgetOut(BaseModel):
+    # The scheduler's latest plan (None: none stored yet); ``slowed`` holds the org's pairs only.
+    report: BudgetReport | None
     # The next midnight US Pacific by this server's clock (eBay's daily quota reset).
     resets_at: datetime
     reading: QuotaReadingOut
@@ -46,6 +51,12 @@ async def budget(
     slowed_limit: int = Query(default=200, ge=1, le=5000),
 ) -> BudgetOut:
     """The latest budget plan and the quotas eBay reported."""
+    report = await BudgetRepository(session).latest()
+    if report is not None:
+        accounts = await AccountRepository(session).list_active_for_org(user.org_id)
+        ours = {a.id for a in accounts}
+        slowed = [p for p in report.slowed if p.account_id in ours][:slowed_limit]
+        report = report.model_copy(update={"slowed": slowed})
     stored = await QuotaReadingRepository(session).latest(settings.ebay.client_id)
     reading = QuotaReadingOut(
         read_at=stored.read_at if stored else None,
@@ -54,4 +65,4 @@ async def budget(
         rates=rate_rows(stored.rate_limits) if stored else [],
     )
     resets_at = now + timedelta(seconds=seconds_until_quota_reset(now))
-    return BudgetOut(resets_at=resets_at, reading=reading)
+    return BudgetOut(report=report, resets_at=resets_at, reading=reading)
