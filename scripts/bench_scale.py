@@ -49,6 +49,7 @@ from typing import Any, TextIO
 from embedded_servers import find_free_port
 from sqlalchemy.ext.asyncio import create_async_engine
 
+from common.ledger import DailyQuotas
 from ebaysync.runtime import Runtime, RuntimeOptions
 from ebaysync.supervisor import Supervisor
 
@@ -116,9 +117,12 @@ def runtime_options(options: ScaleOptions, data_dir: Path) -> RuntimeOptions:
             # A saturated bench spends eBay's daily quotas in minutes: the ledger would make
             # every run wait for midnight instead of measuring the pipeline.
             **{
-                f"FETCHER_CALL_LEDGER__QUOTAS__{api}": "1000000000"
-                for api in ("TRADING", "POSTORDER", "FINANCES", "FULFILLMENT")
+                f"FETCHER_CALL_LEDGER__QUOTAS__{api.upper()}": "1000000000"
+                for api in DailyQuotas.model_fields
             },
+            # The pipeline's cost per window is measured at a fixed cadence, not the budget's
+            # (which would back the caught-up, quiet pairs off: docs/adr/0017-budget.md).
+            "SCHEDULER_BUDGET_ENABLED": "false",
         },
         sandbox_env={
             "SANDBOX_PROFILE": options.profile,

@@ -441,6 +441,11 @@ async def test_the_scheduler_plans_holds_its_lease_and_reads_the_switch_but_fetc
     assert (await scheduler.allowed(lambda: control.get("pause_all"))).value == b"off"
     await scheduler.allowed(lambda: js.consumer_info(WINDOWS_STREAM, FETCHER_DURABLE))
     await scheduler.allowed(lambda: scheduler.nc.subscribe("sync.run.completed.>"))
+    # The budget reads the day's calls from the ledger, and never counts any of its own.
+    await admin.nc.jetstream().publish("$KV.call_ledger.2026-12-04.trading.total", b"7")
+    ledger = await scheduler.allowed(lambda: js.key_value(BUCKETS.call_ledger.bucket))
+    entry = await scheduler.allowed(lambda: ledger.get("2026-12-04.trading.total"))
+    assert entry.value == b"7"
 
     await scheduler.denied(
         "publish", PAGE_SUBJECT, lambda: scheduler.nc.publish(PAGE_SUBJECT, b"page")
@@ -461,6 +466,11 @@ async def test_the_scheduler_plans_holds_its_lease_and_reads_the_switch_but_fetc
         lambda: scheduler.nc.jetstream(timeout=API_TIMEOUT).get_msg(
             "KV_fetch_checkpoints", subject="$KV.fetch_checkpoints.run-1", direct=True
         ),
+    )
+    await scheduler.denied(
+        "publish",
+        "$KV.call_ledger.2026-12-04.trading.total",
+        lambda: scheduler.nc.publish("$KV.call_ledger.2026-12-04.trading.total", b"0"),
     )
 
 

@@ -345,5 +345,40 @@ def rotate_tokens_command(
         raise typer.Exit(1)
 
 
+@app.command("budget")
+def budget_command(
+    accounts: Annotated[
+        int | None,
+        typer.Option(min=1, help="Simulate the plan for N accounts (default: the live plan)."),
+    ] = None,
+    quotas: Annotated[
+        str, typer.Option(help="default, growth, or a JSON FILE of quotas (with --accounts).")
+    ] = "default",
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+    data_dir: DataDir = Path(".data"),
+    database_url: DatabaseUrl = None,
+) -> None:
+    """Per API the quota, projected calls per day and share; per family the freshness the plan
+    achieves: the scheduler's latest plan, or simulated for --accounts N."""
+    from ebaysync.budget import QuotaFileError, format_report, load_quotas, simulate, stored_report
+
+    if accounts is None:
+        report = asyncio.run(stored_report(_database_url(database_url, data_dir)))
+        if report is None:
+            typer.echo("no budget plan stored yet: is the scheduler running?", err=True)
+            raise typer.Exit(1)
+        source = "live"
+    else:
+        try:
+            chosen, label = load_quotas(quotas)
+        except QuotaFileError as exc:
+            raise typer.BadParameter(str(exc), param_hint="--quotas") from None
+        report, source = simulate(accounts, chosen), f"{accounts} accounts simulated, {label}"
+    if as_json:
+        typer.echo(report.model_dump_json(indent=2))
+    else:
+        typer.echo("\n".join(format_report(report.model_dump(mode="json"), source)))
+
+
 def main() -> None:
     app()

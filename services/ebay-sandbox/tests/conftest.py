@@ -536,6 +536,11 @@ def notification_spec() -> SpecValidator:
 
 
 @pytest.fixture(scope="session")
+def analytics_spec() -> SpecValidator:
+    return SpecValidator(CONTRACTS / "developer_analytics_v1_beta_oas3.json")
+
+
+@pytest.fixture(scope="session")
 def keys_spec() -> SpecValidator:
     return SpecValidator(CONTRACTS / "developer_key_management_v1_oas3.json")
 

@@ -73,7 +73,7 @@ class TestDecide:
         ("/sell/finances/v1/transaction", EbayApi.FINANCES),
         ("/sell/inventory/v1/offer", EbayApi.INVENTORY),
         ("/ws/api.dll", EbayApi.TRADING),
-        ("/post-order/v2/return/search", EbayApi.POSTORDER),
+        ("/post-order/v2/return/search", EbayApi.POSTORDER_RETURNS),
         ("/commerce/identity/v1/user/", EbayApi.OTHER),
     ],
 )

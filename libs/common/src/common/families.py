@@ -221,18 +221,23 @@ FAMILIES: Mapping[Family, FamilySpec] = _specs(
         phases=("window",),
         lookback=timedelta(days=60),
     ),
-    _post_order(Family.CASES, "Cases", EbayApi.POSTORDER, "case_id"),
+    _post_order(Family.CASES, "Cases", EbayApi.POSTORDER_CASES, "case_id"),
     # Inquiries and returns whose summary changed are read in detail too.
     _post_order(
         Family.INQUIRIES,
         "Inquiries",
-        EbayApi.POSTORDER,
+        EbayApi.POSTORDER_INQUIRIES,
         "inquiry_id",
         detail=True,
         push=Push.NOTICED,
     ),
     _post_order(
-        Family.RETURNS, "Returns", EbayApi.POSTORDER, "return_id", detail=True, push=Push.TARGETED
+        Family.RETURNS,
+        "Returns",
+        EbayApi.POSTORDER_RETURNS,
+        "return_id",
+        detail=True,
+        push=Push.TARGETED,
     ),
     FamilySpec(
         Family.PAYMENT_DISPUTES,

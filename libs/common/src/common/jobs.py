@@ -30,7 +30,10 @@ HEALTH_CHECK = "health_check"
 RETENTION_PURGE = "retention_purge"
 # eBay push: destination and subscriptions created, repaired, removed (docs/adr/0018).
 PUSH_SUBSCRIPTIONS = "push_subscriptions"
+# The application's call limits read from eBay (Developer Analytics) for the budget.
+QUOTA_READ = "quota_read"
 JOB_OWNERS: dict[str, str] = {
+    QUOTA_READ: "token-service",
     TOKEN_SWEEP: "token-service",
     HEALTH_CHECK: "token-service",
     RETENTION_PURGE: "admin-api",

@@ -29,6 +29,7 @@ import httpx
 from nats.js.errors import KeyNotFoundError, KeyWrongLastSequenceError
 from nats.js.kv import KeyValue
 from pydantic import BaseModel, Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from common.clock import utc_now
 from common.ebay.quota import API_PATHS, QUOTA_ZONE, EbayApi, seconds_until_quota_reset
@@ -38,20 +39,25 @@ from common.metrics import EBAY_CALLS, QUOTA_USED
 log = logging.getLogger(__name__)
 
 
-class DailyQuotas(BaseModel):
+class DailyQuotas(BaseSettings):
     """Daily call quotas per eBay API, shared by all accounts (fact sheet §6 defaults).
 
-    Field names are the ledger's API names (:class:`EbayApi`); raise one when eBay
-    grants the application more.
+    Field names are the ledger's API names (:class:`EbayApi`); raise one when eBay grants the
+    application more. Read from ``EBAY_QUOTA_<API>`` by every service that needs them (the
+    fetchers' ledger, the scheduler's budget), so one setting serves both.
     """
+
+    model_config = SettingsConfigDict(env_prefix="EBAY_QUOTA_", extra="ignore")
 
     fulfillment: int = 100_000
     payment_dispute: int = 250_000
     finances: int = 15_000
     inventory: int = 2_000_000
     trading: int = 5_000
-    # eBay counts 5,000 per Post-Order resource; one figure for all of them stays on the safe side.
-    postorder: int = 5_000
+    # eBay counts Post-Order calls per resource, 5,000 a day each.
+    postorder_cases: int = 5_000
+    postorder_inquiries: int = 5_000
+    postorder_returns: int = 5_000
 
 
 class CallLedgerSettings(BaseModel):
@@ -207,6 +213,11 @@ class CallLedger:
             account_calls=await self._read(_key(day, api, f"account.{account_id}")),
             active_accounts=await self._read(_key(day, api, "accounts")),
         )
+
+    async def api_totals(self, day: date | None = None) -> dict[EbayApi, int]:
+        """Every API's calls so far on the quota day (the budget planner's input)."""
+        day = day or quota_day(self._clock())
+        return {api: await self._read(_key(day, api, "total")) for api in EbayApi}
 
     async def check(self, family: Family, account_id: int) -> Decision:
         """May this account fetch a window of ``family`` now? Warns once a day at the threshold."""

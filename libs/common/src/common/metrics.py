@@ -85,8 +85,14 @@ QUOTA_WAITS = Counter(
 EBAY_CALLS = Counter("ebaysync_ebay_calls_total", "eBay API calls made by fetchers.", ["api"])
 QUOTA_USED = Gauge(
     "ebaysync_quota_used_ratio",
-    "Share of an eBay API's daily call quota the app has used today (shared call ledger).",
+    "Share of an eBay API's daily call quota the app has used today (shared call ledger; the "
+    "scheduler sets it from the budget plan, the fetchers from their own counts).",
     ["api"],
+)
+PLANNED_STALENESS = Gauge(
+    "ebaysync_planned_staleness_seconds",
+    "Worst staleness the budget plan lets a family's pairs reach before their next poll.",
+    ["family"],
 )
 
 

@@ -15,7 +15,7 @@ import asyncio
 import uuid
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from enum import StrEnum
 
 from faststream.nats import NatsBroker
@@ -25,6 +25,7 @@ from opentelemetry import trace
 from opentelemetry.trace import Span, SpanKind, StatusCode, Tracer
 from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 
+from common.budget.model import backed_off
 from common.db.sync import PairState
 from common.families import SNAPSHOT_FAMILIES, Family
 from common.messages import SyncWindow, Trigger, encoded
@@ -88,13 +89,20 @@ def next_due_at(pair: PairState, now: datetime, policy: WindowPolicy) -> datetim
     start = max(now, pair.paused_until) if pair.paused_until is not None else now
     if pair.cursor is None:
         return start
+    cadence = pair_cadence(pair, policy)
     if pair.family in SNAPSHOT_FAMILIES:
-        return max(start, pair.cursor + policy.cadence)
+        return max(start, pair.cursor + cadence)
     window = plan_window(pair.cursor, start, policy)
     if window is not None and window.end < start - policy.settle_lag:
         return start  # still behind (a backfill): the next window goes at once
-    # A caught-up pair is due once its next window would span a cadence.
-    return max(start, pair.cursor + policy.cadence + policy.settle_lag)
+    # A caught-up pair is due once its next window would span its cadence.
+    return max(start, pair.cursor + cadence + policy.settle_lag)
+
+
+def pair_cadence(pair: PairState, policy: WindowPolicy) -> timedelta:
+    """The pair's own cadence: the policy's (the budget plan's family interval), backed off
+    while its runs keep writing nothing (:func:`common.budget.model.backed_off`)."""
+    return backed_off(policy.cadence, policy.backoff_limit, pair.quiet_runs, policy.backoff_after)
 
 
 def recheck_at(pair: PairState, now: datetime, policy: WindowPolicy) -> datetime | None:

@@ -27,6 +27,10 @@ class WindowPolicy:
     max_window: timedelta
     settle_lag: timedelta
     cadence: timedelta
+    # A pair whose runs keep writing nothing backs off from the cadence up to this (the
+    # family's worst staleness in the budget plan, common.budget); None: no backoff.
+    backoff_limit: timedelta | None = None
+    backoff_after: int = 2
 
 
 @dataclass(frozen=True)

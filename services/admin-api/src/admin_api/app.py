@@ -29,6 +29,7 @@ from admin_api.routes import (
     accounts,
     alerts,
     auth,
+    budget,
     control,
     deadletters,
     docs,
@@ -163,6 +164,7 @@ def create_app(
         webhooks,
         push,
         push_status,
+        budget,
         docs,
         ui,
     )

@@ -20,13 +20,16 @@ from admin_api.schemas import (
     WorkerOut,
 )
 from admin_api.settings import AdminApiSettings
+from common.budget import planned_policies
 from common.db.accounts import AccountRepository, EbayAccount
+from common.db.budget import BudgetRepository
 from common.db.runlog import RunLogRepository
 from common.db.sync import OPEN_RUN_STATUSES, PairState, SyncRepository, SyncRun, SyncState
 from common.db.tokens import TokenRepository
 from common.families import Family, families_of
 from common.lag import fresh_to, pair_lag
 from common.scheduling import Projection, project_schedule
+from common.windows import WindowPolicy
 
 # A queued or running run that has not moved for this long is reported as stuck.
 STUCK_AFTER = timedelta(minutes=30)
@@ -95,10 +98,11 @@ def projection_for(
     state: SyncState | None,
     run: SyncRun | None,
     now: datetime,
-    settings: AdminApiSettings,
+    policy: WindowPolicy,
     paused: bool,
 ) -> Projection:
-    """The scheduler's own plan for the pair, from what the database says of it."""
+    """The scheduler's own plan for the pair, from what the database says of it (``policy``:
+    :func:`window_policies`, the budget plan's cadences as the scheduler polls by them)."""
     pair = PairState(
         account_id=account.id,
         family=family,
@@ -107,14 +111,24 @@ def projection_for(
         paused_until=state.paused_until if state else None,
         last_success_at=state.last_success_at if state else None,
         in_flight=run is not None and run.status in OPEN_RUN_STATUSES,
+        quiet_runs=state.quiet_runs if state else 0,
     )
     return project_schedule(
         pair,
         now,
-        settings.window.policy(family),
+        policy,
         blocked_by=blocked_by(account, state, run, now, paused),
         limit=10,
     )
+
+
+async def window_policies(
+    session: AsyncSession, settings: AdminApiSettings
+) -> dict[Family, WindowPolicy]:
+    """The policies the scheduler polls by: the configured ones with the latest stored budget
+    plan's intervals (``common.budget.planned_policies``, as the scheduler applies them)."""
+    configured = {family: settings.window.policy(family) for family in Family}
+    return planned_policies(configured, await BudgetRepository(session).latest())
 
 
 async def workers_for(
@@ -128,6 +142,7 @@ async def workers_for(
     ids = [a.id for a in accounts]
     states = await sync.states_for_accounts(ids)
     runs = await sync.latest_runs_for_accounts(ids)
+    policies = await window_policies(session, settings)
     workers = []
     for account in accounts:
         # Only the families the account's purpose syncs, even those it synced before a change.
@@ -143,7 +158,9 @@ async def workers_for(
             verdict = worker_verdict(_facts(account, family, state, run, now), now, policy)
             cursor = state.cursor if state else None
             lag = pair_lag(family, cursor, state.last_success_at, now) if state else None
-            projection = projection_for(account, Family(family), state, run, now, settings, paused)
+            projection = projection_for(
+                account, Family(family), state, run, now, policies[Family(family)], paused
+            )
             workers.append(
                 WorkerOut(
                     account_id=account.id,
@@ -182,11 +199,14 @@ async def schedule_for(
     sync = SyncRepository(session)
     states = await sync.states_for_accounts([account.id])
     runs = await sync.latest_runs_for_accounts([account.id])
+    policies = await window_policies(session, settings)
     out = []
     for family in sorted(map(str, families_of(account.purpose))):
         state, run = states.get((account.id, family)), runs.get((account.id, family))
         cursor = state.cursor if state else None
-        projection = projection_for(account, Family(family), state, run, now, settings, paused)
+        projection = projection_for(
+            account, Family(family), state, run, now, policies[Family(family)], paused
+        )
         out.append(
             ScheduleOut(
                 family=family,

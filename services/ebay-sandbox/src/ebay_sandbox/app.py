@@ -8,7 +8,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
-from ebay_sandbox import control, identity, keys, oauth, truth
+from ebay_sandbox import analytics, control, identity, keys, oauth, truth
 from ebay_sandbox.errors import (
     EbayApiError,
     OAuthError,
@@ -55,7 +55,7 @@ def create_app(config: SandboxConfig | None = None) -> FastAPI:
     # all calls) ahead. Their paths do not overlap; control's /sandbox/sellers stays ahead of
     # truth's /sandbox/sellers/{username}/{family}.
     routers = (trading, fulfillment, disputes, finances, inventory, post_order, oauth, identity)
-    for module in (*routers, keys, notification, control, notification_control, truth):
+    for module in (*routers, keys, analytics, notification, control, notification_control, truth):
         app.include_router(module.router)
     app.add_middleware(StatsMiddleware, stats=sandbox.stats)
     app.add_middleware(RequestIdMiddleware)

@@ -21,6 +21,7 @@ from ebay_sandbox.errors import (
     too_many_requests,
 )
 from ebay_sandbox.faults import ApiStyle, Endpoint, Fault, FaultKind
+from ebay_sandbox.ratelimits import pool_of
 from ebay_sandbox.signing import SignedRequest, check_signature
 from ebay_sandbox.state import Sandbox
 from ebay_sandbox.tokens import Grant, TokenStatus
@@ -57,6 +58,11 @@ def _user_grant(sandbox: Sandbox, token: str | None, now_ms: int) -> Grant:
     return grant
 
 
+def user_grant(sandbox: Sandbox, request: Request) -> Grant:
+    """A valid user token (``Authorization: Bearer``), of any scope."""
+    return _user_grant(sandbox, _token(request, "Bearer"), sandbox.clock.now_ms())
+
+
 def app_grant(sandbox: Sandbox, request: Request) -> Grant:
     """Any valid token (application or user) carrying the base scope."""
     token = _token(request, "Bearer")
@@ -66,7 +72,21 @@ def app_grant(sandbox: Sandbox, request: Request) -> Grant:
         raise invalid_access_token()
     if SCOPE_ROOT not in grant.scopes:
         raise insufficient_permissions()
+    count_call(sandbox, request, None, None, now_ms)
     return grant
+
+
+def count_call(
+    sandbox: Sandbox, request: Request, seller: str | None, call: str | None, now_ms: int
+) -> None:
+    """Count an authorised call against its quota window; over the limit, refuse it as eBay
+    does, if the sandbox is told to (``quota_enforce``)."""
+    pool = pool_of(request.url.path, call)
+    if pool is None:
+        return
+    rate = sandbox.quotas.record(pool, seller, now_ms)
+    if sandbox.config.quota_enforce and rate.count > rate.limit:
+        raise trading.quota_exceeded() if call is not None else too_many_requests(None)
 
 
 # --- faults ------------------------------------------------------------------------------------
@@ -128,6 +148,8 @@ async def apply_faults(
 ) -> Call:
     """Take the seller's next matching fault and act on it; the call carries the rest."""
     now_ms = sandbox.clock.now_ms()
+    trading_name = endpoint.name if endpoint.style is ApiStyle.TRADING else None
+    count_call(sandbox, request, seller.username, trading_name, now_ms)
     fault = sandbox.faults.take(seller.username, endpoint, now_ms)
     call = Call(sandbox, request, endpoint, seller, now_ms)
     if fault is None:

@@ -64,6 +64,22 @@ class SandboxConfig(BaseSettings):
     # The hash getPublicKey names and X-EBAY-SIGNATURE uses (eBay's vectors: SHA1).
     notify_digest: str = "SHA1"
 
+    # Daily call limits per quota window (ebay_sandbox.ratelimits; fact sheet §6 defaults), as
+    # Developer Analytics getRateLimits reports them: Trading per call, Post-Order per resource.
+    quota_trading: int = Field(default=5_000, ge=0)
+    quota_postorder: int = Field(default=5_000, ge=0)
+    quota_fulfillment: int = Field(default=100_000, ge=0)
+    quota_payment_dispute: int = Field(default=250_000, ge=0)
+    quota_finances: int = Field(default=15_000, ge=0)
+    quota_inventory: int = Field(default=2_000_000, ge=0)
+    quota_notification: int = Field(default=10_000, ge=0)
+    quota_analytics: int = Field(default=5_000, ge=0)
+    # Per seller and 15 s (getUserRateLimits): GetMyeBaySelling's documented 300.
+    quota_user_selling: int = Field(default=300, ge=0)
+    # Refuse calls over a limit as eBay does (Trading 518, REST 429 2001). Off by default: the
+    # sandbox's accelerated days would otherwise stop long tests that eBay's real ones never see.
+    quota_enforce: bool = False
+
     @field_validator("strictness")
     @classmethod
     def _known_variants(cls, value: str) -> str:

@@ -11,6 +11,7 @@ from ebay_sandbox.faults import FaultStore
 from ebay_sandbox.notifications.sender import PushSender
 from ebay_sandbox.notifications.signatures import PushKeys
 from ebay_sandbox.notifications.store import NotificationStore
+from ebay_sandbox.ratelimits import CallTally
 from ebay_sandbox.settings import SandboxConfig
 from ebay_sandbox.signing import SigningKeys
 from ebay_sandbox.stats import RequestStats
@@ -43,6 +44,8 @@ class Sandbox:
         self.faults = FaultStore()
         self.keys = SigningKeys(config.seed, config.client_secret.get_secret_value())
         self.stats = RequestStats()
+        # Calls per quota window today, for Developer Analytics (ebay_sandbox.ratelimits).
+        self.quotas = CallTally(config)
         self.notifications = NotificationStore()
         secret = config.client_secret.get_secret_value()
         self.push_keys = PushKeys(config.seed, secret, config.notify_digest)

@@ -17,6 +17,8 @@ from common.bus import durable_subscription
 from common.clock import FollowingClock, utc_now
 from common.control import PauseSwitch
 from common.db.engine import build_engine, build_sessionmaker
+from common.db.quotas import StoredQuotas
+from common.ledger import CallCounter, CallLedger, CallLedgerSettings
 from common.messages import NotificationReceived
 from common.service import build_service
 from common.streams import (
@@ -27,6 +29,7 @@ from common.streams import (
     SCHEDULER_LEADER_KEY,
 )
 from common.tasks import cancel_and_wait
+from scheduler.budget import Budget
 from scheduler.handlers import build_router
 from scheduler.lease import LeaderLease
 from scheduler.notifications import NotificationIntake
@@ -49,6 +52,7 @@ def create_app(
     app.context.set_global("wake_scheduler", wake)
     loop_task: asyncio.Task[None] | None = None
     scheduler: Scheduler | None = None
+    budget: Budget | None = None
     intake: NotificationIntake | None = None
 
     notifications = NatsRouter()
@@ -76,6 +80,8 @@ def create_app(
                 if following is not None:
                     await following.sync()
                 await scheduler.tick()
+                if budget is not None and scheduler.is_leader and budget.due():
+                    await replan(scheduler, budget)
                 if scheduler.is_leader:
                     await record_backlog(js)
                     if intake is not None:
@@ -86,9 +92,15 @@ def create_app(
                 await asyncio.wait_for(wake.wait(), timeout=settings.tick_seconds)
             wake.clear()
 
+    async def replan(scheduler: Scheduler, budget: Budget) -> None:
+        try:
+            scheduler.use_policies(await budget.recompute())
+        except Exception:  # the last plan stays in force: syncing never stops for this
+            log.exception("budget plan failed; keeping the last one")
+
     @app.after_startup
     async def start_ticking() -> None:
-        nonlocal loop_task, scheduler, intake
+        nonlocal loop_task, scheduler, intake, budget
         leases = await broker.key_value(BUCKETS.leases.bucket, declare=False)
         control = await broker.key_value(BUCKETS.control.bucket, declare=False)
         holder = f"{socket.gethostname()}:{uuid.uuid4().hex[:8]}"
@@ -105,6 +117,18 @@ def create_app(
             stale_after=timedelta(seconds=settings.stale_run_seconds),
             clock=following.now if following is not None else utc_now,
         )
+        if settings.budget_enabled:
+            ledger_kv = await broker.key_value(BUCKETS.call_ledger.bucket, declare=False)
+            budget = Budget(
+                build_sessionmaker(engine),
+                CallLedger(ledger_kv, CallCounter(), CallLedgerSettings(quotas=settings.quotas)),
+                settings.budget,
+                settings.quotas,
+                settings.policies(),
+                stale_after=timedelta(seconds=settings.stale_run_seconds),
+                clock=following.now if following is not None else utc_now,
+                read_quotas=StoredQuotas(build_sessionmaker(engine), settings.quotas),
+            )
         intake = NotificationIntake(
             build_sessionmaker(engine),
             window_publisher(broker, settings.nats.publish_timeout_seconds),

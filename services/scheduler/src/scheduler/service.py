@@ -156,6 +156,13 @@ class Scheduler:
             )
         return summary.accepted
 
+    def use_policies(self, policies: Mapping[Family, WindowPolicy]) -> None:
+        """Poll by new policies (a new budget plan); when a cadence moved, the next tick reads
+        every pair so that their stored due times follow."""
+        if dict(policies) != dict(self._policies):
+            self._policies = dict(policies)
+            self.plan_every_pair_next_tick()
+
     def plan_every_pair_next_tick(self) -> None:
         """Make the next tick read every pair (as a new leader's first tick does)."""
         self._offset = None

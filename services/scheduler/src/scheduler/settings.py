@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
+from common.budget import BudgetSettings
+from common.ledger import DailyQuotas
 from common.service import ServiceBaseSettings
 from common.settings import (
     PostgresField,
@@ -32,3 +35,9 @@ class SchedulerSettings(WindowSettings, ServiceBaseSettings):
     # (docs/adr/0018-push-notifications.md); off, notifications are still recorded (dedup,
     # counters, pending ids) and polling alone syncs.
     targeted_windows: bool = True
+    # Plan every eBay call inside the daily quotas (docs/adr/0017-budget.md): the families'
+    # freshness, the share of each quota, the per-pair backoff. Off: the fixed cadences above.
+    budget_enabled: bool = True
+    budget: BudgetSettings = Field(default_factory=BudgetSettings)
+    # The application's daily quotas, as the fetchers' ledger counts them (EBAY_QUOTA_<API>).
+    quotas: DailyQuotas = Field(default_factory=DailyQuotas)

@@ -11,7 +11,7 @@ from opentelemetry.sdk.trace import TracerProvider
 
 from common.clock import utc_now
 from common.db.engine import build_engine, build_sessionmaker
-from common.jobs import HEALTH_CHECK, TOKEN_SWEEP, Job, JobRunner
+from common.jobs import HEALTH_CHECK, QUOTA_READ, TOKEN_SWEEP, Job, JobRunner
 from common.ledger import CallCounter, CallLedger
 from common.service import build_service
 from common.streams import BUCKETS
@@ -19,6 +19,7 @@ from token_service.crypto import KeyRing
 from token_service.handlers import router
 from token_service.health import HealthChecker
 from token_service.oauth import OAuthClient
+from token_service.quotas import QuotaReader
 from token_service.service import TokenService
 from token_service.settings import TokenServiceSettings
 from token_service.signing_keys import SigningKeyService
@@ -97,6 +98,17 @@ def create_app(
             )
             interval = timedelta(seconds=settings.health_check_seconds)
             jobs.append(Job(HEALTH_CHECK, interval, checker.check_all))
+        if settings.quota_read_seconds > 0:
+            reader = QuotaReader(
+                build_sessionmaker(engine),
+                http,
+                settings.ebay,
+                settings.call_ledger.quotas,
+                utc_now,
+            )
+            interval = timedelta(seconds=settings.quota_read_seconds)
+            # At once: a fresh deployment plans with eBay's figures from its first hour.
+            jobs.append(Job(QUOTA_READ, interval, reader.run, run_at_once=True))
         runner = JobRunner(
             build_sessionmaker(engine),
             jobs,

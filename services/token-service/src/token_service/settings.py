@@ -42,9 +42,13 @@ class TokenServiceSettings(ServiceBaseSettings):
     # Every this many seconds an Identity getUser per active account checks that the account
     # still answers at eBay (ebay_health_events); the calls count in the call ledger (0: off).
     health_check_seconds: float = Field(default=900.0, ge=0)
+    # Every this many seconds the job quota_read stores the application's call limits as eBay's
+    # getRateLimits reports them, for the budget planner (0: off; it plans with the configured).
+    quota_read_seconds: float = Field(default=86_400.0, ge=0)
     # How often each replica looks for a due background job or an operator's "run now".
     jobs_poll_seconds: float = Field(default=5.0, gt=0)
-    # The fetchers' ledger settings; only its bucket is used here (the health check counts).
+    # The fetchers' ledger settings: its bucket (the health check counts) and its configured
+    # quotas (the fallback the quota_read job's summary compares eBay's reading with).
     call_ledger: CallLedgerSettings = Field(default_factory=CallLedgerSettings)
     queue_group: str = "token-service"
 

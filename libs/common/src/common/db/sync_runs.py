@@ -342,6 +342,7 @@ _RUN_SUCCEEDED = f"""
         UPDATE sync_runs SET status = '{RunStatus.SUCCEEDED}', finished_at = clock_timestamp(),
                updated_at = clock_timestamp(), error = NULL
         WHERE run_id = :run_id
+        RETURNING rows_inserted + rows_changed AS wrote
     )"""
 
 _COMPLETE_TARGETED_RUN = text(
@@ -350,13 +351,19 @@ _COMPLETE_TARGETED_RUN = text(
     """
 )
 
+# ``quiet_runs`` counts the pair's committed runs in a row that wrote nothing (no record new
+# or changed; re-read overlaps are unchanged): the budget backs such a pair off
+# (common.budget.backed_off), and one run that wrote something brings it back.
 _COMPLETE_RUN = text(
     f"""{_RUN_SUCCEEDED}
     INSERT INTO sync_state (account_id, family, cursor, last_success_at,
-                            last_run_id, consecutive_failures, updated_at)
+                            last_run_id, consecutive_failures, updated_at, quiet_runs)
     VALUES (:account_id, :family, :cursor, clock_timestamp(), :run_id, 0,
-            clock_timestamp())
+            clock_timestamp(),
+            CASE WHEN coalesce((SELECT wrote FROM done), 0) = 0 THEN 1 ELSE 0 END)
     ON CONFLICT (account_id, family) DO UPDATE SET
+        quiet_runs = CASE WHEN EXCLUDED.quiet_runs = 0 THEN 0
+                          ELSE sync_state.quiet_runs + 1 END,
         cursor = GREATEST(sync_state.cursor, EXCLUDED.cursor),
         last_success_at = EXCLUDED.last_success_at,
         last_run_id = EXCLUDED.last_run_id,

@@ -46,7 +46,7 @@ class SyncStateRepository:
                 f"""
                 SELECT a.id AS account_id, a.purpose, f.family,
                        coalesce(s.enabled, true) AS enabled,
-                       s.cursor, s.last_success_at,
+                       s.cursor, s.last_success_at, coalesce(s.quiet_runs, 0) AS quiet_runs,
                        CASE WHEN s.paused_until > clock_timestamp()
                             THEN CAST(:now AS timestamptz) + (s.paused_until - clock_timestamp())
                        END AS paused_until,
@@ -77,6 +77,7 @@ class SyncStateRepository:
                 paused_until=r.paused_until,
                 last_success_at=r.last_success_at,
                 in_flight=r.in_flight,
+                quiet_runs=r.quiet_runs,
             )
             for r in rows
             if Family(r.family) in families_of(r.purpose)
@@ -143,7 +144,7 @@ class SyncStateRepository:
             due AS ({due}),
             pairs AS (
                 SELECT d.account_id, d.family, s.enabled, s.cursor, s.last_success_at,
-                       s.paused_until, s.xmin AS row_version, s.due_at,
+                       s.paused_until, s.xmin AS row_version, s.due_at, s.quiet_runs,
                        -- the pair's newest open run that moved recently (the small partial
                        -- index ix_sync_runs_open, one probe per pair)
                        (SELECT max(r.updated_at) FROM sync_runs r
@@ -160,7 +161,7 @@ class SyncStateRepository:
                    moved_at IS NOT NULL,
                    CAST($3 AS timestamptz) + (moved_at - clock_timestamp())
                        + make_interval(secs => $4),
-                   CAST(row_version AS text), due_at
+                   CAST(row_version AS text), due_at, coalesce(quiet_runs, 0)
             FROM pairs
             """
         # Straight from the driver: a full plan reads every pair, and SQLAlchemy's row
@@ -174,7 +175,11 @@ class SyncStateRepository:
         family_of = {str(f): f for f in families}
         return [
             PlanCandidate(
-                PairState(r[0], family_of[r[1]], r[2], r[3], r[5], r[4], r[6], r[7]), r[8], r[9]
+                PairState(
+                    r[0], family_of[r[1]], r[2], r[3], r[5], r[4], r[6], r[7], quiet_runs=r[10]
+                ),
+                r[8],
+                r[9],
             )
             for r in rows
         ]

@@ -54,6 +54,9 @@ class SyncState(Base):
     # The scheduler sets it from ``common.scheduling.recheck_at``; whatever can make the pair
     # due sooner (a run ending, an operator's enable, resume or repair) sets it back to NULL.
     due_at: Mapped[datetime | None]
+    # Consecutive committed runs that wrote no record: the budget backs the pair off by it
+    # (common.budget.backed_off); the writer counts it where runs complete (db.sync_runs).
+    quiet_runs: Mapped[int] = mapped_column(Integer, server_default=text("0"))
 
 
 class SyncFence(Base):
@@ -149,6 +152,8 @@ class PairState:
     # When the open run stops blocking the pair if it does not move (the stale rule), in the
     # planner's clock; None when nothing is in flight or the caller does not know.
     in_flight_until: datetime | None = None
+    # Consecutive committed runs that wrote nothing (the budget's per-pair backoff).
+    quiet_runs: int = 0
 
 
 @dataclass(frozen=True, slots=True)

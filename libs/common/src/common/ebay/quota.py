@@ -38,7 +38,10 @@ class EbayApi(StrEnum):
     FINANCES = "finances"
     INVENTORY = "inventory"
     TRADING = "trading"
-    POSTORDER = "postorder"
+    # Post-Order: one quota per resource (casemanagement, inquiry, return).
+    POSTORDER_CASES = "postorder_cases"
+    POSTORDER_INQUIRIES = "postorder_inquiries"
+    POSTORDER_RETURNS = "postorder_returns"
     # Calls of APIs without a known quota (Identity, Key Management): counted, never limited.
     OTHER = "other"
 
@@ -50,5 +53,7 @@ API_PATHS: tuple[tuple[str, EbayApi], ...] = (
     ("/sell/finances/", EbayApi.FINANCES),
     ("/sell/inventory/", EbayApi.INVENTORY),
     ("/ws/api.dll", EbayApi.TRADING),
-    ("/post-order/", EbayApi.POSTORDER),
+    ("/post-order/v2/casemanagement", EbayApi.POSTORDER_CASES),
+    ("/post-order/v2/inquiry", EbayApi.POSTORDER_INQUIRIES),
+    ("/post-order/v2/return", EbayApi.POSTORDER_RETURNS),
 )

@@ -298,6 +298,7 @@ async function route() {
   else if (section === "tokens") tokensView();
   else if (section === "dead-letters") deadLettersView();
   else if (section === "services") stop = servicesView();
+  else if (section === "budget") stop = budgetView();
   else if (section === "notifications") notificationsView();
   else render(h("p", {}, "Nothing here. ", h("a", { href: "#/" }, "Back to the workers.")));
   state.stop = stop;
