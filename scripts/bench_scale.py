@@ -117,7 +117,14 @@ def runtime_options(options: ScaleOptions, data_dir: Path) -> RuntimeOptions:
             # every run wait for midnight instead of measuring the pipeline.
             **{
                 f"FETCHER_CALL_LEDGER__QUOTAS__{api}": "1000000000"
-                for api in ("TRADING", "POSTORDER", "FINANCES", "FULFILLMENT")
+                for api in (
+                    "TRADING",
+                    "POSTORDER_CASES",
+                    "POSTORDER_INQUIRIES",
+                    "POSTORDER_RETURNS",
+                    "FINANCES",
+                    "FULFILLMENT",
+                )
             },
         },
         sandbox_env={
