@@ -16,10 +16,14 @@ from common.budget import (
     QuotaReading,
     backed_off,
     plan_budget,
+    planned_policies,
 )
+from common.db.sync import PairState
 from common.ebay.quota import EbayApi
 from common.families import PURPOSE_FAMILIES, Family, Purpose
 from common.ledger import DailyQuotas
+from common.scheduling import next_due_at
+from common.settings import WindowSettings
 
 NOW = datetime(2026, 12, 4, 12, 0, tzinfo=UTC)
 DAY = timedelta(days=1)
@@ -202,3 +206,23 @@ def test_learned_calls_per_run_correct_the_model() -> None:
 def test_the_report_is_json() -> None:
     report = plan(3)
     assert BudgetReport.model_validate_json(report.model_dump_json()) == report
+
+
+def test_the_scheduler_backs_a_quiet_pair_off_by_the_plan() -> None:
+    report = plan(3)
+    orders = report.family(Family.ORDERS)
+    assert orders is not None
+    configured = WindowSettings().policy(Family.ORDERS)
+    policy = planned_policies({Family.ORDERS: configured}, report)[Family.ORDERS]
+    cursor = NOW - configured.settle_lag
+    interval = timedelta(seconds=orders.interval_seconds)
+
+    def due(quiet_runs: int) -> datetime:
+        pair = PairState(1, Family.ORDERS, True, cursor, None, None, False, None, quiet_runs)
+        return next_due_at(pair, NOW, policy)
+
+    assert due(0) == cursor + interval + configured.settle_lag
+    assert due(3) == cursor + 4 * interval + configured.settle_lag
+    assert due(100) == cursor + timedelta(seconds=orders.worst_seconds) + configured.settle_lag
+    # Without a plan the configured cadence stands and nothing backs off.
+    assert planned_policies({Family.ORDERS: configured}, None)[Family.ORDERS] == configured

@@ -212,6 +212,25 @@ class TestCursor:
             run = await session.get(SyncRun, run_id)
             assert run is not None and run.status == "succeeded" and run.pages_written == 2
 
+    async def test_quiet_runs_count_runs_that_wrote_nothing_until_one_writes(
+        self, writer: PageWriter, sessions: async_sessionmaker[AsyncSession], account_id: int
+    ) -> None:
+        async def quiet_runs() -> int:
+            async with sessions() as session:
+                state = await session.get(SyncState, (account_id, "orders"))
+                assert state is not None
+                return state.quiet_runs
+
+        async def run(*records: dict[str, Any]) -> int:
+            await writer.write(page(account_id, list(records), run_id=uuid.uuid4()), None)
+            return await quiet_runs()
+
+        assert await run(make_order("Q-1", modified=T0)) == 0  # a new order
+        assert await run(make_order("Q-1", modified=T0)) == 1  # re-read, unchanged
+        assert await run() == 2  # nothing at all
+        later = T0 + timedelta(hours=1)
+        assert await run(make_order("Q-1", modified=later, total="99.00")) == 0  # changed
+
     async def test_the_cursor_never_moves_back_when_an_older_window_completes_later(
         self, writer: PageWriter, sessions: async_sessionmaker[AsyncSession], account_id: int
     ) -> None:
