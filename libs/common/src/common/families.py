@@ -69,6 +69,10 @@ def families_of(purpose: str) -> frozenset[Family]:
 # disputes: fetcher.sources.details); the writer keeps it apart from the summary.
 DETAIL_KEY = "_detail"
 DETAIL_FAMILIES = frozenset({Family.INQUIRIES, Family.RETURNS, Family.PAYMENT_DISPUTES})
+# The key a targeted window's record of a snapshot family carries (true) when eBay reports the
+# entity ended (a listing's GetItem ``ListingStatus``): the writer ends its row, as a complete
+# snapshot would, instead of storing it as live (docs/adr/0018-push-notifications.md).
+ENDED_KEY = "_ended"
 
 
 # How often each refresh phase runs; between, the fetcher skips it (no eBay call). ``recent``
