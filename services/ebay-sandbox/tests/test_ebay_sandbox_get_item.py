@@ -38,9 +38,7 @@ async def test_get_item_answers_the_active_list_item_with_its_status(
     assert items
     for item in items[:5]:
         item_id = item.findtext(f"{NS}ItemID")
-        reply = await trading(
-            "GetItem", f"<ItemID>{item_id}</ItemID>", token=tokens.access_token
-        )
+        reply = await trading("GetItem", f"<ItemID>{item_id}</ItemID>", token=tokens.access_token)
         assert reply.ack == "Success", reply.body
         got = reply.find("Item")
         assert got is not None
