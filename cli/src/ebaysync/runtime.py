@@ -294,7 +294,9 @@ class Runtime:
                         )
                     )
                     request = encoded(
-                        ConnectAccount(account_id=account_id, authorization_code=code)
+                        ConnectAccount(
+                            account_id=account_id, authorization_code=code, scopes=scopes
+                        )
                     )
                     # The token service may still be starting: no responders yet.
                     async for attempt in AsyncRetrying(
