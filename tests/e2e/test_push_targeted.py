@@ -84,6 +84,8 @@ async def system(
             "ADMIN_API_PUSH__ENABLED": "true",
             "ADMIN_API_PUSH__PUBLIC_URL": f"http://127.0.0.1:{admin_port}",
             "ADMIN_API_PUSH__VERIFICATION_TOKEN": VERIFICATION_TOKEN,
+            # This test subscribes by hand (below): the subscriptions job stays off.
+            "ADMIN_API_PUSH__SUBSCRIPTIONS_SECONDS": "0",
             "OTEL_LOG_FORMAT": "text",
         },
         sandbox_env={

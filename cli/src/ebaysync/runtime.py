@@ -34,7 +34,8 @@ from common.db.accounts import AccountRepository, EbayAccount
 from common.db.engine import build_sessionmaker
 from common.db.migrate import upgrade_async
 from common.ebay.marketplaces import site_id_for
-from common.ebay.scopes import SCOPE_STRING
+from common.ebay.scopes import scopes_for
+from common.families import Purpose
 from common.messages import ConnectAccount, ConnectAccountReply, encoded
 from common.streams import ensure_topology
 from ebay_sandbox.consent import approve_consent
@@ -46,6 +47,7 @@ from ebaysync.runtime_local import (
     ADMIN_EMAIL,
     DEMO_ORG,
     SANDBOX_CLIENT_ID,
+    SANDBOX_DEV_ID,
     SANDBOX_RU_NAME,
     TOKEN_KEY_ID,
     DataDirError,
@@ -54,6 +56,8 @@ from ebaysync.runtime_local import (
     RuntimeOptions,
     embedded_nats,
     embedded_postgres,
+    push_enabled,
+    push_env,
     refuse_unauthenticated_data_dir,
 )
 from ebaysync.supervisor import ProcessSpec, Supervisor, wait_for_http
@@ -202,7 +206,9 @@ class Runtime:
             ]
             return ProcessSpec(name, argv, env=env)
 
+        admin_url = f"http://{self.options.host}:{self.options.admin_port}"
         admin_env = {
+            **push_env(admin_url, local),
             **as_user("admin-api"),
             "ADMIN_API_JWT_SECRET": local.admin_jwt_secret,
             "ADMIN_API_BOOTSTRAP_ADMIN_EMAIL": ADMIN_EMAIL,
@@ -217,9 +223,9 @@ class Runtime:
             "SANDBOX_CLIENT_ID": SANDBOX_CLIENT_ID,
             "SANDBOX_CLIENT_SECRET": local.sandbox_client_secret,
             "SANDBOX_RU_NAME": SANDBOX_RU_NAME,
+            "SANDBOX_DEV_ID": SANDBOX_DEV_ID,
             # The consent page sends sellers back to the admin API's OAuth callback.
-            "SANDBOX_ACCEPT_URL": f"http://{self.options.host}:{self.options.admin_port}"
-            "/api/oauth/callback",
+            "SANDBOX_ACCEPT_URL": f"{admin_url}/api/oauth/callback",
             "SANDBOX_ORIGIN": local.sandbox_origin,
             **self.options.sandbox_env,
         }
@@ -265,6 +271,10 @@ class Runtime:
         The sandbox forgets its tokens when it restarts, so every start consents again — as a
         seller would — and the token service stores the new grant.
         """
+        # With push on (the default), the consent also grants the push topics' scopes, as the
+        # admin UI's connect does, so every topic can be subscribed.
+        push = push_enabled({**push_env("", local), **self.options.service_env})
+        scopes = scopes_for(Purpose.SELLER, push=push)
         engine = create_async_engine(database_url)
         sessions = build_sessionmaker(engine)
         connection = await nats.connect(self._nats_url(nats_url, NATS_ADMIN_USER, local))
@@ -280,11 +290,13 @@ class Runtime:
                             username=seller["username"],
                             client_id=SANDBOX_CLIENT_ID,
                             ru_name=SANDBOX_RU_NAME,
-                            scopes=SCOPE_STRING,
+                            scopes=scopes,
                         )
                     )
                     request = encoded(
-                        ConnectAccount(account_id=account_id, authorization_code=code)
+                        ConnectAccount(
+                            account_id=account_id, authorization_code=code, scopes=scopes
+                        )
                     )
                     # The token service may still be starting: no responders yet.
                     async for attempt in AsyncRetrying(

@@ -30,6 +30,13 @@ TOKEN_KEY_ID = "local-1"
 ADMIN_EMAIL = "admin@ebaysync.local"
 SANDBOX_CLIENT_ID = "ebaysync-SBX-client"
 SANDBOX_RU_NAME = "ebaysync-RuName"
+# The sandbox keyset's DevID: its Trading notifications are signed with it, the ingress checks it.
+SANDBOX_DEV_ID = "ebaysync-sandbox-devid"
+# The alert e-mail eBay's updateConfig needs before any destination (no mail is ever sent).
+PUSH_ALERT_EMAIL = "alerts@ebaysync.local"
+# How often the subscriptions job runs locally: sellers connect after the services start, so
+# their subscriptions follow within this, not the production default's 10 minutes.
+PUSH_SUBSCRIPTIONS_SECONDS = 30
 
 
 @dataclass
@@ -97,6 +104,8 @@ class LocalSecrets:
     # only initdb and the role's creation use.
     postgres_password: str
     postgres_superuser_password: str
+    # createDestination's verification token (eBay's rule: 32 to 80 of [A-Za-z0-9_-]).
+    push_verification_token: str
 
     @classmethod
     def load_or_create(cls, path: Path) -> LocalSecrets:
@@ -109,6 +118,7 @@ class LocalSecrets:
             "admin_password": secrets.token_urlsafe(12),
             "postgres_password": new_password(),
             "postgres_superuser_password": new_password(),
+            "push_verification_token": secrets.token_urlsafe(36),
         }
         # Keep what exists (keys, passwords); add what a newer version needs.
         values = {**fresh, **{k: v for k, v in stored.items() if k in fresh}}
@@ -128,6 +138,27 @@ class LocalSecrets:
         """What ``path`` holds (empty if it does not exist)."""
         loaded = json.loads(path.read_text()) if path.exists() else {}
         return loaded if isinstance(loaded, dict) else {}
+
+
+def push_env(admin_url: str, local: LocalSecrets) -> dict[str, str]:
+    """Push on out of the box against the sandbox (docs/adr/0018): eBay (the sandbox) calls
+    the admin API's ingress at ``admin_url``; the subscriptions job subscribes every connected
+    seller; Trading notifications are checked against the sandbox keyset's DevID. Options'
+    ``service_env`` overrides any of these."""
+    return {
+        "ADMIN_API_PUSH__ENABLED": "true",
+        "ADMIN_API_PUSH__PUBLIC_URL": admin_url,
+        "ADMIN_API_PUSH__VERIFICATION_TOKEN": local.push_verification_token,
+        "ADMIN_API_PUSH__ALERT_EMAIL": PUSH_ALERT_EMAIL,
+        "ADMIN_API_PUSH__TRADING_DEV_ID": SANDBOX_DEV_ID,
+        "ADMIN_API_PUSH__SUBSCRIPTIONS_SECONDS": str(PUSH_SUBSCRIPTIONS_SECONDS),
+    }
+
+
+def push_enabled(env: dict[str, str]) -> bool:
+    """Whether the admin API's environment turns push on (the connect then asks for the push
+    topics' scopes too)."""
+    return env.get("ADMIN_API_PUSH__ENABLED", "").strip().lower() in ("true", "1", "yes", "on")
 
 
 class DataDirError(RuntimeError):

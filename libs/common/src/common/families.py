@@ -208,7 +208,7 @@ FAMILIES: Mapping[Family, FamilySpec] = _specs(
         scopes=(scope.API_SCOPE,),
         phases=("snapshot",),
         lookback=None,
-        push=Push.NOTICED,
+        push=Push.TARGETED,
     ),
     FamilySpec(
         Family.PURCHASES,
@@ -229,7 +229,7 @@ FAMILIES: Mapping[Family, FamilySpec] = _specs(
         EbayApi.POSTORDER_INQUIRIES,
         "inquiry_id",
         detail=True,
-        push=Push.NOTICED,
+        push=Push.TARGETED,
     ),
     _post_order(
         Family.RETURNS,
@@ -285,6 +285,10 @@ def families_of(purpose: str) -> frozenset[Family]:
 # disputes: fetcher.sources.details); the writer keeps it apart from the summary.
 DETAIL_KEY = "_detail"
 DETAIL_FAMILIES: frozenset[Family] = frozenset(f for f, s in FAMILIES.items() if s.detail)
+# The key a targeted window's record of a snapshot family carries (true) when eBay reports the
+# entity ended (a listing's GetItem ``ListingStatus``): the writer ends its row, as a complete
+# snapshot would, instead of storing it as live (docs/adr/0018-push-notifications.md).
+ENDED_KEY = "_ended"
 
 # How often each refresh phase runs (:attr:`FamilySpec.cadences`), for the families that
 # have a phase running less often than every window.

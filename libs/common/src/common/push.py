@@ -78,6 +78,13 @@ REST_TOPICS: dict[str, Topic] = {
 }
 ACCOUNT_TOPICS = frozenset({"MARKETPLACE_ACCOUNT_DELETION", "AUTHORIZATION_REVOCATION"})
 
+# Topics whose ids no targeted call is known to take, so their window re-reads a short span
+# around the event instead (no cursor moves: it is still a notification window). NEW_MESSAGE
+# names a Message API ``messageId``/``conversationId``; that either equals the Trading
+# ``MessageID`` GetMyMessages ``MessageIDs`` takes is UNCONFIRMED in the contracts (§1), so
+# a messages window of the last minutes before the event up to now picks the message up.
+SPAN_TOPICS: dict[str, timedelta] = {"NEW_MESSAGE": timedelta(minutes=10)}
+
 # Trading Platform Notification events (contracts §7.2): SetNotificationPreferences enables
 # these for each seller; the family says what a notification of each re-reads.
 TRADING_EVENTS: dict[str, Family] = {
@@ -205,8 +212,10 @@ def rest_notice(body: Any) -> Notice:
         targets = _unique([_str(data.get("orderId"))])
     elif topic == "NEW_MESSAGE":
         # Only usernames (possibly an immutable user id for US users): the recipient is ours.
+        # The message's id, never the conversation's: a conversation holds many messages. It
+        # is kept for the record only; a window re-reads a span (SPAN_TOPICS says why).
         username = _str(data.get("recipientUserName"))
-        targets = _unique([_str(data.get("conversationId")) or _str(data.get("messageId"))])
+        targets = _unique([_str(data.get("messageId"))])
     elif topic in (
         "ORDER_RETURN_ACTIVITY",
         "ORDER_CANCELLATION_ACTIVITY",

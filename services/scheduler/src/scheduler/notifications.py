@@ -10,37 +10,68 @@ from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import Callable
-from datetime import datetime
+from collections.abc import Callable, Sequence
+from datetime import datetime, timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from common.db.accounts import AccountRepository, EbayAccount
-from common.db.push import NotificationRepository
+from common.db.push import NotificationRepository, ReceivedNotification
 from common.db.sync import SyncRepository
 from common.families import Family
 from common.messages import MAX_TARGETS, NotificationReceived, SyncWindow, Trigger
+from common.push import SPAN_TOPICS
 from common.scheduling import PublishOutcome
 from scheduler.service import PublishWindows
 
 log = logging.getLogger(__name__)
 
 
+# A span window (SPAN_TOPICS) never reaches further back than this, however long its
+# notifications waited: older changes are the polling window's.
+MAX_SPAN = timedelta(hours=6)
+
+
+def span_start(
+    rows: Sequence[ReceivedNotification], now: datetime, max_span: timedelta = MAX_SPAN
+) -> datetime | None:
+    """Where the window of ``rows`` starts when one of them names ids no call takes (a
+    SPAN_TOPICS topic): its event's time less the topic's margin, the earliest of them, at
+    most ``max_span`` back. None: every row names ids, the window re-reads just those."""
+    starts = [
+        (row.event_date or row.received_at) - SPAN_TOPICS[row.topic]
+        for row in rows
+        if row.topic in SPAN_TOPICS
+    ]
+    if not starts:
+        return None
+    return min(max(min(starts), now - max_span), now)
+
+
 def targeted_window(
-    account_id: int, family: Family, targets: list[str], now: datetime, *, fence: int
+    account_id: int,
+    family: Family,
+    targets: list[str],
+    now: datetime,
+    *,
+    fence: int,
+    span_from: datetime | None = None,
+    committed_run: uuid.UUID | None = None,
 ) -> SyncWindow:
     """The command that re-reads just ``targets``: no time range (``window_from`` None), so it
-    never moves the pair's cursor."""
+    never moves the pair's cursor. With ``span_from`` it re-reads ``[span_from, now]`` instead
+    (no targets): still trigger ``notification``, so the writer leaves the cursor too."""
     return SyncWindow(
         run_id=uuid.uuid4(),
         account_id=account_id,
         family=family,
-        window_from=None,
+        window_from=span_from,
         window_to=now,
         trigger=Trigger.NOTIFICATION,
         issued_at=now,
         fence=fence,
-        targets=targets,
+        targets=None if span_from is not None else targets,
+        committed_run=committed_run,
     )
 
 
@@ -97,27 +128,42 @@ class NotificationIntake:
             notes = NotificationRepository(session)
             pending = await notes.pending(account_id, str(family))
             targets: list[str] = []
-            taken: list[int] = []
+            taken: list[ReceivedNotification] = []
             for row in pending:
                 new = [t for t in row.targets if t not in targets]
                 if len(targets) + len(new) > MAX_TARGETS:
                     break  # the rest go with the next window
                 targets += new
-                taken.append(row.id)
+                taken.append(row)
             if not taken:
                 return 0
             sync = SyncRepository(session)
             fence = await sync.take_fence(account_id, family)
             if fence is None:
                 return 0  # a page of the pair is being written: next tick
-            command = targeted_window(account_id, family, targets, now, fence=fence)
+            span_from = span_start(taken, now)
+            committed = None
+            if span_from is not None:
+                # A span window may trust what the pair's last committed run saw (the
+                # messages it read), as a polling window does: only new ones are read again.
+                runs = await sync.committed_runs([(account_id, str(family))])
+                committed = runs.get((account_id, str(family)))
+            command = targeted_window(
+                account_id,
+                family,
+                targets,
+                now,
+                fence=fence,
+                span_from=span_from,
+                committed_run=committed,
+            )
             (outcome,) = await self._publish([command])
             if isinstance(outcome, Exception):
                 raise outcome
             if outcome is not PublishOutcome.ACCEPTED:
                 await transaction.rollback()
                 return 0  # the pair is in flight: the ids stay pending
-            await notes.mark_windowed(taken, now)
+            await notes.mark_windowed([row.id for row in taken], now)
             await sync.record_queued(command)
         log.info(
             "queued a targeted %s window for account %s: %d ids", family, account_id, len(targets)

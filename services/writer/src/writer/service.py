@@ -13,8 +13,15 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from common.db.postorder import upsert_details
 from common.db.runlog import LogKind, LogLine, RunLogRepository
 from common.db.sync import PageCounts, RunStatus, SyncRepository
-from common.db.upsert import UpsertSpec, end_unseen, record_seen, replace_children, upsert_rows
-from common.families import DETAIL_KEY
+from common.db.upsert import (
+    UpsertSpec,
+    end_named,
+    end_unseen,
+    record_seen,
+    replace_children,
+    upsert_rows,
+)
+from common.families import DETAIL_KEY, ENDED_KEY
 from common.fencing import STALE_FENCE, FenceVerdict, judge_fence
 from common.messages import PageBatch, Trigger, WindowCompleted
 from writer.domain import MalformedRecordError, Row
@@ -78,6 +85,14 @@ def split_detail(record: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]
     if not isinstance(detail, dict):
         raise MalformedRecordError(f"{DETAIL_KEY} is not an object")
     return {k: v for k, v in record.items() if k != DETAIL_KEY}, detail
+
+
+def split_ended(record: dict[str, Any]) -> tuple[dict[str, Any], bool]:
+    """A record without its ended mark, and whether eBay reported the entity ended (a
+    targeted window's listing: common.families.ENDED_KEY)."""
+    if ENDED_KEY not in record:
+        return record, False
+    return {k: v for k, v in record.items() if k != ENDED_KEY}, record[ENDED_KEY] is True
 
 
 def cursor_text(cursor: datetime | None) -> str:
@@ -187,9 +202,15 @@ class PageWriter:
         rows: list[Row] = []
         child_rows: dict[UpsertSpec, list[Row]] = {spec: [] for spec in table.child_specs}
         details: dict[str, dict[str, Any]] = {}
+        ended: list[str] = []
+        entity = table.spec.entity_column
         for record in page.records:
             raw, detail = split_detail(record)
+            raw, is_ended = split_ended(raw)
             mapped = table.map_record(page.account_id, raw)
+            if is_ended and table.spec.snapshot and entity is not None:
+                ended.append(str(mapped.row[entity]))  # ended, not stored as live
+                continue
             rows.append(mapped.row)
             if detail is not None and table.spec.entity_column is not None:
                 details[str(mapped.row[table.spec.entity_column])] = detail
@@ -211,8 +232,22 @@ class PageWriter:
         await upsert_details(
             session, page.family, page.account_id, details, run_id=page.run_id, now=now
         )
-        if table.spec.snapshot:
+        ended_count = 0
+        if table.spec.snapshot and page.trigger is Trigger.NOTIFICATION:
+            # A targeted page sweeps nothing, so it notes nothing as seen; what eBay reported
+            # ended is ended here, one by one, as the sweep would have.
+            ended_count = await end_named(
+                session,
+                table.spec,
+                ended,
+                account_id=page.account_id,
+                run_id=page.run_id,
+                now=now,
+            )
+        elif table.spec.snapshot:
             await record_seen(session, table.spec, rows, page.run_id)
         return PageCounts(
-            records=outcome.received, inserted=outcome.inserted, changed=outcome.changed
+            records=outcome.received + len(ended),
+            inserted=outcome.inserted,
+            changed=outcome.changed + ended_count,
         )

@@ -286,6 +286,21 @@ async def replace_children(
 
 
 def _end_unseen_statement(spec: UpsertSpec) -> str:
+    assert spec.entity_column is not None
+    return _end_statement(
+        spec,
+        "NOT EXISTS (SELECT 1 FROM sync_snapshot_seen s "
+        f"WHERE s.run_id = :run_id AND s.entity_id = t.{spec.entity_column})",
+    )
+
+
+def _end_named_statement(spec: UpsertSpec) -> str:
+    assert spec.entity_column is not None
+    return _end_statement(spec, f"t.{spec.entity_column} = ANY(CAST(:ids AS text[]))")
+
+
+def _end_statement(spec: UpsertSpec, which: str) -> str:
+    """End the rows ``which`` selects, each with its ``ended`` history row, as a sweep does."""
     assert spec.snapshot and spec.family is not None and spec.entity_column is not None
     entity = spec.entity_column
     ended_topic = ENDED_TOPICS.get(spec.family)
@@ -293,9 +308,7 @@ def _end_unseen_statement(spec: UpsertSpec) -> str:
     return f"""
 WITH ended AS (
     UPDATE {spec.table.name} t SET ended_at = :now, updated_at = :now, last_run_id = :run_id
-    WHERE t.account_id = :account_id AND t.ended_at IS NULL
-      AND NOT EXISTS (SELECT 1 FROM sync_snapshot_seen s
-                      WHERE s.run_id = :run_id AND s.entity_id = t.{entity})
+    WHERE t.account_id = :account_id AND t.ended_at IS NULL AND {which}
     RETURNING t.{entity} AS entity_id
 ), ev AS (
     INSERT INTO ebay_events (account_id, family, entity_id, change_kind, changed_fields,
@@ -348,3 +361,29 @@ async def end_unseen(
         text("DELETE FROM sync_snapshot_seen WHERE run_id = :run_id"), {"run_id": run_id}
     )
     return ended
+
+
+async def end_named(
+    session: AsyncSession,
+    spec: UpsertSpec,
+    ids: Sequence[str],
+    *,
+    account_id: int,
+    run_id: UUID,
+    now: datetime,
+) -> int:
+    """Mark ended (with history, as :func:`end_unseen` does) the snapshot rows eBay reported
+    ended one by one (a targeted window's GetItem, docs/adr/0018). Returns how many were."""
+    if not ids:
+        return 0
+    result = await session.execute(
+        text(_end_named_statement(spec)),
+        {
+            "account_id": account_id,
+            "run_id": run_id,
+            "now": now,
+            "family": str(spec.family),
+            "ids": list(ids),
+        },
+    )
+    return int(result.scalar_one())

@@ -139,7 +139,7 @@ def trading_error(
     for code in codes:
         if code in TRANSIENT_ERROR_CODES:
             return EbayTransientError(detail(code), request_id=rid)
-    return EbayRequestError(detail(codes[0]), request_id=rid)
+    return EbayRequestError(detail(codes[0]), request_id=rid, entries=failures)
 
 
 def list_pagination(envelope: Record, container: str, call: str) -> tuple[int, int]:

@@ -1,4 +1,4 @@
-"""``POST /ws/api.dll``: GetMyeBaySelling, GetMyMessages, GetMyeBayBuying, GetUser and the
+"""``POST /ws/api.dll``: GetMyeBaySelling, GetItem, GetMyMessages, GetMyeBayBuying, GetUser and the
 Platform Notification preferences (Set/GetNotificationPreferences).
 
 Errors come back with HTTP 200 and ``Ack=Failure`` (transport faults aside).
@@ -14,6 +14,7 @@ from ebay_sandbox.gateway import trading_call
 from ebay_sandbox.notifications.preferences import get_preferences, set_preferences
 from ebay_sandbox.state import SandboxDep
 from ebay_sandbox.trading.buying import won_list
+from ebay_sandbox.trading.items import get_item
 from ebay_sandbox.trading.messages import my_messages
 from ebay_sandbox.trading.request import TradingRequest, parse_request
 from ebay_sandbox.trading.selling import active_list
@@ -31,6 +32,10 @@ CALLS: dict[str, tuple[Endpoint, Handler]] = {
             paged=True,
         ),
         active_list,
+    ),
+    "GetItem": (
+        Endpoint("GetItem", frozenset({"active_inventory", "active_listings"}), ApiStyle.TRADING),
+        get_item,
     ),
     "GetMyMessages": (
         Endpoint("GetMyMessages", frozenset({"messages"}), ApiStyle.TRADING, paged=True),

@@ -37,6 +37,7 @@ SITES = {
 CALLS = frozenset(
     {
         "GetMyeBaySelling",
+        "GetItem",
         "GetMyMessages",
         "GetMyeBayBuying",
         "GetUser",

@@ -66,8 +66,9 @@ def active_listings(book: ListingBook, horizon: Horizon) -> list[Listing]:
     return listings
 
 
-def item_xml(item: Listing, now_ms: int, currency: str) -> str:
-    """One ``<Item>`` of the ActiveList (element order as in eBay's samples)."""
+def item_xml(item: Listing, now_ms: int, currency: str, listing_status: str | None = None) -> str:
+    """One ``<Item>`` of the ActiveList (element order as in eBay's samples); GetItem's adds
+    ``SellingStatus/ListingStatus``."""
     auction = item.sold_format == "AUCTION"
     url = f"https://www.ebay.com/itm/{item.item_id}"
     parts = []
@@ -82,12 +83,14 @@ def item_xml(item: Listing, now_ms: int, currency: str) -> str:
     ]
     status = [el("BidCount", bids(item, now_ms))] if auction else []
     status.append(money("CurrentPrice", current_price(item, now_ms), currency))
+    if listing_status is not None:
+        status.append(el("ListingStatus", listing_status))
     if not auction:
         status.append(el("QuantitySold", sold(item, now_ms)))
     parts += [
         node("SellingStatus", status),
         node("ShippingDetails", [el("ShippingType", "Flat")]),
-        el("TimeLeft", duration(end_of_view(item, now_ms) - now_ms)),
+        el("TimeLeft", duration(max(0, end_of_view(item, now_ms) - now_ms))),
         el("Title", item.title),
         el("WatchCount", item.watch_count),
         el("QuantityAvailable", quantity_available(item, now_ms)),

@@ -3,10 +3,12 @@
 A targeted window (``SyncWindow.targets``, trigger ``notification``) has no time range; each
 family re-reads its ids with its cheapest call: orders ``getOrders?orderIds=`` (50 a call),
 messages ``GetMyMessages ReturnMessages`` (10 a call), returns the return search by
-``return_id`` plus the return's detail. The window is one page; a multi-phase source's other
-phases read nothing. A family without a targeted call (listings, inquiries: see the ADR)
-answers an empty page: the run completes and polling, the safety net, picks the change up.
-Kept apart from the sources so the polling phase logic stays as it is.
+``return_id`` plus the return's detail, listings Trading ``GetItem`` (one a call; an ended one
+marked :data:`ENDED_KEY` for the writer to end), inquiries ``GET /inquiry/{id}`` and the
+inquiry search by the item and transaction it names (the search takes no ``inquiry_id``).
+The window is one page; a multi-phase source's other phases read nothing. A family without a
+targeted call answers an empty page: the run completes and polling, the safety net, picks the
+change up. Kept apart from the sources so the polling phase logic stays as it is.
 """
 
 from __future__ import annotations
@@ -16,9 +18,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from common.ebay.fulfillment import MAX_ORDER_IDS, FulfillmentClient
-from common.ebay.postorder import RETURN_SEARCH, PostOrderClient
+from common.ebay.postorder import INQUIRY_SEARCH, RETURN_SEARCH, PostOrderClient
 from common.ebay.trading import MAX_MESSAGE_IDS, TradingClient
-from common.families import DETAIL_KEY, Family
+from common.ebay.trading_items import get_item
+from common.families import DETAIL_KEY, ENDED_KEY, Family
 from fetcher.domain import PageShape
 from fetcher.sources.base import PageRequest, Source, SourcePage
 from fetcher.tokens import AccountToken
@@ -105,6 +108,65 @@ def returns_call(client: PostOrderClient) -> TargetedCall:
     return call
 
 
+def listings_call(client: TradingClient) -> TargetedCall:
+    """Each listing as the ActiveList has it; one eBay reports ended is marked so; one it no
+    longer knows (error 17) is left to the snapshot sweep."""
+
+    async def call(account: AccountToken, ids: list[str]) -> list[Record]:
+        records: list[Record] = []
+        for item_id in ids:
+            found = await get_item(client, account.token, account.site_id, item_id)
+            if found is not None:
+                records.append({**found.record, ENDED_KEY: True} if found.ended else found.record)
+        return records
+
+    return call
+
+
+def inquiry_lookup(detail: Record) -> dict[str, str]:
+    """The search filters that find an inquiry's summary from its detail: the item and the
+    transaction it is about (ids may come as JSON numbers, contracts §3)."""
+    filters: dict[str, str] = {}
+    for key, param in (("itemId", "item_id"), ("transactionId", "transaction_id")):
+        value = detail.get(key)
+        if isinstance(value, str | int) and not isinstance(value, bool) and str(value):
+            filters[param] = str(value)
+    return filters
+
+
+def inquiries_call(client: PostOrderClient) -> TargetedCall:
+    """The inquiry's detail (``GET /inquiry/{id}``), then its summary: the search by the item
+    and transaction the detail names, keeping the member with that ``inquiryId`` — the record
+    polling publishes (summary with its detail)."""
+
+    async def call(account: AccountToken, ids: list[str]) -> list[Record]:
+        records: list[Record] = []
+        for inquiry_id in ids:
+            detail = await client.detail(
+                INQUIRY_SEARCH,
+                account.token,
+                marketplace_id=account.marketplace_id,
+                entity_id=inquiry_id,
+            )
+            filters = inquiry_lookup(detail)
+            if not filters:
+                continue  # nothing to search by: polling brings it
+            page = await client.search(
+                INQUIRY_SEARCH,
+                account.token,
+                marketplace_id=account.marketplace_id,
+                filters=filters,
+                offset=0,
+                limit=10,
+            )
+            for member in page.members:
+                if str(member.get("inquiryId")) == inquiry_id:
+                    records.append({**member, DETAIL_KEY: detail})
+        return records
+
+    return call
+
+
 def with_targets(
     sources: list[Source],
     *,
@@ -117,5 +179,7 @@ def with_targets(
         Family.ORDERS: orders_call(fulfillment),
         Family.MESSAGES: messages_call(trading),
         Family.RETURNS: returns_call(post_order),
+        Family.ACTIVE_INVENTORY: listings_call(trading),
+        Family.INQUIRIES: inquiries_call(post_order),
     }
     return {s.family: WithTargets(s, calls.get(s.family)) for s in sources}
