@@ -8,14 +8,12 @@ from typing import Any
 import httpx
 import pytest
 
+from testkit.sandbox_client import iso
+
 ORDERS = "/sell/fulfillment/v1/order"
 NOW = datetime(2025, 6, 1, 12, 0, tzinfo=UTC)
 Json = dict[str, Any]
 Walk = Callable[..., Awaitable[list[Json]]]
-
-
-def iso(moment: datetime) -> str:
-    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
 
 
 def ids(orders: list[Json]) -> list[str]:

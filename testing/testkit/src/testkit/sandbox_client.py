@@ -30,6 +30,22 @@ SCOPES = " ".join(
 )
 
 Json = dict[str, Any]
+# Post-Order's three searches, which share their paging and date parameters.
+POST_ORDER = [
+    "/post-order/v2/return/search",
+    "/post-order/v2/casemanagement/search",
+    "/post-order/v2/inquiry/search",
+]
+
+
+def iso(moment: datetime) -> str:
+    """eBay's timestamp format: milliseconds and ``Z``."""
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+
+
+def error_ids(resp: httpx.Response) -> list[int]:
+    """The ``errorId`` of each error of a REST error body."""
+    return [e["errorId"] for e in resp.json()["errors"]]
 
 
 def make_config(**overrides: Any) -> SandboxConfig:
