@@ -6,10 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import importlib.util
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
-from pathlib import Path
-from types import ModuleType
 
 import nats
 import pytest
@@ -26,26 +23,15 @@ from common.streams import (
     PAGES_STREAM,
     WINDOWS_STREAM,
 )
+from testkit.deploy_config import NATS_DIR, load_ops
 from testkit.nats_permissions import (
     PASSWORDS,
     Session,
 )
 
-ROOT = Path(__file__).resolve().parents[3]
-NATS_DIR = ROOT / "deploy" / "nats"
-
 
 def password_variable(user: str) -> str:
     return "NATS_PASSWORD_" + user.upper().replace("-", "_")
-
-
-def load_ops() -> ModuleType:
-    """deploy/ops.py, the deploy step that declares the topology (not an installed module)."""
-    spec = importlib.util.spec_from_file_location("ebaysync_deploy_ops", ROOT / "deploy" / "ops.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 @pytest.fixture(scope="module")

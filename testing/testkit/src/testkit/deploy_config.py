@@ -5,10 +5,12 @@ repository root is found from this file."""
 
 from __future__ import annotations
 
+import importlib.util
 import re
 import tempfile
 from collections.abc import Mapping
 from pathlib import Path
+from types import ModuleType
 
 import pytest
 from pydantic_settings import BaseSettings
@@ -108,3 +110,13 @@ def config_variables(*paths: Path) -> set[str]:
             code = re.sub(r'"[^"]*"', "", line.split("#", 1)[0])
             names |= set(re.findall(r"\$([A-Z][A-Z0-9_]*)", code))
     return names
+
+
+def load_ops() -> ModuleType:
+    """deploy/ops.py, the deploy step that declares the topology (the topology Job of
+    deploy/k8s/topology-job.yaml); not an installed module."""
+    spec = importlib.util.spec_from_file_location("ebaysync_deploy_ops", ROOT / "deploy" / "ops.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
