@@ -191,6 +191,7 @@ async def test_subscriptions_enforce_scopes_and_lifecycle(notification_spec: Any
             await push.http.delete(f"{NOTIFY}/subscription/{sub_id}", headers=push.user)
         ).status_code == 204
         resp = await push.http.get(f"{NOTIFY}/subscription/{sub_id}", headers=push.user)
+        assert (resp.status_code, _error_ids(resp)) == (404, [195013])
 
 
 # --- payloads against the AsyncAPI contracts ---------------------------------------------------
