@@ -27,7 +27,7 @@ import pytest_asyncio
 from embedded_servers import find_free_port
 from nats.aio.client import Client as NatsClient
 from sqlalchemy import func, select
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker, create_async_engine
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from common.control import PauseSwitch
 from common.db.accounts import EbayAccount
@@ -54,6 +54,7 @@ from testkit.nats_cluster import (
 )
 from testkit.progress import sandbox_now
 from testkit.servers import DatabaseServer
+from testkit.system import running_system
 from testkit.waiting import eventually
 
 pytestmark = [pytest.mark.e2e, pytest.mark.nats, pytest.mark.postgres]
@@ -151,18 +152,9 @@ async def system(
             "SANDBOX_HISTORY_DAYS": "120",
         },
     )
-    runtime = Runtime(options)
-    info = await runtime.start()
-    engine = create_async_engine(database_url)
-    sessions = async_sessionmaker(engine, expire_on_commit=False)
-    try:
-        async with sessions() as session:
-            account = (await session.scalars(select(EbayAccount))).one()
-        async with httpx.AsyncClient(base_url=info.sandbox_url, timeout=30) as sandbox:
-            yield System(runtime, sessions, sandbox, account)
-    finally:
-        await runtime.stop()
-        await engine.dispose()
+    async with running_system(options) as running:
+        account = await running.only_account()
+        yield System(running.runtime, running.sessions, running.sandbox, account)
 
 
 async def runs_succeeded(system: System) -> int:
