@@ -1,6 +1,7 @@
 """The NATS users of deploy/nats/accounts.conf: each service may do its job and nothing else.
-Here: who gets in, the fetcher and the writer. The other services:
-test_deploy_nats_permissions_services; streams, pages and windows: ..._streams.
+
+Here who gets in, the fetcher and the writer; the other services in ..._services, streams, pages
+and windows in ..._streams.
 
 A real nats-server runs deploy/nats/single.conf (which includes accounts.conf) on loopback.
 Every allowed operation must succeed with no violation reported; every denied one must be

@@ -1,11 +1,7 @@
 """The NATS users of deploy/nats/accounts.conf: each service may do its job and nothing else.
-Here: dead letters, failures,
-pages, windows, the call ledger and cancelled runs.
 
-A real nats-server runs deploy/nats/single.conf (which includes accounts.conf) on loopback.
-Every allowed operation must succeed with no violation reported; every denied one must be
-refused by the server — the permissions violation arrives through nats-py's error callback —
-and must have no effect.
+Here dead letters, failures, pages, windows, the call ledger and cancelled runs; how the server
+is asked: test_deploy_nats_permissions.
 """
 
 from __future__ import annotations
