@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -16,9 +15,7 @@ from typing import Any
 import httpx
 import orjson
 import pytest
-from faststream.nats import NatsBroker
 from sqlalchemy import text
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from typer.testing import CliRunner
 
 from common.db.orders import EbayOrder
@@ -38,7 +35,7 @@ from ebaysync.verify import (
     verify_pair,
 )
 from testkit.ebay_samples import make_order
-from testkit.pipeline import Pipeline, family_pipeline
+from testkit.pipeline import Pipeline, pipeline_fixture
 
 T0 = datetime(2025, 3, 1, tzinfo=UTC)
 
@@ -168,22 +165,9 @@ def test_an_unknown_family_is_a_usage_error(tmp_path: Path) -> None:
 # --- against a real mirror ---------------------------------------------------------------
 
 
-@pytest.fixture
-async def pipeline(
-    nats_url: str,
-    migrated_database_url: str,
-    broker: NatsBroker,
-    sessions: async_sessionmaker[AsyncSession],
-) -> AsyncIterator[Pipeline]:
-    config = SandboxConfig(sellers=1, profile="tiny", orders_per_day=5, clock_frozen=True)
-    async with family_pipeline(
-        nats_url=nats_url,
-        database_url=migrated_database_url,
-        broker=broker,
-        sessions=sessions,
-        config=config,
-    ) as pipeline:
-        yield pipeline
+pipeline = pipeline_fixture(
+    SandboxConfig(sellers=1, profile="tiny", orders_per_day=5, clock_frozen=True)
+)
 
 
 async def damage(pipeline: Pipeline, account_id: int) -> tuple[str, str, str]:

@@ -21,7 +21,7 @@ import pytest
 from embedded_servers import find_free_port
 from nats.js import JetStreamContext
 from sqlalchemy import func, select
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker, create_async_engine
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from common.db.accounts import EbayAccount
 from common.db.events import EbayEvent
@@ -32,6 +32,7 @@ from ebaysync.verify import mirrored_records, verify
 from testkit import servers
 from testkit.progress import caught_up, differences
 from testkit.servers import DatabaseServer
+from testkit.system import running_system
 from testkit.waiting import eventually
 
 pytestmark = [pytest.mark.e2e, pytest.mark.nats, pytest.mark.postgres]
@@ -91,16 +92,8 @@ async def system(
             "SANDBOX_LISTINGS": "40",
         },
     )
-    runtime = Runtime(options)
-    info = await runtime.start()
-    engine = create_async_engine(database_url)
-    sessions = async_sessionmaker(engine, expire_on_commit=False)
-    try:
-        async with httpx.AsyncClient(base_url=info.sandbox_url, timeout=60) as sandbox:
-            yield System(runtime, sessions, sandbox)
-    finally:
-        await runtime.stop()
-        await engine.dispose()
+    async with running_system(options, sandbox_timeout=60) as running:
+        yield System(running.runtime, running.sessions, running.sandbox)
 
 
 Snapshot = dict[tuple[int, Family, str], dict[str, object]]

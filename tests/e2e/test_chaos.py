@@ -31,6 +31,7 @@ from common.families import Family
 from ebaysync.runtime import Runtime, RuntimeOptions
 from ebaysync.verify import verify
 from testkit.progress import caught_up, differences
+from testkit.system import started_runtime
 from testkit.waiting import eventually
 
 pytestmark = [pytest.mark.e2e, pytest.mark.nats, pytest.mark.postgres]
@@ -82,12 +83,8 @@ async def runtime(tmp_path: Path) -> AsyncIterator[Runtime]:
         },
         sandbox_env={"SANDBOX_CLOCK_FROZEN": "true", "SANDBOX_PROFILE": "tiny,small"},
     )
-    runtime = Runtime(options)
-    await runtime.start()
-    try:
+    async with started_runtime(options) as runtime:
         yield runtime
-    finally:
-        await runtime.stop()
 
 
 async def sample_cursors(sessions: async_sessionmaker[AsyncSession], log_: CursorLog) -> None:

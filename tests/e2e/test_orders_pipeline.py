@@ -19,9 +19,8 @@ import pytest
 from embedded_servers import find_free_port
 from nats.js import JetStreamContext
 from sqlalchemy import func, select
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker, create_async_engine
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from common.db.accounts import EbayAccount
 from common.db.orders import EbayOrderLineItem
 from common.db.sync import SyncRepository, SyncRun, SyncState
 from common.families import Family
@@ -33,6 +32,7 @@ from ebaysync.verify import Records, event_count, mirrored_records, source_recor
 from testkit import servers
 from testkit.progress import sandbox_now
 from testkit.servers import DatabaseServer
+from testkit.system import running_system
 from testkit.waiting import eventually
 
 pytestmark = [pytest.mark.e2e, pytest.mark.nats, pytest.mark.postgres]
@@ -80,18 +80,16 @@ async def system(
             "SANDBOX_HISTORY_DAYS": "120",
         },
     )
-    runtime = Runtime(options)
-    info = await runtime.start()
-    engine = create_async_engine(database_url)
-    sessions = async_sessionmaker(engine, expire_on_commit=False)
-    try:
-        async with sessions() as session:
-            account = (await session.scalars(select(EbayAccount))).one()
-        async with httpx.AsyncClient(base_url=info.sandbox_url, timeout=30) as sandbox:
-            yield System(runtime, sessions, sandbox, topology, account.id, account.username)
-    finally:
-        await runtime.stop()
-        await engine.dispose()
+    async with running_system(options) as running:
+        account = await running.only_account()
+        yield System(
+            running.runtime,
+            running.sessions,
+            running.sandbox,
+            topology,
+            account.id,
+            account.username,
+        )
 
 
 async def open_runs(system: System) -> int:

@@ -20,21 +20,20 @@ import pytest
 from embedded_servers import find_free_port
 from nats.js import JetStreamContext
 from sqlalchemy import func, select
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker, create_async_engine
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from common.db.accounts import EbayAccount
 from common.db.orders import EbayOrder
 from common.db.push import ReceivedNotification
 from common.db.sync import SyncRun, SyncState
 from ebay_sandbox.consent import approve_consent
 from ebaysync.runtime import (
     LocalSecrets,
-    Runtime,
     RuntimeOptions,
 )
 from ebaysync.runtime_local import SANDBOX_CLIENT_ID, SANDBOX_RU_NAME
 from testkit import servers
 from testkit.servers import DatabaseServer
+from testkit.system import running_system
 from testkit.waiting import eventually
 
 pytestmark = [pytest.mark.e2e, pytest.mark.nats, pytest.mark.postgres]
@@ -94,25 +93,16 @@ async def system(
             "SANDBOX_HISTORY_DAYS": "10",
         },
     )
-    runtime = Runtime(options)
-    info = await runtime.start()
-    engine = create_async_engine(database_url)
-    sessions = async_sessionmaker(engine, expire_on_commit=False)
-    try:
-        async with sessions() as session:
-            account = (await session.scalars(select(EbayAccount))).one()
+    async with running_system(options) as running:
+        account = await running.only_account()
         secret = LocalSecrets.load_or_create(options.data_dir / "secrets.json")
-        async with httpx.AsyncClient(base_url=info.sandbox_url, timeout=30) as sandbox:
-            await subscribe(
-                sandbox,
-                secret.sandbox_client_secret,
-                account.username,
-                f"http://127.0.0.1:{admin_port}/ebay/notifications/rest",
-            )
-            yield System(sessions, sandbox, account.id, account.username)
-    finally:
-        await runtime.stop()
-        await engine.dispose()
+        await subscribe(
+            running.sandbox,
+            secret.sandbox_client_secret,
+            account.username,
+            f"http://127.0.0.1:{admin_port}/ebay/notifications/rest",
+        )
+        yield System(running.sessions, running.sandbox, account.id, account.username)
 
 
 async def subscribe(sandbox: httpx.AsyncClient, secret: str, username: str, endpoint: str) -> None:

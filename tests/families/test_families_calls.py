@@ -11,20 +11,17 @@ from __future__ import annotations
 
 import uuid
 from collections import Counter
-from collections.abc import AsyncIterator
 from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
-from faststream.nats import NatsBroker
 from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from common.families import PHASE_CADENCES, Family
 from common.messages import PageBatch
 from ebay_sandbox.settings import SandboxConfig
 from ebaysync.truths import TRUTHS, FamilyTruth
-from testkit.pipeline import Pipeline, Seller, family_pipeline
+from testkit.pipeline import Pipeline, Seller, pipeline_fixture
 
 pytestmark = [pytest.mark.nats, pytest.mark.postgres]
 
@@ -45,24 +42,11 @@ SEARCHES = {
 NOT_EBAY = ("/sandbox", "oauth", "SigningKey", "token")
 
 
-@pytest.fixture
-async def pipeline(
-    nats_url: str,
-    migrated_database_url: str,
-    broker: NatsBroker,
-    sessions: async_sessionmaker[AsyncSession],
-) -> AsyncIterator[Pipeline]:
-    config = SandboxConfig(
+pipeline = pipeline_fixture(
+    SandboxConfig(
         sellers=1, profile="small", orders_per_day=40, messages_per_day=6, clock_frozen=True
     )
-    async with family_pipeline(
-        nats_url=nats_url,
-        database_url=migrated_database_url,
-        broker=broker,
-        sessions=sessions,
-        config=config,
-    ) as pipeline:
-        yield pipeline
+)
 
 
 async def endpoint_calls(pipeline: Pipeline) -> Counter[str]:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import base64
 from collections import defaultdict
-from collections.abc import AsyncIterator, Hashable, Iterable
+from collections.abc import Hashable, Iterable
 from datetime import timedelta
 from decimal import Decimal
 from typing import Any
@@ -16,10 +16,8 @@ from typing import Any
 import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ed25519
-from faststream.nats import NatsBroker
 from pydantic import SecretStr
 from sqlalchemy import func, select
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from common.db.finances import EbayPayout, EbayTransaction, EbayTransactionFee
 from common.db.signing_keys import EbaySigningKey
@@ -29,7 +27,7 @@ from common.ebay.signing import SigningKey
 from common.families import Family
 from ebay_sandbox.settings import SandboxConfig
 from ebaysync.truths import TRUTHS
-from testkit.pipeline import Pipeline, Seller, family_pipeline
+from testkit.pipeline import Pipeline, Seller, pipeline_fixture
 
 pytestmark = [pytest.mark.nats, pytest.mark.postgres]
 
@@ -37,25 +35,10 @@ MARKETPLACES = ("EBAY_US", "EBAY_GB", "EBAY_DE")
 WINDOW = timedelta(days=30)
 
 
-@pytest.fixture
-async def pipeline(
-    nats_url: str,
-    migrated_database_url: str,
-    broker: NatsBroker,
-    sessions: async_sessionmaker[AsyncSession],
-) -> AsyncIterator[Pipeline]:
-    # Sellers cycle US, GB, US, DE, US: five include a UK and a German seller.
-    config = SandboxConfig(
-        sellers=5, profile="tiny", orders_per_day=4, history_days=45, clock_frozen=True
-    )
-    async with family_pipeline(
-        nats_url=nats_url,
-        database_url=migrated_database_url,
-        broker=broker,
-        sessions=sessions,
-        config=config,
-    ) as pipeline:
-        yield pipeline
+# Sellers cycle US, GB, US, DE, US: five include a UK and a German seller.
+pipeline = pipeline_fixture(
+    SandboxConfig(sellers=5, profile="tiny", orders_per_day=4, history_days=45, clock_frozen=True)
+)
 
 
 def seller_on(pipeline: Pipeline, marketplace: str) -> Seller:

@@ -11,15 +11,13 @@ from __future__ import annotations
 
 import uuid
 from collections import Counter
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
 import pytest
-from faststream.nats import NatsBroker
 from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from common.db.events import EbayEvent
 from common.db.offers import EbayOffer
@@ -32,7 +30,7 @@ from ebay_sandbox.settings import SandboxConfig
 from ebaysync.truths import TRUTHS
 from fetcher.settings import FetcherSettings
 from fetcher.sources import SourceContext, build_sources
-from testkit.pipeline import Pipeline, Seller, family_pipeline
+from testkit.pipeline import Pipeline, Seller, pipeline_fixture
 
 pytestmark = [pytest.mark.nats, pytest.mark.postgres]
 
@@ -77,32 +75,17 @@ class ObservedTransport(httpx.AsyncBaseTransport):
         await self._inner.aclose()
 
 
-@pytest.fixture
-async def pipeline(
-    nats_url: str,
-    migrated_database_url: str,
-    broker: NatsBroker,
-    sessions: async_sessionmaker[AsyncSession],
-) -> AsyncIterator[Pipeline]:
-    config = SandboxConfig(
+pipeline = pipeline_fixture(
+    SandboxConfig(
         sellers=3,
         profile="tiny",
         listings=60,
         clock_frozen=True,
         origin=ORIGIN,
         clock_start=CLOCK_START,
-    )
-    async with family_pipeline(
-        nats_url=nats_url,
-        database_url=migrated_database_url,
-        broker=broker,
-        sessions=sessions,
-        config=config,
-        fetcher_settings=FetcherSettings(
-            offers_page_size=PAGE_SIZE, offers_concurrency=CONCURRENCY
-        ),
-    ) as pipeline:
-        yield pipeline
+    ),
+    fetcher_settings=FetcherSettings(offers_page_size=PAGE_SIZE, offers_concurrency=CONCURRENCY),
+)
 
 
 async def fetch(pipeline: Pipeline, window: SyncWindow, transport: ObservedTransport) -> None:

@@ -2,40 +2,24 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from datetime import timedelta
 from decimal import Decimal
 
 import pytest
-from faststream.nats import NatsBroker
 from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from common.db.orders import EbayOrder
 from common.families import Family
 from ebay_sandbox.settings import SandboxConfig
 from ebaysync.truths import TRUTHS
-from testkit.pipeline import Pipeline, family_pipeline
+from testkit.pipeline import Pipeline, pipeline_fixture
 
 pytestmark = [pytest.mark.nats, pytest.mark.postgres]
 
 
-@pytest.fixture
-async def pipeline(
-    nats_url: str,
-    migrated_database_url: str,
-    broker: NatsBroker,
-    sessions: async_sessionmaker[AsyncSession],
-) -> AsyncIterator[Pipeline]:
-    config = SandboxConfig(sellers=1, profile="tiny", orders_per_day=5, clock_frozen=True)
-    async with family_pipeline(
-        nats_url=nats_url,
-        database_url=migrated_database_url,
-        broker=broker,
-        sessions=sessions,
-        config=config,
-    ) as pipeline:
-        yield pipeline
+pipeline = pipeline_fixture(
+    SandboxConfig(sellers=1, profile="tiny", orders_per_day=5, clock_frozen=True)
+)
 
 
 async def test_a_window_of_orders_is_mirrored_exactly(pipeline: Pipeline) -> None:

@@ -7,15 +7,12 @@ closure included) through the refresh phases, with a ``changed`` event for each.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from datetime import datetime, timedelta
 from typing import Any
 from uuid import UUID
 
 import pytest
-from faststream.nats import NatsBroker
 from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from common.db.events import EbayEvent
 from common.db.postorder import EbayClaimDetail
@@ -24,7 +21,7 @@ from common.ebay.postorder import INQUIRY_SEARCH, RETURN_SEARCH, PostOrderClient
 from common.families import Family
 from ebay_sandbox.settings import SandboxConfig
 from ebaysync.truths import TRUTHS, FamilyTruth
-from testkit.pipeline import Pipeline, Seller, family_pipeline
+from testkit.pipeline import Pipeline, Seller, pipeline_fixture
 
 pytestmark = [pytest.mark.nats, pytest.mark.postgres]
 
@@ -32,23 +29,10 @@ FAMILIES = (Family.CASES, Family.INQUIRIES, Family.RETURNS, Family.PAYMENT_DISPU
 Records = dict[str, dict[str, Any]]
 
 
-@pytest.fixture
-async def pipeline(
-    nats_url: str,
-    migrated_database_url: str,
-    broker: NatsBroker,
-    sessions: async_sessionmaker[AsyncSession],
-) -> AsyncIterator[Pipeline]:
-    # ~0.4 % of orders get a payment dispute: 40 orders a day give each seller a few dozen.
-    config = SandboxConfig(sellers=2, profile="small", orders_per_day=40, clock_frozen=True)
-    async with family_pipeline(
-        nats_url=nats_url,
-        database_url=migrated_database_url,
-        broker=broker,
-        sessions=sessions,
-        config=config,
-    ) as pipeline:
-        yield pipeline
+# ~0.4 % of orders get a payment dispute: 40 orders a day give each seller a few dozen.
+pipeline = pipeline_fixture(
+    SandboxConfig(sellers=2, profile="small", orders_per_day=40, clock_frozen=True)
+)
 
 
 async def truth_records(

@@ -8,15 +8,12 @@ an incomplete one ends nothing; Trading faults surface as the right errors.
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
-from faststream.nats import NatsBroker
 from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from common.db.events import EbayEvent
 from common.db.trading import EbayActiveListing, EbayMessage, EbayPurchase
@@ -33,20 +30,14 @@ from ebay_sandbox.settings import SandboxConfig
 from ebaysync.truths import TRUTHS
 from fetcher.sources import PageRequest, Source, SourcePage
 from fetcher.sources.trading import ActiveInventorySource, MessagesSource, PurchasesSource
-from testkit.pipeline import Pipeline, Seller, family_pipeline
+from testkit.pipeline import Pipeline, Seller, pipeline_fixture
 
 pytestmark = [pytest.mark.nats, pytest.mark.postgres]
 
 
-@pytest.fixture
-async def pipeline(
-    nats_url: str,
-    migrated_database_url: str,
-    broker: NatsBroker,
-    sessions: async_sessionmaker[AsyncSession],
-) -> AsyncIterator[Pipeline]:
-    # Two sellers (a US and a UK one: site ids 0 and 3), small volumes, time only moves on demand.
-    config = SandboxConfig(
+# Two sellers (a US and a UK one: site ids 0 and 3), small volumes, time only moves on demand.
+pipeline = pipeline_fixture(
+    SandboxConfig(
         sellers=2,
         profile="tiny",
         orders_per_day=1,
@@ -56,14 +47,7 @@ async def pipeline(
         purchases_per_day=1,
         clock_frozen=True,
     )
-    async with family_pipeline(
-        nats_url=nats_url,
-        database_url=migrated_database_url,
-        broker=broker,
-        sessions=sessions,
-        config=config,
-    ) as pipeline:
-        yield pipeline
+)
 
 
 def trading(pipeline: Pipeline) -> TradingClient:

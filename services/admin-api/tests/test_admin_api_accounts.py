@@ -10,21 +10,19 @@ import pytest
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from common.db.accounts import EbayAccount
-from testkit.admin import Org, admin_settings, create_signed_in_org, serve_admin
+from testkit import admin_fixtures
+from testkit.admin import Org, admin_settings, serve_admin
 from testkit.factories import create_account
 
 pytestmark = [pytest.mark.nats, pytest.mark.postgres]
+
+org = admin_fixtures.org
 
 
 @pytest.fixture
 async def client(migrated_database_url: str, nats_url: str) -> AsyncIterator[httpx.AsyncClient]:
     async with serve_admin(admin_settings(nats_url, migrated_database_url)) as (_, client):
         yield client
-
-
-@pytest.fixture
-async def org(client: httpx.AsyncClient, sessions: async_sessionmaker[AsyncSession]) -> Org:
-    return await create_signed_in_org(client, sessions)
 
 
 @pytest.fixture

@@ -16,6 +16,7 @@ from admin_api.bootstrap import bootstrap_admin
 from admin_api.security import issue_login_token, issue_state
 from common.db.accounts import User
 from common.db.migrate import upgrade_async
+from testkit import admin_fixtures
 from testkit.admin import (
     JWT_SECRET,
     PASSWORD,
@@ -31,16 +32,13 @@ from testkit.servers import DatabaseServer, unique_database_name
 
 pytestmark = [pytest.mark.nats, pytest.mark.postgres]
 
+org = admin_fixtures.org
+
 
 @pytest.fixture
 async def client(migrated_database_url: str, nats_url: str) -> AsyncIterator[httpx.AsyncClient]:
     async with serve_admin(admin_settings(nats_url, migrated_database_url)) as (_, client):
         yield client
-
-
-@pytest.fixture
-async def org(client: httpx.AsyncClient, sessions: async_sessionmaker[AsyncSession]) -> Org:
-    return await create_signed_in_org(client, sessions)
 
 
 class TestSignIn:

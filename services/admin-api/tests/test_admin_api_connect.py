@@ -9,21 +9,17 @@ from urllib.parse import parse_qs, urlsplit
 
 import httpx
 import pytest
-from faststream import FastStream
 from nats.js import JetStreamContext
 from pydantic import SecretStr
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from common.db.accounts import EbayAccount
 from common.ebay.scopes import SCOPE_STRING
-from common.settings import EbayApiSettings, NatsSettings, PostgresSettings
 from ebay_sandbox.settings import SandboxConfig
 from testkit.admin import Org, admin_settings, create_signed_in_org, serve_admin
 from testkit.factories import create_account
 from testkit.sandbox import serve_sandbox
-from token_service.app import create_app as create_token_service
-from token_service.crypto import generate_key
-from token_service.settings import TokenServiceSettings
+from testkit.token_service import running_token_service, sandbox_ebay
 
 pytestmark = [pytest.mark.nats, pytest.mark.postgres]
 
@@ -75,37 +71,20 @@ async def env(
         accept_url=CALLBACK,
     )
     async with serve_sandbox(config) as sandbox_url:
-        ebay = EbayApiSettings(
-            api_base_url=sandbox_url,
-            apiz_base_url=sandbox_url,
-            auth_base_url=sandbox_url,
-            client_id=CLIENT_ID,
-            client_secret=SecretStr(CLIENT_SECRET),
-            ru_name=RU_NAME,
+        ebay = sandbox_ebay(
+            sandbox_url, client_id=CLIENT_ID, client_secret=CLIENT_SECRET, ru_name=RU_NAME
         )
-        token_app: FastStream = create_token_service(
-            TokenServiceSettings(
-                nats=NatsSettings(url=nats_url),
-                database=PostgresSettings(url=SecretStr(migrated_database_url)),
-                ebay=ebay,
-                keys={"k1": SecretStr(generate_key())},
-                active_key_id="k1",
-            )
+        settings = admin_settings(
+            nats_url, migrated_database_url, ebay=ebay, ebay_environment="sandbox"
         )
-        await token_app.start()
-        try:
-            settings = admin_settings(
-                nats_url, migrated_database_url, ebay=ebay, ebay_environment="sandbox"
-            )
-            async with (
-                serve_admin(settings) as (_, client),
-                httpx.AsyncClient(base_url=sandbox_url) as sandbox,
-            ):
-                sellers = (await sandbox.get("/sandbox/sellers")).json()
-                org = await create_signed_in_org(client, sessions)
-                yield Env(client, sandbox, sandbox_url, org, sellers)
-        finally:
-            await token_app.stop()
+        async with (
+            running_token_service(nats_url, migrated_database_url, ebay),
+            serve_admin(settings) as (_, client),
+            httpx.AsyncClient(base_url=sandbox_url) as sandbox,
+        ):
+            sellers = (await sandbox.get("/sandbox/sellers")).json()
+            org = await create_signed_in_org(client, sessions)
+            yield Env(client, sandbox, sandbox_url, org, sellers)
 
 
 def no_secrets(response: httpx.Response) -> None:

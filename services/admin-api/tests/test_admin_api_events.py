@@ -11,6 +11,7 @@ import pytest
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from common.db.accounts import EbayAccount
+from testkit import admin_fixtures
 from testkit.admin import Org, admin_settings, create_signed_in_org, serve_admin
 from testkit.ebay_samples import make_order
 from testkit.factories import create_account
@@ -20,22 +21,15 @@ from writer.service import PageWriter
 
 pytestmark = [pytest.mark.nats, pytest.mark.postgres]
 
+# The usual org and account (testkit.admin_fixtures), on this module's client.
+org = admin_fixtures.org
+account = admin_fixtures.account
+
 
 @pytest.fixture
 async def client(migrated_database_url: str, nats_url: str) -> AsyncIterator[httpx.AsyncClient]:
     async with serve_admin(admin_settings(nats_url, migrated_database_url)) as (_, client):
         yield client
-
-
-@pytest.fixture
-async def org(client: httpx.AsyncClient, sessions: async_sessionmaker[AsyncSession]) -> Org:
-    return await create_signed_in_org(client, sessions)
-
-
-@pytest.fixture
-async def account(org: Org, sessions: async_sessionmaker[AsyncSession]) -> EbayAccount:
-    async with sessions.begin() as session:
-        return await create_account(session, org_id=org.id)
 
 
 async def write(

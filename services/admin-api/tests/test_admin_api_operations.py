@@ -19,29 +19,16 @@ from common.db.tokens import TokenRefreshLog, TokenRepository
 from common.families import Family
 from common.messages import DeadLetter, ServiceHeartbeat, SyncWindow, Trigger, encoded
 from common.streams import DLQ_STREAM, PAGES_STREAM, WINDOWS_STREAM
+from testkit import admin_fixtures
 from testkit.admin import Org, admin_settings, create_signed_in_org, serve_admin
 from testkit.factories import create_account
 
 pytestmark = [pytest.mark.nats, pytest.mark.postgres]
 
-
-@pytest.fixture
-async def client(
-    migrated_database_url: str, nats_url: str, topology: JetStreamContext
-) -> AsyncIterator[httpx.AsyncClient]:
-    async with serve_admin(admin_settings(nats_url, migrated_database_url)) as (_, client):
-        yield client
-
-
-@pytest.fixture
-async def org(client: httpx.AsyncClient, sessions: async_sessionmaker[AsyncSession]) -> Org:
-    return await create_signed_in_org(client, sessions)
-
-
-@pytest.fixture
-async def account(org: Org, sessions: async_sessionmaker[AsyncSession]) -> EbayAccount:
-    async with sessions.begin() as session:
-        return await create_account(session, org_id=org.id)
+# The usual admin API, org and account (testkit.admin_fixtures).
+client = admin_fixtures.client
+org = admin_fixtures.org
+account = admin_fixtures.account
 
 
 def window(account_id: int) -> SyncWindow:

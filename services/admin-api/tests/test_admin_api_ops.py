@@ -21,10 +21,14 @@ from common.db.tokens import StoredTokens, TokenRepository
 from common.ebay.scopes import SCOPE_STRING, SCOPES
 from common.jobs import RETENTION_PURGE
 from common.settings import EbayApiSettings
+from testkit import admin_fixtures
 from testkit.admin import Org, admin_settings, create_signed_in_org, serve_admin
-from testkit.factories import create_account
 
 pytestmark = [pytest.mark.nats, pytest.mark.postgres]
+
+# The usual org and account (testkit.admin_fixtures), on this module's client.
+org = admin_fixtures.org
+account = admin_fixtures.account
 
 CLIENT_ID = "OpsTest-ebaysync-PRD-0123456789"
 CLIENT_SECRET = "PRD-super-secret-do-not-show"
@@ -55,17 +59,6 @@ async def client(
     )
     async with serve_admin(settings) as (_, client):
         yield client
-
-
-@pytest.fixture
-async def org(client: httpx.AsyncClient, sessions: async_sessionmaker[AsyncSession]) -> Org:
-    return await create_signed_in_org(client, sessions)
-
-
-@pytest.fixture
-async def account(org: Org, sessions: async_sessionmaker[AsyncSession]) -> EbayAccount:
-    async with sessions.begin() as session:
-        return await create_account(session, org_id=org.id)
 
 
 async def store_token(

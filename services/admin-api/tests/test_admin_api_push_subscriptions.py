@@ -8,26 +8,22 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
 import pytest
-import uvicorn
 from embedded_servers import find_free_port
-from faststream import FastStream
 from faststream.nats import NatsBroker
 from nats.js import JetStreamContext
 from pydantic import SecretStr
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker, create_async_engine
 
-from admin_api.app import create_app
 from admin_api.commands import request_access_token
 from admin_api.push_subscriptions import SubscriptionManager
-from admin_api.settings import AdminApiSettings, PushSettings
+from admin_api.settings import PushSettings
 from common.clock import utc_now
 from common.db.accounts import EbayAccount
 from common.db.migrate import upgrade
@@ -35,17 +31,13 @@ from common.db.push import PushDestination, PushSubscription, ReceivedNotificati
 from common.ebay.scopes import SCOPE_STRING
 from common.messages import AccessTokenReply, ConnectAccount, ConnectAccountReply
 from common.push import PUSH_SCOPES, REST_TOPICS, TRADING_TOPIC, TopicScope
-from common.settings import EbayApiSettings, NatsSettings, PostgresSettings
 from ebay_sandbox.consent import approve_consent
 from ebay_sandbox.settings import SandboxConfig
-from testkit.admin import admin_settings, create_signed_in_org
+from testkit.admin import admin_settings, create_signed_in_org, serve_admin_http
 from testkit.factories import create_account
 from testkit.sandbox import serve_sandbox
 from testkit.servers import DatabaseServer, unique_database_name
-from testkit.waiting import stop_within
-from token_service.app import create_app as create_token_service
-from token_service.crypto import generate_key
-from token_service.settings import TokenServiceSettings
+from testkit.token_service import running_token_service, sandbox_ebay
 
 pytestmark = [pytest.mark.nats, pytest.mark.postgres]
 
@@ -54,24 +46,6 @@ TOKEN = "push-subscriptions-verification-token-0001"
 USER_TOPICS = sorted(n for n, t in REST_TOPICS.items() if t.scope is TopicScope.USER)
 APP_TOPICS = sorted(n for n, t in REST_TOPICS.items() if t.scope is TopicScope.APPLICATION)
 MESSAGE_SCOPE = "https://api.ebay.com/oauth/api_scope/commerce.message"
-
-
-@asynccontextmanager
-async def serve_admin_on(port: int, settings: AdminApiSettings) -> AsyncIterator[str]:
-    """The admin API over HTTP on ``port``: eBay's challenge must reach the public URL."""
-    server = uvicorn.Server(
-        uvicorn.Config(create_app(settings), host="127.0.0.1", port=port, log_level="warning")
-    )
-    task = asyncio.create_task(server.serve())
-    while not server.started:
-        if task.done():
-            await task
-        await asyncio.sleep(0.02)
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        await stop_within(task, within=30, what="the admin API's HTTP server")
 
 
 @dataclass
@@ -177,24 +151,9 @@ async def env(
     )
     port = find_free_port()
     async with serve_sandbox(config) as sandbox_url:
-        ebay = EbayApiSettings(
-            api_base_url=sandbox_url,
-            apiz_base_url=sandbox_url,
-            auth_base_url=sandbox_url,
-            client_id=CLIENT_ID,
-            client_secret=SecretStr(CLIENT_SECRET),
-            ru_name=RU_NAME,
+        ebay = sandbox_ebay(
+            sandbox_url, client_id=CLIENT_ID, client_secret=CLIENT_SECRET, ru_name=RU_NAME
         )
-        token_app: FastStream = create_token_service(
-            TokenServiceSettings(
-                nats=NatsSettings(url=nats_url),
-                database=PostgresSettings(url=SecretStr(database_url)),
-                ebay=ebay,
-                keys={"k1": SecretStr(generate_key())},
-                active_key_id="k1",
-            )
-        )
-        await token_app.start()
         push = PushSettings(
             enabled=True,
             public_url=f"http://127.0.0.1:{port}",
@@ -210,7 +169,8 @@ async def env(
 
         try:
             async with (
-                serve_admin_on(port, settings) as admin_url,
+                running_token_service(nats_url, database_url, ebay),
+                serve_admin_http(settings, port=port) as admin_url,
                 httpx.AsyncClient(base_url=sandbox_url, timeout=30) as sandbox,
                 httpx.AsyncClient(base_url=admin_url, timeout=30) as admin,
                 httpx.AsyncClient(timeout=30) as http,
@@ -220,7 +180,6 @@ async def env(
                 sellers = (await sandbox.get("/sandbox/sellers")).json()
                 yield Env(manager, sessions, sandbox, admin, broker, sellers, org.viewer, org.id)
         finally:
-            await stop_within(token_app.stop(), within=30, what="the token service")
             await engine.dispose()
 
 

@@ -4,7 +4,6 @@ run history with trigger "repair" and who asked; the re-sync puts the genuine or
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 
 import httpx
@@ -15,7 +14,8 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from common.db.accounts import EbayAccount
 from common.messages import Trigger
 from common.streams import WINDOWS_STREAM
-from testkit.admin import Org, admin_settings, create_signed_in_org, serve_admin
+from testkit import admin_fixtures
+from testkit.admin import Org
 from testkit.factories import create_account
 from testkit.repair import (
     FORGED_CURSOR,
@@ -29,24 +29,10 @@ from testkit.repair import (
 
 pytestmark = [pytest.mark.nats, pytest.mark.postgres]
 
-
-@pytest.fixture
-async def client(
-    migrated_database_url: str, nats_url: str, topology: JetStreamContext
-) -> AsyncIterator[httpx.AsyncClient]:
-    async with serve_admin(admin_settings(nats_url, migrated_database_url)) as (_, client):
-        yield client
-
-
-@pytest.fixture
-async def org(client: httpx.AsyncClient, sessions: async_sessionmaker[AsyncSession]) -> Org:
-    return await create_signed_in_org(client, sessions)
-
-
-@pytest.fixture
-async def account(org: Org, sessions: async_sessionmaker[AsyncSession]) -> EbayAccount:
-    async with sessions.begin() as session:
-        return await create_account(session, org_id=org.id)
+# The usual admin API, org and account (testkit.admin_fixtures).
+client = admin_fixtures.client
+org = admin_fixtures.org
+account = admin_fixtures.account
 
 
 def path(account_id: int) -> str:

@@ -3,7 +3,6 @@ none for a disabled pair or another org, and none again while they are in flight
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 
 import httpx
@@ -16,23 +15,15 @@ from common.db.sync import SyncRun, SyncState
 from common.families import Family
 from common.messages import SyncWindow, Trigger
 from common.streams import WINDOWS_STREAM
-from testkit.admin import Org, admin_settings, create_signed_in_org, serve_admin
+from testkit import admin_fixtures
+from testkit.admin import Org
 from testkit.factories import create_account
 
 pytestmark = [pytest.mark.nats, pytest.mark.postgres]
 
-
-@pytest.fixture
-async def client(
-    migrated_database_url: str, nats_url: str, topology: JetStreamContext
-) -> AsyncIterator[httpx.AsyncClient]:
-    async with serve_admin(admin_settings(nats_url, migrated_database_url)) as (_, client):
-        yield client
-
-
-@pytest.fixture
-async def org(client: httpx.AsyncClient, sessions: async_sessionmaker[AsyncSession]) -> Org:
-    return await create_signed_in_org(client, sessions)
+# The usual admin API, org and account (testkit.admin_fixtures).
+client = admin_fixtures.client
+org = admin_fixtures.org
 
 
 async def windows_by_subject(js: JetStreamContext) -> dict[str, int]:

@@ -16,12 +16,17 @@ from common.db.accounts import EbayAccount
 from common.db.sync import SyncRepository
 from common.families import Family
 from common.messages import PageBatch, SyncWindow, Trigger
+from testkit import admin_fixtures
 from testkit.admin import Org, admin_settings, create_signed_in_org, serve_admin
 from testkit.ebay_samples import make_order
 from testkit.factories import create_account
 from writer.service import PageWriter
 
 pytestmark = [pytest.mark.nats, pytest.mark.postgres]
+
+# The usual org and account (testkit.admin_fixtures), on this module's client.
+org = admin_fixtures.org
+account = admin_fixtures.account
 TRACE = "4bf92f3577b34da6a3ce929d0e0e4736"
 
 
@@ -32,17 +37,6 @@ async def client(migrated_database_url: str, nats_url: str) -> AsyncIterator[htt
     )
     async with serve_admin(settings) as (_, client):
         yield client
-
-
-@pytest.fixture
-async def org(client: httpx.AsyncClient, sessions: async_sessionmaker[AsyncSession]) -> Org:
-    return await create_signed_in_org(client, sessions)
-
-
-@pytest.fixture
-async def account(org: Org, sessions: async_sessionmaker[AsyncSession]) -> EbayAccount:
-    async with sessions.begin() as session:
-        return await create_account(session, org_id=org.id)
 
 
 async def write_run(

@@ -7,13 +7,11 @@ from typing import Any
 import httpx
 import pytest
 
+from testkit.sandbox_client import iso
+
 Login = Any  # conftest.Login
 TradingFn = Any  # conftest.TradingFn
 START = datetime(2025, 6, 1, 12, 0, tzinfo=UTC)
-
-
-def iso(moment: datetime) -> str:
-    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
 
 
 def active_list(page: int, per_page: int = 200) -> str:

@@ -8,6 +8,8 @@ from typing import Any
 import httpx
 import pytest
 
+from testkit.sandbox_client import iso
+
 Json = dict[str, Any]
 Login = Any  # conftest.Login
 TradingFn = Any  # conftest.TradingFn
@@ -17,10 +19,6 @@ DAY_S = 86_400
 START = datetime(2025, 6, 1, 12, 0, tzinfo=UTC)
 # More orders than the default, so rare flows (disputes, cases) occur within a test.
 BUSY = [{"orders_per_day": 60}]
-
-
-def iso(moment: datetime) -> str:
-    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
 
 
 async def truth(client: httpx.AsyncClient, family: str, **params: str) -> httpx.Response:

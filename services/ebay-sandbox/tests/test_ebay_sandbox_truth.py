@@ -8,15 +8,13 @@ from typing import Any
 import httpx
 import pytest
 
+from testkit.sandbox_client import iso
+
 Json = dict[str, Any]
 Login = Any  # conftest.Login
 TradingFn = Any  # conftest.TradingFn
 NS = "{urn:ebay:apis:eBLBaseComponents}"
 START = datetime(2025, 6, 1, 12, 0, tzinfo=UTC)
-
-
-def iso(moment: datetime) -> str:
-    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
 
 
 async def truth(

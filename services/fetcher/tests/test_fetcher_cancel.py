@@ -4,12 +4,9 @@ never moves the cursor (real NATS, PostgreSQL and the simulator)."""
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator
 from datetime import timedelta
 
 import pytest
-from faststream.nats import NatsBroker
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from common.db.runlog import LogKind, LogLine, RunLogRepository
 from common.db.sync import RunStatus, SyncRepository
@@ -17,28 +14,15 @@ from common.families import Family
 from common.messages import PageBatch, SyncWindow, Trigger
 from ebay_sandbox.settings import SandboxConfig
 from fetcher.settings import FetcherSettings
-from testkit.pipeline import Pipeline, family_pipeline
+from testkit.pipeline import Pipeline, pipeline_fixture
 
 pytestmark = [pytest.mark.nats, pytest.mark.postgres]
 
 
-@pytest.fixture
-async def pipeline(
-    nats_url: str,
-    migrated_database_url: str,
-    broker: NatsBroker,
-    sessions: async_sessionmaker[AsyncSession],
-) -> AsyncIterator[Pipeline]:
-    config = SandboxConfig(sellers=1, profile="tiny", orders_per_day=5, clock_frozen=True)
-    async with family_pipeline(
-        nats_url=nats_url,
-        database_url=migrated_database_url,
-        broker=broker,
-        sessions=sessions,
-        config=config,
-        fetcher_settings=FetcherSettings(orders_page_size=10),
-    ) as pipeline:
-        yield pipeline
+pipeline = pipeline_fixture(
+    SandboxConfig(sellers=1, profile="tiny", orders_per_day=5, clock_frozen=True),
+    fetcher_settings=FetcherSettings(orders_page_size=10),
+)
 
 
 async def order_calls(pipeline: Pipeline) -> int:

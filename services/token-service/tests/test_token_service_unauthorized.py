@@ -5,16 +5,13 @@ attempt at eBay — not a retry storm."""
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator
 from datetime import datetime, timedelta
 from functools import partial
 
 import pytest
 from faststream import FastStream
-from faststream.nats import NatsBroker
 from nats.js import JetStreamContext
 from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from common.db.accounts import EbayAccount
 from common.db.orders import EbayOrder
@@ -30,7 +27,7 @@ from fetcher.app import create_app as create_fetcher
 from fetcher.settings import FetcherSettings
 from fetcher.tokens import TokenUnavailableError
 from scheduler.service import window_publisher
-from testkit.pipeline import Pipeline, Seller, family_pipeline
+from testkit.pipeline import Pipeline, Seller, pipeline_fixture
 from testkit.waiting import eventually
 from token_service.oauth import TOKEN_PATH
 
@@ -39,22 +36,9 @@ pytestmark = [pytest.mark.nats, pytest.mark.postgres]
 TOKEN_ENDPOINT = f"POST {TOKEN_PATH}"
 
 
-@pytest.fixture
-async def pipeline(
-    nats_url: str,
-    migrated_database_url: str,
-    broker: NatsBroker,
-    sessions: async_sessionmaker[AsyncSession],
-) -> AsyncIterator[Pipeline]:
-    config = SandboxConfig(sellers=1, profile="tiny", orders_per_day=5, clock_frozen=True)
-    async with family_pipeline(
-        nats_url=nats_url,
-        database_url=migrated_database_url,
-        broker=broker,
-        sessions=sessions,
-        config=config,
-    ) as pipeline:
-        yield pipeline
+pipeline = pipeline_fixture(
+    SandboxConfig(sellers=1, profile="tiny", orders_per_day=5, clock_frozen=True)
+)
 
 
 async def token_endpoint_calls(pipeline: Pipeline) -> int:

@@ -5,7 +5,6 @@ Import explicitly (``from testkit.admin import ...``); nothing here is a pytest 
 
 from __future__ import annotations
 
-import asyncio
 import os
 import shutil
 import subprocess
@@ -17,8 +16,6 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
-import uvicorn
-from embedded_servers import find_free_port
 from fastapi import FastAPI
 from opentelemetry.sdk.trace import TracerProvider
 from pydantic import SecretStr
@@ -30,7 +27,7 @@ from admin_api.settings import AdminApiSettings, AlertSettings
 from common.db.accounts import User
 from common.settings import NatsSettings, PostgresSettings
 from testkit.factories import create_org
-from testkit.waiting import stop_within
+from testkit.sandbox import serve_asgi
 
 JWT_SECRET = SecretStr("test-only-jwt-secret-0123456789abcdef")
 PASSWORD = "correct horse battery staple"
@@ -143,23 +140,13 @@ async def serve_admin(
 
 
 @asynccontextmanager
-async def serve_admin_http(settings: AdminApiSettings) -> AsyncIterator[str]:
-    """The app over real HTTP on loopback (streams need it); yields its base URL."""
-    port = find_free_port()
-    server = uvicorn.Server(
-        uvicorn.Config(create_app(settings), host="127.0.0.1", port=port, log_level="warning")
-    )
-    task = asyncio.create_task(server.serve())
-    while not server.started:
-        if task.done():
-            await task
-        await asyncio.sleep(0.02)
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        # Open live streams would keep a graceful shutdown waiting; the wait is bounded.
-        await stop_within(task, within=30, what="the admin API's HTTP server")
+async def serve_admin_http(
+    settings: AdminApiSettings, *, port: int | None = None
+) -> AsyncIterator[str]:
+    """The app over real HTTP on loopback (streams need it, and eBay's challenge a known public
+    URL: pass ``port``); yields its base URL."""
+    async with serve_asgi(create_app(settings), port=port) as url:
+        yield url
 
 
 def find_or_install_chromium() -> str | None:

@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 from typing import Any, Literal
 
 import httpx
-from faststream import FastStream
+import pytest
 from faststream.nats import NatsBroker
 from pydantic import SecretStr
 from sqlalchemy import select
@@ -34,8 +34,6 @@ from common.messages import (
     SyncWindow,
     Trigger,
 )
-from common.metrics import MetricsSettings
-from common.settings import EbayApiSettings, NatsSettings, PostgresSettings
 from common.streams import BUCKETS
 from ebay_sandbox.consent import approve_consent
 from ebay_sandbox.settings import SandboxConfig
@@ -47,10 +45,7 @@ from fetcher.sources.details import KvDigests
 from fetcher.tokens import TokenClient
 from testkit.factories import create_account
 from testkit.sandbox import serve_sandbox
-from testkit.waiting import stop_within
-from token_service.app import create_app as create_token_service
-from token_service.crypto import generate_key
-from token_service.settings import TokenServiceSettings
+from testkit.token_service import running_token_service, sandbox_ebay
 from writer.service import PageWriter
 
 CLIENT_ID, CLIENT_SECRET, RU_NAME = "pipe-SBX-client", "pipe-secret", "pipe-RuName"
@@ -209,43 +204,27 @@ async def family_pipeline(
         }
     )
     async with serve_sandbox(config) as sandbox_url:
-        ebay = EbayApiSettings(
-            api_base_url=sandbox_url,
-            apiz_base_url=sandbox_url,
-            auth_base_url=sandbox_url,
-            client_id=CLIENT_ID,
-            client_secret=SecretStr(CLIENT_SECRET),
-            ru_name=RU_NAME,
+        ebay = sandbox_ebay(
+            sandbox_url, client_id=CLIENT_ID, client_secret=CLIENT_SECRET, ru_name=RU_NAME
         )
-        token_app: FastStream = create_token_service(
-            TokenServiceSettings(
-                nats=NatsSettings(url=nats_url),
-                database=PostgresSettings(url=SecretStr(database_url)),
-                ebay=ebay,
-                metrics=MetricsSettings(port=0),
-                keys={"k1": SecretStr(generate_key())},
-                active_key_id="k1",
+        async with (
+            running_token_service(nats_url, database_url, ebay),
+            httpx.AsyncClient(timeout=30) as http,
+        ):
+            sellers = [
+                await connect_seller(broker, sessions, sandbox_url, seller)
+                for seller in (await http.get(f"{sandbox_url}/sandbox/sellers")).json()
+            ]
+            settings = (fetcher_settings or FetcherSettings()).model_copy(update={"ebay": ebay})
+            yield Pipeline(
+                broker,
+                sessions,
+                http,
+                sandbox_url,
+                sellers,
+                settings,
+                TokenClient(broker, timeout=10),
             )
-        )
-        await token_app.start()
-        try:
-            async with httpx.AsyncClient(timeout=30) as http:
-                sellers = [
-                    await connect_seller(broker, sessions, sandbox_url, seller)
-                    for seller in (await http.get(f"{sandbox_url}/sandbox/sellers")).json()
-                ]
-                settings = (fetcher_settings or FetcherSettings()).model_copy(update={"ebay": ebay})
-                yield Pipeline(
-                    broker,
-                    sessions,
-                    http,
-                    sandbox_url,
-                    sellers,
-                    settings,
-                    TokenClient(broker, timeout=10),
-                )
-        finally:
-            await stop_within(token_app.stop(), within=30, what="the token service")
 
 
 async def connect_seller(
@@ -278,3 +257,30 @@ async def connect_seller(
     )
     assert ConnectAccountReply.model_validate_json(reply.body).connected
     return Seller(account.id, seller["username"], marketplace)
+
+
+def pipeline_fixture(config: SandboxConfig, fetcher_settings: FetcherSettings | None = None) -> Any:
+    """A ``pipeline`` fixture: :func:`family_pipeline` on ``config``, on the session's servers.
+
+    A test module takes it by assignment, ``pipeline = pipeline_fixture(SandboxConfig(...))``:
+    pytest registers the module attribute under its name (see :mod:`testkit.admin_fixtures`).
+    """
+
+    @pytest.fixture
+    async def pipeline(
+        nats_url: str,
+        migrated_database_url: str,
+        broker: NatsBroker,
+        sessions: async_sessionmaker[AsyncSession],
+    ) -> AsyncIterator[Pipeline]:
+        async with family_pipeline(
+            nats_url=nats_url,
+            database_url=migrated_database_url,
+            broker=broker,
+            sessions=sessions,
+            config=config,
+            fetcher_settings=fetcher_settings,
+        ) as running:
+            yield running
+
+    return pipeline

@@ -16,9 +16,9 @@ from testkit.waiting import stop_within
 
 
 @asynccontextmanager
-async def serve_asgi(app: Any) -> AsyncIterator[str]:
-    """Serve an ASGI app on a free loopback port; yields its base URL."""
-    port = find_free_port()
+async def serve_asgi(app: Any, *, port: int | None = None) -> AsyncIterator[str]:
+    """Serve an ASGI app on loopback, on ``port`` or a free one; yields its base URL."""
+    port = port or find_free_port()
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
     task = asyncio.create_task(server.serve())
     while not server.started:
