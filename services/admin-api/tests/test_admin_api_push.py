@@ -23,7 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from admin_api.context import AdminContext
 from admin_api.notifications import NotificationKeys, challenge_response
-from admin_api.routes.push import REST_PATH, TRADING_PATH
+from admin_api.routes.push import DUPLICATE_HEADER, REST_PATH, TRADING_PATH
 from admin_api.settings import PushSettings
 from common.db.accounts import EbayAccount
 from common.db.admin import DeletionNoticeSeen
@@ -192,7 +192,9 @@ async def test_a_signed_order_notification_is_queued_once_with_its_order(
     first = await client.post(REST_PATH, content=body, headers=headers)
     assert first.status_code == 204, first.text
     again = await client.post(REST_PATH, content=body, headers=headers)
-    assert again.status_code == 208  # the same notification id: a replay, no effect
+    # The same notification id: acknowledged (eBay would resend anything else), no effect.
+    assert again.status_code == 204 and again.headers[DUPLICATE_HEADER] == "true"
+    assert DUPLICATE_HEADER not in first.headers
     [queued_one] = await queued(js)
     assert queued_one.topic == "ORDER_CONFIRMATION" and queued_one.source == "rest"
     assert queued_one.family is Family.ORDERS and queued_one.targets == ["27-00001-00001"]
@@ -336,7 +338,7 @@ async def test_a_signed_trading_notification_is_queued_with_its_order(
     response = await client.post(TRADING_PATH, content=body, headers=TRADING["http_headers"])
     assert response.status_code == 200, response.text
     again = await client.post(TRADING_PATH, content=body, headers=TRADING["http_headers"])
-    assert again.status_code == 208
+    assert again.status_code == 200 and again.headers[DUPLICATE_HEADER] == "true"
     [note] = await queued(js)
     assert note.source == "trading" and note.topic == "FixedPriceTransaction"
     assert note.family is Family.ORDERS and note.targets == ["01-00000-00001"]

@@ -56,7 +56,11 @@ async def test_a_new_message_notification_queues_a_span_window(
         account = await create_account(session, username=username)
     now = datetime.now(UTC)
     intake = NotificationIntake(
-        sessions, window_publisher(broker, timeout=10), lambda: now, publish_windows=True
+        sessions,
+        window_publisher(broker, timeout=10),
+        lambda: now,
+        publish_windows=True,
+        stale_after=timedelta(minutes=30),
     )
     event = now - timedelta(minutes=3)
     note = NotificationReceived(

@@ -4,7 +4,7 @@ never lost (scheduler.notifications; docs/adr/0018-push-notifications.md)."""
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from faststream.nats import NatsBroker
@@ -13,6 +13,7 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from common.db.push import ReceivedNotification
+from common.db.sync import SyncRepository, SyncRun
 from common.families import Family
 from common.messages import NotificationReceived, SyncWindow, Trigger
 from common.streams import WINDOWS_STREAM
@@ -21,6 +22,8 @@ from scheduler.service import window_publisher
 from testkit.factories import create_account
 
 pytestmark = [pytest.mark.nats, pytest.mark.postgres]
+
+STALE = timedelta(minutes=30)
 
 
 def utc_now() -> datetime:
@@ -53,6 +56,12 @@ async def held_window(js: JetStreamContext, account_id: int) -> tuple[int, SyncW
     return raw.seq, SyncWindow.model_validate_json(raw.data)
 
 
+async def run_done(sessions: async_sessionmaker[AsyncSession], window: SyncWindow) -> None:
+    """The writer committed the window's last page: its run ends."""
+    async with sessions.begin() as session:
+        await SyncRepository(session).complete_targeted_run(window)
+
+
 async def test_a_burst_of_1000_keeps_one_window_in_flight_and_loses_no_change(
     broker: NatsBroker, js: JetStreamContext, sessions: async_sessionmaker[AsyncSession]
 ) -> None:
@@ -60,7 +69,11 @@ async def test_a_burst_of_1000_keeps_one_window_in_flight_and_loses_no_change(
     async with sessions.begin() as session:
         account = await create_account(session, ebay_user_id=user_id)
     intake = NotificationIntake(
-        sessions, window_publisher(broker, timeout=10), utc_now, publish_windows=True
+        sessions,
+        window_publisher(broker, timeout=10),
+        utc_now,
+        publish_windows=True,
+        stale_after=STALE,
     )
     orders = [f"27-{n:05d}-00001" for n in range(1000)]
     for order in orders:
@@ -79,6 +92,7 @@ async def test_a_burst_of_1000_keeps_one_window_in_flight_and_loses_no_change(
         assert window.targets is not None and 0 < len(window.targets) <= 100
         asked |= set(window.targets)
         await js.delete_msg(WINDOWS_STREAM, seq)
+        await run_done(sessions, window)
     assert asked == set(orders)
 
 
@@ -89,7 +103,11 @@ async def test_a_repeated_notification_is_recorded_once(
     async with sessions.begin() as session:
         account = await create_account(session, ebay_user_id=user_id)
     intake = NotificationIntake(
-        sessions, window_publisher(broker, timeout=10), utc_now, publish_windows=True
+        sessions,
+        window_publisher(broker, timeout=10),
+        utc_now,
+        publish_windows=True,
+        stale_after=STALE,
     )
     note = order_note(user_id, "27-99999-00001")
     assert await intake.receive(note) == 1
@@ -113,7 +131,46 @@ async def test_while_windows_are_off_notifications_are_only_recorded(
     async with sessions.begin() as session:
         account = await create_account(session, ebay_user_id=user_id)
     intake = NotificationIntake(
-        sessions, window_publisher(broker, timeout=10), utc_now, publish_windows=False
+        sessions,
+        window_publisher(broker, timeout=10),
+        utc_now,
+        publish_windows=False,
+        stale_after=STALE,
     )
     assert await intake.receive(order_note(user_id, "27-88888-00001")) == 0
     assert await held_window(js, account.id) is None
+
+
+async def test_a_run_whose_window_was_fetched_holds_its_pair_until_the_writer_ends_it(
+    broker: NatsBroker, js: JetStreamContext, sessions: async_sessionmaker[AsyncSession]
+) -> None:
+    """The fetcher acknowledges a window once its pages are published, which frees the subject
+    while the writer still writes them. A notification then must wait: a window queued now
+    would supersede the run, and its unwritten pages (and their changes) would be refused."""
+    user_id = f"seller-{uuid.uuid4().hex[:8]}"
+    async with sessions.begin() as session:
+        account = await create_account(session, ebay_user_id=user_id)
+    intake = NotificationIntake(
+        sessions,
+        window_publisher(broker, timeout=10),
+        utc_now,
+        publish_windows=True,
+        stale_after=STALE,
+    )
+    assert await intake.receive(order_note(user_id, "27-00001-00001")) == 1
+    held = await held_window(js, account.id)
+    assert held is not None
+    seq, first = held
+    await js.delete_msg(WINDOWS_STREAM, seq)  # fetched; its pages wait for the writer
+    assert await intake.receive(order_note(user_id, "27-00002-00001")) == 0
+    assert await intake.flush(account.id, Family.ORDERS) == 0
+    assert await held_window(js, account.id) is None
+    async with sessions() as session:
+        run = await session.get(SyncRun, first.run_id)
+    assert run is not None and run.status == "queued", "the first run is not superseded"
+    await run_done(sessions, first)
+    assert await intake.flush(account.id, Family.ORDERS) == 1
+    held = await held_window(js, account.id)
+    assert held is not None and held[1].targets == ["27-00002-00001"]
+    await js.delete_msg(WINDOWS_STREAM, held[0])
+    await run_done(sessions, held[1])

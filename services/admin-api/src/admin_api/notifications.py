@@ -231,11 +231,18 @@ class NotificationKeys:
         self._misses[kid] = (self._clock() + self._negative_cache_seconds, reason)
 
     async def _fetch(self, kid: str) -> str | None:
+        url = f"{self._ebay.api_base_url}/commerce/notification/v1/public_key/{kid}"
         response = await self._call(
-            "GET",
-            f"{self._ebay.api_base_url}/commerce/notification/v1/public_key/{kid}",
-            headers={"Authorization": f"Bearer {await self._token()}"},
+            "GET", url, headers={"Authorization": f"Bearer {await self._token()}"}
         )
+        if response.status_code == 401:
+            # eBay no longer takes the cached application token (expired or revoked before its
+            # expires_in): without a new one, every notification would be refused until the
+            # cached token's own expiry, up to two hours, while eBay gives up resending.
+            self._app_token = None
+            response = await self._call(
+                "GET", url, headers={"Authorization": f"Bearer {await self._token()}"}
+            )
         if response.status_code == 404:
             return None
         if response.status_code != 200:

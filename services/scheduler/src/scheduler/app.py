@@ -134,6 +134,7 @@ def create_app(
             window_publisher(broker, settings.nats.publish_timeout_seconds),
             following.now if following is not None else utc_now,
             publish_windows=settings.targeted_windows,
+            stale_after=timedelta(seconds=settings.stale_run_seconds),
         )
         loop_task = asyncio.create_task(run_forever(scheduler))
 

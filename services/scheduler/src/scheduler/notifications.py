@@ -3,7 +3,13 @@
 Each ``NotificationReceived`` is recorded once per account in ``ebay_notifications`` (the
 durable dedup and the pending set); then every pair with pending ids gets one targeted window
 carrying them, through the same publish and one-window-per-pair rule as polling. A pair in
-flight refuses the window: its ids stay pending and go with the next one (coalesced, not lost).
+flight gets no window: its ids stay pending and go with the next one (coalesced, not lost).
+
+In flight means what it means to polling: a run of the pair not ended by the writer yet
+(``sync_runs``), not only a window held on JetStream. The fetcher acknowledges a window once it
+published the pages, so its subject is free while the writer still has pages to write; a new
+window then would supersede that run (its fence is older) and its remaining pages, with the
+changes they carry, would be refused.
 """
 
 from __future__ import annotations
@@ -83,8 +89,12 @@ class NotificationIntake:
         clock: Callable[[], datetime],
         *,
         publish_windows: bool,
+        stale_after: timedelta,
     ) -> None:
         self._sessions = sessions
+        # A run that has not moved for this long no longer holds its pair (the scheduler's
+        # SCHEDULER_STALE_RUN_SECONDS, as for polling).
+        self._stale_after = stale_after
         self._publish = publish
         self._clock = clock
         # Off until the fetcher and writer understand targeted windows (ADR 0018, "State").
@@ -141,6 +151,9 @@ class NotificationIntake:
             fence = await sync.take_fence(account_id, family)
             if fence is None:
                 return 0  # a page of the pair is being written: next tick
+            # Under the fence row's lock: no other window of the pair is queued meanwhile.
+            if await sync.in_flight(account_id, family, self._stale_after):
+                return 0  # its run's end (or the next tick) flushes the pending ids
             span_from = span_start(taken, now)
             committed = None
             if span_from is not None:

@@ -285,6 +285,26 @@ class SyncStateRepository:
         )
         return None if locked is None else int(locked)
 
+    async def in_flight(self, account_id: int, family: Family, stale_after: timedelta) -> bool:
+        """Whether the pair has a run in flight: open and moved within ``stale_after`` (the
+        rule of :meth:`pair_states`). A run stays in flight until the writer ends it, also
+        after the fetcher acknowledged its window (which frees the window's subject on
+        JetStream while its pages still wait for the writer)."""
+        found = await self.session.scalar(
+            text(
+                f"SELECT EXISTS (SELECT 1 FROM sync_runs r "
+                f"WHERE r.account_id = :account_id AND r.family = :family "
+                f"AND r.status IN ({OPEN_SQL}) "
+                f"AND r.updated_at > clock_timestamp() - make_interval(secs => :stale_seconds))"
+            ),
+            {
+                "account_id": account_id,
+                "family": str(family),
+                "stale_seconds": stale_after.total_seconds(),
+            },
+        )
+        return bool(found)
+
     async def _ensure_fence_row(self, account_id: int, family: Family) -> None:
         await self.session.execute(
             text(

@@ -6,9 +6,12 @@ Notifications (SOAP, ``NotificationSignature``). In every request, in this order
 step bounded: the body is read up to the limit (413 beyond), the signature verified before
 anything else is parsed (412 forged or unknown key, 503 when eBay's key cannot be fetched now,
 so eBay resends), the payload's age checked (409 too old: a replay), and a
-``NotificationReceived`` published with ``Nats-Msg-Id`` = the notification id (208 when
-JetStream already holds that id: a replay, without effect). Nothing else happens here: the
-scheduler turns the message into a targeted window (docs/adr/0018-push-notifications.md).
+``NotificationReceived`` published with ``Nats-Msg-Id`` = the notification id. An id JetStream
+already holds (eBay resending one whose acknowledgement it missed, or a replay) is acknowledged
+all the same, without effect, and said so in the ``Ebaysync-Duplicate`` header: eBay takes only
+200, 201, 202, 204 (REST) and 200 (Trading) as an acknowledgement and resends anything else.
+Nothing else happens here: the scheduler turns the message into a targeted window
+(docs/adr/0018-push-notifications.md).
 Account deletion and revocation go to the existing handler (routes.webhooks).
 """
 
@@ -44,6 +47,8 @@ log = logging.getLogger(__name__)
 
 REST_PATH = "/ebay/notifications/rest"
 TRADING_PATH = "/ebay/notifications/trading"
+# Set on the acknowledgement of a notification id received before (it had no effect).
+DUPLICATE_HEADER = "Ebaysync-Duplicate"
 # eBay waits 3 s at most (Trading, KB 1916): the publish must answer well within.
 PUBLISH_TIMEOUT_SECONDS = 2.0
 
@@ -82,7 +87,7 @@ async def rest_challenge(
     dependencies=[Depends(_enabled)],
     responses={
         204: {"description": "Accepted: a targeted sync follows"},
-        208: {"description": "A notification id already received: acknowledged, no effect"},
+        # A notification id already received: also 204, no effect, header Ebaysync-Duplicate.
         400: {"description": "Signed, but not a notification"},
         404: {"description": "Push notifications are off"},
         409: {"description": "Published longer ago than ADMIN_API_PUSH__MAX_AGE_SECONDS"},
@@ -117,7 +122,7 @@ async def rest_notification(
     dependencies=[Depends(_enabled)],
     responses={
         200: {"description": "Accepted: a targeted sync follows"},
-        208: {"description": "A notification already received: acknowledged, no effect"},
+        # A notification already received: also 200, no effect, header Ebaysync-Duplicate.
         400: {"description": "Signed, but not a notification"},
         404: {"description": "Push notifications are off"},
         412: {"description": "Unsigned, forged, or outside the timestamp tolerance"},
@@ -145,13 +150,17 @@ async def trading_notification(
         notice = trading_notice(body, stamp)
     except NotNotification as exc:
         raise HTTPException(status.HTTP_400_BAD_REQUEST, str(exc)) from exc
-    response = await _publish(context.broker, notice, "trading", now)
     # Trading wants 200 OK (contracts §7.5).
-    return response if response.status_code != 204 else Response(status_code=200)
+    return await _publish(context.broker, notice, "trading", now, acknowledged=status.HTTP_200_OK)
 
 
 async def _publish(
-    broker: NatsBroker, notice: Notice, source: Literal["rest", "trading"], now: datetime
+    broker: NatsBroker,
+    notice: Notice,
+    source: Literal["rest", "trading"],
+    now: datetime,
+    *,
+    acknowledged: int = status.HTTP_204_NO_CONTENT,
 ) -> Response:
     message = NotificationReceived(
         notification_id=notice.notification_id,
@@ -177,8 +186,8 @@ async def _publish(
         raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, "cannot queue it now") from exc
     if ack.duplicate:
         log.info("notification %s received before: no effect", notice.notification_id)
-        return Response(status_code=status.HTTP_208_ALREADY_REPORTED)
-    return Response(status_code=status.HTTP_204_NO_CONTENT)
+        return Response(status_code=acknowledged, headers={DUPLICATE_HEADER: "true"})
+    return Response(status_code=acknowledged)
 
 
 def _published_at(parsed: Any) -> datetime | None:
