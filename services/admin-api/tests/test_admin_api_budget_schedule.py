@@ -96,3 +96,27 @@ async def test_the_projection_polls_by_the_stored_plan(
     pair = PairState(account.id, Family.ORDERS, True, cursor, None, None, False, None, quiet_runs)
     policy = planned_policies({Family.ORDERS: POLICY}, plan(now))[Family.ORDERS]
     assert due == next_due_at(pair, now, policy)
+
+
+async def test_without_a_stored_plan_the_projection_polls_by_the_configured_cadence(
+    client: httpx.AsyncClient, sessions: async_sessionmaker[AsyncSession]
+) -> None:
+    """A scheduler with its budget off clears the stored plans (``BudgetRepository.clear``),
+    so the Schedule shows the fixed cadence it then polls by."""
+    org = await create_signed_in_org(client, sessions)
+    now = datetime.now(UTC)
+    cursor = now - POLICY.settle_lag - timedelta(seconds=10)
+    async with sessions.begin() as session:
+        account = await create_account(session, org_id=org.id)
+        session.add(
+            SyncState(account_id=account.id, family="orders", cursor=cursor, updated_at=now)
+        )
+        await BudgetRepository(session).store(plan(now), keep=5)
+    async with sessions.begin() as session:
+        await BudgetRepository(session).clear()
+        assert await BudgetRepository(session).latest() is None
+    schedule = (await client.get(f"/api/accounts/{account.id}/schedule", headers=org.viewer)).json()
+    [orders] = [entry for entry in schedule if entry["family"] == "orders"]
+    assert (
+        datetime.fromisoformat(orders["next_due_at"]) == cursor + POLICY.cadence + POLICY.settle_lag
+    )

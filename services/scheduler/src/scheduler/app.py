@@ -16,6 +16,7 @@ from opentelemetry.sdk.trace import TracerProvider
 from common.bus import durable_subscription
 from common.clock import FollowingClock, utc_now
 from common.control import PauseSwitch
+from common.db.budget import BudgetRepository
 from common.db.engine import build_engine, build_sessionmaker
 from common.db.quotas import StoredQuotas
 from common.ledger import CallCounter, CallLedger, CallLedgerSettings
@@ -129,6 +130,9 @@ def create_app(
                 clock=following.now if following is not None else utc_now,
                 read_quotas=StoredQuotas(build_sessionmaker(engine), settings.quotas),
             )
+        else:
+            async with build_sessionmaker(engine).begin() as session:
+                await BudgetRepository(session).clear()
         intake = NotificationIntake(
             build_sessionmaker(engine),
             window_publisher(broker, settings.nats.publish_timeout_seconds),

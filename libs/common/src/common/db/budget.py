@@ -44,6 +44,12 @@ class BudgetRepository:
         newest = select(BudgetPlan.id).order_by(BudgetPlan.id.desc()).limit(keep)
         await self.session.execute(delete(BudgetPlan).where(BudgetPlan.id.not_in(newest)))
 
+    async def clear(self) -> None:
+        """Drop every stored plan: the budget is off, so the admin API's projection (which
+        polls by the latest plan) must fall back to the configured cadences as the scheduler
+        does."""
+        await self.session.execute(delete(BudgetPlan))
+
     async def runs_since(self, since: datetime) -> dict[Family, int]:
         """Runs per family that succeeded since ``since`` (the quota day's start): with the
         ledger's calls they teach the planner what a run costs."""
