@@ -27,33 +27,29 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import json
 import logging
 import sys
-import tempfile
 import time
 import uuid
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import nats
-from embedded_servers import EmbeddedNats, EmbeddedPostgres
 from faststream import FastStream
 from faststream.nats import NatsBroker
 from pydantic import SecretStr
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
 
-from common.db.migrate import upgrade_async
 from common.families import Family
 from common.messages import PageBatch, Trigger, encoded
 from common.metrics import MetricsSettings
 from common.settings import NatsSettings, PostgresSettings
-from common.streams import PAGES_STREAM, ensure_topology
+from common.streams import PAGES_STREAM
 from ebay_sandbox.settings import SandboxConfig
 from fetcher.settings import FetcherSettings
 from testkit.ebay_samples import make_order
@@ -67,6 +63,7 @@ from writer.settings import WriterSettings
 # The baselines live beside this script (the smoke test loads it by path).
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+from bench_servers import bench_servers, prepare_servers
 from bench_writer_baselines import Order, bulk_seconds, naive_seconds
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -342,32 +339,6 @@ async def same_rows(engine: AsyncEngine, accounts: dict[str, int], orders: int) 
             ).one()
             if tuple(counts) != (orders, 2 * orders):
                 raise RuntimeError(f"{name} wrote {tuple(counts)}, not ({orders}, {2 * orders})")
-
-
-@contextlib.asynccontextmanager
-async def bench_servers(
-    nats_url: str | None, database_url: str | None
-) -> AsyncIterator[tuple[str, str]]:
-    """The given servers, or the embedded runtime's (as ``make up`` runs them), in a temporary
-    directory. Unlike the test kit's throw-away servers, this PostgreSQL keeps its default
-    durability (fsync, synchronous commit): the cost of a commit is part of what is measured."""
-    with contextlib.ExitStack() as stack:
-        tmp = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="ebaysync-bench-")))
-        if nats_url is None:
-            nats_url = stack.enter_context(EmbeddedNats(tmp / "nats")).url
-        if database_url is None:
-            database_url = stack.enter_context(EmbeddedPostgres(tmp / "postgres")).url
-        yield nats_url, database_url
-
-
-async def prepare_servers(nats_url: str, database_url: str) -> None:
-    """The schema migrated and the JetStream topology declared, as the deploy steps do."""
-    await upgrade_async(database_url)
-    connection = await nats.connect(nats_url)
-    try:
-        await ensure_topology(connection.jetstream())
-    finally:
-        await connection.close()
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -43,13 +43,8 @@ from testkit.waiting import eventually
 from writer.app import create_app
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_writer import (
-    bench_servers,
-    bench_writer_settings,
-    prepare_servers,
-    publish_pages,
-    succeeded_runs,
-)
+from bench_servers import bench_servers, prepare_servers
+from bench_writer import bench_writer_settings, publish_pages, succeeded_runs
 
 # The benchmark's output (stdout), not a log.
 say: Callable[[str], None] = print
