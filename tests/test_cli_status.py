@@ -1,4 +1,5 @@
-"""``ebaysync status``: lag, markers and progress are pure; the command reads PostgreSQL."""
+"""``ebaysync status``: lag, markers, the status light and progress are pure; the command reads
+PostgreSQL."""
 
 from __future__ import annotations
 
@@ -16,6 +17,8 @@ from typer.testing import CliRunner
 
 from common.db.sync import SyncRun, SyncState
 from common.families import Family
+from common.settings import WindowSettings
+from common.workers import STUCK_AFTER, Light
 from ebaysync.cli import app
 from ebaysync.status import (
     PairRow,
@@ -32,6 +35,7 @@ from testkit.factories import create_account
 
 NOW = datetime(2025, 6, 1, 12, tzinfo=UTC)
 SETTLE = timedelta(minutes=2)
+POLICY = dataclasses.replace(WindowSettings().policy(Family.ORDERS), settle_lag=SETTLE)
 
 
 def row(**changes: object) -> PairRow:
@@ -40,12 +44,15 @@ def row(**changes: object) -> PairRow:
         house_name="House 7",
         username="seller7",
         needs_reauth=False,
+        active=True,
+        revoked_at=None,
         family="orders",
         enabled=True,
         cursor=None,
         last_success_at=None,
         last_error=None,
         paused_until=None,
+        consecutive_failures=0,
         backfill_start=None,
     )
     return dataclasses.replace(base, **changes)  # type: ignore[arg-type]
@@ -97,6 +104,7 @@ def test_the_table_shows_each_pair_with_its_bar_and_last_run() -> None:
     behind = row(
         backfill_start=start,
         cursor=start + timedelta(days=4),
+        run_id=uuid.uuid4(),
         run_status="failed",
         run_at=NOW - timedelta(minutes=1),
         pages_written=2,
@@ -105,12 +113,33 @@ def test_the_table_shows_each_pair_with_its_bar_and_last_run() -> None:
         run_error="eBay said 500",
     )
     console = Console(file=io.StringIO(), width=200, record=True)
-    console.print(render([pair_status(behind, NOW, SETTLE)], NOW))
+    console.print(render([pair_status(behind, NOW, POLICY)], NOW))
     shown = console.export_text()
     assert "7 House 7" in shown and "orders" in shown
     assert "40%" in shown
     assert "failed 1m 0s ago · 2/? pages · 400 rows (+390 ~0)" in shown
     assert "eBay said 500" in shown
+    assert "failing: eBay said 500" in shown  # the admin UI's light and reason
+
+
+def test_the_status_light_is_the_admin_uis_from_the_same_facts() -> None:
+    """The verdict of :mod:`common.workers`, fed from the status query's columns: an account
+    that needs reauth, a stuck run, a pair behind and one up to date."""
+    reauth = pair_status(row(needs_reauth=True), NOW, POLICY).verdict
+    assert reauth.light is Light.FAILING and "reconnect the account" in reauth.reason
+    stuck = row(
+        cursor=NOW - SETTLE,
+        run_id=uuid.uuid4(),
+        run_status="running",
+        run_at=NOW - STUCK_AFTER - timedelta(seconds=1),
+    )
+    assert pair_status(stuck, NOW, POLICY).verdict.reason.startswith(
+        f"run {stuck.run_id} made no progress"
+    )
+    behind = pair_status(row(cursor=NOW - timedelta(hours=3)), NOW, POLICY).verdict
+    assert (behind.light, behind.reason) == (Light.BEHIND, "3h behind")
+    fresh = pair_status(row(cursor=NOW - SETTLE), NOW, POLICY).verdict
+    assert fresh.light is Light.OK
 
 
 # --- against PostgreSQL ------------------------------------------------------------------

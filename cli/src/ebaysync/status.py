@@ -9,6 +9,7 @@ fetched today, plus any family a pair already has state for); everything else is
 from __future__ import annotations
 
 import asyncio
+import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -26,8 +27,27 @@ from common.db.sync import OPEN_RUN_STATUSES
 from common.families import SNAPSHOT_FAMILIES, Family
 from common.lag import pair_lag as lag_of
 from common.settings import WindowSettings
+from common.windows import WindowPolicy
+from common.workers import (
+    Light,
+    NewestRun,
+    WorkerVerdict,
+    account_blocked,
+    worker_facts,
+    worker_verdict,
+)
 
 REFRESH_SECONDS = 1.0
+# The admin UI's colours of the lights.
+LIGHT_STYLES = {
+    Light.OK: "green",
+    Light.RUNNING: "blue",
+    Light.IDLE: "dim",
+    Light.DISABLED: "dim",
+    Light.BEHIND: "yellow",
+    Light.PAUSED: "yellow",
+    Light.FAILING: "red",
+}
 
 
 @dataclass(frozen=True)
@@ -38,14 +58,18 @@ class PairRow:
     house_name: str
     username: str
     needs_reauth: bool
+    active: bool
+    revoked_at: datetime | None
     family: str
     enabled: bool
     cursor: datetime | None
     last_success_at: datetime | None
     last_error: str | None
     paused_until: datetime | None
+    consecutive_failures: int
     # Where the pair's first window started (its backfill), from the runs still kept.
     backfill_start: datetime | None
+    run_id: uuid.UUID | None = None
     run_status: str | None = None
     run_at: datetime | None = None
     run_window_from: datetime | None = None
@@ -64,6 +88,8 @@ class PairStatus:
     # now - cursor (incremental), now - last success (snapshots); None before the first sync.
     lag: timedelta | None
     markers: tuple[str, ...]
+    # The admin UI's status light and its reason.
+    verdict: WorkerVerdict
     # 0..1 while catching up; None when unknown (never ran, a snapshot of unknown size).
     progress: float | None
 
@@ -86,6 +112,8 @@ class PairStatus:
             "last_success_at": iso(r.last_success_at),
             "lag_seconds": self.lag.total_seconds() if self.lag is not None else None,
             "markers": list(self.markers),
+            "status": self.verdict.light.value,
+            "status_reason": self.verdict.reason,
             "progress": self.progress,
             "last_run": None
             if r.run_status is None
@@ -144,9 +172,44 @@ def pair_progress(row: PairRow, now: datetime, settle_lag: timedelta) -> float |
     return max(0.0, min(1.0, reached / span))
 
 
-def pair_status(row: PairRow, now: datetime, settle_lag: timedelta) -> PairStatus:
+def pair_verdict(row: PairRow, now: datetime, policy: WindowPolicy) -> WorkerVerdict:
+    """The same verdict as the admin UI's Workers page, from the same facts."""
+    newest = (
+        None
+        if row.run_id is None or row.run_status is None or row.run_at is None
+        else NewestRun(
+            row.run_id,
+            row.run_status,
+            row.run_at,
+            row.run_error,
+            row.pages_written,
+            row.pages_expected,
+        )
+    )
+    facts = worker_facts(
+        family=row.family,
+        enabled=row.enabled,
+        cursor=row.cursor,
+        last_success_at=row.last_success_at,
+        paused_until=row.paused_until,
+        last_error=row.last_error,
+        consecutive_failures=row.consecutive_failures,
+        run=newest,
+        blocked=account_blocked(
+            active=row.active, revoked_at=row.revoked_at, needs_reauth=row.needs_reauth
+        ),
+        now=now,
+    )
+    return worker_verdict(facts, now, policy)
+
+
+def pair_status(row: PairRow, now: datetime, policy: WindowPolicy) -> PairStatus:
     return PairStatus(
-        row, pair_lag(row, now), pair_markers(row, now), pair_progress(row, now, settle_lag)
+        row,
+        pair_lag(row, now),
+        pair_markers(row, now),
+        pair_verdict(row, now, policy),
+        pair_progress(row, now, policy.settle_lag),
     )
 
 
@@ -187,10 +250,19 @@ def _last_run(row: PairRow, now: datetime) -> Text:
     return line
 
 
+def _status_cell(status: PairStatus) -> Text:
+    """The admin UI's light and reason, then the pair's markers."""
+    verdict = status.verdict
+    cell = Text(f"{verdict.light}: {verdict.reason}", style=LIGHT_STYLES[verdict.light])
+    if status.markers:
+        cell.append("\n" + ", ".join(status.markers), style="yellow")
+    return cell
+
+
 def render(statuses: Sequence[PairStatus], now: datetime) -> Table:
     """The status table: one line per pair, a progress bar while it catches up."""
     table = Table(title=f"ebaysync status at {now.astimezone(UTC):%Y-%m-%d %H:%M:%S}Z")
-    for column in ("account", "family", "cursor", "lag", "last run", "progress", "markers"):
+    for column in ("account", "family", "cursor", "lag", "last run", "progress", "status"):
         table.add_column(column, no_wrap=column in ("cursor", "lag"))
     for status in statuses:
         row = status.row
@@ -207,18 +279,18 @@ def render(statuses: Sequence[PairStatus], now: datetime) -> Table:
             format_duration(status.lag),
             _last_run(row, now),
             progress,
-            Text(", ".join(status.markers), style="yellow"),
+            _status_cell(status),
         )
     return table
 
 
 PAIRS_SQL = """
-SELECT a.id AS account_id, a.house_name, a.username, a.needs_reauth, f.family,
-       coalesce(s.enabled, true) AS enabled, s.cursor, s.last_success_at, s.last_error,
-       s.paused_until,
+SELECT a.id AS account_id, a.house_name, a.username, a.needs_reauth, a.active, a.revoked_at,
+       f.family, coalesce(s.enabled, true) AS enabled, s.cursor, s.last_success_at,
+       s.last_error, s.paused_until, coalesce(s.consecutive_failures, 0) AS consecutive_failures,
        (SELECT min(x.window_from) FROM sync_runs x
         WHERE x.account_id = a.id AND x.family = f.family) AS backfill_start,
-       r.status AS run_status, r.updated_at AS run_at, r.window_from AS run_window_from,
+       r.run_id, r.status AS run_status, r.updated_at AS run_at, r.window_from AS run_window_from,
        r.window_to AS run_window_to, coalesce(r.pages_written, 0) AS pages_written,
        r.pages_expected, coalesce(r.rows_received, 0) AS rows_received,
        coalesce(r.rows_inserted, 0) AS rows_inserted,
@@ -260,10 +332,11 @@ async def load_pairs(
 async def statuses(
     engine: AsyncEngine, account: str | None, families: Sequence[Family] | None
 ) -> list[PairStatus]:
-    settle_lag = timedelta(seconds=WindowSettings().settle_lag_seconds)
+    windows = WindowSettings()
     now = datetime.now(UTC)
     return [
-        pair_status(row, now, settle_lag) for row in await load_pairs(engine, account, families)
+        pair_status(row, now, windows.policy(Family(row.family)))
+        for row in await load_pairs(engine, account, families)
     ]
 
 

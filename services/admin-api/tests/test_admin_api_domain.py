@@ -8,13 +8,7 @@ import pytest
 from pydantic import SecretStr
 
 from admin_api.deadletters import may_see
-from admin_api.domain import (
-    Light,
-    TokenHealth,
-    WorkerFacts,
-    token_verdict,
-    worker_verdict,
-)
+from admin_api.domain import TokenHealth, token_verdict
 from admin_api.notifications import (
     BadSignature,
     challenge_response,
@@ -84,54 +78,6 @@ class TestTokenHealth:
         self, row: TokenStatusRow | None, needs_reauth: bool, expected: TokenHealth
     ) -> None:
         assert token_verdict(row, needs_reauth, NOW, SOON).status is expected
-
-
-def facts(**overrides: object) -> WorkerFacts:
-    values: dict[str, object] = {
-        "enabled": True,
-        "fresh_to": NOW - timedelta(minutes=4),
-        "paused_until": None,
-        "last_error": None,
-        "consecutive_failures": 0,
-        "last_run_status": "succeeded",
-        "last_run_error": None,
-        "run_open": False,
-        "pages_written": 0,
-        "pages_expected": None,
-        "account_blocked": None,
-    }
-    values.update(overrides)
-    return WorkerFacts(**values)  # type: ignore[arg-type]
-
-
-class TestWorkerLight:
-    @pytest.mark.parametrize(
-        ("overrides", "light"),
-        [
-            ({}, Light.OK),
-            ({"enabled": False, "last_error": "boom"}, Light.DISABLED),
-            ({"account_blocked": "reconnect"}, Light.FAILING),
-            ({"paused_until": NOW + timedelta(hours=1), "last_error": "boom"}, Light.PAUSED),
-            ({"paused_until": NOW - timedelta(hours=1)}, Light.OK),
-            ({"run_open": True, "pages_written": 2, "pages_expected": 5}, Light.RUNNING),
-            ({"last_run_status": "failed"}, Light.FAILING),
-            ({"last_error": "HTTP 500"}, Light.FAILING),
-            ({"fresh_to": None, "last_run_status": None}, Light.IDLE),
-            ({"fresh_to": NOW - timedelta(hours=1)}, Light.BEHIND),
-        ],
-    )
-    def test_each_condition_has_its_light(self, overrides: dict[str, object], light: Light) -> None:
-        assert worker_verdict(facts(**overrides), NOW, POLICY).light is light
-
-    def test_the_reason_says_why(self) -> None:
-        verdict = worker_verdict(
-            facts(run_open=True, pages_written=2, pages_expected=5, last_error="HTTP 429"),
-            NOW,
-            POLICY,
-        )
-        assert verdict.reason == "running, page 2/5 (retrying after: HTTP 429)"
-        behind = worker_verdict(facts(fresh_to=NOW - timedelta(hours=3)), NOW, POLICY)
-        assert behind.reason == "3h behind"
 
 
 class TestSecurity:

@@ -8,9 +8,10 @@ from uuid import UUID
 
 from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, computed_field
 
-from admin_api.domain import Light, TokenHealth
+from admin_api.domain import TokenHealth
 from admin_api.security import Role
 from common.families import Purpose
+from common.workers import Light
 
 
 class Schema(BaseModel):

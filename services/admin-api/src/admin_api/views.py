@@ -8,7 +8,7 @@ from uuid import UUID
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from admin_api.domain import SEVERITY, WorkerFacts, token_verdict, worker_verdict
+from admin_api.domain import token_verdict
 from admin_api.schemas import (
     PageOut,
     RunDetailOut,
@@ -27,25 +27,23 @@ from common.db.runlog import RunLogRepository
 from common.db.sync import OPEN_RUN_STATUSES, PairState, SyncRepository, SyncRun, SyncState
 from common.db.tokens import TokenRepository
 from common.families import Family, families_of
-from common.lag import fresh_to, pair_lag
+from common.lag import pair_lag
 from common.scheduling import Projection, project_schedule
 from common.windows import WindowPolicy
-
-# A queued or running run that has not moved for this long is reported as stuck.
-STUCK_AFTER = timedelta(minutes=30)
+from common.workers import (
+    SEVERITY,
+    NewestRun,
+    WorkerFacts,
+    worker_facts,
+    worker_verdict,
+)
+from common.workers import account_blocked as blocked_because
 
 
 def account_blocked(account: EbayAccount) -> str | None:
-    if not account.active:
-        return "account deactivated"
-    if account.revoked_at is not None:
-        return (
-            f"the seller revoked ebaysync's access at {account.revoked_at:%Y-%m-%d %H:%M} UTC "
-            "(eBay's AUTHORIZATION_REVOCATION): reconnect the account"
-        )
-    if account.needs_reauth:
-        return "eBay refused the refresh token: reconnect the account"
-    return None
+    return blocked_because(
+        active=account.active, revoked_at=account.revoked_at, needs_reauth=account.needs_reauth
+    )
 
 
 def _facts(
@@ -55,23 +53,21 @@ def _facts(
     run: SyncRun | None,
     now: datetime,
 ) -> WorkerFacts:
-    run_open = run is not None and run.status in OPEN_RUN_STATUSES
-    stuck = run_open and run is not None and now - run.updated_at > STUCK_AFTER
-    last_error = state.last_error if state else None
-    if stuck and run is not None:
-        last_error = f"run {run.run_id} made no progress since {run.updated_at:%Y-%m-%d %H:%M} UTC"
-    return WorkerFacts(
+    return worker_facts(
+        family=family,
         enabled=state.enabled if state else True,
-        fresh_to=fresh_to(family, state.cursor, state.last_success_at) if state else None,
+        cursor=state.cursor if state else None,
+        last_success_at=state.last_success_at if state else None,
         paused_until=state.paused_until if state else None,
-        last_error=last_error,
+        last_error=state.last_error if state else None,
         consecutive_failures=state.consecutive_failures if state else 0,
-        last_run_status="failed" if stuck else (run.status if run else None),
-        last_run_error=run.error if run else None,
-        run_open=run_open and not stuck,
-        pages_written=run.pages_written if run else 0,
-        pages_expected=run.pages_expected if run else None,
-        account_blocked=account_blocked(account),
+        run=None
+        if run is None
+        else NewestRun(
+            run.run_id, run.status, run.updated_at, run.error, run.pages_written, run.pages_expected
+        ),
+        blocked=account_blocked(account),
+        now=now,
     )
 
 
