@@ -37,7 +37,9 @@ from common.metrics import MetricsSettings
 from common.settings import EbayApiSettings, NatsSettings, PostgresSettings
 from common.streams import FETCHER_DURABLE, WINDOWS_STREAM, ensure_topology
 
-CLIENT_ID, CLIENT_SECRET, RU_NAME = "prof-SBX-client", "prof-secret", "prof-RuName"
+# The test kit's connect_seller asks for consent as its own application.
+from testkit.pipeline import CLIENT_ID, CLIENT_SECRET, RU_NAME
+
 FAMILIES = list(Family)
 
 
