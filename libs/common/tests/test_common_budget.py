@@ -241,6 +241,21 @@ def test_a_short_budget_stretches_from_the_cadence_toward_the_aim_first() -> Non
     assert orders is not None and orders.interval_seconds == 300 and not orders.backs_off
 
 
+def test_runs_in_flight_count_as_spent() -> None:
+    idle = plan(8, configured=DailyQuotas(fulfillment=1400), floors=configured_floors())
+    pairs = accounts(8)
+    pairs[Family.ORDERS] = [PairLoad(i, in_flight=True) for i in range(8)]
+    flying = plan(
+        8, pairs=pairs, configured=DailyQuotas(fulfillment=1400), floors=configured_floors()
+    )
+    fulfillment = [next(a for a in p.apis if a.api == "fulfillment") for p in (idle, flying)]
+    assert fulfillment[1].projected_today <= fulfillment[1].budget
+    # Eight runs on their way: eight calls fewer for the rest of the day.
+    idle_orders, flying_orders = idle.family(Family.ORDERS), flying.family(Family.ORDERS)
+    assert idle_orders is not None and flying_orders is not None
+    assert flying_orders.interval_seconds > idle_orders.interval_seconds
+
+
 def test_a_short_budget_backs_quiet_pairs_off_before_it_slows_busy_ones() -> None:
     # Fulfillment's budget fits 4 busy sellers' orders at the 5-min cadence, not 8.
     quotas = DailyQuotas(fulfillment=1400)

@@ -47,8 +47,11 @@ class PairLoad:
     """One enabled pair as the planner sees it."""
 
     account_id: int
-    # Consecutive runs that wrote nothing (sync_state.quiet_runs).
+    # Consecutive scheduled polls that wrote nothing (sync_state.quiet_runs).
     quiet_runs: int = 0
+    # A run of the pair is queued or running: its calls are on their way to the ledger, so
+    # the plan counts one run as spent already (else a day's last calls overshoot the budget).
+    in_flight: bool = False
 
 
 @dataclass(frozen=True)
@@ -254,6 +257,8 @@ def _demand(
         for pair in pairs[family]:
             own = _pair_interval(interval, worst, pair, stretch, settings.backoff_after)
             total += costs.calls_per_day(family, own) * horizon / timedelta(days=1)
+            if pair.in_flight:
+                total += costs.calls_per_run(family, own)
     return total
 
 
