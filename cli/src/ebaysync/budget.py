@@ -15,10 +15,18 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession, create_async_engine
 
-from common.budget import BudgetInputs, BudgetReport, BudgetSettings, PairLoad, plan_budget
+from common.budget import (
+    BudgetInputs,
+    BudgetReport,
+    BudgetSettings,
+    PairLoad,
+    cadence_floors,
+    plan_budget,
+)
 from common.db.budget import BudgetRepository
 from common.families import Family
 from common.ledger import DailyQuotas
+from common.settings import WindowSettings
 
 PRESETS = Path(__file__).parent / "presets"
 GROWTH = PRESETS / "growth.json"
@@ -67,16 +75,18 @@ async def stored_report(database_url: str) -> BudgetReport | None:
 def simulate(accounts: int, quotas: DailyQuotas, now: datetime | None = None) -> BudgetReport:
     """The plan for ``accounts`` sellers, every family enabled, over a whole quota day from
     nothing spent, with the planner's default cost model (the calls per run the benchmark
-    counted, docs/adr/0021): the steady state the quotas allow."""
-    pairs = {
-        family: [PairLoad(account_id=i + 1) for i in range(accounts)] for family in sorted(Family)
-    }
+    counted, docs/adr/0021) and the configured cadences (``SCHEDULER_*``, as the scheduler
+    plans): the steady state the quotas allow."""
+    families = sorted(Family)
+    pairs = {family: [PairLoad(account_id=i + 1) for i in range(accounts)] for family in families}
+    windows = WindowSettings()
     inputs = BudgetInputs(
         now=now or datetime.now(UTC),
         configured=quotas,
         used_today={},
         pairs=pairs,
         horizon=timedelta(days=1),
+        floors=cadence_floors({family: windows.policy(family) for family in families}),
     )
     return plan_budget(inputs, BudgetSettings())
 

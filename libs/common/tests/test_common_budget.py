@@ -208,21 +208,89 @@ def test_the_report_is_json() -> None:
     assert BudgetReport.model_validate_json(report.model_dump_json()) == report
 
 
-def test_the_scheduler_backs_a_quiet_pair_off_by_the_plan() -> None:
-    report = plan(3)
-    orders = report.family(Family.ORDERS)
-    assert orders is not None
-    configured = WindowSettings().policy(Family.ORDERS)
-    policy = planned_policies({Family.ORDERS: configured}, report)[Family.ORDERS]
-    cursor = NOW - configured.settle_lag
-    interval = timedelta(seconds=orders.interval_seconds)
+def configured_floors() -> dict[Family, timedelta]:
+    """The scheduler's default cadences (5 min; snapshots hourly), as it passes them."""
+    settings = WindowSettings()
+    return {family: settings.policy(family).cadence for family in SELLER}
 
-    def due(quiet_runs: int) -> datetime:
+
+def test_calls_to_spare_poll_at_the_configured_cadence_and_back_nobody_off() -> None:
+    pairs = accounts(3, quiet_runs=10)
+    report = plan(3, pairs=pairs, floors=configured_floors())
+    for family in report.families:
+        cadence = configured_floors()[family.family].total_seconds()
+        # Messages aim at 30 min, listings at 3 h: a budget with calls to spare never polls
+        # them more slowly than the cadence the operator configured.
+        assert family.interval_seconds == cadence, family
+        assert family.worst_staleness_seconds == cadence
+        assert not family.backs_off and family.slowed_pairs == 0 and family.within_aim
+    assert report.slowed == []
+    assert all(a.projected_today <= a.budget for a in report.apis)
+
+
+def test_a_short_budget_stretches_from_the_cadence_toward_the_aim_first() -> None:
+    report = plan(60, floors=configured_floors())
+    messages = report.family(Family.MESSAGES)
+    assert messages is not None and messages.backs_off
+    assert 300 < messages.interval_seconds <= messages.aim_seconds
+    assert messages.within_aim and "aim" in messages.reason
+    trading = next(a for a in report.apis if a.api == "trading")
+    assert trading.projected_today <= trading.budget
+    # Fulfillment has calls to spare for 60 sellers' orders: they keep their cadence.
+    orders = report.family(Family.ORDERS)
+    assert orders is not None and orders.interval_seconds == 300 and not orders.backs_off
+
+
+def test_runs_in_flight_count_as_spent() -> None:
+    idle = plan(8, configured=DailyQuotas(fulfillment=1400), floors=configured_floors())
+    pairs = accounts(8)
+    pairs[Family.ORDERS] = [PairLoad(i, in_flight=True) for i in range(8)]
+    flying = plan(
+        8, pairs=pairs, configured=DailyQuotas(fulfillment=1400), floors=configured_floors()
+    )
+    fulfillment = [next(a for a in p.apis if a.api == "fulfillment") for p in (idle, flying)]
+    assert fulfillment[1].projected_today <= fulfillment[1].budget
+    # Eight runs on their way: eight calls fewer for the rest of the day.
+    idle_orders, flying_orders = idle.family(Family.ORDERS), flying.family(Family.ORDERS)
+    assert idle_orders is not None and flying_orders is not None
+    assert flying_orders.interval_seconds > idle_orders.interval_seconds
+
+
+def test_a_short_budget_backs_quiet_pairs_off_before_it_slows_busy_ones() -> None:
+    # Fulfillment's budget fits 4 busy sellers' orders at the 5-min cadence, not 8.
+    quotas = DailyQuotas(fulfillment=1400)
+    busy = plan(8, configured=quotas, floors=configured_floors())
+    pairs = accounts(8)
+    pairs[Family.ORDERS] = [PairLoad(i, quiet_runs=0 if i < 4 else 20) for i in range(8)]
+    mixed = plan(8, pairs=pairs, configured=quotas, floors=configured_floors())
+    busy_orders, mixed_orders = busy.family(Family.ORDERS), mixed.family(Family.ORDERS)
+    assert busy_orders is not None and mixed_orders is not None
+    assert busy_orders.interval_seconds > 300
+    assert mixed_orders.interval_seconds == 300 and mixed_orders.backs_off
+    assert mixed_orders.slowed_pairs == 4 and "quiet" in mixed_orders.reason
+    fulfillment = next(a for a in mixed.apis if a.api == "fulfillment")
+    assert fulfillment.projected_today <= fulfillment.budget
+
+
+def test_the_scheduler_backs_a_quiet_pair_off_by_the_plan_only_when_it_is_short() -> None:
+    configured = WindowSettings().policy(Family.ORDERS)
+    cursor = NOW - configured.settle_lag
+
+    def due(report: BudgetReport, quiet_runs: int) -> datetime:
+        policy = planned_policies({Family.ORDERS: configured}, report)[Family.ORDERS]
         pair = PairState(1, Family.ORDERS, True, cursor, None, None, False, None, quiet_runs)
         return next_due_at(pair, NOW, policy)
 
-    assert due(0) == cursor + interval + configured.settle_lag
-    assert due(3) == cursor + 4 * interval + configured.settle_lag
-    assert due(100) == cursor + timedelta(seconds=orders.worst_seconds) + configured.settle_lag
+    short = plan(8, configured=DailyQuotas(fulfillment=1400), floors=configured_floors())
+    orders = short.family(Family.ORDERS)
+    assert orders is not None and orders.backs_off
+    interval = timedelta(seconds=orders.interval_seconds)
+    assert due(short, 0) == cursor + interval + configured.settle_lag
+    assert due(short, 3) == cursor + 4 * interval + configured.settle_lag
+    worst = timedelta(seconds=orders.worst_seconds)
+    assert due(short, 100) == cursor + worst + configured.settle_lag
+    # With calls to spare the quietest pair keeps the configured cadence.
+    ample = plan(3, floors=configured_floors())
+    assert due(ample, 100) == cursor + configured.cadence + configured.settle_lag
     # Without a plan the configured cadence stands and nothing backs off.
     assert planned_policies({Family.ORDERS: configured}, None)[Family.ORDERS] == configured

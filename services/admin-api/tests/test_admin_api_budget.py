@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from common.budget import BudgetInputs, BudgetSettings, PairLoad, plan_budget
 from common.db.budget import BudgetRepository
 from common.db.quotas import QuotaReadingRepository
+from common.ebay.quota import EbayApi
 from common.families import Family
 from common.ledger import DailyQuotas
 from common.quotas import StoredReading
@@ -134,10 +135,15 @@ async def test_the_latest_plan_is_shown_with_the_orgs_slowed_pairs_only(
     async with sessions.begin() as session:
         ours = (await create_account(session, org_id=org.id)).id
         theirs = (await create_account(session, org_id=other.id)).id
-    # Both pairs' runs keep finding nothing: both are slowed down.
+    # Both pairs' runs keep finding nothing, and Trading's budget is nearly spent (50 calls
+    # left for the day): both are slowed down.
     pairs = {Family.MESSAGES: [PairLoad(ours, quiet_runs=8), PairLoad(theirs, quiet_runs=8)]}
     inputs = BudgetInputs(
-        now=datetime.now(UTC), configured=DailyQuotas(), used_today={}, pairs=pairs
+        now=datetime.now(UTC),
+        configured=DailyQuotas(),
+        used_today={EbayApi.TRADING: 4450},
+        pairs=pairs,
+        horizon=timedelta(days=1),
     )
     report = plan_budget(inputs, BudgetSettings())
     assert {p.account_id for p in report.slowed} == {ours, theirs}

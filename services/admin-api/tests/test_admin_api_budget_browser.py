@@ -7,7 +7,7 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from nats.js import JetStreamContext
@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from common.budget import BudgetInputs, BudgetSettings, PairLoad, plan_budget
 from common.db.budget import BudgetRepository
 from common.db.quotas import QuotaReadingRepository
+from common.ebay.quota import EbayApi
 from common.families import Family
 from common.ledger import DailyQuotas
 from common.quotas import StoredReading
@@ -71,10 +72,15 @@ async def seeded(sessions: async_sessionmaker[AsyncSession]) -> tuple[str, str]:
             Family.MESSAGES: [PairLoad(account.id, quiet_runs=8)],
             Family.ORDERS: [PairLoad(account.id)],
         }
-        report = plan_budget(
-            BudgetInputs(now=now, configured=DailyQuotas(), used_today={}, pairs=pairs),
-            BudgetSettings(),
+        # Trading's budget nearly spent (20 calls left for the day): the quiet pair backs off.
+        inputs = BudgetInputs(
+            now=now,
+            configured=DailyQuotas(),
+            used_today={EbayApi.TRADING: 4480},
+            pairs=pairs,
+            horizon=timedelta(days=1),
         )
+        report = plan_budget(inputs, BudgetSettings())
         report = report.model_copy(update={"notes": [FAILED, *report.notes]})
         await BudgetRepository(session).store(report, keep=5)
         failed = StoredReading(now, False, [], detail="EbayTransientError: HTTP 500")

@@ -45,6 +45,7 @@ def plan(now: datetime) -> BudgetReport:
                 worst_staleness_seconds=INTERVAL.total_seconds(),
                 within_aim=False,
                 slowed_pairs=0,
+                backs_off=True,
                 reason="stretched toward its worst to fit the fulfillment budget",
             )
         ],

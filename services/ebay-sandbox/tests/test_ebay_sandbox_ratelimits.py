@@ -98,10 +98,19 @@ async def test_limits_are_the_configured_ones_and_reset_at_pacific_midnight(
         "reset": "",
         "timeWindow": 86400,
     }
+    # The sandbox's own count (GET /sandbox/calls): no day has ended yet.
+    calls = (await client.get("/sandbox/calls")).json()
+    assert calls["ended"] is None
+    assert calls["today"]["calls"]["TradingAPI/GetMyMessages"] == 1
     await advance(19 * 3600)  # past 07:00 UTC: a new quota day (and past the token's life)
     rates = _rates((await client.get(RATE_LIMIT, headers=await _app_headers(app_token))).json())
     assert rates[("TradingAPI", "GetMyMessages")]["count"] == 0
     assert rates[("TradingAPI", "GetMyMessages")]["reset"] == "2025-06-03T07:00:00.000Z"
+    # The day that ended keeps its count: a test can add up a whole day's calls.
+    calls = (await client.get("/sandbox/calls")).json()
+    assert "TradingAPI/GetMyMessages" not in calls["today"]["calls"]
+    assert calls["ended"]["calls"]["TradingAPI/GetMyMessages"] == 1
+    assert calls["ended"]["calls"]["Analytics/developer.analytics"] == 1
 
 
 async def test_filters_are_case_sensitive_and_no_match_is_204(

@@ -39,6 +39,7 @@ def page(
     page_no: int = 1,
     page_count: int | None = 1,
     window_to: datetime = WINDOW_TO,
+    trigger: Trigger = Trigger.SCHEDULE,
 ) -> PageBatch:
     return PageBatch(
         run_id=run_id,
@@ -46,7 +47,7 @@ def page(
         family=Family.ORDERS,
         window_from=T0,
         window_to=window_to,
-        trigger=Trigger.SCHEDULE,
+        trigger=trigger,
         page_no=page_no,
         page_count=page_count,
         fetched_at=utc_now(),
@@ -221,13 +222,22 @@ class TestCursor:
                 assert state is not None
                 return state.quiet_runs
 
-        async def run(*records: dict[str, Any]) -> int:
-            await writer.write(page(account_id, list(records), run_id=uuid.uuid4()), None)
+        async def run(*records: dict[str, Any], trigger: Trigger = Trigger.SCHEDULE) -> int:
+            batch = page(account_id, list(records), run_id=uuid.uuid4(), trigger=trigger)
+            await writer.write(batch, None)
             return await quiet_runs()
 
+        # A backfill's empty windows say nothing about the account now: no backoff before the
+        # pair has caught up.
+        assert await run(trigger=Trigger.CATCH_UP) == 0
+        assert await run(trigger=Trigger.CATCH_UP) == 0
         assert await run(make_order("Q-1", modified=T0)) == 0  # a new order
         assert await run(make_order("Q-1", modified=T0)) == 1  # re-read, unchanged
         assert await run() == 2  # nothing at all
+        # Neither does a run-now or a repair that found nothing: the count stays.
+        assert await run(trigger=Trigger.MANUAL) == 2
+        assert await run(trigger=Trigger.REPAIR) == 2
+        assert await run() == 3
         later = T0 + timedelta(hours=1)
         assert await run(make_order("Q-1", modified=later, total="99.00")) == 0  # changed
 

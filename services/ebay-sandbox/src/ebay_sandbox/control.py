@@ -71,6 +71,14 @@ async def clear_faults(sandbox: SandboxDep, username: str | None = None) -> dict
     return {"cleared": True}
 
 
+@router.get("/calls")
+async def calls(sandbox: SandboxDep) -> dict[str, object]:
+    """Calls counted against each quota pool (``api/resource``, as getRateLimits names them):
+    today's, and those of the last quota day that ended (None before the first reset)."""
+    today, ended = sandbox.quotas.days(sandbox.clock.now_ms())
+    return {"today": today.body(), "ended": ended.body() if ended else None}
+
+
 @router.get("/stats")
 async def stats(sandbox: SandboxDep) -> dict[str, object]:
     """Requests served (per endpoint), request rate, and cache use."""

@@ -52,6 +52,24 @@ PROFILES: dict[str, Profile] = {
             messages_per_day=40,
             purchases_per_day=2,
         ),
+        # For tests of the call budget (tests/e2e/test_budget_running.py): a seller whose
+        # account never changes, and one who sells an order every two seconds or so.
+        Profile(
+            "idle",
+            listings=2,
+            orders_per_day=0,
+            history_days=30,
+            messages_per_day=0,
+            purchases_per_day=0,
+        ),
+        Profile(
+            "busy",
+            listings=8,
+            orders_per_day=43_200,
+            history_days=0,
+            messages_per_day=0,
+            purchases_per_day=0,
+        ),
         Profile(
             "huge",
             listings=25_000,

@@ -104,6 +104,18 @@ class Rate:
         return max(0, self.limit - self.count)
 
 
+@dataclass(frozen=True, slots=True)
+class DayCalls:
+    """One quota day's calls per pool, and the instant the day ends."""
+
+    reset_ms: int
+    calls: dict[Pool, int]
+
+    def body(self) -> dict[str, object]:
+        calls = {f"{pool.api}/{pool.resource}": n for pool, n in self.calls.items()}
+        return {"resets_at_ms": self.reset_ms, "calls": dict(sorted(calls.items()))}
+
+
 class CallTally:
     """Calls per pool in the current quota day, and GetMyeBaySelling calls per seller in the
     current 15-s window. A new day (or window) starts from zero."""
@@ -112,12 +124,24 @@ class CallTally:
         self._config = config
         self._reset_ms = 0
         self._daily: Counter[Pool] = Counter()
+        # The last quota day that ended: (its reset instant, its calls per pool).
+        self._ended: tuple[int, Counter[Pool]] | None = None
         self._user: dict[str, tuple[int, int]] = {}  # seller -> (window start ms, calls)
 
     def _roll(self, now_ms: int) -> None:
         if now_ms >= self._reset_ms:
+            if self._reset_ms:
+                self._ended = (self._reset_ms, self._daily.copy())
             self._reset_ms = quota_reset_ms(now_ms)
             self._daily.clear()
+
+    def days(self, now_ms: int) -> tuple[DayCalls, DayCalls | None]:
+        """The calls per pool of the current quota day and of the last one that ended (a
+        sandbox extension: a test counts a whole day's calls, ``GET /sandbox/calls``)."""
+        self._roll(now_ms)
+        today = DayCalls(self._reset_ms, dict(self._daily))
+        ended = DayCalls(self._ended[0], dict(self._ended[1])) if self._ended else None
+        return today, ended
 
     def record(self, pool: Pool, seller: str | None, now_ms: int) -> Rate:
         """Count one call; returns the pool's rate including it."""

@@ -96,7 +96,9 @@ class Budget:
         loads: dict[Family, list[PairLoad]] = {family: [] for family in families}
         for pair in pairs:
             if pair.enabled:
-                loads[pair.family].append(PairLoad(pair.account_id, pair.quiet_runs))
+                loads[pair.family].append(
+                    PairLoad(pair.account_id, pair.quiet_runs, in_flight=pair.in_flight)
+                )
         reading, reading_notes = await self._read_quotas()
         report = plan_budget(
             BudgetInputs(

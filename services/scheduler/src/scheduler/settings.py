@@ -36,9 +36,9 @@ class SchedulerSettings(WindowSettings, ServiceBaseSettings):
     # counters, pending ids) and polling alone syncs.
     targeted_windows: bool = True
     # Plan every eBay call inside the daily quotas (docs/adr/0017-budget.md): the families'
-    # freshness, the share of each quota, the per-pair backoff. Off (the default until the
-    # e2e suite runs with it on): the fixed cadences above.
-    budget_enabled: bool = False
+    # freshness, the share of each quota, the per-pair backoff. With calls to spare it polls
+    # at the cadences above; off: the fixed cadences, whatever the quotas.
+    budget_enabled: bool = True
     budget: BudgetSettings = Field(default_factory=BudgetSettings)
     # The application's daily quotas, as the fetchers' ledger counts them (EBAY_QUOTA_<API>).
     quotas: DailyQuotas = Field(default_factory=DailyQuotas)

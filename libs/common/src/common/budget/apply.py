@@ -18,9 +18,10 @@ from common.windows import WindowPolicy
 def planned_policies(
     policies: Mapping[Family, WindowPolicy], report: BudgetReport | None
 ) -> dict[Family, WindowPolicy]:
-    """Each family's policy with the plan's interval as its cadence and the family's worst
-    staleness as its backoff limit; a family the plan does not name (or no plan yet) keeps its
-    configured cadence and no backoff."""
+    """Each family's policy with the plan's interval as its cadence and, when the plan backs
+    quiet pairs off (a short budget), the family's worst staleness as its backoff limit; a
+    family the plan does not name (or no plan yet) keeps its configured cadence and no
+    backoff."""
     planned: dict[Family, WindowPolicy] = {}
     for family, policy in policies.items():
         plan = report.family(family) if report is not None else None
@@ -30,7 +31,7 @@ def planned_policies(
         planned[family] = dataclasses.replace(
             policy,
             cadence=timedelta(seconds=plan.interval_seconds),
-            backoff_limit=timedelta(seconds=plan.worst_seconds),
+            backoff_limit=timedelta(seconds=plan.worst_seconds) if plan.backs_off else None,
             backoff_after=report.backoff_after if report is not None else policy.backoff_after,
         )
     return planned

@@ -103,6 +103,9 @@ class FamilyPlan(BaseModel):
     within_aim: bool
     # Pairs polled less often than the family interval because their runs found nothing.
     slowed_pairs: int
+    # Whether quiet pairs back off (toward the worst): only when the budget is short. With
+    # calls to spare every pair polls at the family interval, its configured cadence.
+    backs_off: bool = False
     reason: str
 
 

@@ -3,11 +3,13 @@ inside its share of the daily quota. Pure: the scheduler gathers the inputs (led
 runs, quotas) and stores the answer (docs/adr/0017-budget.md).
 
 The rule, per API: the calls already spent today plus what the plan spends until the quota
-resets stay within ``share x quota``. Each family on the API polls at its aim while that fits;
-when it does not, every family of the API is stretched by the same step from its aim toward its
-worst staleness (geometrically: ``aim x (worst/aim)^t``), and beyond the worst only when even
-that does not fit (said in the notes). A pair whose runs keep writing nothing backs off on top
-(:func:`common.budget.model.backed_off`) and frees calls for the rest.
+resets stay within ``share x quota``. While every family of the API polling at its configured
+cadence (the floor; its aim when none is given) fits, that is the plan: a budget with calls to
+spare slows nobody. When it does not fit, quiet pairs (runs that keep writing nothing) back off
+first (:func:`common.budget.model.backed_off`), since sparing calls where nothing changes costs
+no freshness; if that is not enough every family of the API is stretched by the same step, from
+its cadence to its aim and on toward its worst staleness (geometrically, :func:`interval_at`),
+and beyond the worst only when even that does not fit (said in the notes).
 """
 
 from __future__ import annotations
@@ -45,8 +47,11 @@ class PairLoad:
     """One enabled pair as the planner sees it."""
 
     account_id: int
-    # Consecutive runs that wrote nothing (sync_state.quiet_runs).
+    # Consecutive scheduled polls that wrote nothing (sync_state.quiet_runs).
     quiet_runs: int = 0
+    # A run of the pair is queued or running: its calls are on their way to the ledger, so
+    # the plan counts one run as spent already (else a day's last calls overshoot the budget).
+    in_flight: bool = False
 
 
 @dataclass(frozen=True)
@@ -77,6 +82,7 @@ def plan_budget(inputs: BudgetInputs, settings: BudgetSettings) -> BudgetReport:
     quotas = resolve_quotas(inputs.configured, inputs.reading, now, resets_at, notes)
     used = {api: max(inputs.used_today.get(api, 0), quotas.used.get(api, 0)) for api in EbayApi}
     policy = _with_floors(settings.policy(), inputs.floors)
+    starts = {f: min(inputs.floors.get(f, policy[f].aim), policy[f].aim) for f in policy}
     costs = cost_model(inputs.runs_today, used, policy, settings.learn_after_runs, notes)
     stretch: dict[Family, _Stretch] = {}
     apis: list[ApiBudget] = []
@@ -87,9 +93,10 @@ def plan_budget(inputs: BudgetInputs, settings: BudgetSettings) -> BudgetReport:
             continue
         budget = int(settings.share * quota)
         allowance = _allowance(api, quota, budget, used[api], notes)
-        fitted = _fit(families, inputs.pairs, policy, costs, settings, horizon, allowance)
+        curves = _Curves(policy, starts)
+        fitted = _fit(families, inputs.pairs, curves, costs, settings, horizon, allowance)
         stretch.update({family: fitted for family in families})
-        spend = _demand(families, inputs.pairs, policy, costs, settings, horizon, fitted.t)
+        spend = _demand(families, inputs.pairs, curves, costs, settings, horizon, fitted)
         apis.append(
             ApiBudget(
                 api=api.value,
@@ -105,7 +112,9 @@ def plan_budget(inputs: BudgetInputs, settings: BudgetSettings) -> BudgetReport:
                 f"{api.value}: the quota is short even at every family's worst staleness; "
                 f"{', '.join(families)} poll less often than their worst"
             )
-    report_families, slowed = _families(inputs.pairs, policy, costs, settings, stretch)
+    report_families, slowed = _families(
+        inputs.pairs, _Curves(policy, starts), costs, settings, stretch
+    )
     for note in notes:
         log.warning("budget: %s", note)
     return BudgetReport(
@@ -134,18 +143,43 @@ def _with_floors(
     return raised
 
 
+# The least stretch: every family at its start (its configured cadence, or its aim).
+_AT_START = -1.0
+
+
 @dataclass(frozen=True)
 class _Stretch:
-    t: float
+    t: float = _AT_START
+    # The API whose budget the plan had to fit (None: the calls were ample at the start).
     api: EbayApi | None = None
     beyond_worst: bool = False
+    # Whether quiet pairs back off: only when the budget is short at the start.
+    backoff: bool = False
 
 
-def interval_at(freshness: Freshness, t: float) -> timedelta:
-    """A family's interval at stretch ``t``: its aim at 0, its worst at 1, doubling per unit
+@dataclass(frozen=True)
+class _Curves:
+    """Each family's freshness (aim and worst raised to its floor) and where it starts."""
+
+    policy: Mapping[Family, Freshness]
+    starts: Mapping[Family, timedelta]
+
+    def interval(self, family: Family, t: float) -> timedelta:
+        return interval_at(self.policy[family], t, self.starts.get(family))
+
+
+def interval_at(freshness: Freshness, t: float, start: timedelta | None = None) -> timedelta:
+    """A family's interval at stretch ``t``: its ``start`` (the configured cadence; its aim
+    when none) at -1, its aim at 0, its worst at 1, geometrically in between, doubling per unit
     beyond (only when a quota is truly short)."""
     aim, worst = freshness.aim.total_seconds(), freshness.worst.total_seconds()
-    seconds = aim * (worst / aim) ** t if t <= 1 else worst * 2 ** (t - 1)
+    first = min(start.total_seconds(), aim) if start is not None and start > timedelta(0) else aim
+    if t < 0:
+        seconds = first * (aim / first) ** (max(t, _AT_START) + 1)
+    elif t <= 1:
+        seconds = aim * (worst / aim) ** t
+    else:
+        seconds = worst * 2 ** (t - 1)
     return timedelta(seconds=min(seconds, _MAX_INTERVAL.total_seconds()))
 
 
@@ -166,56 +200,71 @@ def _allowance(api: EbayApi, quota: int, budget: int, used: int, notes: list[str
 def _fit(
     families: Sequence[Family],
     pairs: Mapping[Family, Sequence[PairLoad]],
-    policy: Mapping[Family, Freshness],
+    curves: _Curves,
     costs: CostModel,
     settings: BudgetSettings,
     horizon: timedelta,
     allowance: float,
 ) -> _Stretch:
-    """The least stretch whose projected calls fit ``allowance`` (bisection: demand falls as
-    the stretch grows)."""
+    """The least stretch whose projected calls fit ``allowance``: none while the families at
+    their start fit (no backoff either); else quiet pairs back off, and the families stretch as
+    far as that is not enough (bisection: demand falls as the stretch grows)."""
 
-    def fits(t: float) -> bool:
-        return _demand(families, pairs, policy, costs, settings, horizon, t) <= allowance
+    def fits(stretch: _Stretch) -> bool:
+        return _demand(families, pairs, curves, costs, settings, horizon, stretch) <= allowance
 
-    if not families or fits(0.0):
-        return _Stretch(0.0)
+    if not families or fits(_Stretch()):
+        return _Stretch()
     api = FAMILY_APIS.get(families[0])
+
+    def at(t: float) -> _Stretch:
+        return _Stretch(t, api, beyond_worst=t > 1.0, backoff=True)
+
+    if fits(at(_AT_START)):
+        return at(_AT_START)
     high = 1.0
-    while not fits(high):
-        if all(interval_at(policy[f], high) >= _MAX_INTERVAL for f in families):
-            return _Stretch(high, api, beyond_worst=True)
+    while not fits(at(high)):
+        if all(curves.interval(f, high) >= _MAX_INTERVAL for f in families):
+            return at(high)
         high *= 2
-    low = 0.0
+    low = _AT_START
     for _ in range(40):
         middle = (low + high) / 2
-        low, high = (low, middle) if fits(middle) else (middle, high)
-    return _Stretch(high, api, beyond_worst=high > 1.0)
+        low, high = (low, middle) if fits(at(middle)) else (middle, high)
+    return at(high)
+
+
+def _pair_interval(
+    interval: timedelta, worst: timedelta, pair: PairLoad, stretch: _Stretch, after: int
+) -> timedelta:
+    return backed_off(interval, worst, pair.quiet_runs, after) if stretch.backoff else interval
 
 
 def _demand(
     families: Sequence[Family],
     pairs: Mapping[Family, Sequence[PairLoad]],
-    policy: Mapping[Family, Freshness],
+    curves: _Curves,
     costs: CostModel,
     settings: BudgetSettings,
     horizon: timedelta,
-    t: float,
+    stretch: _Stretch,
 ) -> float:
-    """The calls the families spend within ``horizon`` at stretch ``t``."""
+    """The calls the families spend within ``horizon`` at ``stretch``."""
     total = 0.0
     for family in families:
-        freshness = policy[family]
-        interval = interval_at(freshness, t)
+        worst = curves.policy[family].worst
+        interval = curves.interval(family, stretch.t)
         for pair in pairs[family]:
-            own = backed_off(interval, freshness.worst, pair.quiet_runs, settings.backoff_after)
+            own = _pair_interval(interval, worst, pair, stretch, settings.backoff_after)
             total += costs.calls_per_day(family, own) * horizon / timedelta(days=1)
+            if pair.in_flight:
+                total += costs.calls_per_run(family, own)
     return total
 
 
 def _families(
     pairs: Mapping[Family, Sequence[PairLoad]],
-    policy: Mapping[Family, Freshness],
+    curves: _Curves,
     costs: CostModel,
     settings: BudgetSettings,
     stretch: Mapping[Family, _Stretch],
@@ -223,11 +272,11 @@ def _families(
     plans: list[FamilyPlan] = []
     slowed: list[SlowedPair] = []
     for family, loads in pairs.items():
-        freshness = policy[family]
-        fitted = stretch.get(family, _Stretch(0.0))
-        interval = interval_at(freshness, fitted.t)
+        freshness = curves.policy[family]
+        fitted = stretch.get(family, _Stretch())
+        interval = curves.interval(family, fitted.t)
         own = [
-            backed_off(interval, freshness.worst, load.quiet_runs, settings.backoff_after)
+            _pair_interval(interval, freshness.worst, load, fitted, settings.backoff_after)
             for load in loads
         ]
         for load, seconds in zip(loads, own, strict=True):
@@ -253,6 +302,7 @@ def _families(
                 worst_staleness_seconds=max(staleness),
                 within_aim=interval <= freshness.aim,
                 slowed_pairs=sum(1 for s in own if s > interval),
+                backs_off=fitted.backoff,
                 reason=_reason(fitted, interval, freshness),
             )
         )
@@ -261,8 +311,12 @@ def _families(
 
 
 def _reason(fitted: _Stretch, interval: timedelta, freshness: Freshness) -> str:
-    if fitted.api is None or interval <= freshness.aim:
-        return "at its aim"
+    if fitted.api is None:
+        return "at its cadence: the budget has calls to spare"
+    if fitted.t <= _AT_START:
+        return f"at its cadence; quiet pairs back off to fit the {fitted.api.value} budget"
+    if interval <= freshness.aim:
+        return f"stretched toward its aim to fit the {fitted.api.value} budget"
     if fitted.beyond_worst:
         return f"beyond its worst: the {fitted.api.value} quota is short"
     return f"stretched toward its worst to fit the {fitted.api.value} budget"

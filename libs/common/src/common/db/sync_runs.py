@@ -23,7 +23,7 @@ from common.db.sync_tables import (
     SyncRun,
     run_identity,
 )
-from common.messages import RunMessage
+from common.messages import RunMessage, Trigger
 
 
 class SyncRunsRepository:
@@ -342,7 +342,7 @@ _RUN_SUCCEEDED = f"""
         UPDATE sync_runs SET status = '{RunStatus.SUCCEEDED}', finished_at = clock_timestamp(),
                updated_at = clock_timestamp(), error = NULL
         WHERE run_id = :run_id
-        RETURNING rows_inserted + rows_changed AS wrote
+        RETURNING rows_inserted + rows_changed AS wrote, trigger
     )"""
 
 _COMPLETE_TARGETED_RUN = text(
@@ -351,19 +351,28 @@ _COMPLETE_TARGETED_RUN = text(
     """
 )
 
-# ``quiet_runs`` counts the pair's committed runs in a row that wrote nothing (no record new
-# or changed; re-read overlaps are unchanged): the budget backs such a pair off
-# (common.budget.backed_off), and one run that wrote something brings it back.
+# ``quiet_runs`` counts the pair's committed scheduled polls in a row that wrote nothing (no
+# record new or changed; re-read overlaps are unchanged): the budget backs such a pair off
+# (common.budget.backed_off), and one run that wrote something brings it back. Only a poll
+# (trigger ``schedule``) says the account is idle now: a backfill's windows of empty months, a
+# run-now or a repair that found nothing leave the count as it was. Counting them backed new
+# quiet accounts off before their backfill's last window (the tail its overlaps leave) and
+# left their newest hours unsynced for up to the family's worst staleness (issue 13).
 _COMPLETE_RUN = text(
-    f"""{_RUN_SUCCEEDED}
+    f"""{_RUN_SUCCEEDED},
+    quiet AS (
+        SELECT CASE WHEN coalesce((SELECT wrote FROM done), 0) > 0 THEN 0
+                    WHEN (SELECT trigger FROM done) = '{Trigger.SCHEDULE}' THEN 1
+                    ELSE NULL END AS step
+    )
     INSERT INTO sync_state (account_id, family, cursor, last_success_at,
                             last_run_id, consecutive_failures, updated_at, quiet_runs)
     VALUES (:account_id, :family, :cursor, clock_timestamp(), :run_id, 0,
-            clock_timestamp(),
-            CASE WHEN coalesce((SELECT wrote FROM done), 0) = 0 THEN 1 ELSE 0 END)
+            clock_timestamp(), coalesce((SELECT step FROM quiet), 0))
     ON CONFLICT (account_id, family) DO UPDATE SET
-        quiet_runs = CASE WHEN EXCLUDED.quiet_runs = 0 THEN 0
-                          ELSE sync_state.quiet_runs + 1 END,
+        quiet_runs = CASE (SELECT step FROM quiet) WHEN 0 THEN 0
+                          WHEN 1 THEN sync_state.quiet_runs + 1
+                          ELSE sync_state.quiet_runs END,
         cursor = GREATEST(sync_state.cursor, EXCLUDED.cursor),
         last_success_at = EXCLUDED.last_success_at,
         last_run_id = EXCLUDED.last_run_id,
