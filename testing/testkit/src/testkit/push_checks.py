@@ -123,18 +123,18 @@ async def mirrored_as_source(
     username: str,
     family: Family,
     keys: Set[str],
-) -> list[str]:
+) -> dict[str, str]:
     """Those of ``keys`` that the mirror lacks or holds otherwise than the sandbox now does,
     each with why (``missing``, or the fields that differ)."""
     truth = TRUTHS[family]
     source = await source_records(sandbox, truth, username)
     mirror = await mirrored_records(sessions, truth, account_id)
-    wrong = []
+    wrong = {}
     for key in sorted(keys):
         if key not in mirror:
-            wrong.append(f"{key} missing" + ("" if key in source else " (unknown to the source)"))
+            wrong[key] = "missing" + ("" if key in source else " (unknown to the source)")
         elif mirror[key] != source.get(key):
-            wrong.append(f"{key} differs in {changed_fields(mirror[key], source.get(key) or {})}")
+            wrong[key] = f"differs in {changed_fields(mirror[key], source.get(key) or {})}"
     return wrong
 
 
