@@ -93,7 +93,8 @@ async def system(
 
 
 async def states(system: System) -> dict[str, tuple[Any, ...]]:
-    """Each pair's polling state: cursor, last committed run, last success, due time."""
+    """Each pair's polling state: cursor, last committed run, last success. (Not ``due_at``:
+    the scheduler stores it in the database's clock, so it moves when the sandbox's does.)"""
     async with system.sessions() as session:
         rows = await session.scalars(
             select(SyncState).where(
@@ -101,7 +102,7 @@ async def states(system: System) -> dict[str, tuple[Any, ...]]:
             ),
             execution_options={"populate_existing": True},
         )
-        return {r.family: (r.cursor, r.last_run_id, r.last_success_at, r.due_at) for r in rows}
+        return {r.family: (r.cursor, r.last_run_id, r.last_success_at) for r in rows}
 
 
 async def runs(system: System, *statuses: str) -> list[tuple[str, str]]:
