@@ -17,32 +17,27 @@ Polling is a day away, so whatever the mirror holds of the burst came through no
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 
-import httpx
 import pytest
-from embedded_servers import find_free_port
 from nats.js import JetStreamContext
 from sqlalchemy import func, select
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker, create_async_engine
 
-from common.db.accounts import EbayAccount
 from common.db.push import ReceivedNotification
 from common.db.sync import SyncRun
 from common.families import Family
-from ebaysync.runtime import LocalSecrets, Runtime, RuntimeOptions
-from testkit import servers
 from testkit.progress import caught_up, sandbox_now
-from testkit.push import push_service_env, push_stats, subscribe
+from testkit.push import push_stats, subscribe
 from testkit.push_checks import (
     all_windowed,
     mirrored_as_source,
+    no_open_runs,
     notifications_recorded,
     notified_targets,
     overlapping_runs,
 )
+from testkit.push_system import PushSystem, push_system
 from testkit.servers import DatabaseServer
 from testkit.waiting import eventually
 
@@ -57,68 +52,29 @@ BURST = 1_000
 JUMP = timedelta(minutes=10)
 
 
-@dataclass
-class System:
-    sessions: async_sessionmaker[AsyncSession]
-    sandbox: httpx.AsyncClient
-    account_id: int
-    username: str
-    admin_url: str
-    client_secret: str
-
-
 @pytest.fixture
 async def system(
     nats_url: str, database_server: DatabaseServer, tmp_path: Path, topology: JetStreamContext
-) -> AsyncIterator[System]:
-    database_url = database_server.create_database(servers.unique_database_name("burst"))
-    admin_port = find_free_port()
-    options = RuntimeOptions(
-        data_dir=tmp_path / "data",
-        nats_url=nats_url,
-        database_url=database_url,
-        admin_port=admin_port,
-        sellers=1,
-        service_env={
-            "SCHEDULER_TICK_SECONDS": "1",
-            "SCHEDULER_CADENCE_SECONDS": str(CADENCE.total_seconds()),
-            "SCHEDULER_SNAPSHOT_CADENCE_SECONDS": str(CADENCE.total_seconds()),
-            "SCHEDULER_SETTLE_LAG_SECONDS": str(SETTLE_LAG.total_seconds()),
-            "SCHEDULER_INITIAL_BACKFILL_DAYS": "0.25",
-            "OTEL_LOG_FORMAT": "text",
-            **push_service_env(admin_port),
-        },
+) -> AsyncIterator[PushSystem]:
+    async with push_system(
+        nats_url,
+        database_server,
+        tmp_path,
+        "burst",
+        cadence=CADENCE,
+        settle_lag=SETTLE_LAG,
+        backfill_days=0.25,
         sandbox_env={
-            "SANDBOX_CLOCK_FROZEN": "true",
             "SANDBOX_ORDERS_PER_DAY": "9000",
             "SANDBOX_MESSAGES_PER_DAY": "2000",
             "SANDBOX_HISTORY_DAYS": "1",
         },
-    )
-    runtime = Runtime(options)
-    info = await runtime.start()
-    engine = create_async_engine(database_url)
-    sessions = async_sessionmaker(engine, expire_on_commit=False)
-    try:
-        async with sessions() as session:
-            account = (await session.scalars(select(EbayAccount))).one()
-        secret = LocalSecrets.load_or_create(options.data_dir / "secrets.json")
-        async with httpx.AsyncClient(base_url=info.sandbox_url, timeout=60) as sandbox:
-            yield System(
-                sessions,
-                sandbox,
-                account.id,
-                account.username,
-                info.admin_url,
-                secret.sandbox_client_secret,
-            )
-    finally:
-        await runtime.stop()
-        await engine.dispose()
+    ) as running:
+        yield running
 
 
 async def test_a_burst_of_a_thousand_notifications_keeps_one_window_per_pair_and_loses_none(
-    system: System,
+    system: PushSystem,
 ) -> None:
     async def backfilled() -> bool:
         return await caught_up(
@@ -153,16 +109,9 @@ async def test_a_burst_of_a_thousand_notifications_keeps_one_window_per_pair_and
     received = await notifications_recorded(system.sessions, system.account_id, seen_before)
     assert received >= BURST
 
-    async def settled_runs() -> bool:
-        async with system.sessions() as session:
-            open_runs = await session.scalar(
-                select(func.count())
-                .select_from(SyncRun)
-                .where(SyncRun.status.in_(["queued", "running"]))
-            )
-        return open_runs == 0
-
-    await eventually(settled_runs, within=120, what="the targeted runs done")
+    await eventually(
+        lambda: no_open_runs(system.sessions), within=120, what="the targeted runs done"
+    )
 
     async with system.sessions() as session:
         runs = list(

@@ -13,24 +13,19 @@ from __future__ import annotations
 
 import re
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
-from embedded_servers import find_free_port
 from nats.js import JetStreamContext
 from sqlalchemy import func, select
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker, create_async_engine
 
-from common.db.accounts import EbayAccount
 from common.db.postorder import EbayInquiry
 from common.db.push import PushSubscription, ReceivedNotification
 from common.db.sync import SyncRun, SyncState
 from common.db.trading import EbayActiveListing
-from ebaysync.runtime import Runtime, RuntimeOptions
-from testkit import servers
+from testkit.push_system import PushSystem, push_system
 from testkit.servers import DatabaseServer
 from testkit.waiting import eventually
 
@@ -41,58 +36,32 @@ STEP_SECONDS = 3600
 MAX_STEPS = 6  # well inside the 24-hour cadence
 
 
-@dataclass
-class System:
-    sessions: async_sessionmaker[AsyncSession]
-    sandbox: httpx.AsyncClient
-    account_id: int
-    username: str
-
-
 @pytest.fixture
 async def system(
     nats_url: str, database_server: DatabaseServer, tmp_path: Path, topology: JetStreamContext
-) -> AsyncIterator[System]:
-    database_url = database_server.create_database(servers.unique_database_name("pushli"))
-    options = RuntimeOptions(
-        data_dir=tmp_path / "data",
-        nats_url=nats_url,
-        database_url=database_url,
-        admin_port=find_free_port(),
-        sellers=1,
-        # No ADMIN_API_PUSH__* here: the runtime's defaults are under test.
-        service_env={
-            "SCHEDULER_TICK_SECONDS": "1",
-            # One backfill, then no polling for a day: only notifications bring changes.
-            "SCHEDULER_CADENCE_SECONDS": "86400",
-            "SCHEDULER_SNAPSHOT_CADENCE_SECONDS": "86400",
-            "SCHEDULER_SETTLE_LAG_SECONDS": "120",
-            "SCHEDULER_INITIAL_BACKFILL_DAYS": "2",
-            "OTEL_LOG_FORMAT": "text",
-        },
+) -> AsyncIterator[PushSystem]:
+    async with push_system(
+        nats_url,
+        database_server,
+        tmp_path,
+        "pushli",
+        # One backfill, then no polling for a day: only notifications bring changes.
+        cadence=timedelta(days=1),
+        settle_lag=timedelta(minutes=2),
+        backfill_days=2,
         sandbox_env={
-            "SANDBOX_CLOCK_FROZEN": "true",
             "SANDBOX_ORDERS_PER_DAY": "200",
             "SANDBOX_HISTORY_DAYS": "60",
             # Enough listings that some start and end every hour.
             "SANDBOX_LISTINGS": "2000",
         },
-    )
-    runtime = Runtime(options)
-    info = await runtime.start()
-    engine = create_async_engine(database_url)
-    sessions = async_sessionmaker(engine, expire_on_commit=False)
-    try:
-        async with sessions() as session:
-            account = (await session.scalars(select(EbayAccount))).one()
-        async with httpx.AsyncClient(base_url=info.sandbox_url, timeout=30) as sandbox:
-            yield System(sessions, sandbox, account.id, account.username)
-    finally:
-        await runtime.stop()
-        await engine.dispose()
+        # No ADMIN_API_PUSH__* here: the runtime's defaults are under test.
+        subscribe_by_hand=False,
+    ) as running:
+        yield running
 
 
-async def states(system: System) -> dict[str, tuple[Any, ...]]:
+async def states(system: PushSystem) -> dict[str, tuple[Any, ...]]:
     """Each pair's polling state: cursor, last committed run, last success. (Not ``due_at``:
     the scheduler stores it in the database's clock, so it moves when the sandbox's does.)"""
     async with system.sessions() as session:
@@ -105,7 +74,7 @@ async def states(system: System) -> dict[str, tuple[Any, ...]]:
         return {r.family: (r.cursor, r.last_run_id, r.last_success_at) for r in rows}
 
 
-async def runs(system: System, *statuses: str) -> list[tuple[str, str]]:
+async def runs(system: PushSystem, *statuses: str) -> list[tuple[str, str]]:
     async with system.sessions() as session:
         rows = await session.execute(
             select(SyncRun.family, SyncRun.trigger).where(
@@ -117,7 +86,7 @@ async def runs(system: System, *statuses: str) -> list[tuple[str, str]]:
         return [(r.family, r.trigger) for r in rows]
 
 
-async def notified(system: System, family: str) -> set[str]:
+async def notified(system: PushSystem, family: str) -> set[str]:
     async with system.sessions() as session:
         rows = await session.scalars(
             select(ReceivedNotification.targets).where(
@@ -128,7 +97,9 @@ async def notified(system: System, family: str) -> set[str]:
         return {t for targets in rows for t in targets}
 
 
-async def test_listings_and_inquiries_arrive_by_notification_not_polling(system: System) -> None:
+async def test_listings_and_inquiries_arrive_by_notification_not_polling(
+    system: PushSystem,
+) -> None:
     async def backfilled() -> bool:
         done = {f for f, _ in await runs(system, "succeeded")}
         return done >= set(FAMILIES) and not await runs(system, "queued", "running")
@@ -232,5 +203,5 @@ async def test_listings_and_inquiries_arrive_by_notification_not_polling(system:
     assert await states(system) == polled
 
 
-async def _none_open(system: System) -> bool:
+async def _none_open(system: PushSystem) -> bool:
     return not await runs(system, "queued", "running")

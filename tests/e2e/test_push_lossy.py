@@ -16,34 +16,30 @@ scheduler plans in its time, so "one safety-net cadence" is exact:
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-import httpx
 import pytest
-from embedded_servers import find_free_port
 from nats.js import JetStreamContext
 from sqlalchemy import func, select
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker, create_async_engine
 
-from common.db.accounts import EbayAccount
 from common.db.events import EbayEvent
 from common.db.push import ReceivedNotification
 from common.db.sync import SyncRun
 from common.families import Family
-from ebaysync.runtime import LocalSecrets, Runtime, RuntimeOptions
 from ebaysync.truths import TRUTHS
 from ebaysync.verify import source_records, verify
-from testkit import servers
-from testkit.progress import caught_up, differences, sandbox_now
-from testkit.push import push_service_env, push_stats, subscribe
+from testkit.progress import caught_up as progress_caught_up
+from testkit.progress import differences, sandbox_now
+from testkit.push import push_stats, subscribe
 from testkit.push_checks import (
     all_windowed,
     first_writers,
     mirrored_as_source,
+    no_open_runs,
     notified_targets,
 )
+from testkit.push_system import PushSystem, push_system
 from testkit.servers import DatabaseServer
 from testkit.waiting import eventually
 
@@ -55,102 +51,61 @@ CADENCE = timedelta(hours=1)
 PUSHED = (Family.ORDERS, Family.MESSAGES, Family.RETURNS)
 
 
-@dataclass
-class System:
-    sessions: async_sessionmaker[AsyncSession]
-    sandbox: httpx.AsyncClient
-    account_id: int
-    username: str
-    admin_url: str
-    client_secret: str
+async def caught_up(system: PushSystem, snapshots_since: datetime | None = None) -> bool:
+    return await progress_caught_up(
+        system.sessions,
+        system.sandbox,
+        accounts=1,
+        settle_lag=SETTLE_LAG,
+        cadence=CADENCE,
+        snapshots_since=snapshots_since,
+    )
 
-    async def caught_up(self, snapshots_since: datetime | None = None) -> bool:
-        return await caught_up(
-            self.sessions,
-            self.sandbox,
-            accounts=1,
-            settle_lag=SETTLE_LAG,
-            cadence=CADENCE,
-            snapshots_since=snapshots_since,
-        )
 
-    async def quiet(self, after_id: int) -> bool:
-        """Every notification delivered or dropped, windowed, and no run open."""
-        if not await all_windowed(self.sessions, self.sandbox, self.account_id, after_id):
-            return False
-        async with self.sessions() as session:
-            open_runs = await session.scalar(
-                select(func.count())
-                .select_from(SyncRun)
-                .where(SyncRun.status.in_(["queued", "running"]))
-            )
-        return open_runs == 0
+async def quiet(system: PushSystem, after_id: int) -> bool:
+    """Every notification delivered or dropped, windowed, and no run open."""
+    if not await all_windowed(system.sessions, system.sandbox, system.account_id, after_id):
+        return False
+    return await no_open_runs(system.sessions)
 
 
 @pytest.fixture
 async def system(
     nats_url: str, database_server: DatabaseServer, tmp_path: Path, topology: JetStreamContext
-) -> AsyncIterator[System]:
-    database_url = database_server.create_database(servers.unique_database_name("lossy"))
-    admin_port = find_free_port()
-    options = RuntimeOptions(
-        data_dir=tmp_path / "data",
-        nats_url=nats_url,
-        database_url=database_url,
-        admin_port=admin_port,
-        sellers=1,
-        service_env={
-            "SCHEDULER_TICK_SECONDS": "1",
-            "SCHEDULER_CADENCE_SECONDS": str(CADENCE.total_seconds()),
-            "SCHEDULER_SNAPSHOT_CADENCE_SECONDS": str(CADENCE.total_seconds()),
-            "SCHEDULER_SETTLE_LAG_SECONDS": str(SETTLE_LAG.total_seconds()),
-            "SCHEDULER_INITIAL_BACKFILL_DAYS": "3",
-            "OTEL_LOG_FORMAT": "text",
-            **push_service_env(admin_port),
-        },
+) -> AsyncIterator[PushSystem]:
+    async with push_system(
+        nats_url,
+        database_server,
+        tmp_path,
+        "lossy",
+        cadence=CADENCE,
+        settle_lag=SETTLE_LAG,
+        backfill_days=3,
         sandbox_env={
-            "SANDBOX_CLOCK_FROZEN": "true",
             "SANDBOX_ORDERS_PER_DAY": "600",
             "SANDBOX_MESSAGES_PER_DAY": "150",
             "SANDBOX_HISTORY_DAYS": "5",
+            # The lossy channel: the share of notifications dropped, sent twice, held back
+            # behind the next one, or sent a second late.
             "SANDBOX_NOTIFY_DROP": "0.3",
             "SANDBOX_NOTIFY_DUPLICATE": "0.1",
             "SANDBOX_NOTIFY_REORDER": "0.1",
             "SANDBOX_NOTIFY_DELAY": "0.1",
             "SANDBOX_NOTIFY_DELAY_SECONDS": "1",
         },
-    )
-    runtime = Runtime(options)
-    info = await runtime.start()
-    engine = create_async_engine(database_url)
-    sessions = async_sessionmaker(engine, expire_on_commit=False)
-    try:
-        async with sessions() as session:
-            account = (await session.scalars(select(EbayAccount))).one()
-        secret = LocalSecrets.load_or_create(options.data_dir / "secrets.json")
-        async with httpx.AsyncClient(base_url=info.sandbox_url, timeout=60) as sandbox:
-            yield System(
-                sessions,
-                sandbox,
-                account.id,
-                account.username,
-                info.admin_url,
-                secret.sandbox_client_secret,
-            )
-    finally:
-        await runtime.stop()
-        await engine.dispose()
+    ) as running:
+        yield running
 
 
-async def advance(system: System, by: timedelta) -> None:
+async def advance(system: PushSystem, by: timedelta) -> None:
     resp = await system.sandbox.post("/sandbox/clock/advance", json={"seconds": by.total_seconds()})
     assert resp.status_code == 200, resp.text
 
 
 async def test_with_30_percent_of_notifications_dropped_the_safety_net_restores_the_truth(
-    system: System,
+    system: PushSystem,
 ) -> None:
-    await eventually(lambda: system.caught_up(), within=240, what="the backfill")
+    await eventually(lambda: caught_up(system), within=240, what="the backfill")
     await subscribe(system.sandbox, system.client_secret, system.username, system.admin_url)
     async with system.sessions() as session:
         seen = await session.scalar(select(func.max(ReceivedNotification.id))) or 0
@@ -160,7 +115,7 @@ async def test_with_30_percent_of_notifications_dropped_the_safety_net_restores_
 
     # 1. Half a cadence of changes: only notifications can bring them now.
     await advance(system, CADENCE / 2)
-    await eventually(lambda: system.quiet(seen), within=120, what="the notified changes")
+    await eventually(lambda: quiet(system, seen), within=120, what="the notified changes")
     totals = (await push_stats(system.sandbox))["totals"]
     assert totals["dropped"] > 0 and totals["delivered"] > 0, totals
     assert totals["duplicated"] > 0 and totals["reordered"] > 0, totals
@@ -205,9 +160,9 @@ async def test_with_30_percent_of_notifications_dropped_the_safety_net_restores_
     advanced = datetime.now(UTC)
     await advance(system, CADENCE)
     await eventually(
-        lambda: system.caught_up(snapshots_since=advanced), within=180, what="the safety net"
+        lambda: caught_up(system, snapshots_since=advanced), within=180, what="the safety net"
     )
-    await eventually(lambda: system.quiet(seen), within=120, what="the last notifications")
+    await eventually(lambda: quiet(system, seen), within=120, what="the last notifications")
     reports = await verify(system.sessions, system.sandbox)
     assert len(reports) == len(Family)
     assert differences(reports) == []

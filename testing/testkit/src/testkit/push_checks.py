@@ -89,6 +89,17 @@ async def all_windowed(
     return await notifications_windowed(sessions, account_id, after_id)
 
 
+async def no_open_runs(sessions: async_sessionmaker[AsyncSession]) -> bool:
+    """No run of any pair is queued or running."""
+    async with sessions() as session:
+        count = await session.scalar(
+            select(func.count())
+            .select_from(SyncRun)
+            .where(SyncRun.status.in_(["queued", "running"]))
+        )
+    return not count
+
+
 def overlapping_runs(runs: Iterable[SyncRun]) -> list[str]:
     """Runs that were in flight together with another run of their pair (queued → finished
     intervals that overlap), or that a newer run superseded (``stale``): a line each."""
