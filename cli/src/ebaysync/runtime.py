@@ -216,6 +216,8 @@ class Runtime:
             # The sandbox sellers are connected into this org, so the admin sees them.
             "ADMIN_API_BOOTSTRAP_ORG": DEMO_ORG,
             "ADMIN_API_EBAY_ENVIRONMENT": "sandbox",
+            # The push ingress judges the sandbox's timestamps in the sandbox's time.
+            "ADMIN_API_CLOCK_URL": f"{sandbox_url}/sandbox/clock",
         }
         sandbox_env = {
             "SANDBOX_SEED": str(self.options.seed),

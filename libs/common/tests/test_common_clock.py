@@ -36,3 +36,17 @@ async def test_an_unreachable_clock_keeps_the_last_offset() -> None:
         assert abs(clock.now() - utc_now()) < timedelta(seconds=5)
     finally:
         await clock.aclose()
+
+
+async def test_fresh_rereads_only_a_clock_read_too_long_ago() -> None:
+    config = SandboxConfig(sellers=0, clock_start=START, clock_frozen=True)
+    async with serve_sandbox(config) as url, httpx.AsyncClient() as http:
+        clock = FollowingClock(f"{url}/sandbox/clock")
+        try:
+            assert abs(await clock.fresh(3600) - START) < timedelta(seconds=5), "never read"
+            await http.post(f"{url}/sandbox/clock/advance", json={"seconds": 86_400})
+            assert abs(await clock.fresh(3600) - START) < timedelta(seconds=5), "read just now"
+            jumped = await clock.fresh(0)
+            assert abs(jumped - (START + timedelta(days=1))) < timedelta(seconds=5)
+        finally:
+            await clock.aclose()

@@ -9,6 +9,7 @@ so reading the time stays a cheap synchronous call.
 from __future__ import annotations
 
 import logging
+import time
 from datetime import UTC, datetime, timedelta
 
 import httpx
@@ -27,6 +28,7 @@ class FollowingClock:
         self._url = url
         self._http = httpx.AsyncClient(timeout=timeout)
         self._offset = timedelta()
+        self._synced: float | None = None  # time.monotonic() of the last good read
 
     async def aclose(self) -> None:
         await self._http.aclose()
@@ -44,3 +46,11 @@ class FollowingClock:
             log.warning("could not read the clock at %s: %s", self._url, exc)
             return
         self._offset = remote - utc_now()
+        self._synced = time.monotonic()
+
+    async def fresh(self, within: float) -> datetime:
+        """The time, re-reading the remote clock first when it was last read more than
+        ``within`` seconds ago (for callers with no tick of their own)."""
+        if self._synced is None or time.monotonic() - self._synced > within:
+            await self.sync()
+        return self.now()

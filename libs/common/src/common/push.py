@@ -86,7 +86,11 @@ ACCOUNT_TOPICS = frozenset({"MARKETPLACE_ACCOUNT_DELETION", "AUTHORIZATION_REVOC
 SPAN_TOPICS: dict[str, timedelta] = {"NEW_MESSAGE": timedelta(minutes=10)}
 
 # Trading Platform Notification events (contracts §7.2): SetNotificationPreferences enables
-# these for each seller; the family says what a notification of each re-reads.
+# these for each seller; the family says what a notification of each re-reads. Not the
+# resolution events (Return*, EBP*): eBay sends them unsigned (§7.3), so the ingress refuses
+# them, and enabling them would only pile up refusals that count toward marking the
+# application down (§7.5). ORDER_RETURN_ACTIVITY and ORDER_INQUIRY_ACTIVITY (REST, signed)
+# replace them.
 TRADING_EVENTS: dict[str, Family] = {
     "FixedPriceTransaction": Family.ORDERS,
     "AuctionCheckoutComplete": Family.ORDERS,
@@ -103,14 +107,6 @@ TRADING_EVENTS: dict[str, Family] = {
     "MyMessagesM2MMessage": Family.MESSAGES,
     "MyMessageseBayMessage": Family.MESSAGES,
     "MyMessagesHighPriorityMessage": Family.MESSAGES,
-    "ReturnCreated": Family.RETURNS,
-    "ReturnShipped": Family.RETURNS,
-    "ReturnDelivered": Family.RETURNS,
-    "ReturnClosed": Family.RETURNS,
-    "ReturnEscalated": Family.RETURNS,
-    "ReturnWaitingForSellerInfo": Family.RETURNS,
-    "ReturnSellerInfoOverdue": Family.RETURNS,
-    "ReturnRefundOverdue": Family.RETURNS,
 }
 
 # Families some push topic or event covers; the others (cases, payments, payouts, disputes,
@@ -283,6 +279,10 @@ class TradingRefused(ValueError):
     """A Trading notification that is unsigned, forged or outside the time window."""
 
 
+class StaleTimestamp(TradingRefused):
+    """A rightly signed Trading notification whose Timestamp is too far from now."""
+
+
 def verify_trading(
     body: bytes, dev_id: str, app_id: str, cert_id: str, now: datetime, max_age: timedelta
 ) -> str:
@@ -299,7 +299,7 @@ def verify_trading(
     if sent is None:
         raise TradingRefused("the Timestamp is not a time")
     if abs(now - sent) > max_age:
-        raise TradingRefused(f"the Timestamp is more than {max_age} away from now")
+        raise StaleTimestamp(f"the Timestamp is more than {max_age} away from now")
     return stamp
 
 
@@ -315,8 +315,6 @@ def trading_notice(body: bytes, timestamp: str) -> Notice:
         targets = _unique(_fields(body, "ItemID"))
     elif family is Family.MESSAGES:
         targets = _unique(_fields(body, "MessageID"))
-    elif family is Family.RETURNS:
-        targets = _unique(_fields(body, "ReturnId"))
     else:
         targets = ()
     recipient = _field(body, "RecipientUserID")

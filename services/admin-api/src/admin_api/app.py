@@ -54,7 +54,7 @@ from admin_api.routes.docs import SWAGGER_UI_DIR
 from admin_api.routes.ui import UI_DIR
 from admin_api.settings import AdminApiSettings
 from common.bus import build_broker
-from common.clock import utc_now
+from common.clock import FollowingClock, utc_now
 from common.db.engine import build_engine, build_sessionmaker
 from common.streams import ensure_topology
 from common.telemetry import build_tracer_provider, configure_logging
@@ -104,6 +104,7 @@ def create_app(
             ),
             tracer=tracer_provider.get_tracer(SERVICE),
             streams=StreamSlots(settings.live_streams_per_user),
+            ebay_clock=FollowingClock(settings.clock_url) if settings.clock_url else None,
         )
         app.state.sessions = sessions
         app.state.broker = broker
@@ -129,6 +130,8 @@ def create_app(
                 with contextlib.suppress(Exception):
                     await subscription.unsubscribe()
             await http.aclose()
+            if context.ebay_clock is not None:
+                await context.ebay_clock.aclose()
             await broker.stop()
             await engine.dispose()
 

@@ -103,6 +103,11 @@ class AdminApiSettings(BaseSettings):
     token_expiring_soon_days: float = Field(default=14.0, ge=0)
     token_request_timeout_seconds: float = Field(default=15.0, gt=0)
 
+    # eBay's time for the push ingress (signature timestamps, notification ages): the clock
+    # served here; `ebaysync up` points it at the sandbox's /sandbox/clock, like
+    # SCHEDULER_CLOCK_URL. Unset: the machine's time.
+    clock_url: str | None = None
+
     # A link from each run to its trace in the tracing UI, e.g.
     # "http://localhost:16686/trace/{trace_id}" for Jaeger; unset shows the trace id only.
     trace_url_template: str | None = None

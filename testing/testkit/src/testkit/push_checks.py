@@ -89,6 +89,17 @@ async def all_windowed(
     return await notifications_windowed(sessions, account_id, after_id)
 
 
+async def no_open_runs(sessions: async_sessionmaker[AsyncSession]) -> bool:
+    """No run of any pair is queued or running."""
+    async with sessions() as session:
+        count = await session.scalar(
+            select(func.count())
+            .select_from(SyncRun)
+            .where(SyncRun.status.in_(["queued", "running"]))
+        )
+    return not count
+
+
 def overlapping_runs(runs: Iterable[SyncRun]) -> list[str]:
     """Runs that were in flight together with another run of their pair (queued → finished
     intervals that overlap), or that a newer run superseded (``stale``): a line each."""
@@ -123,18 +134,18 @@ async def mirrored_as_source(
     username: str,
     family: Family,
     keys: Set[str],
-) -> list[str]:
+) -> dict[str, str]:
     """Those of ``keys`` that the mirror lacks or holds otherwise than the sandbox now does,
     each with why (``missing``, or the fields that differ)."""
     truth = TRUTHS[family]
     source = await source_records(sandbox, truth, username)
     mirror = await mirrored_records(sessions, truth, account_id)
-    wrong = []
+    wrong = {}
     for key in sorted(keys):
         if key not in mirror:
-            wrong.append(f"{key} missing" + ("" if key in source else " (unknown to the source)"))
+            wrong[key] = "missing" + ("" if key in source else " (unknown to the source)")
         elif mirror[key] != source.get(key):
-            wrong.append(f"{key} differs in {changed_fields(mirror[key], source.get(key) or {})}")
+            wrong[key] = f"differs in {changed_fields(mirror[key], source.get(key) or {})}"
     return wrong
 
 

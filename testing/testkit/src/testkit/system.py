@@ -20,6 +20,7 @@ class RunningSystem:
     runtime: Runtime
     sessions: async_sessionmaker[AsyncSession]
     sandbox: httpx.AsyncClient
+    admin_url: str
 
     async def only_account(self) -> EbayAccount:
         """The one eBay account of a runtime started with one seller."""
@@ -37,7 +38,7 @@ async def running_system(
     sessions = async_sessionmaker(engine, expire_on_commit=False)
     try:
         async with httpx.AsyncClient(base_url=info.sandbox_url, timeout=sandbox_timeout) as sandbox:
-            yield RunningSystem(runtime, sessions, sandbox)
+            yield RunningSystem(runtime, sessions, sandbox, info.admin_url)
     finally:
         await runtime.stop()
         await engine.dispose()

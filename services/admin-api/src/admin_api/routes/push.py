@@ -25,7 +25,7 @@ from fastapi import APIRouter, Depends, HTTPException, Query, Response, status
 from fastapi.responses import JSONResponse
 from faststream.nats import NatsBroker
 
-from admin_api.dependencies import ContextDep, NowDep, SessionDep, SettingsDep
+from admin_api.dependencies import ContextDep, SessionDep, SettingsDep
 from admin_api.notifications import challenge_response
 from admin_api.routes.webhooks import apply_account_notice, published_at
 from admin_api.settings import PushSettings
@@ -35,6 +35,7 @@ from common.push import (
     ACCOUNT_TOPICS,
     Notice,
     NotNotification,
+    StaleTimestamp,
     TradingRefused,
     rest_notice,
     trading_notice,
@@ -99,7 +100,6 @@ async def rest_notification(
     settings: SettingsDep,
     session: SessionDep,
     context: ContextDep,
-    now: NowDep,
     parsed: SignedRestBody,
 ) -> Response:
     try:
@@ -108,8 +108,11 @@ async def rest_notification(
         raise HTTPException(status.HTTP_400_BAD_REQUEST, str(exc)) from exc
     published = _published_at(parsed)
     max_age = timedelta(seconds=settings.push.max_age_seconds)
+    now = await context.ebay_now()
     if published is not None and published < now - max_age:
-        raise HTTPException(status.HTTP_409_CONFLICT, "the notification is too old: a replay")
+        now = await context.ebay_now(reread=True)
+        if published < now - max_age:
+            raise HTTPException(status.HTTP_409_CONFLICT, "the notification is too old: a replay")
     if notice.topic in ACCOUNT_TOPICS:
         # Deletion and revocation act on the account at once (issue 15's handler, reused).
         await apply_account_notice(session, context, parsed, notice.topic, now, settings)
@@ -131,18 +134,23 @@ async def rest_notification(
     },
 )
 async def trading_notification(
-    body: BoundedBody, settings: SettingsDep, context: ContextDep, now: NowDep
+    body: BoundedBody, settings: SettingsDep, context: ContextDep
 ) -> Response:
     push = settings.push
+    keyset = (
+        push.trading_dev_id,
+        settings.ebay.client_id,
+        settings.ebay.client_secret.get_secret_value(),
+    )
+    tolerance = timedelta(seconds=push.trading_max_age_seconds)
+    now = await context.ebay_now()
     try:
-        stamp = verify_trading(
-            body,
-            push.trading_dev_id,
-            settings.ebay.client_id,
-            settings.ebay.client_secret.get_secret_value(),
-            now,
-            timedelta(seconds=push.trading_max_age_seconds),
-        )
+        try:
+            stamp = verify_trading(body, *keyset, now, tolerance)
+        except StaleTimestamp:
+            # eBay's clock, when followed, may have moved since it was last read.
+            now = await context.ebay_now(reread=True)
+            stamp = verify_trading(body, *keyset, now, tolerance)
     except TradingRefused as exc:
         log.warning("trading notification refused: %s", exc)
         raise HTTPException(status.HTTP_412_PRECONDITION_FAILED, str(exc)) from exc
