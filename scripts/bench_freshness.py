@@ -73,10 +73,10 @@ class FreshnessOptions:
     measure_seconds: float = 75.0
     drain_seconds: float = 30.0
     sample_seconds: float = 2.0
-    orders_per_day: float = 40_000
+    orders_per_day: float = 20_000
     messages_per_day: float = 4_000
     listings: int = 400
-    history_days: int = 2
+    history_days: int = 1
     backfill_days: float = 0.1
     first_pass_timeout: float = 600.0
     subscriptions_timeout: float = 120.0
