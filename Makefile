@@ -38,7 +38,7 @@ up: install ## Run the whole system on embedded NATS and PostgreSQL (Ctrl-C stop
 down: install ## Stop a system started with `make up` in another terminal
 	$(UV) run ebaysync down --data-dir $(DATA_DIR)
 
-.PHONY: bench bench-scale
+.PHONY: bench bench-scale bench-freshness
 # `make bench` runs the scale bench smaller than `make bench-scale` (fewer sellers, no profile).
 BENCH_SCALE_ARGS ?=
 BENCH_SCALE_QUICK ?= --sellers 60 --measure 45 --profile-seconds 0
@@ -48,6 +48,10 @@ bench: install ## Writer rows/s (artifacts/bench.json), then a quick scale bench
 
 bench-scale: install ## Whole system at saturation: CPU ms per window per process, capacity (artifacts/scale.json)
 	$(UV) run python scripts/bench_scale.py $(BENCH_SCALE_ARGS)
+
+BENCH_FRESHNESS_ARGS ?=
+bench-freshness: install ## Change at eBay -> committed row, p50/p99 per family: push, 30 % dropped, polling (artifacts/freshness.json)
+	$(UV) run python scripts/bench_freshness.py $(BENCH_FRESHNESS_ARGS)
 
 .PHONY: chaos
 chaos: install ## Crash safety, full: kill -9 services and restart NATS/PostgreSQL during a 20-seller backfill
