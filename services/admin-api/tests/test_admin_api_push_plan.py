@@ -2,16 +2,23 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
+
 import pytest
 
 from admin_api.push_plan import (
+    ENABLED,
+    FAILED,
+    REST,
     TRADING,
     UNAVAILABLE,
+    Kept,
     Step,
     account_topics,
     application_topics,
     missing_events,
     next_step,
+    seller_current,
     unavailable_families,
 )
 from common.ebay.scopes import SCOPE_STRING, scopes_for
@@ -76,3 +83,49 @@ def test_the_connect_asks_for_the_push_scopes_only_while_push_is_on() -> None:
     assert set(PUSH_SCOPES) <= set(with_push) and set(SCOPE_STRING.split()) <= set(with_push)
     assert len(with_push) == len(set(with_push))
     assert "commerce.notification" not in scopes_for(Purpose.BUYER, push=True)
+
+
+NOW = datetime(2026, 12, 4, 12, tzinfo=UTC)
+DAY = timedelta(days=1)
+
+
+def confirmed(granted: str, ago: timedelta = timedelta(hours=1)) -> dict[tuple[str, str], Kept]:
+    """What the job keeps of a seller it checked ``ago``: every topic as the consent wants it."""
+    return {
+        (w.api, w.topic): Kept(
+            UNAVAILABLE if w.unavailable else ENABLED,
+            "dest-1" if w.api == REST else "delivery-url",
+            NOW - ago,
+        )
+        for w in account_topics(granted)
+    }
+
+
+def test_a_seller_confirmed_within_the_recheck_costs_no_call() -> None:
+    assert seller_current(account_topics(FULL), confirmed(FULL), "dest-1", NOW, DAY)
+    partial = " ".join(s for s in FULL.split() if "commerce.message" not in s)
+    assert seller_current(account_topics(partial), confirmed(partial), "dest-1", NOW, DAY)
+
+
+@pytest.mark.parametrize(
+    "why",
+    ["new seller", "recheck due", "recheck off", "failed", "new destination", "scope granted"],
+)
+def test_a_seller_is_checked_when_something_may_be_off(why: str) -> None:
+    wanted = account_topics(FULL)
+    kept = confirmed(FULL)
+    destination, recheck = "dest-1", DAY
+    first = (wanted[0].api, wanted[0].topic)
+    if why == "new seller":
+        kept = {}
+    elif why == "recheck due":
+        kept = confirmed(FULL, ago=DAY)
+    elif why == "recheck off":
+        recheck = timedelta(0)
+    elif why == "failed":
+        kept[first] = Kept(FAILED, "dest-1", NOW)
+    elif why == "new destination":
+        destination = "dest-2"
+    elif why == "scope granted":  # kept unavailable, but the consent now has the scope
+        kept[first] = Kept(UNAVAILABLE, None, NOW)
+    assert not seller_current(wanted, kept, destination, NOW, recheck)

@@ -7,7 +7,8 @@ admin API's push payloads."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections import Counter
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -58,6 +59,11 @@ class Env:
     sellers: list[dict[str, Any]]
     headers: dict[str, str]
     org_id: int
+    later: Callable[[], SubscriptionManager]  # the job's manager once the recheck is due
+
+    async def endpoint_calls(self) -> Counter[str]:
+        """The sandbox's calls so far, by endpoint."""
+        return Counter((await self.sandbox.get("/sandbox/stats")).json()["endpoints"])
 
     async def connect(self, seller: dict[str, Any], scopes: str) -> int:
         async with self.sessions.begin() as session:
@@ -177,8 +183,17 @@ async def env(
             ):
                 org = await create_signed_in_org(admin, sessions)
                 manager = SubscriptionManager(sessions, http, settings, tokens, utc_now)
+                recheck = timedelta(seconds=push.recheck_seconds)
+
+                def later() -> SubscriptionManager:
+                    return SubscriptionManager(
+                        sessions, http, settings, tokens, lambda: utc_now() + recheck
+                    )
+
                 sellers = (await sandbox.get("/sandbox/sellers")).json()
-                yield Env(manager, sessions, sandbox, admin, broker, sellers, org.viewer, org.id)
+                yield Env(
+                    manager, sessions, sandbox, admin, broker, sellers, org.viewer, org.id, later
+                )
         finally:
             await engine.dispose()
 
@@ -204,9 +219,17 @@ async def test_an_account_gets_its_destination_and_subscriptions(env: Env) -> No
     assert sorted(kept) == sorted(at_ebay)  # type: ignore[type-var]
     assert {s["status"] for s in at_ebay.values()} == {"ENABLED"}
     assert {s["destinationId"] for s in at_ebay.values()} == {destination.destination_id}
-    # A second run finds everything in place: nothing created, nothing repaired.
-    assert (await env.manager.run()).startswith("0 subscriptions created, 0 repaired")
+    # A second run finds everything in place: nothing created, nothing repaired, and the
+    # seller, confirmed within the recheck interval, costs no call.
+    before = await env.endpoint_calls()
+    second = await env.manager.run()
+    spent = await env.endpoint_calls() - before
+    assert (
+        second.startswith("0 subscriptions created, 0 repaired") and "1 sellers current" in second
+    )
     assert await env.at_ebay() == at_ebay
+    assert spent["GET getSubscription"] == len(APP_TOPICS)  # the application's topics only
+    assert spent["POST /ws/api.dll GetNotificationPreferences"] == 0
 
 
 async def test_a_subscription_ebay_disabled_or_lost_is_repaired(env: Env) -> None:
@@ -218,8 +241,13 @@ async def test_a_subscription_ebay_disabled_or_lost_is_repaired(env: Env) -> Non
     await env.ebay_call("POST", f"/subscription/{disabled}/disable")
     await env.ebay_call("DELETE", f"/subscription/{lost}")
     assert (await env.at_ebay())[str(disabled)]["status"] == "DISABLED"
+    # Confirmed a moment ago: the seller waits for its recheck (polling covers it meanwhile).
+    assert "0 repaired" in await env.manager.run()
+    assert (await env.at_ebay())[str(disabled)]["status"] == "DISABLED"
 
-    assert "2 repaired" in await env.manager.run()
+    assert await env.later().run() == (
+        "0 subscriptions created, 2 repaired, 0 removed, 0 unavailable, 0 failed, 0 sellers current"
+    )
 
     after = await env.rows(account_id)
     at_ebay = await env.at_ebay()

@@ -4,8 +4,9 @@ The topics themselves are the one table in :mod:`common.push`."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from enum import StrEnum
 
 from common.families import Family
@@ -90,6 +91,38 @@ def next_step(wanted: bool, ebay_id: str | None, remote_status: str | None) -> S
     if remote_status != ENABLED:
         return Step.ENABLE
     return Step.KEEP
+
+
+@dataclass(frozen=True)
+class Kept:
+    """What ``push_subscriptions`` holds of one of a seller's subscriptions."""
+
+    status: str
+    destination_id: str | None
+    checked_at: datetime
+
+
+def seller_current(
+    wanted: Sequence[Wanted],
+    kept: Mapping[tuple[str, str], Kept],
+    destination_id: str | None,
+    now: datetime,
+    recheck: timedelta,
+) -> bool:
+    """Whether a seller's subscriptions need no call this run: each one wanted is kept as wanted
+    (enabled, or unavailable for the same missing scope), a REST one on today's destination, and
+    eBay confirmed it within ``recheck``. Checking is several eBay calls per seller (a Trading
+    one among them, on the tightest quota), so it is spent once per recheck, not once per run;
+    a new seller, a changed consent, a failure or a new destination is handled at the next run."""
+    for want in wanted:
+        row = kept.get((want.api, want.topic))
+        if row is None or now - row.checked_at >= recheck:
+            return False
+        if row.status != (UNAVAILABLE if want.unavailable else ENABLED):
+            return False
+        if want.api == REST and row.status == ENABLED and row.destination_id != destination_id:
+            return False
+    return True
 
 
 def missing_events(enabled: dict[str, str]) -> list[str]:

@@ -17,7 +17,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import httpx
 from pydantic import SecretStr
@@ -33,11 +33,13 @@ from admin_api.push_plan import (
     REST,
     TRADING,
     UNAVAILABLE,
+    Kept,
     Step,
     Wanted,
     account_topics,
     application_topics,
     next_step,
+    seller_current,
 )
 from admin_api.push_trading import DELIVERY_URL_NAME, disable_events, enable_events
 from admin_api.routes.push import rest_endpoint
@@ -70,12 +72,14 @@ class Report:
     removed: int = 0
     unavailable: int = 0
     failed: int = 0
+    current: int = 0  # sellers left alone: confirmed within the recheck interval
     notes: list[str] = field(default_factory=list)
 
     def summary(self) -> str:
         text = (
             f"{self.created} subscriptions created, {self.repaired} repaired, "
-            f"{self.removed} removed, {self.unavailable} unavailable, {self.failed} failed"
+            f"{self.removed} removed, {self.unavailable} unavailable, {self.failed} failed, "
+            f"{self.current} sellers current"
         )
         return "; ".join([text, *self.notes])
 
@@ -209,6 +213,15 @@ class SubscriptionManager:
         mine = {k: r for k, r in by_key.items() if k[0] == account.id}
         if not keep and not mine:
             return
+        wanted_topics = account_topics(seller.granted or "")
+        kept = {
+            (api, topic): Kept(r.status, r.destination_id, r.checked_at)
+            for (_, api, topic), r in mine.items()
+        }
+        recheck = timedelta(seconds=self._settings.push.recheck_seconds)
+        if keep and seller_current(wanted_topics, kept, destination_id, self._clock(), recheck):
+            report.current += 1
+            return
         user_token: SecretStr | None = None
         try:
             reply = await self._tokens(account.id)
@@ -221,7 +234,7 @@ class SubscriptionManager:
         if user_token is None:
             report.failed += 1
             return
-        for wanted in account_topics(seller.granted or ""):
+        for wanted in wanted_topics:
             row = mine.get((account.id, wanted.api, wanted.topic))
             if wanted.api == TRADING:
                 await self._trading(keyset, account, wanted, row, user_token, application, report)

@@ -66,6 +66,10 @@ class PushSettings(BaseModel):
     # The subscriptions job (admin_api.push_subscriptions): every this many seconds it creates,
     # repairs and removes the destination and subscriptions at eBay (0: off).
     subscriptions_seconds: float = Field(default=600.0, ge=0)
+    # A seller whose subscriptions eBay confirmed this recently is not asked again (new sellers,
+    # changed consents and failures still are, every run): the check costs each seller several
+    # calls, one of them on the Trading quota (0: check every seller every run).
+    recheck_seconds: float = Field(default=86400.0, ge=0)
     # getConfig's alert e-mail, set by updateConfig when the application has none yet (eBay
     # needs one before any destination); empty: leave eBay's config alone.
     alert_email: str = ""
