@@ -9,10 +9,9 @@ from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from typing import Annotated
 
-from faststream import Context
 from faststream.nats import NatsBroker, NatsMessage, NatsRouter
 
-from common.bus import durable_subscription
+from common.bus import Broker, Delivery, LoopContext, durable_subscription
 from common.deadletter import publish_dead_letter, reason_of
 from common.failures import EBAY_PERMANENT, Action, FailurePolicy, Failures, Outcomes
 from common.intake import refuse_poison
@@ -29,8 +28,7 @@ from fetcher.tokens import TokenUnavailableError
 log = logging.getLogger(__name__)
 SERVICE = "fetcher"
 
-WindowFetcherDep = Annotated[WindowFetcher, Context("window_fetcher")]
-BrokerDep = Annotated[NatsBroker, Context("broker")]
+WindowFetcherDep = Annotated[WindowFetcher, LoopContext("window_fetcher")]
 
 
 @asynccontextmanager
@@ -98,7 +96,7 @@ def build_router(settings: FetcherSettings) -> NatsRouter:
         **durable_subscription(WINDOWS_STREAM, FETCHER_DURABLE, settings.nats),
     )
     async def fetch_window(
-        window: SyncWindow, msg: NatsMessage, fetcher: WindowFetcherDep, broker: BrokerDep
+        window: SyncWindow, msg: Delivery, fetcher: WindowFetcherDep, broker: Broker
     ) -> None:
         annotate_run(window)
         family = str(window.family)

@@ -5,13 +5,13 @@ from __future__ import annotations
 import asyncio
 from typing import Annotated
 
-from faststream import Context
 from faststream.nats import NatsRouter
 
+from common.bus import LoopContext
 from common.messages import WindowCompleted
 
 router_subject = f"{WindowCompleted.SUBJECT_PREFIX}.>"
-WakeDep = Annotated[asyncio.Event, Context("wake_scheduler")]
+WakeDep = Annotated[asyncio.Event, LoopContext("wake_scheduler")]
 
 
 def build_router() -> NatsRouter:

@@ -13,11 +13,10 @@ import logging
 from collections.abc import Awaitable
 from typing import Annotated
 
-from faststream import Context
 from faststream.nats import NatsBroker, NatsMessage, NatsRouter
-from faststream.nats.annotations import NatsBroker as BrokerDep
 from nats.aio.client import Client as NatsClient
 
+from common.bus import Broker, Delivery, LoopContext
 from common.messages import (
     ConnectAccount,
     GetAccessToken,
@@ -31,8 +30,8 @@ from token_service.signing_keys import SigningKeyService
 log = logging.getLogger(__name__)
 
 router = NatsRouter()
-TokenServiceDep = Annotated[TokenService, Context("token_service")]
-SigningKeysDep = Annotated[SigningKeyService, Context("signing_keys")]
+TokenServiceDep = Annotated[TokenService, LoopContext("token_service")]
+SigningKeysDep = Annotated[SigningKeyService, LoopContext("signing_keys")]
 QUEUE = "token-service"
 
 
@@ -63,20 +62,20 @@ async def answer(msg: NatsMessage, broker: NatsBroker, reply: Awaitable[Message]
 
 @router.subscriber(GetAccessToken.SUBJECT, queue=QUEUE, no_reply=True)
 async def get_access_token(
-    request: GetAccessToken, service: TokenServiceDep, msg: NatsMessage, broker: BrokerDep
+    request: GetAccessToken, service: TokenServiceDep, msg: Delivery, broker: Broker
 ) -> None:
     await answer(msg, broker, service.get_access_token(request))
 
 
 @router.subscriber(ConnectAccount.SUBJECT, queue=QUEUE, no_reply=True)
 async def connect_account(
-    request: ConnectAccount, service: TokenServiceDep, msg: NatsMessage, broker: BrokerDep
+    request: ConnectAccount, service: TokenServiceDep, msg: Delivery, broker: Broker
 ) -> None:
     await answer(msg, broker, service.connect(request))
 
 
 @router.subscriber(GetSigningKey.SUBJECT, queue=QUEUE, no_reply=True)
 async def get_signing_key(
-    request: GetSigningKey, keys: SigningKeysDep, msg: NatsMessage, broker: BrokerDep
+    request: GetSigningKey, keys: SigningKeysDep, msg: Delivery, broker: Broker
 ) -> None:
     await answer(msg, broker, keys.get_signing_key(request))

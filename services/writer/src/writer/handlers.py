@@ -5,10 +5,9 @@ from __future__ import annotations
 import logging
 from typing import Annotated
 
-from faststream import Context
-from faststream.nats import NatsBroker, NatsMessage, NatsRouter
+from faststream.nats import NatsBroker, NatsRouter
 
-from common.bus import durable_subscription
+from common.bus import Delivery, LoopContext, durable_subscription
 from common.deadletter import MaxDeliveriesAdvisory, publish_dead_letter
 from common.failures import Action, FailurePolicy, Failures, Outcomes, Store
 from common.intake import refuse_poison
@@ -37,8 +36,8 @@ log = logging.getLogger(__name__)
 
 __all__ = ["RefusedPageError", "bookkeeping_router", "build_router", "pages_router"]
 
-RecorderDep = Annotated[FailureRecorder, Context("failure_recorder")]
-MoverDep = Annotated[DeadLetterMover, Context("dead_letter_mover")]
+RecorderDep = Annotated[FailureRecorder, LoopContext("failure_recorder")]
+MoverDep = Annotated[DeadLetterMover, LoopContext("dead_letter_mover")]
 
 SERVICE = "writer"
 # One writer replica handles each core event (failed attempts).
@@ -90,7 +89,7 @@ def pages_router(
         max_workers=settings.concurrency,
         **durable_subscription(PAGES_STREAM, WRITER_DURABLE, settings.nats),
     )
-    async def write_page(page: PageBatch, msg: NatsMessage) -> None:
+    async def write_page(page: PageBatch, msg: Delivery) -> None:
         annotate_run(page, page.page_no)
         family = str(page.family)
         async with failures.guard(
@@ -133,9 +132,7 @@ def bookkeeping_router(settings: WriterSettings, broker: NatsBroker, store: Stor
         DLQ_SUBJECTS,
         **durable_subscription(DLQ_STREAM, FAILURES_DURABLE, settings.nats),
     )
-    async def record_dead_letter(
-        letter: DeadLetter, msg: NatsMessage, recorder: RecorderDep
-    ) -> None:
+    async def record_dead_letter(letter: DeadLetter, msg: Delivery, recorder: RecorderDep) -> None:
         """Every dead letter, whoever stored it: its run failed, its pair failed once more."""
         async with bookkeeping.guard(msg, broker, f"dead letter of {letter.original_subject}"):
             await recorder.dead_lettered(letter)
@@ -150,7 +147,7 @@ def bookkeeping_router(settings: WriterSettings, broker: NatsBroker, store: Stor
         **durable_subscription(ADVISORIES_STREAM, MOVER_DURABLE, settings.nats),
     )
     async def max_deliveries(
-        advisory: MaxDeliveriesAdvisory, msg: NatsMessage, mover: MoverDep
+        advisory: MaxDeliveriesAdvisory, msg: Delivery, mover: MoverDep
     ) -> None:
         """A window or page its consumer gave up on: dead-letter it and free its pair.
 
