@@ -15,7 +15,8 @@ real time at the volumes given (orders, messages, listings; returns follow order
 
 After the first run of every pair (and, with push, the subscriptions in place), for
 ``--measure`` seconds the bench reads the sandbox's ground truth every ``--sample`` seconds:
-orders modified (each new lastModifiedDate is a change), messages received, returns opened,
+orders modified (each new lastModifiedDate is a change), messages received (not the seller's
+replies in Sent: eBay notifies none of those), returns opened,
 listings started. Then it waits ``--drain`` seconds and matches every change to the first
 ``ebay_events`` row that carried it (an order's: the first write whose lastModifiedDate is at
 least the change's; the others': the entity's first write). Both instants are sandbox time,
@@ -52,7 +53,14 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from bench_observe import expected_pairs, pairs_done
 from bench_scale import data_directory, write_json
-from freshness_figures import Change, Write, figures, latencies, report_lines
+from freshness_figures import (
+    Change,
+    Write,
+    figures,
+    latencies,
+    received_message,
+    report_lines,
+)
 
 ROOT = Path(__file__).resolve().parents[1]
 MODES: dict[str, dict[str, str]] = {
@@ -154,6 +162,8 @@ class SourceWatch:
                 truth = TRUTHS[family]
                 assert truth.date is not None
                 for record in await self._records(family, username, span):
+                    if family is Family.MESSAGES and not received_message(record):
+                        continue  # a reply the seller sent: eBay pushes nothing for it
                     at = truth.date(record)
                     if at is None or not start < at <= now:
                         continue

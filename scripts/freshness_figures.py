@@ -13,6 +13,16 @@ from typing import Any
 # the others are measured at their creation: a message arriving, a return opened, a listing
 # started (bench_freshness's docstring).
 VERSIONED_FIELD = "lastModifiedDate"
+# Trading's Sent folder: the seller's own replies. eBay notifies a seller of messages received
+# (MyMessages*, NEW_MESSAGE), not of the replies they send, so a reply is no change push is
+# measured on (polling brings it).
+SENT_FOLDER = "1"
+
+
+def received_message(record: Mapping[str, Any]) -> bool:
+    """Whether a GetMyMessages record is a message the seller received (not in Sent)."""
+    folder = record.get("Folder")
+    return not (isinstance(folder, Mapping) and str(folder.get("FolderID")) == SENT_FOLDER)
 
 
 @dataclass(frozen=True)

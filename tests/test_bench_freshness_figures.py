@@ -86,3 +86,10 @@ def test_latencies_per_family_and_the_report() -> None:
     assert table["all"]["changes"] == 2 and table["messages"]["committed"] == 1
     lines = F.report_lines({"modes": {"push": {"drain_seconds": 30.0, "families": table}}})
     assert lines[1].split() == ["push", "messages", "2", "1", "1.50", ">30s"]
+
+
+def test_a_reply_the_seller_sent_is_no_received_message() -> None:
+    assert F.received_message({"MessageID": "1", "Folder": {"FolderID": "0"}})
+    assert F.received_message({"MessageID": "2", "Folder": {"FolderID": "7", "FolderName": "x"}})
+    assert F.received_message({"MessageID": "3"})
+    assert not F.received_message({"MessageID": "4", "Folder": {"FolderID": "1"}})
