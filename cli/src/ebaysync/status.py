@@ -195,9 +195,7 @@ def pair_verdict(row: PairRow, now: datetime, policy: WindowPolicy) -> WorkerVer
         last_error=row.last_error,
         consecutive_failures=row.consecutive_failures,
         run=newest,
-        blocked=account_blocked(
-            active=row.active, revoked_at=row.revoked_at, needs_reauth=row.needs_reauth
-        ),
+        blocked=account_blocked(row),
         now=now,
     )
     return worker_verdict(facts, now, policy)

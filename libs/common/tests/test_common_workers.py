@@ -4,6 +4,7 @@ pair as stored, a stuck run counted as failed; why an account cannot sync."""
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -47,6 +48,13 @@ def facts(**overrides: object) -> WorkerFacts:
     }
     values.update(overrides)
     return WorkerFacts(**values)  # type: ignore[arg-type]
+
+
+@dataclass(frozen=True)
+class Account:
+    active: bool
+    revoked_at: datetime | None
+    needs_reauth: bool
 
 
 class TestWorkerLight:
@@ -133,8 +141,7 @@ class TestStoredFacts:
 def test_why_an_account_cannot_sync(
     active: bool, revoked: bool, needs_reauth: bool, reason: str | None
 ) -> None:
-    found = account_blocked(
-        active=active, revoked_at=NOW if revoked else None, needs_reauth=needs_reauth
-    )
+    account = Account(active, NOW if revoked else None, needs_reauth)
+    found = account_blocked(account)
     # The first reason that applies, worst first.
     assert found is None if reason is None else found is not None and reason in found

@@ -10,6 +10,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
+from typing import Protocol
 
 from common.db.sync_tables import OPEN_RUN_STATUSES
 from common.lag import fresh_to
@@ -107,16 +108,27 @@ def format_age(delta: timedelta) -> str:
     return f"{seconds // 86400}d"
 
 
-def account_blocked(*, active: bool, revoked_at: datetime | None, needs_reauth: bool) -> str | None:
+class AccountState(Protocol):
+    """What the verdict reads of an account: an ``EbayAccount`` row, or a status query's row."""
+
+    @property
+    def active(self) -> bool: ...
+    @property
+    def revoked_at(self) -> datetime | None: ...
+    @property
+    def needs_reauth(self) -> bool: ...
+
+
+def account_blocked(account: AccountState) -> str | None:
     """Why an account cannot sync at all, if it cannot."""
-    if not active:
+    if not account.active:
         return "account deactivated"
-    if revoked_at is not None:
+    if account.revoked_at is not None:
         return (
-            f"the seller revoked ebaysync's access at {revoked_at:%Y-%m-%d %H:%M} UTC "
+            f"the seller revoked ebaysync's access at {account.revoked_at:%Y-%m-%d %H:%M} UTC "
             "(eBay's AUTHORIZATION_REVOCATION): reconnect the account"
         )
-    if needs_reauth:
+    if account.needs_reauth:
         return "eBay refused the refresh token: reconnect the account"
     return None
 

@@ -11,7 +11,6 @@ from nats.js.kv import KeyValue
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from admin_api.context import AdminContext
-from admin_api.views import account_blocked
 from common.control import PauseSwitch
 from common.db.accounts import EbayAccount
 from common.db.sync import SyncRepository
@@ -20,6 +19,7 @@ from common.messages import SyncWindow, Trigger
 from common.scheduling import PlannedWindow, PublishOutcome, publish_window, window_command
 from common.streams import BUCKETS
 from common.windows import plan_window
+from common.workers import account_blocked
 
 Outcome = Literal["queued", "in_flight", "up_to_date", "blocked"]
 

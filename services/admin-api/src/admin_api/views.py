@@ -34,16 +34,10 @@ from common.workers import (
     SEVERITY,
     NewestRun,
     WorkerFacts,
+    account_blocked,
     worker_facts,
     worker_verdict,
 )
-from common.workers import account_blocked as blocked_because
-
-
-def account_blocked(account: EbayAccount) -> str | None:
-    return blocked_because(
-        active=account.active, revoked_at=account.revoked_at, needs_reauth=account.needs_reauth
-    )
 
 
 def _facts(

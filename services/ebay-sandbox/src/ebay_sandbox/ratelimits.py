@@ -124,14 +124,14 @@ class CallTally:
         self._config = config
         self._reset_ms = 0
         self._daily: Counter[Pool] = Counter()
-        # The last quota day that ended: (its reset instant, its calls per pool).
-        self._ended: tuple[int, Counter[Pool]] | None = None
+        # The last quota day that ended.
+        self._ended: DayCalls | None = None
         self._user: dict[str, tuple[int, int]] = {}  # seller -> (window start ms, calls)
 
     def _roll(self, now_ms: int) -> None:
         if now_ms >= self._reset_ms:
             if self._reset_ms:
-                self._ended = (self._reset_ms, self._daily.copy())
+                self._ended = DayCalls(self._reset_ms, dict(self._daily))
             self._reset_ms = quota_reset_ms(now_ms)
             self._daily.clear()
 
@@ -139,9 +139,7 @@ class CallTally:
         """The calls per pool of the current quota day and of the last one that ended (a
         sandbox extension: a test counts a whole day's calls, ``GET /sandbox/calls``)."""
         self._roll(now_ms)
-        today = DayCalls(self._reset_ms, dict(self._daily))
-        ended = DayCalls(self._ended[0], dict(self._ended[1])) if self._ended else None
-        return today, ended
+        return DayCalls(self._reset_ms, dict(self._daily)), self._ended
 
     def record(self, pool: Pool, seller: str | None, now_ms: int) -> Rate:
         """Count one call; returns the pool's rate including it."""

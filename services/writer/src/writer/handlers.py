@@ -77,9 +77,7 @@ def pages_router(
     gate: PageGate,
     store: Store,
 ) -> NatsRouter:
-    """The page path. Its parts are bound here, not injected from the context: fast_depends
-    resolves every ``Context`` argument in a worker thread, a thread hop per argument on every
-    page (issue 12)."""
+    """The page path. Its parts are bound here, in the closure: nothing to resolve per page."""
     failures = Failures(SERVICE, POLICY, store, log, OUTCOMES)
     # A body that is no PageBatch of its subject's pair: dead letter at the first delivery.
     pages = NatsRouter(middlewares=[refuse_poison(PageBatch, store, retry_delay)])

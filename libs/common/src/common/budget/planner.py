@@ -83,6 +83,7 @@ def plan_budget(inputs: BudgetInputs, settings: BudgetSettings) -> BudgetReport:
     used = {api: max(inputs.used_today.get(api, 0), quotas.used.get(api, 0)) for api in EbayApi}
     policy = _with_floors(settings.policy(), inputs.floors)
     starts = {f: min(inputs.floors.get(f, policy[f].aim), policy[f].aim) for f in policy}
+    curves = _Curves(policy, starts)
     costs = cost_model(inputs.runs_today, used, policy, settings.learn_after_runs, notes)
     stretch: dict[Family, _Stretch] = {}
     apis: list[ApiBudget] = []
@@ -93,7 +94,6 @@ def plan_budget(inputs: BudgetInputs, settings: BudgetSettings) -> BudgetReport:
             continue
         budget = int(settings.share * quota)
         allowance = _allowance(api, quota, budget, used[api], notes)
-        curves = _Curves(policy, starts)
         fitted = _fit(families, inputs.pairs, curves, costs, settings, horizon, allowance)
         stretch.update({family: fitted for family in families})
         spend = _demand(families, inputs.pairs, curves, costs, settings, horizon, fitted)
@@ -112,9 +112,7 @@ def plan_budget(inputs: BudgetInputs, settings: BudgetSettings) -> BudgetReport:
                 f"{api.value}: the quota is short even at every family's worst staleness; "
                 f"{', '.join(families)} poll less often than their worst"
             )
-    report_families, slowed = _families(
-        inputs.pairs, _Curves(policy, starts), costs, settings, stretch
-    )
+    report_families, slowed = _families(inputs.pairs, curves, costs, settings, stretch)
     for note in notes:
         log.warning("budget: %s", note)
     return BudgetReport(
