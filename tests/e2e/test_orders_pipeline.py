@@ -170,9 +170,13 @@ async def test_a_90_day_backfill_mirrors_the_sandbox_exactly_and_reruns_change_n
         runs = list(
             await session.scalars(select(SyncRun).where(SyncRun.account_id == system.account_id))
         )
-    assert len(runs) >= BACKFILL_DAYS // 10
-    assert all(r.status == "succeeded" and r.trace_id for r in runs)
-    assert sum(r.rows_received for r in runs) > len(expected)  # the overlaps were real
+    # The other families may still be backfilling (a moment between two of their windows
+    # looks settled too): their runs may be open, but none failed.
+    assert not [r for r in runs if r.status not in ("succeeded", "queued", "running")]
+    orders_runs = [r for r in runs if r.family == Family.ORDERS]
+    assert len(orders_runs) >= BACKFILL_DAYS // 10
+    assert all(r.status == "succeeded" and r.trace_id for r in orders_runs)
+    assert sum(r.rows_received for r in orders_runs) > len(expected)  # the overlaps were real
 
     # The writer's /metrics counted exactly those inserts, labelled by family, not account.
     metrics_url = system.runtime.info.metrics_urls["writer"] if system.runtime.info else ""
