@@ -12,6 +12,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from nats.aio.client import Client as NatsClient
+from nats.aio.msg import Msg
+from nats.errors import NoRespondersError
 from nats.errors import TimeoutError as NatsTimeoutError
 
 USERS = ("admin", "scheduler", "token-service", "fetcher", "writer", "admin-api", "sys")
@@ -44,6 +46,24 @@ class Session:
         await self.nc.flush(timeout=5)
         assert self.unclaimed() == [], f"{self.user}: {self.unclaimed()}"
         return result
+
+    async def request(self, subject: str, payload: bytes = b"{}") -> Msg:
+        """An allowed request, answered by a responder that has just subscribed.
+
+        Even after the responder's flush, a loaded server may still answer "no responders" for
+        an instant (nats-io/nats-server#2876), so that answer is asked again, for 5 s at most.
+        """
+        deadline = asyncio.get_running_loop().time() + 5
+        while True:
+            try:
+                reply: Msg = await self.allowed(
+                    lambda: self.nc.request(subject, payload, timeout=5)
+                )
+                return reply
+            except NoRespondersError:
+                if asyncio.get_running_loop().time() > deadline:
+                    raise
+                await asyncio.sleep(0.05)
 
     async def denied(
         self,
