@@ -53,6 +53,7 @@ from sqlalchemy.ext.asyncio import (
 from common.control import PauseSwitch
 from common.db.migrate import upgrade_async
 from common.families import PURPOSE_FAMILIES, Purpose
+from common.heap import tune_collector
 from common.settings import WindowSettings
 from common.streams import BUCKETS, WINDOWS_STREAM, ensure_topology
 from scheduler.lease import LeaderLease
@@ -218,6 +219,7 @@ async def run_bench(
 ) -> dict[str, Any]:
     await upgrade_async(database_url)
     await purge_windows(nats_url)
+    tune_collector()  # as the scheduler's service does (common.service.build_service)
     engine = create_async_engine(database_url, pool_size=5)
     broker = NatsBroker(nats_url)
     await broker.connect()

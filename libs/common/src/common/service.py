@@ -16,6 +16,7 @@ from opentelemetry.sdk.trace import TracerProvider
 from pydantic_settings import BaseSettings
 
 from common.bus import build_broker
+from common.heap import tune_collector
 from common.heartbeat import attach_heartbeat
 from common.metrics import MetricsField, MetricsSettings, serve_metrics
 from common.settings import NatsField, NatsSettings
@@ -73,6 +74,7 @@ def build_service(
     most of a page's tracing cost.
     """
     configure_logging(name, settings.telemetry)
+    tune_collector()
     tracer_provider = tracer_provider or build_tracer_provider(name, settings.telemetry)
     broker = build_broker(name, settings.nats, tracer_provider)
     app = FastStream(broker)

@@ -56,6 +56,7 @@ from admin_api.settings import AdminApiSettings
 from common.bus import build_broker
 from common.clock import FollowingClock, utc_now
 from common.db.engine import build_engine, build_sessionmaker
+from common.heap import tune_collector
 from common.streams import ensure_topology
 from common.telemetry import build_tracer_provider, configure_logging
 
@@ -77,6 +78,7 @@ def create_app(
 ) -> FastAPI:
     settings = settings or AdminApiSettings()
     configure_logging(SERVICE, settings.telemetry)
+    tune_collector()
     tracer_provider = tracer_provider or build_tracer_provider(SERVICE, settings.telemetry)
 
     @asynccontextmanager
