@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from datetime import UTC, date, datetime
+from typing import Any, cast
 
 import httpx
 import pytest
@@ -172,3 +173,43 @@ async def test_a_heavy_account_waits_for_the_reset_while_the_others_go_on(
     await make_calls(counter, 2, orders, 20)
     await ledger.flush()
     assert await other.check(Family.ORDERS, 2) == Wait("spent", 14 * 3600.0)
+
+
+class CountedReads:
+    """The real bucket, counting the reads made through it."""
+
+    def __init__(self, kv: KeyValue) -> None:
+        self.kv = kv
+        self.reads = 0
+
+    async def get(self, key: str) -> KeyValue.Entry:
+        self.reads += 1
+        return await self.kv.get(key)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.kv, name)
+
+
+@pytest.mark.nats
+async def test_a_replica_updates_from_what_it_last_wrote_and_reads_only_after_another_wrote(
+    ledger_kv: KeyValue,
+) -> None:
+    settings = CallLedgerSettings(quotas=DailyQuotas(fulfillment=1_000), warn_ratio=0.8)
+    counters = [CallCounter(clock), CallCounter(clock)]
+    bucket = CountedReads(ledger_kv)
+    ledger = CallLedger(cast(KeyValue, bucket), counters[0], settings, clock)
+    other = CallLedger(ledger_kv, counters[1], settings, clock)
+    orders = "/sell/fulfillment/v1/order"
+    await make_calls(counters[0], 1, orders, 2)
+    await ledger.flush()  # new keys: each is looked for once, then created
+    first = bucket.reads
+    await make_calls(counters[0], 1, orders, 3)
+    await ledger.flush()
+    assert bucket.reads == first  # its own last writes: no read
+    await make_calls(counters[1], 1, orders, 4)
+    await other.flush()
+    await make_calls(counters[0], 1, orders, 1)
+    await ledger.flush()
+    assert bucket.reads == first + 2  # the account's and the total's update refused: read again
+    usage = await other.usage(EbayApi.FULFILLMENT, 1, date(2026, 3, 2))
+    assert usage == Usage(api_calls=10, account_calls=10, active_accounts=1)

@@ -11,7 +11,10 @@ their own calls in the JetStream KV bucket ``call_ledger``, under
 (``<day>`` is the quota day, e.g. ``2026-11-23``). Every eBay request made through the
 fetcher's HTTP client is counted in memory by :class:`CallCounter` (an httpx event hook) and
 added to the bucket by :meth:`CallLedger.flush` after each page, with compare-and-set updates,
-so replicas never lose each other's counts. Before a window is fetched, :func:`decide` turns
+so replicas never lose each other's counts. A replica remembers the last value and revision it
+saw of each of the day's keys and updates from those, reading a key only when another replica
+wrote it since (the update is refused) or it has not seen it yet: a window's flush is two KV
+writes, not two reads and two writes. Before a window is fetched, :func:`decide` turns
 the day's usage into go or wait: see its rule.
 """
 
@@ -190,6 +193,9 @@ class CallLedger:
         self._settings = settings
         self._clock = clock
         self._warned: set[tuple[date, EbayApi]] = set()
+        # The last (value, revision) this replica read or wrote of each key of ``_seen_day``.
+        self._seen: dict[str, tuple[int, int]] = {}
+        self._seen_day: date | None = None
 
     async def flush(self) -> None:
         """Add the calls counted since the last flush to the shared ledger.
@@ -249,6 +255,8 @@ class CallLedger:
         return decide(usage, quota, self._settings.warn_ratio, seconds_until_quota_reset(now))
 
     async def _add_calls(self, day: date, api: EbayApi, account_id: int | None, count: int) -> None:
+        if day != self._seen_day:  # a new quota day: yesterday's keys are not updated again
+            self._seen, self._seen_day = {}, day
         if account_id is not None:
             created = await self._add(_key(day, api, f"account.{account_id}"), count)
             if created:  # the account's first call to this API today
@@ -256,22 +264,33 @@ class CallLedger:
         await self._add(_key(day, api, "total"), count)
 
     async def _add(self, key: str, count: int) -> bool:
-        """Add ``count`` to a counter key by compare-and-set; True when this created the key."""
+        """Add ``count`` to a counter key by compare-and-set; True when this created the key.
+
+        Starts from the value and revision last seen of the key; a refused update (another
+        replica wrote in between) reads the key and tries again.
+        """
+        seen = self._seen.get(key)
         for _ in range(self.MAX_CAS_ROUNDS):
-            try:
-                entry = await self._kv.get(key)
-            except KeyNotFoundError:
+            if seen is None:
                 try:
-                    await self._kv.create(key, str(count).encode())
-                    return True
-                except KeyWrongLastSequenceError:
-                    continue  # another replica created it first
+                    entry = await self._kv.get(key)
+                except KeyNotFoundError:
+                    try:
+                        self._seen[key] = (count, await self._kv.create(key, str(count).encode()))
+                        return True
+                    except KeyWrongLastSequenceError:
+                        continue  # another replica created it first
+                seen = (_value(entry.value), entry.revision or 0)
+            value, revision = seen
             try:
-                total = _value(entry.value) + count
-                await self._kv.update(key, str(total).encode(), last=entry.revision)
+                total = value + count
+                self._seen[key] = (
+                    total,
+                    await self._kv.update(key, str(total).encode(), last=revision),
+                )
                 return False
             except KeyWrongLastSequenceError:
-                continue  # another replica added in between: read again
+                seen = None  # another replica added in between: read again
         raise RuntimeError(f"call ledger: no compare-and-set on {key} in {self.MAX_CAS_ROUNDS}")
 
     async def _read(self, key: str) -> int:
