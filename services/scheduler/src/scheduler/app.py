@@ -79,7 +79,8 @@ def create_app(
         while True:
             try:
                 if following is not None:
-                    await following.sync()
+                    # Once per tick interval: completed windows wake the loop far more often.
+                    await following.fresh(within=settings.tick_seconds)
                 await scheduler.tick()
                 if budget is not None and scheduler.is_leader and budget.due():
                     await replan(scheduler, budget)
