@@ -61,6 +61,7 @@ async def test_a_new_message_notification_queues_a_span_window(
         lambda: now,
         publish_windows=True,
         stale_after=timedelta(minutes=30),
+        recheck_seconds=3600.0,
     )
     event = now - timedelta(minutes=3)
     note = NotificationReceived(

@@ -10,8 +10,9 @@ import pytest
 from faststream.nats import NatsBroker
 from nats.js import JetStreamContext
 from sqlalchemy import func, select
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker, create_async_engine
 
+from common.db.migrate import upgrade_async
 from common.db.push import ReceivedNotification
 from common.db.sync import SyncRepository, SyncRun
 from common.families import Family
@@ -24,6 +25,8 @@ from testkit.factories import create_account
 pytestmark = [pytest.mark.nats, pytest.mark.postgres]
 
 STALE = timedelta(minutes=30)
+# Never by the clock in these tests: only what the intake itself recorded makes it look.
+RECHECK = 3600.0
 
 
 def utc_now() -> datetime:
@@ -74,6 +77,7 @@ async def test_a_burst_of_1000_keeps_one_window_in_flight_and_loses_no_change(
         utc_now,
         publish_windows=True,
         stale_after=STALE,
+        recheck_seconds=RECHECK,
     )
     orders = [f"27-{n:05d}-00001" for n in range(1000)]
     for order in orders:
@@ -108,6 +112,7 @@ async def test_a_repeated_notification_is_recorded_once(
         utc_now,
         publish_windows=True,
         stale_after=STALE,
+        recheck_seconds=RECHECK,
     )
     note = order_note(user_id, "27-99999-00001")
     assert await intake.receive(note) == 1
@@ -136,6 +141,7 @@ async def test_while_windows_are_off_notifications_are_only_recorded(
         utc_now,
         publish_windows=False,
         stale_after=STALE,
+        recheck_seconds=RECHECK,
     )
     assert await intake.receive(order_note(user_id, "27-88888-00001")) == 0
     assert await held_window(js, account.id) is None
@@ -156,6 +162,7 @@ async def test_a_run_whose_window_was_fetched_holds_its_pair_until_the_writer_en
         utc_now,
         publish_windows=True,
         stale_after=STALE,
+        recheck_seconds=RECHECK,
     )
     assert await intake.receive(order_note(user_id, "27-00001-00001")) == 1
     held = await held_window(js, account.id)
@@ -174,3 +181,49 @@ async def test_a_run_whose_window_was_fetched_holds_its_pair_until_the_writer_en
     assert held is not None and held[1].targets == ["27-00002-00001"]
     await js.delete_msg(WINDOWS_STREAM, held[0])
     await run_done(sessions, held[1])
+
+
+async def test_ids_another_replica_could_not_send_wait_for_the_recheck_not_for_a_wake_up(
+    broker: NatsBroker, js: JetStreamContext, fresh_database_url: str
+) -> None:
+    """Every completed window wakes the scheduler's loop: its look for pending ids runs when
+    this intake recorded one or found some last time, else once per recheck interval."""
+    await upgrade_async(fresh_database_url)  # its own database: no other test's pending ids
+    engine = create_async_engine(fresh_database_url)
+    sessions = async_sessionmaker(engine, expire_on_commit=False)
+    try:
+        user_id = f"seller-{uuid.uuid4().hex[:8]}"
+        async with sessions.begin() as session:
+            account = await create_account(session, ebay_user_id=user_id)
+        clock = [0.0]
+
+        def intake() -> NotificationIntake:
+            return NotificationIntake(
+                sessions,
+                window_publisher(broker, timeout=10),
+                utc_now,
+                publish_windows=True,
+                stale_after=STALE,
+                recheck_seconds=RECHECK,
+                monotonic=lambda: clock[0],
+            )
+
+        ours, other = intake(), intake()
+        assert await ours.flush_pending() == 0  # looked: nothing pending
+        assert await other.receive(order_note(user_id, "27-00003-00001")) == 1
+        held = await held_window(js, account.id)
+        assert held is not None
+        seq, first = held
+        await js.delete_msg(WINDOWS_STREAM, seq)
+        assert await other.receive(order_note(user_id, "27-00004-00001")) == 0  # pair busy
+        await run_done(sessions, first)  # the pair is free, and the loop wakes
+        assert await ours.flush_pending() == 0
+        assert await held_window(js, account.id) is None, "looked again on a mere wake-up"
+        clock[0] += RECHECK
+        assert await ours.flush_pending() == 1
+        held = await held_window(js, account.id)
+        assert held is not None and held[1].targets == ["27-00004-00001"]
+        await js.delete_msg(WINDOWS_STREAM, held[0])
+        await run_done(sessions, held[1])
+    finally:
+        await engine.dispose()

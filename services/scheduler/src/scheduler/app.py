@@ -140,6 +140,7 @@ def create_app(
             following.now if following is not None else utc_now,
             publish_windows=settings.targeted_windows,
             stale_after=timedelta(seconds=settings.stale_run_seconds),
+            recheck_seconds=settings.tick_seconds,
         )
         loop_task = asyncio.create_task(run_forever(scheduler))
 

@@ -15,6 +15,7 @@ changes they carry, would be refused.
 from __future__ import annotations
 
 import logging
+import time
 import uuid
 from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
@@ -90,6 +91,8 @@ class NotificationIntake:
         *,
         publish_windows: bool,
         stale_after: timedelta,
+        recheck_seconds: float,
+        monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
         self._sessions = sessions
         # A run that has not moved for this long no longer holds its pair (the scheduler's
@@ -99,6 +102,14 @@ class NotificationIntake:
         self._clock = clock
         # Off until the fetcher and writer understand targeted windows (ADR 0018, "State").
         self._publish_windows = publish_windows
+        # flush_pending looks for pending ids while some may be there: this intake recorded
+        # one since its last look, or that look found some. Otherwise at most once every
+        # ``recheck_seconds`` (ids another replica recorded for a pair that was busy), not
+        # on every wake-up of the scheduler's loop (every completed window wakes it).
+        self._recheck_seconds = recheck_seconds
+        self._monotonic = monotonic
+        self._recorded = 0
+        self._looked: tuple[float, int] | None = None  # when, and ``_recorded`` then
 
     async def receive(self, event: NotificationReceived) -> int:
         """Record the notification for its account; returns how many windows went out."""
@@ -117,14 +128,25 @@ class NotificationIntake:
         if not recorded:
             log.info("notification %s recorded before: no effect", event.notification_id)
             return 0
+        self._recorded += 1
         if account is None or event.family is None or not event.targets:
             return 0
         return await self.flush(account.id, event.family)
 
     async def flush_pending(self) -> int:
-        """A targeted window for every pair with pending ids (each tick, and on completion)."""
+        """A targeted window for every pair with pending ids (each tick, and on completion),
+        when some may be pending (see ``__init__``)."""
+        now, recorded = self._monotonic(), self._recorded
+        if (
+            self._looked is not None
+            and self._looked[1] == recorded
+            and now - self._looked[0] < self._recheck_seconds
+        ):
+            return 0
         async with self._sessions() as session:
             pairs = await NotificationRepository(session).pending_pairs()
+        # Found some: look again next time (their pairs may be busy still).
+        self._looked = None if pairs else (now, recorded)
         sent = 0
         for account_id, family in pairs:
             sent += await self.flush(account_id, Family(family))
