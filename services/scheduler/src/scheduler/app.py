@@ -92,6 +92,7 @@ def create_app(
                 log.exception("scheduler tick failed")
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(wake.wait(), timeout=settings.tick_seconds)
+                await asyncio.sleep(settings.wake_gather_seconds)
             wake.clear()
 
     async def replan(scheduler: Scheduler, budget: Budget) -> None:

@@ -26,6 +26,9 @@ class SchedulerSettings(WindowSettings, ServiceBaseSettings):
     database: PostgresSettings = PostgresField
 
     tick_seconds: float = 5.0
+    # A completed window wakes the planner early (a pair still behind goes on at once); it
+    # first gathers the completions of this long, so that one tick plans many of them.
+    wake_gather_seconds: float = 0.1
     # Plan in the time of the clock served here (the eBay sandbox's ``/sandbox/clock``) instead
     # of the machine's, so a sandbox whose clock is frozen or moved keeps windows consistent.
     clock_url: str | None = None
