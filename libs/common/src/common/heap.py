@@ -6,9 +6,9 @@ whenever enough survivors piled up; each full collection walks every tracked obj
 service holds a few hundred thousand that live as long as the process (modules, pydantic and
 SQLAlchemy metadata, FastStream's handlers). A window or a tick allocates many thousand
 short-lived objects (messages, rows, spans), almost all freed by their reference count, so most
-collections find nothing to free. Measured on the scheduler's full plan of 100,000 pairs
-(scripts/bench_plan.py): 310-420 ms of its 660-800 ms of CPU went to collections; with young
-collections every :data:`YOUNG_THRESHOLD` allocations, 45-80 ms.
+collections find nothing to free. Measured on reading the 100,000 pairs of the scheduler's
+full plan (scripts/bench_plan.py's seed): 310-420 ms of its 660-800 ms of CPU went to
+collections; with young collections every :data:`YOUNG_THRESHOLD` allocations, 45-80 ms.
 
 Reference cycles are still collected, a little later. (``gc.freeze`` would spare the full
 collections the long-lived objects as well, but frozen cycles are never freed, and tests build
