@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import socket
 import uuid
@@ -31,7 +30,7 @@ from common.streams import (
 )
 from common.tasks import cancel_and_wait
 from scheduler.budget import Budget
-from scheduler.handlers import build_router
+from scheduler.handlers import build_router, until_next_tick
 from scheduler.lease import LeaderLease
 from scheduler.notifications import NotificationIntake
 from scheduler.service import Scheduler, record_backlog, window_publisher
@@ -90,10 +89,11 @@ def create_app(
                         await intake.flush_pending()  # coalesced ids of pairs now free
             except Exception:  # one failed tick must not stop scheduling
                 log.exception("scheduler tick failed")
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(wake.wait(), timeout=settings.tick_seconds)
-                await asyncio.sleep(settings.wake_gather_seconds)
-            wake.clear()
+            await until_next_tick(
+                wake,
+                tick_seconds=settings.tick_seconds,
+                gather_seconds=settings.wake_gather_seconds,
+            )
 
     async def replan(scheduler: Scheduler, budget: Budget) -> None:
         try:

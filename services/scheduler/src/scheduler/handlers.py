@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from typing import Annotated
 
 from faststream.nats import NatsRouter
@@ -23,3 +24,15 @@ def build_router() -> NatsRouter:
         wake.set()
 
     return router
+
+
+async def until_next_tick(
+    wake: asyncio.Event, *, tick_seconds: float, gather_seconds: float
+) -> None:
+    """Wait for the next tick: ``tick_seconds``, or less when a completed window wakes the
+    planner; then the completions of the next ``gather_seconds`` are gathered into that same
+    tick (at a high rate, one tick per completion would plan one window each)."""
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(wake.wait(), timeout=tick_seconds)
+        await asyncio.sleep(gather_seconds)
+    wake.clear()
