@@ -3,7 +3,9 @@ never lost (scheduler.notifications; docs/adr/0018-push-notifications.md)."""
 
 from __future__ import annotations
 
+import time
 import uuid
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -47,6 +49,24 @@ def order_note(
     )
 
 
+def new_intake(
+    broker: NatsBroker,
+    sessions: async_sessionmaker[AsyncSession],
+    *,
+    publish_windows: bool = True,
+    monotonic: Callable[[], float] = time.monotonic,
+) -> NotificationIntake:
+    return NotificationIntake(
+        sessions,
+        window_publisher(broker, timeout=10),
+        utc_now,
+        publish_windows=publish_windows,
+        stale_after=STALE,
+        recheck_seconds=RECHECK,
+        monotonic=monotonic,
+    )
+
+
 async def held_window(js: JetStreamContext, account_id: int) -> tuple[int, SyncWindow] | None:
     subject = f"{SyncWindow.SUBJECT_PREFIX}.orders.{account_id}"
     info = await js.stream_info(WINDOWS_STREAM, subjects_filter=subject)
@@ -71,14 +91,7 @@ async def test_a_burst_of_1000_keeps_one_window_in_flight_and_loses_no_change(
     user_id = f"seller-{uuid.uuid4().hex[:8]}"
     async with sessions.begin() as session:
         account = await create_account(session, ebay_user_id=user_id)
-    intake = NotificationIntake(
-        sessions,
-        window_publisher(broker, timeout=10),
-        utc_now,
-        publish_windows=True,
-        stale_after=STALE,
-        recheck_seconds=RECHECK,
-    )
+    intake = new_intake(broker, sessions)
     orders = [f"27-{n:05d}-00001" for n in range(1000)]
     for order in orders:
         await intake.receive(order_note(user_id, order))
@@ -106,14 +119,7 @@ async def test_a_repeated_notification_is_recorded_once(
     user_id = f"seller-{uuid.uuid4().hex[:8]}"
     async with sessions.begin() as session:
         account = await create_account(session, ebay_user_id=user_id)
-    intake = NotificationIntake(
-        sessions,
-        window_publisher(broker, timeout=10),
-        utc_now,
-        publish_windows=True,
-        stale_after=STALE,
-        recheck_seconds=RECHECK,
-    )
+    intake = new_intake(broker, sessions)
     note = order_note(user_id, "27-99999-00001")
     assert await intake.receive(note) == 1
     assert await intake.receive(note) == 0
@@ -135,14 +141,7 @@ async def test_while_windows_are_off_notifications_are_only_recorded(
     user_id = f"seller-{uuid.uuid4().hex[:8]}"
     async with sessions.begin() as session:
         account = await create_account(session, ebay_user_id=user_id)
-    intake = NotificationIntake(
-        sessions,
-        window_publisher(broker, timeout=10),
-        utc_now,
-        publish_windows=False,
-        stale_after=STALE,
-        recheck_seconds=RECHECK,
-    )
+    intake = new_intake(broker, sessions, publish_windows=False)
     assert await intake.receive(order_note(user_id, "27-88888-00001")) == 0
     assert await held_window(js, account.id) is None
 
@@ -156,14 +155,7 @@ async def test_a_run_whose_window_was_fetched_holds_its_pair_until_the_writer_en
     user_id = f"seller-{uuid.uuid4().hex[:8]}"
     async with sessions.begin() as session:
         account = await create_account(session, ebay_user_id=user_id)
-    intake = NotificationIntake(
-        sessions,
-        window_publisher(broker, timeout=10),
-        utc_now,
-        publish_windows=True,
-        stale_after=STALE,
-        recheck_seconds=RECHECK,
-    )
+    intake = new_intake(broker, sessions)
     assert await intake.receive(order_note(user_id, "27-00001-00001")) == 1
     held = await held_window(js, account.id)
     assert held is not None
@@ -197,18 +189,7 @@ async def test_ids_another_replica_could_not_send_wait_for_the_recheck_not_for_a
             account = await create_account(session, ebay_user_id=user_id)
         clock = [0.0]
 
-        def intake() -> NotificationIntake:
-            return NotificationIntake(
-                sessions,
-                window_publisher(broker, timeout=10),
-                utc_now,
-                publish_windows=True,
-                stale_after=STALE,
-                recheck_seconds=RECHECK,
-                monotonic=lambda: clock[0],
-            )
-
-        ours, other = intake(), intake()
+        ours, other = (new_intake(broker, sessions, monotonic=lambda: clock[0]) for _ in range(2))
         assert await ours.flush_pending() == 0  # looked: nothing pending
         assert await other.receive(order_note(user_id, "27-00003-00001")) == 1
         held = await held_window(js, account.id)
