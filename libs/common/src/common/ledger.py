@@ -266,38 +266,36 @@ class CallLedger:
     async def _add(self, key: str, count: int) -> bool:
         """Add ``count`` to a counter key by compare-and-set; True when this created the key.
 
-        Starts from the value and revision last seen of the key; a refused update (another
+        Starts from the value and revision last seen of the key; a refused write (another
         replica wrote in between) reads the key and tries again.
         """
         seen = self._seen.get(key)
         for _ in range(self.MAX_CAS_ROUNDS):
-            if seen is None:
-                try:
-                    entry = await self._kv.get(key)
-                except KeyNotFoundError:
-                    try:
-                        self._seen[key] = (count, await self._kv.create(key, str(count).encode()))
-                        return True
-                    except KeyWrongLastSequenceError:
-                        continue  # another replica created it first
-                seen = (_value(entry.value), entry.revision or 0)
-            value, revision = seen
+            value, revision = seen if seen is not None else await self._entry(key)
+            total = str(value + count).encode()
             try:
-                total = value + count
-                self._seen[key] = (
-                    total,
-                    await self._kv.update(key, str(total).encode(), last=revision),
-                )
-                return False
+                if revision == 0:
+                    written = await self._kv.create(key, total)
+                else:
+                    written = await self._kv.update(key, total, last=revision)
             except KeyWrongLastSequenceError:
-                seen = None  # another replica added in between: read again
+                seen = None  # another replica wrote it in between: read again
+                continue
+            self._seen[key] = (value + count, written)
+            return revision == 0
         raise RuntimeError(f"call ledger: no compare-and-set on {key} in {self.MAX_CAS_ROUNDS}")
 
-    async def _read(self, key: str) -> int:
+    async def _entry(self, key: str) -> tuple[int, int]:
+        """A key's value and revision; revision 0 when there is none (JetStream's first is 1)."""
         try:
-            return _value((await self._kv.get(key)).value)
+            entry = await self._kv.get(key)
         except KeyNotFoundError:
-            return 0
+            return 0, 0
+        return _value(entry.value), entry.revision or 0
+
+    async def _read(self, key: str) -> int:
+        value, _ = await self._entry(key)
+        return value
 
 
 def _key(day: date, api: EbayApi, rest: str) -> str:
