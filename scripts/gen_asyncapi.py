@@ -43,7 +43,6 @@ from common.settings import PostgresSettings
 from common.streams import DLQ_STREAM, PAGES_STREAM, WINDOWS_STREAM
 from fetcher.handlers import build_router as fetcher_router
 from fetcher.settings import FetcherSettings
-from scheduler.handlers import build_router as scheduler_router
 from token_service.handlers import router as token_service_router
 from writer.handlers import build_router as writer_router
 from writer.service import PageWriter
@@ -83,7 +82,6 @@ def build_broker() -> NatsBroker:
     """A broker that is never connected: the services' subscribers and our publishers."""
     broker = NatsBroker("nats://nats:4222", specification_url="nats://nats:4222")
     broker.include_router(token_service_router)
-    broker.include_router(scheduler_router())
     # The routers only read their concurrency from the settings: no environment needed.
     broker.include_router(fetcher_router(FetcherSettings.model_construct(concurrency=4)))
     unused = PostgresSettings(url=SecretStr("postgresql+asyncpg://unused/unused"))
@@ -117,7 +115,8 @@ def build_broker() -> NatsBroker:
             "sync.run.completed.{family}",
             WindowCompleted,
             "Sent by the writer after the commit of a window's last page; wakes the scheduler "
-            "(catch-up) and the admin API's live updates.",
+            "(catch-up: a plain core subscription that reads no body) and the admin API's "
+            "live updates.",
         ),
         (
             GetAccessToken.SUBJECT,

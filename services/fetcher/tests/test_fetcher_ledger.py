@@ -213,3 +213,114 @@ async def test_a_replica_updates_from_what_it_last_wrote_and_reads_only_after_an
     assert bucket.reads == first + 2  # the account's and the total's update refused: read again
     usage = await other.usage(EbayApi.FULFILLMENT, 1, date(2026, 3, 2))
     assert usage == Usage(api_calls=10, account_calls=10, active_accounts=1)
+
+
+class CountedRequests(CountedReads):
+    """The real bucket, counting reads and writes made through it."""
+
+    def __init__(self, kv: KeyValue) -> None:
+        super().__init__(kv)
+        self.writes = 0
+
+    async def create(self, key: str, value: bytes) -> int:
+        self.writes += 1
+        return await self.kv.create(key, value)
+
+    async def update(self, key: str, value: bytes, last: int | None = None) -> int:
+        self.writes += 1
+        return await self.kv.update(key, value, last=last)
+
+    @property
+    def requests(self) -> int:
+        return self.reads + self.writes
+
+
+async def stored_total(kv: KeyValue, api: str = "fulfillment") -> int:
+    return int((await kv.get(f"2026-03-02.{api}.total")).value or b"0")
+
+
+@pytest.mark.nats
+async def test_far_below_the_warning_share_counts_go_out_once_per_interval_and_checks_read_none(
+    ledger_kv: KeyValue,
+) -> None:
+    settings = CallLedgerSettings(quotas=DailyQuotas(fulfillment=1_000), flush_seconds=0.5)
+    counter = CallCounter(clock)
+    bucket = CountedRequests(ledger_kv)
+    ledger = CallLedger(cast(KeyValue, bucket), counter, settings, clock)
+    orders = "/sell/fulfillment/v1/order"
+    await make_calls(counter, 1, orders, 2)
+    await ledger.flush_if_due()  # the first: the API's total is not known yet
+    assert await stored_total(ledger_kv) == 2
+    before = bucket.requests
+    # Windows within the interval: no KV request of their own, neither check nor flush.
+    for _ in range(3):
+        assert await ledger.check(Family.ORDERS, 1) == Go()
+        await make_calls(counter, 1, orders, 1)
+        await ledger.flush_if_due()
+    assert bucket.requests == before
+    assert await stored_total(ledger_kv) == 2
+    await asyncio.sleep(0.6)
+    # The interval passed: the next page stores every count kept, and a check reads again.
+    await ledger.flush_if_due()
+    assert await stored_total(ledger_kv) == 5
+    await asyncio.sleep(0.6)
+    reads = bucket.reads
+    assert await ledger.check(Family.ORDERS, 1) == Go()
+    assert bucket.reads == reads + 1
+
+
+@pytest.mark.nats
+async def test_near_the_quota_every_page_stores_its_counts_and_every_check_reads(
+    ledger_kv: KeyValue,
+) -> None:
+    settings = CallLedgerSettings(
+        quotas=DailyQuotas(fulfillment=10), warn_ratio=0.8, flush_seconds=3600
+    )
+    counter = CallCounter(clock)
+    bucket = CountedRequests(ledger_kv)
+    ledger = CallLedger(cast(KeyValue, bucket), counter, settings, clock)
+    orders = "/sell/fulfillment/v1/order"
+    await make_calls(counter, 1, orders, 8)
+    await ledger.flush_if_due()
+    # 8 of 10: at the warning share. Each page's count goes out at once ...
+    await make_calls(counter, 1, orders, 1)
+    await ledger.flush_if_due()
+    assert await stored_total(ledger_kv) == 9
+    # ... and each check reads the total (and the account's counts), seeing another replica's.
+    others = CallCounter(clock)
+    other = CallLedger(ledger_kv, others, settings, clock)
+    await make_calls(others, 2, orders, 1)
+    await other.flush()
+    reads = bucket.reads
+    assert await ledger.check(Family.ORDERS, 1) == Wait("spent", 14 * 3600.0)
+    assert bucket.reads > reads
+
+
+@pytest.mark.nats
+async def test_counts_kept_in_memory_are_stored_without_a_window_and_at_close(
+    ledger_kv: KeyValue,
+) -> None:
+    settings = CallLedgerSettings(quotas=DailyQuotas(fulfillment=1_000), flush_seconds=0.2)
+    counter = CallCounter(clock)
+    ledger = CallLedger(ledger_kv, counter, settings, clock)
+    orders = "/sell/fulfillment/v1/order"
+    await make_calls(counter, 1, orders, 1)
+    await ledger.flush_if_due()
+    await make_calls(counter, 1, orders, 2)
+    await ledger.flush_if_due()  # within the interval: kept
+    assert await stored_total(ledger_kv) == 1
+    flushing = asyncio.create_task(ledger.keep_flushing())
+    try:
+        await asyncio.sleep(0.5)
+        assert await stored_total(ledger_kv) == 3  # the last window's counts, in a quiet spell
+    finally:
+        flushing.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await flushing
+    await make_calls(counter, 1, orders, 4)
+    await ledger.close()
+    assert await stored_total(ledger_kv) == 7
+    # A window still finishing after close stores its counts at once.
+    await make_calls(counter, 1, orders, 1)
+    await ledger.flush_if_due()
+    assert await stored_total(ledger_kv) == 8

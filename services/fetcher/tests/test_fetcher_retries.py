@@ -73,7 +73,8 @@ class Harness:
         ledger = CallLedger(
             self.ledger_kv,
             self.counter,
-            CallLedgerSettings(quotas=quotas or DailyQuotas()),
+            # Every page stores its counts at once: the tests read them right after the window.
+            CallLedgerSettings(quotas=quotas or DailyQuotas(), flush_seconds=0),
         )
 
         async def publish(page: PageBatch) -> None:

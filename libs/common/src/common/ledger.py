@@ -10,17 +10,24 @@ their own calls in the JetStream KV bucket ``call_ledger``, under
 
 (``<day>`` is the quota day, e.g. ``2026-11-23``). Every eBay request made through the
 fetcher's HTTP client is counted in memory by :class:`CallCounter` (an httpx event hook) and
-added to the bucket by :meth:`CallLedger.flush` after each page, with compare-and-set updates,
-so replicas never lose each other's counts. A replica remembers the last value and revision it
-saw of each of the day's keys and updates from those, reading a key only when another replica
-wrote it since (the update is refused) or it has not seen it yet: a window's flush is two KV
-writes, not two reads and two writes. Before a window is fetched, :func:`decide` turns
-the day's usage into go or wait: see its rule.
+added to the bucket with compare-and-set updates, so replicas never lose each other's counts. A
+replica remembers the last value and revision it saw of each of the day's keys and updates from
+those, reading a key only when another replica wrote it since (the update is refused) or it has
+not seen it yet. Before a window is fetched, :func:`decide` turns the day's usage into go or
+wait: see its rule.
+
+Below the warning share of a quota the exact count decides nothing (everyone goes), so there a
+fetcher stores its counts at most once per ``flush_seconds`` and decides from the API total it
+saw within that time: a window costs no KV request of its own. Once an API nears its quota (or
+its total is not known yet) every page stores its counts and every check reads the total, as
+exactly as before (:meth:`CallLedger.flush_if_due`, :meth:`CallLedger.check`).
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import time
 from collections import Counter
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
@@ -69,6 +76,9 @@ class CallLedgerSettings(BaseModel):
     quotas: DailyQuotas = Field(default_factory=DailyQuotas)
     # From this share of an API's quota on: warn, and hold back accounts above their fair share.
     warn_ratio: float = Field(default=0.8, gt=0, le=1)
+    # Below that share, a fetcher keeps its counts in memory this long at most, and decides from
+    # an API total seen this recently; 0 stores and reads on every page (module docstring).
+    flush_seconds: float = Field(default=1.0, ge=0)
 
 
 # The API each family's listing calls go to (``common.families``: each family's spec).
@@ -170,6 +180,10 @@ class CallCounter:
         taken, self._pending = self._pending, Counter()
         return taken
 
+    def pending_apis(self) -> set[tuple[date, EbayApi]]:
+        """The (day, API) of every count not stored yet."""
+        return {(day, api) for day, api, _ in self._pending}
+
     def give_back(self, calls: Mapping[CallKey, int]) -> None:
         """Counts a flush could not store: they go out with the next one."""
         self._pending.update(calls)
@@ -193,9 +207,33 @@ class CallLedger:
         self._settings = settings
         self._clock = clock
         self._warned: set[tuple[date, EbayApi]] = set()
-        # The last (value, revision) this replica read or wrote of each key of ``_seen_day``.
-        self._seen: dict[str, tuple[int, int]] = {}
+        # The last (value, revision) this replica read or wrote of each key of ``_seen_day``,
+        # and when (time.monotonic()).
+        self._seen: dict[str, tuple[int, int, float]] = {}
         self._seen_day: date | None = None
+        self._flushed_at = -float("inf")
+        self._closing = False
+
+    async def flush_if_due(self) -> None:
+        """:meth:`flush` when ``flush_seconds`` passed since the last one, or when a count not
+        stored yet belongs to an API near its quota (or one whose total is not known yet)."""
+        due = self._closing or time.monotonic() - self._flushed_at >= self._settings.flush_seconds
+        pending = self._counter.pending_apis()
+        if due or not all(self._far_below_quota(day, api) for day, api in pending):
+            await self.flush()
+
+    async def keep_flushing(self) -> None:
+        """Flush every ``flush_seconds``: the counts of the last windows before a quiet spell
+        are stored too."""
+        while True:
+            await asyncio.sleep(self._settings.flush_seconds)
+            await self.flush()
+
+    async def close(self) -> None:
+        """Store what is pending; from now on every page stores its counts at once (the
+        process is stopping, so nothing may stay in memory)."""
+        self._closing = True
+        await self.flush()
 
     async def flush(self) -> None:
         """Add the calls counted since the last flush to the shared ledger.
@@ -203,6 +241,7 @@ class CallLedger:
         Never raises: a count that cannot be stored now is kept for the next flush, and a
         ledger hiccup must not fail a window whose pages are already published.
         """
+        self._flushed_at = time.monotonic()
         calls = self._counter.take()
         for index, ((day, api, account_id), count) in enumerate(calls.items()):
             try:
@@ -233,7 +272,8 @@ class CallLedger:
             return Go()
         now = self._clock()
         day = quota_day(now)
-        api_calls = await self._read(_key(day, api, "total"))
+        recent = self._recent_total(day, api)
+        api_calls = recent if recent is not None else await self._read(_key(day, api, "total"))
         if api_calls < self._settings.warn_ratio * quota:
             # Below the threshold everyone goes: the account's own counts are not needed (one
             # KV read per window instead of three).
@@ -254,6 +294,25 @@ class CallLedger:
             )
         return decide(usage, quota, self._settings.warn_ratio, seconds_until_quota_reset(now))
 
+    def _recent_total(self, day: date, api: EbayApi) -> int | None:
+        """The API's total as seen within ``flush_seconds``, if that is below the warning share
+        (where it cannot change a decision); None: read it."""
+        seen = self._seen.get(_key(day, api, "total"))
+        if seen is None or time.monotonic() - seen[2] >= self._settings.flush_seconds:
+            return None
+        return seen[0] if self._far_below_quota(day, api) else None
+
+    def _far_below_quota(self, day: date, api: EbayApi) -> bool:
+        """Whether the API's last seen total is below the warning share of its quota."""
+        quota = getattr(self._settings.quotas, api.value, None)
+        if quota is None:
+            return True  # no quota: nothing to decide
+        seen = self._seen.get(_key(day, api, "total"))
+        return seen is not None and seen[0] < self._settings.warn_ratio * quota
+
+    def _saw(self, key: str, value: int, revision: int) -> None:
+        self._seen[key] = (value, revision, time.monotonic())
+
     async def _add_calls(self, day: date, api: EbayApi, account_id: int | None, count: int) -> None:
         if day != self._seen_day:  # a new quota day: yesterday's keys are not updated again
             self._seen, self._seen_day = {}, day
@@ -271,7 +330,7 @@ class CallLedger:
         """
         seen = self._seen.get(key)
         for _ in range(self.MAX_CAS_ROUNDS):
-            value, revision = seen if seen is not None else await self._entry(key)
+            value, revision = seen[:2] if seen is not None else await self._entry(key)
             total = str(value + count).encode()
             try:
                 if revision == 0:
@@ -281,7 +340,7 @@ class CallLedger:
             except KeyWrongLastSequenceError:
                 seen = None  # another replica wrote it in between: read again
                 continue
-            self._seen[key] = (value + count, written)
+            self._saw(key, value + count, written)
             return revision == 0
         raise RuntimeError(f"call ledger: no compare-and-set on {key} in {self.MAX_CAS_ROUNDS}")
 
@@ -291,7 +350,10 @@ class CallLedger:
             entry = await self._kv.get(key)
         except KeyNotFoundError:
             return 0, 0
-        return _value(entry.value), entry.revision or 0
+        value, revision = _value(entry.value), entry.revision or 0
+        if key.startswith(f"{self._seen_day}."):
+            self._saw(key, value, revision)
+        return value, revision
 
     async def _read(self, key: str) -> int:
         value, _ = await self._entry(key)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import timedelta
 
 import httpx
@@ -15,6 +16,7 @@ from common.ledger import CallCounter, CallLedger
 from common.messages import PageBatch, encoded
 from common.service import build_service
 from common.streams import BUCKETS, PAGES_STREAM
+from common.tasks import cancel_and_wait
 from fetcher.checkpoints import CheckpointStore
 from fetcher.handlers import build_router
 from fetcher.service import WindowFetcher
@@ -97,10 +99,21 @@ def create_app(
             timeout=settings.nats.publish_timeout_seconds,
         )
 
+    ledger: CallLedger | None = None
+    flushing: asyncio.Task[None] | None = None
+
     # After build_service's own start-up hook (hooks run in order), before consuming starts.
     @app.on_startup
     async def bind() -> None:
+        nonlocal ledger, flushing
         kv = await broker.key_value(BUCKETS.checkpoints.bucket, declare=False)
+        ledger = CallLedger(
+            await broker.key_value(BUCKETS.call_ledger.bucket, declare=False),
+            calls,
+            settings.call_ledger,
+        )
+        if settings.call_ledger.flush_seconds > 0:
+            flushing = asyncio.create_task(ledger.keep_flushing())
         cache = settings.token_cache
         tokens = TokenClient(
             broker,
@@ -133,16 +146,19 @@ def create_app(
                 max_page_bytes=settings.max_page_bytes,
                 max_passes=settings.max_passes,
                 page_retry=settings.page_retry,
-                ledger=CallLedger(
-                    await broker.key_value(BUCKETS.call_ledger.bucket, declare=False),
-                    calls,
-                    settings.call_ledger,
-                ),
+                ledger=ledger,
                 cancels=CancelRequests(
                     await broker.key_value(BUCKETS.control.bucket, declare=False)
                 ),
             ),
         )
+
+    # Before the broker stops: windows still finishing then store their counts themselves.
+    @app.on_shutdown
+    async def store_counts() -> None:
+        await cancel_and_wait(flushing)
+        if ledger is not None:
+            await ledger.close()
 
     @app.after_shutdown
     async def close() -> None:

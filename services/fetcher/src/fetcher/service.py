@@ -221,7 +221,8 @@ class WindowFetcher:
                     f"of run {window.run_id}"
                 )
             if outcome.ends_window:
-                log.info(
+                # DEBUG: one line per window is hundreds a second at scale; the run log keeps it.
+                log.debug(
                     "run %s: %s pages of %s for account %s",
                     window.run_id,
                     checkpoint.next_page_no - 1,
@@ -357,4 +358,4 @@ class WindowFetcher:
 
     async def _flush_calls(self) -> None:
         if self._ledger is not None:
-            await self._ledger.flush()
+            await self._ledger.flush_if_due()

@@ -10,6 +10,7 @@ from datetime import timedelta
 
 from faststream import FastStream
 from faststream.nats import NatsRouter
+from nats.aio.subscription import Subscription
 from opentelemetry.sdk.trace import TracerProvider
 
 from common.bus import durable_subscription
@@ -30,7 +31,7 @@ from common.streams import (
 )
 from common.tasks import cancel_and_wait
 from scheduler.budget import Budget
-from scheduler.handlers import build_router, until_next_tick
+from scheduler.handlers import listen_for_completions, until_next_tick
 from scheduler.lease import LeaderLease
 from scheduler.notifications import NotificationIntake
 from scheduler.service import Scheduler, record_backlog, window_publisher
@@ -46,10 +47,9 @@ def create_app(
     settings = settings or SchedulerSettings()
     service = build_service(SERVICE, settings, tracer_provider, traces_sql=True)
     broker, app = service.broker, service.app
-    broker.include_router(build_router())
     engine = build_engine(settings.database)
     wake = asyncio.Event()
-    app.context.set_global("wake_scheduler", wake)
+    completions: Subscription | None = None
     loop_task: asyncio.Task[None] | None = None
     scheduler: Scheduler | None = None
     budget: Budget | None = None
@@ -103,7 +103,7 @@ def create_app(
 
     @app.after_startup
     async def start_ticking() -> None:
-        nonlocal loop_task, scheduler, intake, budget
+        nonlocal loop_task, scheduler, intake, budget, completions
         leases = await broker.key_value(BUCKETS.leases.bucket, declare=False)
         control = await broker.key_value(BUCKETS.control.bucket, declare=False)
         holder = f"{socket.gethostname()}:{uuid.uuid4().hex[:8]}"
@@ -143,10 +143,13 @@ def create_app(
             stale_after=timedelta(seconds=settings.stale_run_seconds),
             recheck_seconds=settings.tick_seconds,
         )
+        completions = await listen_for_completions(broker.config.connection_state.connection, wake)
         loop_task = asyncio.create_task(run_forever(scheduler))
 
     @app.on_shutdown
     async def stop_ticking() -> None:
+        if completions is not None:
+            await completions.unsubscribe()
         await cancel_and_wait(loop_task)
         if scheduler is not None:
             await scheduler.release_leadership()

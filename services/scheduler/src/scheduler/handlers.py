@@ -4,26 +4,29 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from typing import Annotated
 
-from faststream.nats import NatsRouter
+from nats.aio.client import Client
+from nats.aio.msg import Msg
+from nats.aio.subscription import Subscription
 
-from common.bus import LoopContext
 from common.messages import WindowCompleted
 
-router_subject = f"{WindowCompleted.SUBJECT_PREFIX}.>"
-WakeDep = Annotated[asyncio.Event, LoopContext("wake_scheduler")]
+COMPLETIONS = f"{WindowCompleted.SUBJECT_PREFIX}.>"
 
 
-def build_router() -> NatsRouter:
-    router = NatsRouter()
+async def listen_for_completions(client: Client, wake: asyncio.Event) -> Subscription:
+    """Wake the planner on every completed window: a pair still behind is planned again now,
+    not at the next tick.
 
-    @router.subscriber(router_subject)
-    async def window_completed(event: WindowCompleted, wake: WakeDep) -> None:
-        # Catch-up: plan again now instead of waiting for the next tick.
+    Only the arrival counts, not the body (a forged one can only bring a tick forward), so this
+    is a plain core subscription, not a FastStream subscriber: decoding, middlewares and a span
+    per completion were a quarter of the scheduler's CPU at a high completion rate.
+    """
+
+    async def completed(_: Msg) -> None:
         wake.set()
 
-    return router
+    return await client.subscribe(COMPLETIONS, cb=completed)
 
 
 async def until_next_tick(

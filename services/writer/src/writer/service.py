@@ -178,7 +178,10 @@ class PageWriter:
                         now=now,
                         complete=bool(progress.snapshot_complete),
                     )
-                    log.info("run %s ended %s rows no longer in the snapshot", page.run_id, ended)
+                    if ended:
+                        log.info(
+                            "run %s ended %s rows no longer in the snapshot", page.run_id, ended
+                        )
                 # A targeted window read ids, not a span: the cursor stays with polling.
                 if targeted:
                     cursor = await sync.complete_targeted_run(page)
