@@ -169,24 +169,30 @@ class CallCounter:
     def __init__(self, clock: Callable[[], datetime] = utc_now) -> None:
         self._clock = clock
         self._pending: Counter[CallKey] = Counter()
+        # The (day, API) of the pending counts, kept as they come: asked on every page.
+        self._pending_apis: set[tuple[date, EbayApi]] = set()
 
     async def on_request(self, request: httpx.Request) -> None:
         api = api_of(request.url.path)
         EBAY_CALLS.labels(api).inc()
-        self._pending[(quota_day(self._clock()), api, _CALLING_FOR.get())] += 1
+        day = quota_day(self._clock())
+        self._pending[(day, api, _CALLING_FOR.get())] += 1
+        self._pending_apis.add((day, api))
 
     def take(self) -> Counter[CallKey]:
         """Everything counted so far; the counter starts again from zero."""
         taken, self._pending = self._pending, Counter()
+        self._pending_apis = set()
         return taken
 
-    def pending_apis(self) -> set[tuple[date, EbayApi]]:
+    def pending_apis(self) -> frozenset[tuple[date, EbayApi]]:
         """The (day, API) of every count not stored yet."""
-        return {(day, api) for day, api, _ in self._pending}
+        return frozenset(self._pending_apis)
 
     def give_back(self, calls: Mapping[CallKey, int]) -> None:
         """Counts a flush could not store: they go out with the next one."""
         self._pending.update(calls)
+        self._pending_apis.update((day, api) for day, api, _ in calls)
 
 
 class CallLedger:

@@ -29,7 +29,8 @@ def create_app(
     settings = settings or WriterSettings()
     service = build_service(SERVICE, settings, tracer_provider, traces_sql=True)
     app = service.app
-    engine = build_engine(settings.database)
+    # No ping per transaction: after a database restart a page fails once and is redelivered.
+    engine = build_engine(settings.database, pre_ping=False)
     sessions = build_sessionmaker(engine)
     following = FollowingClock(settings.clock_url) if settings.clock_url else None
     gate = PageGate(
